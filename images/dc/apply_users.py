@@ -1,0 +1,26 @@
+"""Create lab.toml's domain users and groups in the provisioned directory."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, "/opt/lab")
+from lab.config import load_config  # noqa: E402
+
+
+def samba_tool(*args: str) -> None:
+    subprocess.run(["samba-tool", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+config = load_config(Path("/opt/lab"), environ={})
+for group in config.groups:
+    samba_tool("group", "add", group.name, f"--description={group.description}")
+for user in config.users:
+    if user.in_domain:
+        samba_tool("user", "create", user.name, user.password)
+        samba_tool("user", "setexpiry", "--noexpiry", user.name)
+for group in config.groups:
+    members = [u.name for u in config.users if group.name in u.groups]
+    if members:
+        samba_tool("group", "addmembers", group.name, ",".join(members))
+print("domain users:", ", ".join(u.name for u in config.users if u.in_domain))

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Provision the domain once, at image build time (takes ~5 s; a container
+# then starts in ~5 s instead of ~12 s). --host-name makes it independent of
+# the build container's random hostname.
+set -eu
+rm -f /etc/samba/smb.conf /etc/krb5.conf
+samba-tool domain provision \
+    --realm="$LAB_REALM" --domain="$LAB_WORKGROUP" --server-role=dc \
+    --host-name="$LAB_DC_HOSTNAME" --adminpass="$LAB_ADMIN_PASSWORD" \
+    --use-rfc2307 --dns-backend=NONE \
+    --option="server services = -dns" \
+    --option="nsupdate command = /usr/bin/nsupdate" \
+    --option="acl_xattr:security_acl_name = user.NTACL"
+# Not written to smb.conf by --option; without it simple LDAP binds fail.
+sed -i '/^\[global\]/a \	ldap server require strong auth = no' /etc/samba/smb.conf
+cp /var/lib/samba/private/krb5.conf /etc/krb5.conf
+# Keep the default complexity rules; only stop lab passwords from expiring.
+samba-tool domain passwordsettings set --max-pwd-age=0
+# samba_dnsupdate first gets a ticket for DNS/<SOA MNAME>; without this SPN
+# every dynamic update aborts.
+dc_account="$(echo "$LAB_DC_HOSTNAME" | tr a-z A-Z)\$"
+samba-tool spn add "DNS/${LAB_DNS_HOSTNAME}.${LAB_DOMAIN}" "$dc_account"

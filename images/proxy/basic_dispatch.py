@@ -1,0 +1,46 @@
+"""squid Basic helper that routes each request to the checker of its port.
+
+squid runs one Basic helper for all ports; `key_extras "%>lp"` appends the
+local port to each line ("user password port"). We forward "user password"
+to basic_ncsa_auth (htpasswd) or basic_ldap_auth (the DC) by that port, and
+map basic_ldap_auth's "BH" (what 5.7 answers for a wrong password) to ERR.
+"""
+
+import os
+import subprocess
+import sys
+
+HELPERS = "/usr/lib/squid"
+CHECKERS = {
+    "3129": [f"{HELPERS}/basic_ncsa_auth", "/etc/squid/htpasswd"],
+    "3130": [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R",
+             "-b", f"cn=Users,{os.environ['LAB_BASE_DN']}",
+             "-f", "sAMAccountName=%s",
+             "-D", os.environ["LAB_LDAP_BIND_DN"],
+             "-W", "/etc/squid/ldap-bind-password",
+             "-h", os.environ["LAB_DC_FQDN"]],
+}
+
+
+def main() -> None:
+    children = {}
+    for line in sys.stdin:
+        fields = line.split()
+        if len(fields) != 3 or fields[2] not in CHECKERS:
+            print("ERR message=no checker for this port", flush=True)
+            continue
+        user, password, port = fields
+        child = children.get(port)
+        if child is None or child.poll() is not None:
+            child = children[port] = subprocess.Popen(
+                CHECKERS[port], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True, bufsize=1)
+        child.stdin.write(f"{user} {password}\n")
+        answer = child.stdout.readline().strip() or "BH message=checker died"
+        if answer.startswith("BH"):
+            answer = "ERR message=" + answer[2:].strip().removeprefix("message=")
+        print(answer, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Files the images derive from lab.toml at build time.
+
+Run inside an image as `python3 -m lab.render WHAT` (stdout is the file), and
+imported by the unit tests. Standard library only: it runs on Debian's Python.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from lab.config import LabConfig, load_config
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt  # squid's basic_ncsa_auth checks with crypt(3); Python 3.11 has it
+
+
+def htpasswd(config: LabConfig) -> str:
+    """The proxy's Basic password file: every user with "htpasswd" in `in`."""
+    lines = []
+    for user in config.users:
+        if user.in_htpasswd:
+            hashed = crypt.crypt(user.password, crypt.mksalt(crypt.METHOD_SHA512))
+            lines.append(f"{user.name}:{hashed}\n")
+    return "".join(lines)
+
+
+def ldap_bind_password(config: LabConfig) -> str:
+    """The password squid's LDAP helper binds with (no newline: -W reads it raw)."""
+    return config.ldap_bind_user.password
+
+
+RENDERERS = {"htpasswd": htpasswd, "ldap-bind-password": ldap_bind_password}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in RENDERERS:
+        print(f"usage: python3 -m lab.render {{{'|'.join(RENDERERS)}}}", file=sys.stderr)
+        return 2
+    sys.stdout.write(RENDERERS[argv[0]](load_config(environ={})))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
