@@ -14,8 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 Say = Callable[[str], None]
 
@@ -226,3 +226,22 @@ def prepare(say: Say, *, clients: bool = False) -> str:
     if clients:
         ensure_client_tools(say)
     return ensure_base_image(say)
+
+
+def main() -> int:
+    """`python -m lab.host`: prepare the host for the lab AND its tests (clients too)."""
+    import sys
+
+    def say(message: str) -> None:
+        print(f"lab: {message}", file=sys.stderr, flush=True)
+
+    try:
+        prepare(say, clients=True)
+    except HostError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+# The two commands a user needs:  make lab-up   and   make test
+# Both set up a fresh Debian machine themselves (venv, Docker engine, Compose,
+# base image, client tools).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+LAB    := $(VENV)/bin/lab
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv host lab-up lab-down status check lint unit trial integration test bench clean
+
+help:
+	@echo "make lab-up     bring the lab up (installs what is missing) and check it works"
+	@echo "make lab-down   remove the lab's containers, network and volumes"
+	@echo "make test       lint + unit + trial + integration tests (brings the lab up)"
+	@echo "make bench      benchmarks"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+host: venv
+	$(PY) -m lab.host
+
+lab-up: host
+	$(LAB) up
+	$(LAB) check
+
+lab-down: venv
+	$(LAB) down
+
+status: venv
+	$(LAB) status
+
+lint: venv
+	$(VENV)/bin/ruff check lab tests
+
+# Unit tests: no Docker needed.
+unit: venv
+	$(VENV)/bin/pytest tests --ignore=tests/integration --ignore=tests/trial -q
+
+# trial and pytest-twisted must not share a process (pytest-twisted #93, #147).
+trial: venv
+	$(VENV)/bin/trial tests.trial
+
+integration: host
+	$(LAB) up
+	$(VENV)/bin/pytest tests/integration -q
+
+test: lint unit trial integration
+
+bench: host
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) *.egg-info _trial_temp

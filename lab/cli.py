@@ -1,0 +1,121 @@
+"""The `lab` command: parse, call lab.stack (or the clients), print. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lab.config import ConfigError
+from lab.host import HostError
+from lab.stack import SERVICES, LabNotRunning, Stack, StackError
+
+
+def _say(message: str) -> None:
+    print(f"lab: {message}", file=sys.stderr, flush=True)
+
+
+def format_endpoints(ep: dict) -> str:
+    """The human table `lab up` and `lab status` print."""
+    rows = [("what", "where", "credentials")]
+    for name, proxy in ep["proxy"].items():
+        creds = f"{proxy['username']} / {proxy['password']}" if "username" in proxy else "-"
+        rows.append((f"proxy {name}", f"{proxy['host']}:{proxy['port']}", creds))
+    rows.append(("dns", f"{ep['dns']['host']}:{ep['dns']['port']} (udp+tcp)",
+                 f"zone {ep['dc']['domain']}"))
+    rows.append(("dc ldap", f"{ep['dc']['ldap']['host']}:{ep['dc']['ldap']['port']}",
+                 f"base {ep['dc']['base_dn']}"))
+    rows.append(("dc kerberos", f"{ep['dc']['kerberos']['host']}:{ep['dc']['kerberos']['port']}",
+                 f"realm {ep['dc']['realm']}"))
+    rows.append(("web", ep["web"]["url"], f"via proxy: {ep['web']['proxy_url']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    example = ep["proxy"]["basic"]
+    lines.append("")
+    lines.append(f"try: curl -x {example['host']}:{example['port']} "
+                 f"-U {example['username']}:'{example['password']}' "
+                 f"{ep['web']['proxy_url']}simpleresource")
+    return "\n".join(lines)
+
+
+def cmd_up(args) -> int:
+    endpoints = Stack().up(say=_say)
+    print(format_endpoints(endpoints))
+    return 0
+
+
+def cmd_down(args) -> int:
+    Stack().down(say=_say)
+    _say("lab is down")
+    return 0
+
+
+def cmd_status(args) -> int:
+    stack = Stack()
+    if args.json:
+        print(json.dumps(stack.endpoints(), indent=2))
+        return 0
+    states = stack.states()
+    if not states:
+        raise LabNotRunning(f"lab {stack.config.project!r} is not running: run `make lab-up`")
+    for service in SERVICES:
+        state = states.get(service)
+        text = f"{state.state} ({state.health or 'no health check'})" if state else "absent"
+        print(f"{service:<6} {text}")
+    print()
+    print(format_endpoints(stack.endpoints(states)))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from lab.check import run_checks
+
+    failed = 0
+    for what, ok, detail in run_checks(Stack().endpoints()):
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+        failed += not ok
+    if failed:
+        _say(f"{failed} check(s) failed; see `lab logs`")
+    return 1 if failed else 0
+
+
+def cmd_logs(args) -> int:
+    return Stack().logs(args.service, follow=args.follow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lab", description="A corporate LAN in containers: proxy, DNS, AD, web.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="build and start the lab, wait until healthy").set_defaults(
+        func=cmd_up)
+    sub.add_parser("down", help="remove the lab's containers, network, volumes").set_defaults(
+        func=cmd_down)
+    status = sub.add_parser("status", help="services and endpoints of the running lab")
+    status.add_argument("--json", action="store_true", help="machine-readable endpoints")
+    status.set_defaults(func=cmd_status)
+    sub.add_parser("check", help="prove the running lab works (proxy, DNS)").set_defaults(
+        func=cmd_check)
+    logs = sub.add_parser("logs", help="service logs")
+    logs.add_argument("service", nargs="?", choices=SERVICES, metavar="SERVICE",
+                      help="one of: " + ", ".join(SERVICES))
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(func=cmd_logs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, HostError, StackError) as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

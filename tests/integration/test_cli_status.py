@@ -1,0 +1,59 @@
+"""`lab status --json`: the machine-readable truth, checked against the running lab."""
+
+import json
+import os
+import subprocess
+import sys
+
+LAB = [sys.executable, "-m", "lab.cli"]
+
+
+def run_lab(*args, env=None):
+    return subprocess.run([*LAB, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_status_json_shape(lab_endpoints):
+    proc = run_lab("status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == lab_endpoints
+    for name in ("noauth", "basic", "ldap"):
+        entry = data["proxy"][name]
+        assert entry["host"] == "127.0.0.1" and isinstance(entry["port"], int)
+    for name in ("basic", "ldap"):
+        assert data["proxy"][name]["username"] and "\\" not in data["proxy"][name]["username"]
+        assert "@" not in data["proxy"][name]["username"] and data["proxy"][name]["password"]
+    assert "username" not in data["proxy"]["noauth"]
+    assert isinstance(data["dns"]["port"], int)
+    assert isinstance(data["dc"]["ldap"]["port"], int)
+    assert isinstance(data["dc"]["kerberos"]["port"], int)
+    assert data["dc"]["realm"] == "AD.EXAMPLE.COM"
+    assert data["web"]["url"].endswith("/") and data["web"]["proxy_url"].endswith("/")
+
+
+def test_status_json_without_a_lab_fails_with_one_line(lab_endpoints):
+    proc = run_lab("status", "--json", env={"LAB_PROJECT": "no-such-lab-here"})
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "no-such-lab-here" in proc.stderr and "lab-up" in proc.stderr
+
+
+def test_second_up_is_a_no_op(lab_endpoints):
+    proc = run_lab("up")
+    assert proc.returncode == 0, proc.stderr
+    assert "already up" in proc.stderr
+    assert "building" not in proc.stderr
+
+
+def test_check_passes(lab_endpoints):
+    proc = run_lab("check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "FAIL" not in proc.stdout
+
+
+def test_logs_of_one_service(lab_endpoints):
+    proc = run_lab("logs", "proxy")
+    assert proc.returncode == 0
+    assert "squid" in proc.stdout.lower() or "accepting" in proc.stdout.lower()

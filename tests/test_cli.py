@@ -1,0 +1,51 @@
+import pytest
+
+from lab import cli
+from lab.config import load_config
+from lab.stack import build_endpoints
+
+
+def test_unknown_command_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["explode"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_unknown_service_for_logs(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["logs", "mailserver"])
+    assert exc.value.code == 2
+    assert "dns" in capsys.readouterr().err
+
+
+def test_no_command_prints_usage(capsys):
+    with pytest.raises(SystemExit):
+        cli.main([])
+    assert "usage: lab" in capsys.readouterr().err
+
+
+def test_config_error_is_one_clean_line(monkeypatch, capsys):
+    monkeypatch.setenv("LAB_PORT_WEB", "not-a-port")
+    assert cli.main(["status", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lab: error: LAB_PORT_WEB") and err.count("\n") == 1
+
+
+PORTS = {"proxy_noauth": 1, "proxy_basic": 2, "proxy_ldap": 3, "dns": 4, "ldap": 5,
+         "kerberos": 6, "web": 7}
+
+
+def test_endpoints_document_shape():
+    ep = build_endpoints(load_config(environ={}), PORTS)
+    assert ep["proxy"]["noauth"] == {"host": "127.0.0.1", "port": 1}
+    assert set(ep["proxy"]["basic"]) == {"host", "port", "username", "password"}
+    assert ep["dc"]["ldap"]["port"] == 5 and ep["dc"]["kerberos"]["port"] == 6
+    assert ep["web"] == {"url": "http://127.0.0.1:7/", "proxy_url": "http://web.ad.example.com/"}
+
+
+def test_human_table_names_every_endpoint():
+    table = cli.format_endpoints(build_endpoints(load_config(environ={}), PORTS))
+    for needle in ("proxy noauth", "proxy basic", "proxy ldap", "dns", "dc ldap",
+                   "dc kerberos", "web", "curl -x"):
+        assert needle in table

@@ -1,0 +1,98 @@
+import pytest
+
+from lab.config import ConfigError, check_samba_password, load_config, read_dotenv
+
+
+def test_repo_config_loads_and_declares_what_the_lab_needs():
+    config = load_config(environ={})
+    domain_users = [u for u in config.users if u.in_domain and not u.service]
+    assert len(domain_users) >= 2
+    assert any(u.in_htpasswd and not u.in_domain for u in config.users)
+    group = config.groups[0].name
+    assert any(group in u.groups for u in domain_users)
+    assert any(group not in u.groups for u in domain_users)
+    assert config.ldap_bind_user.service
+
+
+def test_addresses_follow_the_subnet(lab_root):
+    config = load_config(lab_root, environ={"LAB_SUBNET": "10.77.0.0/24"})
+    assert config.address("dns") == "10.77.0.10"
+    assert config.compose_env()["LAB_DC_IP"] == "10.77.0.11"
+
+
+def test_port_override_from_environment_and_dotenv(lab_root):
+    (lab_root / ".env").write_text("# comment\nLAB_PORT_WEB=18080\nLAB_PROJECT='other'\n")
+    config = load_config(lab_root, environ={"LAB_PORT_DNS": "15353"})
+    assert config.ports["web"] == 18080 and config.ports["dns"] == 15353
+    assert config.project == "other"
+    assert config.compose_env()["LAB_PORT_WEB"] == "18080"
+
+
+def test_environment_beats_dotenv(lab_root):
+    (lab_root / ".env").write_text("LAB_PORT_WEB=18080\n")
+    assert load_config(lab_root, environ={"LAB_PORT_WEB": "28080"}).ports["web"] == 28080
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"LAB_PORT_NOPE": "1"}, "no such port"),
+    ({"LAB_PORT_WEB": "http"}, "1 to 65535"),
+    ({"LAB_PORT_WEB": "3128"}, "both 3128"),
+    ({"LAB_SUBNET": "300.1.1.0/24"}, "LAB_SUBNET"),
+    ({"LAB_SUBNET": "10.0.0.0/30"}, "too small"),
+    ({"LAB_PROJECT": "Bad Name"}, "LAB_PROJECT"),
+])
+def test_bad_overrides_say_what_to_change(lab_root, env, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(lab_root, environ=env)
+
+
+def _edit(lab_root, old, new):
+    path = lab_root / "lab.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ('password = "Marmalade-77!"', 'password = "short"', "shorter than 7"),
+    ('password = "Marmalade-77!"', 'password = "alllowercase"', "three of"),
+    ('password = "Marmalade-77!"', 'password = "Bob-Is-Here-77"', "account name"),
+    ('in = ["domain"]\ngroups = []', 'in = ["ldap"]\ngroups = []', "`in` must list"),
+    ('groups = ["proxy-users"]', 'groups = ["nobody-group"]', "not declared"),
+    ('name = "bob"', 'name = "alice"', "listed twice"),
+    ('name = "bob"', 'name = "Bob Smith"', "user name"),
+])
+def test_bad_users_file_is_refused_with_the_reason(lab_root, old, new, needle):
+    _edit(lab_root, old, new)
+    with pytest.raises(ConfigError, match=needle):
+        load_config(lab_root, environ={})
+
+
+def test_missing_config_names_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="LAB_ROOT"):
+        load_config(tmp_path, environ={})
+
+
+def test_broken_toml_names_the_file(lab_root):
+    (lab_root / "lab.toml").write_text("[lab\n")
+    with pytest.raises(ConfigError, match="lab.toml"):
+        load_config(lab_root, environ={})
+
+
+def test_passwords_never_appear_in_repr():
+    config = load_config(environ={})
+    text = repr(config)
+    for user in config.users:
+        assert user.password not in text
+    assert config.admin_password not in text
+
+
+def test_samba_policy_check():
+    assert check_samba_password("bob", "Marmalade-77!") is None
+    assert check_samba_password("bob", "Ab1") is not None
+
+
+def test_dotenv_rejects_garbage(tmp_path):
+    (tmp_path / ".env").write_text("JUSTAWORD\n")
+    with pytest.raises(ConfigError, match="KEY=value"):
+        read_dotenv(tmp_path / ".env")
