@@ -46,7 +46,7 @@ unit: venv
 
 # trial and pytest-twisted must not share a process (pytest-twisted #93, #147).
 trial: venv
-	$(VENV)/bin/trial tests.trial
+	$(PY) -m twisted.trial tests.trial
 
 integration: host
 	$(LAB) up

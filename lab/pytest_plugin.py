@@ -33,3 +33,137 @@ def lab_stack():
 def lab_endpoints(lab_stack) -> dict:
     """`lab status --json` of the running lab, as a dict."""
     return lab_stack.endpoints()
+
+
+# -- tidy servers ----------------------------------------------------------------
+
+
+def _tidy_fixture(server_class_name: str):
+    def fixture():
+        import pytest_twisted
+
+        from lab import tidy
+
+        server = getattr(tidy, server_class_name)()
+        yield server
+        pytest_twisted.blockon(server.clean_up())
+
+    fixture.__name__ = f"tidy_{server_class_name}"
+    fixture.__doc__ = (f"A `lab.tidy.{server_class_name}`, cleaned up after the test "
+                       "(needs pytest-twisted).")
+    return pytest.fixture(fixture)
+
+
+tidy_tcp_server = _tidy_fixture("TidyTCPServer")
+tidy_unix_server = _tidy_fixture("TidyUnixServer")
+tidy_tls_server = _tidy_fixture("TidyTLSServer")
+
+
+# -- the reactor-cleanliness check -------------------------------------------------
+
+
+class DirtyReactorError(Exception):
+    """A test left delayed calls or selectables in the reactor (trial's check, for pytest)."""
+
+
+def _reactor_state(reactor) -> tuple[set, set]:
+    """(active delayed calls, selectables) the reactor holds beyond its own."""
+    calls = {call for call in reactor.getDelayedCalls() if call.active()}
+    internal = getattr(reactor, "_internalReaders", set())
+    selectables = {s for s in list(reactor.getReaders()) + list(reactor.getWriters())
+                   if s not in internal}
+    return calls, selectables
+
+
+def _installed_reactor():
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        return None
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _spin_once() -> None:
+    """Let the reactor run one iteration (closing connections finish there)."""
+    import pytest_twisted
+    from twisted.internet import reactor, task
+
+    pytest_twisted.blockon(task.deferLater(reactor, 0, lambda: None))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "dirty_reactor_ok: skip lab's reactor-cleanliness check for this test")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Remember what the reactor held before the test, so only its own leftovers count
+    (and a leftover of an opted-out test is never blamed on the next one)."""
+    reactor = _installed_reactor()
+    item.stash[_BASELINE] = _reactor_state(reactor) if reactor is not None else (set(), set())
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After fixtures are torn down, fail a test that left the reactor dirty:
+    trial's dirty-reactor error, for pytest. Runs only when a reactor was imported
+    (this plugin imports none)."""
+    result = yield
+    reactor = _installed_reactor()
+    if reactor is None or item.get_closest_marker("dirty_reactor_ok"):
+        return result
+    base_calls, base_selectables = item.stash.get(_BASELINE, (set(), set()))
+
+    def leftovers():
+        calls, selectables = _reactor_state(reactor)
+        return calls - base_calls, selectables - base_selectables
+
+    calls, selectables = leftovers()
+    if (calls or selectables) and _config_has_pytest_twisted(item.config):
+        _spin_once()
+        calls, selectables = leftovers()
+    if calls or selectables:
+        for call in calls:
+            call.cancel()
+        for selectable in selectables:
+            reactor.removeReader(selectable)
+            reactor.removeWriter(selectable)
+        lines = ["Reactor was unclean after the test (lab's check; "
+                 "mark the test dirty_reactor_ok to opt out)."]
+        if calls:
+            lines += ["DelayedCalls: (set twisted.internet.base.DelayedCall.debug = True "
+                      "to see where they were created)"] + sorted(f"  {c!r}" for c in calls)
+        if selectables:
+            lines += ["Selectables:"] + sorted(f"  {s!r}" for s in selectables)
+        raise DirtyReactorError("\n".join(lines))
+    return result
+
+
+def _config_has_pytest_twisted(config) -> bool:
+    return config.pluginmanager.hasplugin("twisted")
+
+
+_BASELINE = pytest.StashKey[tuple]()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """trial TestCases and pytest-twisted fight over the reactor in one process
+    (pytest-twisted #93, #147): refuse the mix with a message saying what to do."""
+    if not _config_has_pytest_twisted(config):
+        return
+    try:
+        from twisted.trial.unittest import TestCase as TrialTestCase
+    except ImportError:
+        return
+    trial_items = [item.nodeid for item in items
+                   if isinstance(getattr(item, "cls", None), type)
+                   and issubclass(item.cls, TrialTestCase)]
+    if trial_items:
+        raise pytest.UsageError(
+            "trial TestCases cannot run under pytest with pytest-twisted active "
+            f"(e.g. {trial_items[0]}): run them with `python -m twisted.trial`, "
+            "and the pytest-twisted tests with pytest, in separate processes")

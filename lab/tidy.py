@@ -1,0 +1,328 @@
+"""Tidy servers: test servers and clients whose clean-up always leaves the reactor clean.
+
+Closing a Twisted server in a test means waiting for three kinds of event:
+the listener stopped, every client-side connection lost, every server-side
+connection lost. Wait for too few and the next test sees a dirty reactor;
+wait for one that can never come and the suite hangs. The original helpers
+waited on one Deferred per side, created up front, and hung whenever the
+server never built a protocol for a connection (a client that drops the
+connection at once can be gone before the server accepts it).
+
+Here both sides are wrapped in a tracking factory that records every protocol
+it actually built, so clean-up waits for exactly the connections that exist:
+
+1. connection attempts still in flight are cancelled (and awaited);
+2. the listener stops listening (no new server-side connections after this);
+3. every live connection, on both sides, gets ``loseConnection()``; any still
+   open after a short grace (data the peer never reads) is aborted;
+4. the returned Deferred fires once all of the above have completed.
+
+``clean_up()`` is idempotent: a second call while the first is running fires
+with it; a call after it finished is a cheap no-op. The public names and call
+shapes are those of the original helpers, so tests port by changing imports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from twisted.internet import defer, endpoints, protocol
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
+
+#: Seconds a connection may take to close politely before it is aborted.
+ABORT_AFTER = 2.0
+
+
+def _reactor():
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _observe(deferred: defer.Deferred) -> defer.Deferred:
+    """A new Deferred with `deferred`'s outcome, leaving `deferred`'s own chain alone."""
+    observer: defer.Deferred = defer.Deferred()
+
+    def relay(result):
+        if isinstance(result, Failure):
+            observer.errback(result)
+            return None
+        observer.callback(result)
+        return result
+
+    deferred.addBoth(relay)
+    return observer
+
+
+class _TrackedProtocol(ProtocolWrapper):
+    """Reports its own loss to the tidy server that built it, whatever the user's
+    protocol does in its `connectionLost`."""
+
+    def connectionLost(self, reason):
+        try:
+            super().connectionLost(reason)
+        finally:
+            self.factory.tidy._connection_lost(self)
+
+
+class _RefusedProtocol(protocol.Protocol):
+    def connectionMade(self):
+        self.transport.loseConnection()
+
+
+class _TrackingFactory(WrappingFactory):
+    """Wraps the user's factory; the user keeps and sees their own factory object."""
+
+    protocol = _TrackedProtocol
+
+    def __init__(self, wrapped, tidy: TidySocketServer, side: str):
+        if getattr(wrapped, "protocol", None) is None:
+            # As the original helpers did: a bare (Server|Client)Factory speaks Protocol.
+            wrapped.protocol = protocol.Protocol
+        super().__init__(wrapped)
+        self.tidy = tidy
+        self.side = side
+
+    def buildProtocol(self, addr):
+        inner = self.wrappedFactory.buildProtocol(addr)
+        if inner is None:
+            # The user's factory refused the connection. Returning None would
+            # crash a TLS wrapper below us and orphan the socket; close it
+            # ourselves instead, tracked like any other connection.
+            inner = _RefusedProtocol()
+        wrapper = self.protocol(self, inner)
+        self.tidy._connection_built(wrapper, self.side)
+        return wrapper
+
+
+class TidySocketServer:
+    """A server and its clients, with a clean-up that never hangs and never leaks.
+
+    Subclasses say where to listen and connect, either as endpoint description
+    strings (`get_server_endpoint` / `get_client_endpoint`, as the original
+    helpers did) or as endpoint objects (`server_endpoint` / `client_endpoint`).
+    """
+
+    def __init__(self):
+        self.listener = None        # IListeningPort once listening
+        self.server_factory = None  # the user's server factory
+        self.connector = None       # the user's protocol of the latest client
+        self.client_factory = None  # the user's factory of the latest client
+        self.clients: list[tuple[object, object]] = []  # (factory, protocol) of each client
+        self._open: dict[_TrackedProtocol, defer.Deferred] = {}
+        self._sides: dict[_TrackedProtocol, str] = {}
+        self._attempts: dict[defer.Deferred, defer.Deferred] = {}
+        self._cleaning: defer.Deferred | None = None
+
+    # -- where to listen and connect -------------------------------------
+
+    def get_server_endpoint(self) -> str:
+        raise NotImplementedError("To be implemented by child classes.")
+
+    def get_client_endpoint(self) -> str:
+        raise NotImplementedError("To be implemented by child classes.")
+
+    def server_endpoint(self):
+        return endpoints.serverFromString(_reactor(), self.get_server_endpoint())
+
+    def client_endpoint(self):
+        return endpoints.clientFromString(_reactor(), self.get_client_endpoint())
+
+    # -- connections ------------------------------------------------------
+
+    @property
+    def connections(self) -> int:
+        """How many connections (both sides counted) are open right now."""
+        return len(self._open)
+
+    def _connection_built(self, wrapper: _TrackedProtocol, side: str) -> None:
+        self._open[wrapper] = defer.Deferred()
+        self._sides[wrapper] = side
+
+    def _connection_lost(self, wrapper: _TrackedProtocol) -> None:
+        self._sides.pop(wrapper, None)
+        lost = self._open.pop(wrapper, None)
+        if lost is not None:
+            lost.callback(None)
+
+    def _check_usable(self) -> None:
+        if self._cleaning is not None:
+            raise RuntimeError("clean_up() is in progress; wait for it before reusing")
+
+    def listen_server(self, server_class, *args, **kwargs) -> defer.Deferred:
+        """Listen with `server_class(*args, **kwargs)`; fires with that factory."""
+        try:
+            self._check_usable()
+            if self.listener is not None:
+                raise RuntimeError("already listening; use another tidy server")
+            factory = server_class(*args, **kwargs)
+            tracking = _TrackingFactory(factory, self, "server")
+            listening = self.server_endpoint().listen(tracking)
+        except Exception:
+            return defer.fail()
+        self.server_factory = factory
+        factory.testserver_on_connection_lost = defer.Deferred()
+
+        def listened(port):
+            self.listener = port
+            return factory
+
+        return listening.addCallback(listened)
+
+    def connect_client(self, client_class, *args, **kwargs) -> defer.Deferred:
+        """Connect `client_class(*args, **kwargs)`; fires with that factory.
+
+        Call it as often as you like: every client is tracked and cleaned up.
+        """
+        try:
+            self._check_usable()
+            if self.server_factory is None:
+                raise ValueError("Server Factory was not provided.")
+            if self.listener is None:
+                raise ValueError(f"{self.server_factory} has not started listening.")
+            factory = client_class(*args, **kwargs)
+            tracking = _TrackingFactory(factory, self, "client")
+            attempt = self.client_endpoint().connect(tracking)
+        except Exception:
+            return defer.fail()
+        factory.testserver_on_connection_lost = defer.Deferred()
+        settled = defer.Deferred()
+        self._attempts[attempt] = settled
+
+        def finished(result):
+            self._attempts.pop(attempt, None)
+            settled.callback(None)
+            return result
+
+        def connected(wrapper):
+            protocol = wrapper.wrappedProtocol
+            self.client_factory, self.connector = factory, protocol
+            self.clients.append((factory, protocol))
+            return factory
+
+        return attempt.addBoth(finished).addCallback(connected)
+
+    # -- clean-up -----------------------------------------------------------
+
+    def clean_up(self) -> defer.Deferred:
+        """Stop listening and close every connection; see the module docstring."""
+        cleaning = self._cleaning
+        if cleaning is None:
+            cleaning = self._cleaning = self._clean()
+            cleaning.addBoth(self._cleaned)   # may run at once and reset _cleaning
+        return _observe(cleaning)
+
+    def _clean(self) -> defer.Deferred:
+        reactor = _reactor()
+        for attempt in list(self._attempts):
+            attempt.cancel()
+        waits = list(self._attempts.values())
+        if self.listener is not None:
+            waits.append(defer.maybeDeferred(self.listener.stopListening))
+        for wrapper in list(self._open):
+            wrapper.loseConnection()
+        waits.extend(self._open.values())
+        if not self._open:
+            return defer.gatherResults(waits, consumeErrors=True)
+        abort = reactor.callLater(ABORT_AFTER, self._abort_open)
+        done = defer.gatherResults(waits, consumeErrors=True)
+
+        def stop_abort_timer(result):
+            if abort.active():
+                abort.cancel()
+            return result
+
+        return done.addBoth(stop_abort_timer)
+
+    def _abort_open(self) -> None:
+        for wrapper in list(self._open):
+            abort = getattr(wrapper.transport, "abortConnection", None)
+            if abort is not None:
+                abort()
+
+    def _cleaned(self, result):
+        for factory in [self.server_factory] + [f for f, _ in self.clients]:
+            lost = getattr(factory, "testserver_on_connection_lost", None)
+            if isinstance(lost, defer.Deferred) and not lost.called:
+                lost.callback(factory)
+        self.listener = None
+        self.server_factory = self.client_factory = self.connector = None
+        self.clients = []
+        self._cleaning = None
+        self._remove_files()
+        if isinstance(result, Failure) and result.check(defer.FirstError):
+            return result.value.subFailure
+        return None if not isinstance(result, Failure) else result
+
+    def _remove_files(self) -> None:
+        """Hook for subclasses that own files (the Unix socket's directory)."""
+
+
+class TidyTCPServer(TidySocketServer):
+    """A tidy TCP server on 127.0.0.1, on a port the system picks."""
+
+    client_endpoint_pattern = "tcp:host=127.0.0.1:port=%s"
+    server_endpoint_pattern = "tcp:0:interface=127.0.0.1"
+
+    def get_server_endpoint(self) -> str:
+        return self.server_endpoint_pattern
+
+    def get_client_endpoint(self) -> str:
+        if self.server_factory is None:
+            raise ValueError("Server Factory was not provided.")
+        if self.listener is None:
+            raise ValueError(f"{self.server_factory} has not started listening.")
+        return self.client_endpoint_pattern % self.listener.getHost().port
+
+
+class TidyUnixServer(TidySocketServer):
+    """A tidy Unix-socket server; the socket lives in a private directory that
+    clean-up removes."""
+
+    client_endpoint_pattern = "unix:path=%s"
+    server_endpoint_pattern = "unix:%s"
+
+    def __init__(self):
+        super().__init__()
+        self.temp_dir = tempfile.mkdtemp(prefix="tidy-")
+        self.path = os.path.join(self.temp_dir, "tidy_unix_server")
+
+    def get_server_endpoint(self) -> str:
+        os.makedirs(self.temp_dir, mode=0o700, exist_ok=True)   # reused after clean-up
+        return self.server_endpoint_pattern % self.path.replace(":", r"\:")
+
+    def get_client_endpoint(self) -> str:
+        return self.client_endpoint_pattern % self.path.replace(":", r"\:")
+
+    def _remove_files(self) -> None:
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+class TidyTLSServer(TidyTCPServer):
+    """A tidy TLS server on 127.0.0.1 with an in-process self-signed certificate.
+
+    Clients verify it against `certificate.trust_root()` for the name
+    `localhost`, as a real client would.
+    """
+
+    def __init__(self, certificate=None):
+        super().__init__()
+        from lab.tls import localhost_certificate
+
+        self.certificate = certificate or localhost_certificate()
+
+    def server_endpoint(self):
+        return endpoints.SSL4ServerEndpoint(
+            _reactor(), 0, self.certificate.server_options(), interface="127.0.0.1")
+
+    def client_endpoint(self):
+        from twisted.internet import ssl
+
+        if self.listener is None:
+            raise ValueError(f"{self.server_factory} has not started listening.")
+        options = ssl.optionsForClientTLS("localhost", trustRoot=self.certificate.trust_root())
+        tcp = endpoints.TCP4ClientEndpoint(_reactor(), "127.0.0.1", self.listener.getHost().port)
+        return endpoints.wrapClientTLS(options, tcp)
