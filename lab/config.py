@@ -81,6 +81,16 @@ class LabConfig:
     def base_dn(self) -> str:
         return ",".join(f"dc={part}" for part in self.domain.split("."))
 
+    @property
+    def gateway(self) -> str:
+        """This host's address on the lab network (what containers reach it by)."""
+        return str(self.subnet.network_address + 1)
+
+    @property
+    def state_dir(self) -> Path:
+        """Files `lab up` makes on the host for this project (the web TLS certificate)."""
+        return self.root / ".lab" / self.project
+
     def address(self, service: str) -> str:
         """The fixed address of `service` on the lab network."""
         return str(self.subnet.network_address + SERVICE_OFFSETS[service])
@@ -130,6 +140,8 @@ class LabConfig:
             "LAB_LDAP_BIND_DN": f"cn={self.ldap_bind_user.name},cn=Users,{self.base_dn}",
             "LAB_ADMIN_PASSWORD": self.admin_password,
         }
+        env["LAB_GATEWAY_IP"] = self.gateway
+        env["LAB_STATE_DIR"] = str(self.state_dir)
         for service in SERVICE_OFFSETS:
             env[f"LAB_{service.upper()}_IP"] = self.address(service)
         for name, port in self.ports.items():

@@ -36,7 +36,7 @@ BUILD_INPUTS = {
 CONTAINER_PORTS = {
     "proxy_noauth": ("proxy", 3128), "proxy_basic": ("proxy", 3129),
     "proxy_ldap": ("proxy", 3130), "dns": ("dns", 53), "ldap": ("dc", 389),
-    "kerberos": ("dc", 88), "web": ("web", 80),
+    "kerberos": ("dc", 88), "web": ("web", 80), "web_https": ("web", 443),
 }
 UDP_TOO = {"dns", "kerberos"}
 HEALTH_TIMEOUT = 120.0
@@ -212,6 +212,7 @@ class Stack:
         self.check_ports_free(states)
         if not states:
             self.check_subnet_free()
+        ensure_web_certificate(self.config)
         say("building images (cached layers make this quick after the first time)")
         started = time.monotonic()
         self.compose("build", timeout=1800)
@@ -320,8 +321,34 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
         "web": {
             "url": f"http://{loopback}:{ports['web']}/",
             "proxy_url": f"http://web.{config.domain}/",
+            "https_url": f"https://localhost:{ports['web_https']}/",
+            "https_proxy_url": f"https://web.{config.domain}/",
+            "ca_cert": str(config.state_dir / WEB_CA_FILE),
         },
+        # Bind in-process test servers here to fetch them through the proxy.
+        "host_interface": config.gateway,
     }
+
+
+WEB_TLS_FILE = "web-tls.pem"   # key + certificate, mounted into the web container
+WEB_CA_FILE = "web-ca.pem"     # the certificate alone: what clients trust
+
+
+def ensure_web_certificate(config: LabConfig) -> None:
+    """Make the web service's self-signed certificate once per project (kept across
+    `lab down`, so a client that trusts it keeps working)."""
+    from lab.tls import make_self_signed
+
+    tls_file = config.state_dir / WEB_TLS_FILE
+    if tls_file.is_file() and (config.state_dir / WEB_CA_FILE).is_file():
+        return
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    cert = make_self_signed((f"web.{config.domain}", "web", "localhost"),
+                            ("127.0.0.1", config.address("web")), days=3650)
+    for name, data in ((WEB_TLS_FILE, cert.combined_pem), (WEB_CA_FILE, cert.cert_pem)):
+        partial = config.state_dir / (name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(config.state_dir / name)   # never a half-written file
 
 
 def _host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:

@@ -262,20 +262,26 @@ class TidySocketServer:
 
 
 class TidyTCPServer(TidySocketServer):
-    """A tidy TCP server on 127.0.0.1, on a port the system picks."""
+    """A tidy TCP server on 127.0.0.1 (or `interface`), on `port` (0: the system picks)."""
 
-    client_endpoint_pattern = "tcp:host=127.0.0.1:port=%s"
-    server_endpoint_pattern = "tcp:0:interface=127.0.0.1"
+    client_endpoint_pattern = "tcp:host=%s:port=%s"
+    server_endpoint_pattern = "tcp:%s:interface=%s"
+
+    def __init__(self, interface: str = "127.0.0.1", port: int = 0):
+        super().__init__()
+        self.interface = interface
+        self.port = port
 
     def get_server_endpoint(self) -> str:
-        return self.server_endpoint_pattern
+        return self.server_endpoint_pattern % (self.port, self.interface)
 
     def get_client_endpoint(self) -> str:
         if self.server_factory is None:
             raise ValueError("Server Factory was not provided.")
         if self.listener is None:
             raise ValueError(f"{self.server_factory} has not started listening.")
-        return self.client_endpoint_pattern % self.listener.getHost().port
+        host = "127.0.0.1" if self.interface in ("0.0.0.0", "") else self.interface
+        return self.client_endpoint_pattern % (host, self.listener.getHost().port)
 
 
 class TidyUnixServer(TidySocketServer):
@@ -308,21 +314,24 @@ class TidyTLSServer(TidyTCPServer):
     `localhost`, as a real client would.
     """
 
-    def __init__(self, certificate=None):
-        super().__init__()
+    def __init__(self, certificate=None, interface: str = "127.0.0.1", port: int = 0,
+                 hostname: str = "localhost"):
+        super().__init__(interface, port)
         from lab.tls import localhost_certificate
 
         self.certificate = certificate or localhost_certificate()
+        self.hostname = hostname
 
     def server_endpoint(self):
         return endpoints.SSL4ServerEndpoint(
-            _reactor(), 0, self.certificate.server_options(), interface="127.0.0.1")
+            _reactor(), self.port, self.certificate.server_options(), interface=self.interface)
 
     def client_endpoint(self):
         from twisted.internet import ssl
 
         if self.listener is None:
             raise ValueError(f"{self.server_factory} has not started listening.")
-        options = ssl.optionsForClientTLS("localhost", trustRoot=self.certificate.trust_root())
-        tcp = endpoints.TCP4ClientEndpoint(_reactor(), "127.0.0.1", self.listener.getHost().port)
+        host = "127.0.0.1" if self.interface in ("0.0.0.0", "") else self.interface
+        options = ssl.optionsForClientTLS(self.hostname, trustRoot=self.certificate.trust_root())
+        tcp = endpoints.TCP4ClientEndpoint(_reactor(), host, self.listener.getHost().port)
         return endpoints.wrapClientTLS(options, tcp)

@@ -24,6 +24,19 @@ class SelfSigned:
     cert_pem: bytes
     key_pem: bytes
 
+    @property
+    def combined_pem(self) -> bytes:
+        """Key then certificate in one PEM file (what the `web` service reads)."""
+        return self.key_pem + self.cert_pem
+
+    @classmethod
+    def from_combined_pem(cls, data: bytes) -> SelfSigned:
+        marker = b"-----BEGIN CERTIFICATE-----"
+        if marker not in data:
+            raise ValueError("no certificate in the PEM data")
+        key, _, cert = data.partition(marker)
+        return cls(marker + cert, key)
+
     def server_options(self):
         """Twisted server-side TLS options presenting this certificate."""
         from twisted.internet import ssl

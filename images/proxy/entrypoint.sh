@@ -3,7 +3,7 @@
 # followed on stdout so that `docker compose logs proxy` shows them (squid
 # cannot reopen /dev/stdout after dropping privileges).
 set -eu
-vars='${LAB_DOMAIN} ${LAB_DNS_IP}'
+vars='${LAB_DOMAIN} ${LAB_DNS_IP} ${LAB_SUBNET}'
 envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
 install -d -o proxy -g proxy /var/log/squid
 for log in access.log cache.log; do

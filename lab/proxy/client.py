@@ -1,0 +1,87 @@
+"""`ProxyWebClient`: the seed's small client (`get_page`, `shutdown`) on `ProxyAgent`."""
+
+from __future__ import annotations
+
+from twisted.internet import defer
+from twisted.web import client, http_headers
+
+from lab.proxy.agent import ProxyAgent
+from lab.proxy.challenges import Credentials
+from lab.proxy.errors import OriginError, RequestTimeoutError
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class ProxyWebClient:
+    """Fetch pages through a proxy; names and call shapes of the seed's client.
+
+    `proxy_url` is the proxy's host (the seed's name for it), `proxy_port` its
+    port. Credentials are used when the proxy asks (407) and then sent
+    pre-emptively. `trust_root` (e.g. `ssl.Certificate.loadPEM(...)`) verifies
+    a self-signed origin over HTTPS.
+    """
+
+    def __init__(self, proxy_url=None, proxy_port=None, username=None, password=None, *,
+                 proxy_address=None, trust_root=None, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.proxy_url = proxy_url
+        self.proxy_port = proxy_port
+        self.username = username
+        credentials = Credentials(username, password) if username is not None else None
+        self._reactor = reactor
+        self.agent = ProxyAgent(reactor, proxy_url, proxy_port, credentials,
+                                proxy_address=proxy_address, trust_root=trust_root)
+        self._in_flight: set[defer.Deferred] = set()
+
+    def __repr__(self) -> str:
+        return f"ProxyWebClient({self.proxy_url}:{self.proxy_port}, username={self.username!r})"
+
+    def request(self, url, method=b"GET", headers=None, timeout=DEFAULT_TIMEOUT,
+                follow_redirects=True) -> defer.Deferred:
+        """Fires with (response, body): any status, the body read in full."""
+        if isinstance(url, str):
+            url = url.encode()
+        agent = client.BrowserLikeRedirectAgent(self.agent) if follow_redirects else self.agent
+        hdrs = http_headers.Headers(headers or {})
+
+        async def fetch():
+            response = await agent.request(method, url, hdrs)
+            return response, await client.readBody(response)
+
+        d = defer.ensureDeferred(fetch())
+        self._in_flight.add(d)
+
+        def done(result):
+            self._in_flight.discard(d)
+            return result
+
+        def timed_out(failure):
+            failure.trap(defer.TimeoutError)
+            if isinstance(failure.value, RequestTimeoutError):
+                return failure
+            raise RequestTimeoutError(f"no complete response for {url.decode()} through proxy "
+                                      f"{self.proxy_url}:{self.proxy_port} within {timeout} s")
+
+        d.addTimeout(timeout, self._reactor)
+        return d.addBoth(done).addErrback(timed_out)
+
+    def get_page(self, url, timeout=DEFAULT_TIMEOUT) -> defer.Deferred:
+        """Fires with the body (bytes); an origin error status fails with `OriginError`,
+        a proxy refusal with a `ProxyError` (both `twisted.web.error.Error`)."""
+        url_text = url.decode() if isinstance(url, bytes) else url
+
+        def check(result):
+            response, body = result
+            if response.code >= 400:
+                raise OriginError(response.code, url_text, body)
+            return body
+
+        return self.request(url, timeout=timeout).addCallback(check)
+
+    def shutdown(self) -> defer.Deferred:
+        """Cancel requests in flight and close every kept-alive connection; fires when
+        they are all gone, so the reactor is clean (including squid's keep-alive)."""
+        for d in list(self._in_flight):
+            d.cancel()
+        return self.agent.close()
