@@ -51,6 +51,7 @@ trial: venv
 integration: host
 	$(LAB) up
 	$(VENV)/bin/pytest tests/integration -q
+	$(PY) -m twisted.trial tests.integration.trial
 
 test: lint unit trial integration
 

@@ -1,5 +1,6 @@
-"""`python -m bench [lab|tidy ...] [--warm]`: print the project's benchmark figures."""
+"""`python -m bench [tidy|proxy|lab ...] [--warm]`: print the project's benchmark figures."""
 
+import subprocess
 import sys
 
 
@@ -9,14 +10,12 @@ def report(what: str, value: float, unit: str) -> None:
 
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
-    wanted = [a for a in argv if not a.startswith("--")] or ["tidy", "lab"]
-    if "tidy" in wanted:
-        # in a child process: task.react() owns the reactor and exits
-        import subprocess
-
-        subprocess.run([sys.executable, "-c",
-                        "from bench import tidy_cycles, __main__ as m; "
-                        "tidy_cycles.run(m.report)"], check=True)
+    wanted = [a for a in argv if not a.startswith("--")] or ["tidy", "proxy", "lab"]
+    for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests")):
+        if name in wanted:
+            # each in a child process: task.react() owns the reactor, then exits
+            subprocess.run([sys.executable, "-c", f"from bench import {module}, "
+                            f"__main__ as m; {module}.run(m.report)"], check=True)
     if "lab" in wanted:
         from bench import lab_lifecycle
 

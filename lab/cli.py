@@ -80,6 +80,48 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_fetch(args) -> int:
+    from twisted.internet import defer, reactor
+
+    from lab.fetch import fetch
+    from lab.proxy import ProxyError, ProxyUnreachableError, RequestTimeoutError
+
+    endpoints = Stack().endpoints()
+    if args.via not in endpoints["proxy"]:
+        raise StackError(f"no proxy port {args.via!r}; the lab has: "
+                         + ", ".join(endpoints["proxy"]))
+    outcome = {}
+
+    async def run():
+        try:
+            outcome["result"] = await fetch(endpoints, args.url, args.via, args.user,
+                                            args.password)
+        except (ProxyError, ProxyUnreachableError, RequestTimeoutError) as exc:
+            outcome["error"] = str(exc)
+
+    defer.ensureDeferred(run()).addErrback(
+        lambda failure: outcome.setdefault("error", failure.getErrorMessage())
+    ).addBoth(lambda _: reactor.stop())
+    reactor.run()
+    if not outcome:
+        raise KeyboardInterrupt
+    return _print_fetch(outcome)
+
+
+def _print_fetch(outcome) -> int:
+    if "error" in outcome:
+        print(f"lab: error: {outcome['error']}", file=sys.stderr)
+        return 1
+    status, headers, body = outcome["result"]
+    print(f"HTTP {status}")
+    for name, value in headers:
+        print(f"{name}: {value}")
+    print()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(body)
+    return 0
+
+
 def cmd_logs(args) -> int:
     return Stack().logs(args.service, follow=args.follow)
 
@@ -97,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
     sub.add_parser("check", help="prove the running lab works (proxy, DNS)").set_defaults(
         func=cmd_check)
+    fetch = sub.add_parser("fetch", help="GET a URL through a lab proxy port (lab.proxy)")
+    fetch.add_argument("url")
+    fetch.add_argument("--via", default="noauth", metavar="PORT",
+                       help="proxy port name: noauth, basic, ldap (default: noauth)")
+    fetch.add_argument("--user", help="user name (default: the port's advertised user)")
+    fetch.add_argument("--password")
+    fetch.set_defaults(func=cmd_fetch)
     logs = sub.add_parser("logs", help="service logs")
     logs.add_argument("service", nargs="?", choices=SERVICES, metavar="SERVICE",
                       help="one of: " + ", ".join(SERVICES))

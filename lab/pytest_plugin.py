@@ -35,6 +35,31 @@ def lab_endpoints(lab_stack) -> dict:
     return lab_stack.endpoints()
 
 
+@pytest.fixture(scope="session")
+def proxy_nonauth_settings(lab_endpoints) -> dict:
+    """The seed's `get_nonauth_proxy_settings()`: host and port of the noauth port."""
+    return dict(lab_endpoints["proxy"]["noauth"])
+
+
+@pytest.fixture(scope="session")
+def proxy_auth_settings(lab_endpoints) -> dict:
+    """The seed's `get_auth_proxy_settings()`: the basic port, with a valid user."""
+    return dict(lab_endpoints["proxy"]["basic"])
+
+
+@pytest.fixture
+def lab_mock_web_server(lab_endpoints):
+    """An in-process `MockWebServer` the lab's proxy can fetch (bound on the lab
+    network's host address, nowhere wider); stopped after the test."""
+    import pytest_twisted
+
+    from lab.mockweb import MockWebServer
+
+    server = MockWebServer(lab_endpoints["host_interface"])
+    yield server
+    pytest_twisted.blockon(server.stop())
+
+
 # -- tidy servers ----------------------------------------------------------------
 
 

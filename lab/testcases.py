@@ -104,3 +104,35 @@ class UnixPbServerTestCase(PbServerTestCase):
 class TLSPbServerTestCase(PbServerTestCase):
     def get_server(self):
         return TidyTLSServer()
+
+
+class SquidTestCase(unittest.TestCase):
+    """trial test case backed by the running lab's squid (the seed's SquidTestCase).
+
+    `get_nonauth_proxy_settings()` and `get_auth_proxy_settings()` return
+    dicts with `host`, `port` (and `username`, `password`); the auth settings
+    are the `basic` port's. With no lab up, every test fails at once saying so.
+    """
+
+    timeout = 30
+    _endpoints: dict | None = None
+
+    def setUp(self):
+        super().setUp()
+        if SquidTestCase._endpoints is None:
+            from lab.stack import Stack, StackError
+
+            try:
+                SquidTestCase._endpoints = Stack().endpoints()
+            except StackError as exc:
+                self.fail(f"{exc} (SquidTestCase needs the lab: run `make lab-up`)")
+
+    def get_endpoints(self) -> dict:
+        """Everything `lab status --json` says about the running lab."""
+        return SquidTestCase._endpoints
+
+    def get_nonauth_proxy_settings(self) -> dict:
+        return dict(self.get_endpoints()["proxy"]["noauth"])
+
+    def get_auth_proxy_settings(self) -> dict:
+        return dict(self.get_endpoints()["proxy"]["basic"])

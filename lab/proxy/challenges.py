@@ -40,7 +40,7 @@ def parse_challenges(values: list[str] | list[bytes]) -> list[Challenge]:
             params: dict[str, str] = {}
             token = None
             token68 = re.compile(r"\s+([A-Za-z0-9\-._~+/]+=*)\s*(?:,|$)").match(text, pos)
-            if token68 and not _PARAM.match(text, pos):
+            if token68:   # a whole blob up to "," or the end (NTLM, Negotiate)
                 token, pos = token68.group(1), token68.end()
             else:
                 while True:

@@ -15,3 +15,7 @@ def tool():
         return path
 
     return find
+
+
+# trial TestCases (SquidTestCase) run under trial: `make integration` runs both.
+collect_ignore = ["trial"]

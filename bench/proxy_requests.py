@@ -1,0 +1,56 @@
+"""Requests per second with lab.proxy, sequential, keep-alive: through the noauth
+and basic ports and direct to the web service (the ceiling)."""
+
+from __future__ import annotations
+
+import time
+
+from twisted.internet import defer, task
+from twisted.web import client
+
+from lab.proxy import ProxyWebClient
+from lab.stack import Stack
+
+
+@defer.inlineCallbacks
+def _rate(get, count):
+    for _ in range(20):
+        yield get()
+    started = time.perf_counter()
+    for _ in range(count):
+        yield get()
+    return count / (time.perf_counter() - started)
+
+
+def run(report, count: int = 1000) -> None:
+    stack = Stack()
+    was_up = stack.is_up()
+    endpoints = stack.up()
+    path = "simpleresource"
+
+    @defer.inlineCallbacks
+    def main(reactor):
+        rates = {}
+        pool = client.HTTPConnectionPool(reactor, persistent=True)
+        agent = client.Agent(reactor, pool=pool)
+        url = (endpoints["web"]["url"] + path).encode()
+        rates["direct"] = yield _rate(lambda: agent.request(b"GET", url).addCallback(
+            client.readBody), count)
+        yield pool.closeCachedConnections()
+        for port in ("noauth", "basic", "ldap"):
+            settings = endpoints["proxy"][port]
+            proxy = ProxyWebClient(settings["host"], settings["port"],
+                                   settings.get("username"), settings.get("password"))
+            rates[port] = yield _rate(
+                lambda proxy=proxy: proxy.get_page(endpoints["web"]["proxy_url"] + path), count)
+            yield proxy.shutdown()
+        report("twisted Agent direct to web (no proxy, ceiling)", rates["direct"], "req/s")
+        for port in ("noauth", "basic", "ldap"):
+            report(f"lab.proxy through proxy {port}, keep-alive", rates[port], "req/s")
+        report("basic / noauth (goal >= 0.80)", rates["basic"] / rates["noauth"], "ratio")
+
+    try:
+        task.react(main)
+    finally:
+        if not was_up:
+            stack.down()
