@@ -28,6 +28,8 @@ def format_endpoints(ep: dict) -> str:
     rows.append(("dc kerberos", f"{ep['dc']['kerberos']['host']}:{ep['dc']['kerberos']['port']}",
                  f"realm {ep['dc']['realm']}"))
     rows.append(("web", ep["web"]["url"], f"via proxy: {ep['web']['proxy_url']}"))
+    rows.append(("web https", ep["web"]["https_url"],
+                 f"via proxy: {ep['web']['https_proxy_url']} (CA {ep['web']['ca_cert']})"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]

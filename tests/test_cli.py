@@ -33,7 +33,7 @@ def test_config_error_is_one_clean_line(monkeypatch, capsys):
 
 
 PORTS = {"proxy_noauth": 1, "proxy_basic": 2, "proxy_ldap": 3, "dns": 4, "ldap": 5,
-         "kerberos": 6, "web": 7}
+         "kerberos": 6, "web": 7, "web_https": 8}
 
 
 def test_endpoints_document_shape():
@@ -41,7 +41,12 @@ def test_endpoints_document_shape():
     assert ep["proxy"]["noauth"] == {"host": "127.0.0.1", "port": 1}
     assert set(ep["proxy"]["basic"]) == {"host", "port", "username", "password"}
     assert ep["dc"]["ldap"]["port"] == 5 and ep["dc"]["kerberos"]["port"] == 6
-    assert ep["web"] == {"url": "http://127.0.0.1:7/", "proxy_url": "http://web.ad.example.com/"}
+    assert ep["web"]["url"] == "http://127.0.0.1:7/"
+    assert ep["web"]["proxy_url"] == "http://web.ad.example.com/"
+    assert ep["web"]["https_url"] == "https://localhost:8/"
+    assert ep["web"]["https_proxy_url"] == "https://web.ad.example.com/"
+    assert ep["web"]["ca_cert"].endswith("web-ca.pem")
+    assert ep["host_interface"] == "172.29.53.1"
 
 
 def test_human_table_names_every_endpoint():
