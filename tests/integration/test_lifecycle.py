@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from lab.config import load_config
+
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
 
@@ -29,9 +31,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def private_env():
-    names = ["PROXY_NOAUTH", "PROXY_BASIC", "PROXY_LDAP", "DNS", "LDAP", "KERBEROS", "WEB"]
     env = {**os.environ, "LAB_PROJECT": PROJECT, "LAB_SUBNET": SUBNET}
-    env.update({f"LAB_PORT_{n}": str(free_port()) for n in names})
+    env.update({f"LAB_PORT_{name.upper()}": str(free_port()) for name in load_config().ports})
     yield env
     subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
                    capture_output=True)
