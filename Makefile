@@ -50,8 +50,8 @@ trial: venv
 
 integration: host
 	$(LAB) up
-	$(VENV)/bin/pytest tests/integration -q
 	$(PY) -m twisted.trial tests.integration.trial
+	$(VENV)/bin/pytest tests/integration -q
 
 test: lint unit trial integration
 
