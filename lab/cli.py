@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from lab.ad import DiscoveryError, KerberosError
 from lab.config import ConfigError
 from lab.host import HostError
 from lab.stack import SERVICES, LabNotRunning, Stack, StackError
@@ -124,6 +125,46 @@ def _print_fetch(outcome) -> int:
     return 0
 
 
+def cmd_dns(args) -> int:
+    from lab.ad import make_resolver, query
+
+    dns_ep = Stack().endpoints()["dns"]
+    answer = query(make_resolver(dns_ep["host"], dns_ep["port"]), args.name, args.type)
+    for record in answer:
+        print(f"{answer.qname} {answer.rrset.ttl} {args.type.upper()} {record.to_text()}")
+    return 0
+
+
+def cmd_ad_users(args) -> int:
+    config = Stack().config
+    print(f"{'user':<12} {'exists in':<18} groups")
+    for user in config.users:
+        where = "+".join(sorted(user.places)) + (" (service)" if user.service else "")
+        print(f"{user.name:<12} {where:<18} {', '.join(user.groups) or '-'}")
+    print()
+    for group in config.groups:
+        members = [u.name for u in config.users if group.name in u.groups]
+        print(f"group {group.name}: {', '.join(members) or '(empty)'}  {group.description}")
+    return 0
+
+
+def cmd_ad_kinit(args) -> int:
+    from lab.ad import kinit
+
+    stack = Stack()
+    endpoints = stack.endpoints()
+    user = stack.config.user(args.user)
+    if not user.in_domain:
+        raise StackError(f"{user.name} is not a domain user (see `lab ad users`)")
+    kdc = endpoints["dc"]["kerberos"]
+    session = kinit(user.name, user.password, endpoints["dc"]["realm"], kdc["host"],
+                    kdc["port"])
+    _say(f"ticket for {session.principal}; use it with:")
+    for name, value in session.env.items():
+        print(f"export {name}={value}")
+    return 0
+
+
 def cmd_logs(args) -> int:
     return Stack().logs(args.service, follow=args.follow)
 
@@ -148,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--user", help="user name (default: the port's advertised user)")
     fetch.add_argument("--password")
     fetch.set_defaults(func=cmd_fetch)
+    dns = sub.add_parser("dns", help="query the lab's DNS server")
+    dns.add_argument("name")
+    dns.add_argument("type", nargs="?", default="A")
+    dns.set_defaults(func=cmd_dns)
+    ad = sub.add_parser("ad", help="the AD domain: users, tickets")
+    ad_sub = ad.add_subparsers(dest="ad_command", required=True, metavar="COMMAND")
+    ad_sub.add_parser("users", help="lab users and groups, and where each exists"
+                      ).set_defaults(func=cmd_ad_users)
+    kinit = ad_sub.add_parser("kinit", help="a ticket for a lab user, in a private cache")
+    kinit.add_argument("user")
+    kinit.set_defaults(func=cmd_ad_kinit)
     logs = sub.add_parser("logs", help="service logs")
     logs.add_argument("service", nargs="?", choices=SERVICES, metavar="SERVICE",
                       help="one of: " + ", ".join(SERVICES))
@@ -160,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, HostError, StackError) as exc:
+    except (ConfigError, HostError, StackError, DiscoveryError, KerberosError) as exc:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
