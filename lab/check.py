@@ -6,6 +6,10 @@ proxy, dnspython for DNS), so a bug in lab.proxy cannot hide a broken lab.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -31,6 +35,39 @@ def fetch_via_proxy(proxy: dict, url: str, username: str | None = None,
         return exc.code, exc.read()
 
 
+#: Schemes urllib does not speak: checked with curl (and kinit for Negotiate).
+CURL_ONLY = ("negotiate", "ntlm")
+
+
+def curl_via_proxy(endpoints: dict, port: str, url: str) -> tuple[bool, str]:
+    """(ok, detail) of curl through the Negotiate or NTLM port, as a user would run it."""
+    from lab.ad import KerberosError, kinit
+
+    proxy = endpoints["proxy"][port]
+    if shutil.which("curl") is None:
+        return False, "curl is not installed (make host)"
+    cmd = ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]
+    env = None
+    with tempfile.TemporaryDirectory(prefix="lab-check-") as tmp:
+        if port == "negotiate":
+            kdc = endpoints["dc"]["kerberos"]
+            try:
+                env = {**os.environ, **kinit(
+                    proxy["username"], proxy["password"], endpoints["dc"]["realm"],
+                    kdc["host"], kdc["port"], directory=tmp).env}
+            except KerberosError as exc:
+                return False, str(exc)
+            cmd += ["--proxy-negotiate", "-U", ":",
+                    "--resolve", f"{proxy['host']}:{proxy['port']}:{proxy['address']}",
+                    "-x", f"http://{proxy['host']}:{proxy['port']}"]
+        else:
+            user = f"{endpoints['dc']['workgroup']}\\{proxy['username']}:{proxy['password']}"
+            cmd += ["--proxy-ntlm", "-U", user, "-x", f"http://{proxy['host']}:{proxy['port']}"]
+        proc = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=20, env=env)
+    status = proc.stdout.strip()
+    return status == "200", f"HTTP {status} (curl)" if status else proc.stderr.strip()
+
+
 def srv_targets(endpoints: dict, name: str) -> list[tuple[str, int]]:
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [endpoints["dns"]["host"]]
@@ -45,6 +82,9 @@ def run_checks(endpoints: dict) -> list[tuple[str, bool, str]]:
     results = []
     for name, proxy in endpoints["proxy"].items():
         what = f"GET {url} via proxy {name}"
+        if name in CURL_ONLY:
+            results.append((what, *curl_via_proxy(endpoints, name, url)))
+            continue
         try:
             status, body = fetch_via_proxy(proxy, url, proxy.get("username"),
                                            proxy.get("password"))

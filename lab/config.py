@@ -26,7 +26,8 @@ SERVICE_OFFSETS = {"dns": 10, "dc": 11, "proxy": 12, "web": 13}
 
 #: Ports squid listens on inside its container, by port name. The helper that
 #: dispatches Basic credentials tells ports apart by these numbers.
-PROXY_CONTAINER_PORTS = {"noauth": 3128, "basic": 3129, "ldap": 3130}
+PROXY_CONTAINER_PORTS = {"noauth": 3128, "basic": 3129, "ldap": 3130, "negotiate": 3131,
+                         "ntlm": 3132, "group": 3133}
 
 _SAMBA_MIN_LENGTH = 7
 
@@ -69,6 +70,9 @@ class LabConfig:
     dc_hostname: str
     dns_hostname: str
     admin_password: str = field(repr=False)
+    proxy_hostname: str
+    proxy_netbios_name: str
+    proxy_group: str
     ports: dict[str, int]
     users: tuple[User, ...]
     groups: tuple[Group, ...]
@@ -80,6 +84,15 @@ class LabConfig:
     @property
     def base_dn(self) -> str:
         return ",".join(f"dc={part}" for part in self.domain.split("."))
+
+    @property
+    def proxy_fqdn(self) -> str:
+        return f"{self.proxy_hostname}.{self.domain}"
+
+    @property
+    def proxy_spn(self) -> str:
+        """The Kerberos service principal clients ask for to authenticate to the proxy."""
+        return f"HTTP/{self.proxy_fqdn}"
 
     @property
     def gateway(self) -> str:
@@ -139,6 +152,10 @@ class LabConfig:
             "LAB_BASE_DN": self.base_dn,
             "LAB_LDAP_BIND_DN": f"cn={self.ldap_bind_user.name},cn=Users,{self.base_dn}",
             "LAB_ADMIN_PASSWORD": self.admin_password,
+            "LAB_PROXY_HOSTNAME": self.proxy_hostname,
+            "LAB_PROXY_FQDN": self.proxy_fqdn,
+            "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
+            "LAB_PROXY_GROUP": self.proxy_group,
         }
         env["LAB_GATEWAY_IP"] = self.gateway
         env["LAB_STATE_DIR"] = str(self.state_dir)
@@ -268,10 +285,19 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
     groups = tuple(Group(g["name"], g.get("description", "")) for g in data.get("groups", []))
     users = _parse_users(data.get("users", []), {g.name for g in groups})
     domain = data["domain"]
+    proxy = data["proxy"]
+    if proxy["group"] not in {g.name for g in groups}:
+        raise ConfigError(f"[proxy] group = {proxy['group']!r} is not declared under [[groups]]")
+    if len(proxy["ntlm_netbios_name"]) > 15 or proxy["ntlm_netbios_name"].upper() == \
+            proxy["hostname"].upper():
+        raise ConfigError("[proxy] ntlm_netbios_name: at most 15 characters, and not the "
+                          "proxy's hostname (the DC would refuse the join)")
     return LabConfig(
         root=root, project=project, subnet=subnet,
         domain=domain["domain"], realm=domain["realm"], workgroup=domain["workgroup"],
         dc_hostname=domain["dc_hostname"], dns_hostname=domain["dns_hostname"],
         admin_password=domain["admin_password"],
+        proxy_hostname=proxy["hostname"], proxy_netbios_name=proxy["ntlm_netbios_name"],
+        proxy_group=proxy["group"],
         ports=_override_ports(data["ports"], env), users=users, groups=groups,
     )

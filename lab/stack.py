@@ -29,13 +29,17 @@ SERVICES = ("dns", "dc", "proxy", "web")
 BUILD_INPUTS = {
     "dns": ["images/dns"],
     "dc": ["images/dc", "lab.toml", "lab/__init__.py", "lab/config.py"],
-    "proxy": ["images/proxy", "lab.toml", "lab/__init__.py", "lab/config.py", "lab/render.py"],
+    # the proxy joins the domain at start: a new DC means a new proxy too
+    "proxy": ["images/proxy", "images/dc", "lab.toml", "lab/__init__.py", "lab/config.py",
+              "lab/render.py"],
     "web": ["images/web", "lab.toml", "lab"],
 }
 #: Container port of each published endpoint, by lab.toml port name.
 CONTAINER_PORTS = {
     "proxy_noauth": ("proxy", 3128), "proxy_basic": ("proxy", 3129),
-    "proxy_ldap": ("proxy", 3130), "dns": ("dns", 53), "ldap": ("dc", 389),
+    "proxy_ldap": ("proxy", 3130), "proxy_negotiate": ("proxy", 3131),
+    "proxy_ntlm": ("proxy", 3132), "proxy_group": ("proxy", 3133), "dns": ("dns", 53),
+    "ldap": ("dc", 389),
     "kerberos": ("dc", 88), "web": ("web", 80), "web_https": ("web", 443),
 }
 UDP_TOO = {"dns", "kerberos"}
@@ -307,6 +311,13 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
             "noauth": at("proxy_noauth"),
             "basic": with_user("proxy_basic", config.pick_user(HTPASSWD)),
             "ldap": with_user("proxy_ldap", config.pick_user(DOMAIN)),
+            # Kerberos asks for HTTP/<host>: connect to `address`, name the proxy `host`
+            "negotiate": {**with_user("proxy_negotiate", config.pick_user(DOMAIN)),
+                          "host": config.proxy_fqdn, "address": loopback},
+            "ntlm": with_user("proxy_ntlm", config.pick_user(DOMAIN)),
+            "group": {**with_user("proxy_group", config.pick_user(DOMAIN,
+                                                                  in_group=config.proxy_group)),
+                      **_denied(config)},
         },
         "dns": at("dns"),
         "dc": {
@@ -328,6 +339,14 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
         # Bind in-process test servers here to fetch them through the proxy.
         "host_interface": config.gateway,
     }
+
+
+def _denied(config: LabConfig) -> dict:
+    """A valid domain user outside the group port's group."""
+    for user in config.users:
+        if user.in_domain and not user.service and config.proxy_group not in user.groups:
+            return {"denied_username": user.name, "denied_password": user.password}
+    raise LabNotRunning(f"lab.toml has no domain user outside {config.proxy_group!r}")
 
 
 WEB_TLS_FILE = "web-tls.pem"   # key + certificate, mounted into the web container

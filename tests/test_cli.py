@@ -33,7 +33,8 @@ def test_config_error_is_one_clean_line(monkeypatch, capsys):
 
 
 PORTS = {"proxy_noauth": 1, "proxy_basic": 2, "proxy_ldap": 3, "dns": 4, "ldap": 5,
-         "kerberos": 6, "web": 7, "web_https": 8}
+         "kerberos": 6, "web": 7, "web_https": 8, "proxy_negotiate": 9, "proxy_ntlm": 10,
+         "proxy_group": 11}
 
 
 def test_endpoints_document_shape():
@@ -47,10 +48,16 @@ def test_endpoints_document_shape():
     assert ep["web"]["https_proxy_url"] == "https://web.ad.example.com/"
     assert ep["web"]["ca_cert"].endswith("web-ca.pem")
     assert ep["host_interface"] == "172.29.53.1"
+    negotiate = ep["proxy"]["negotiate"]
+    assert negotiate["host"] == "proxy.ad.example.com" and negotiate["address"] == "127.0.0.1"
+    group = ep["proxy"]["group"]
+    assert {"username", "password", "denied_username", "denied_password"} <= set(group)
+    assert group["username"] != group["denied_username"]
 
 
 def test_human_table_names_every_endpoint():
     table = cli.format_endpoints(build_endpoints(load_config(environ={}), PORTS))
-    for needle in ("proxy noauth", "proxy basic", "proxy ldap", "dns", "dc ldap",
+    for needle in ("proxy noauth", "proxy basic", "proxy ldap", "proxy negotiate",
+                   "proxy ntlm", "proxy group", "dns", "dc ldap",
                    "dc kerberos", "web", "curl -x"):
         assert needle in table

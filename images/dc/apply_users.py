@@ -23,4 +23,14 @@ for group in config.groups:
     members = [u.name for u in config.users if group.name in u.groups]
     if members:
         samba_tool("group", "addmembers", group.name, ",".join(members))
+# The proxy's service account holds its SPN, with AES keys only: tickets for the
+# proxy then come out AES, not RC4, as from a current AD.
+service = config.ldap_bind_user
+samba_tool("spn", "add", config.proxy_spn, service.name)
+ldif = (f"dn: CN={service.name},CN=Users,{config.base_dn}\n"
+        "changetype: modify\n"
+        "replace: msDS-SupportedEncryptionTypes\n"
+        "msDS-SupportedEncryptionTypes: 24\n")
+subprocess.run(["ldbmodify", "-H", "/var/lib/samba/private/sam.ldb"], input=ldif, text=True,
+               check=True, stdout=subprocess.DEVNULL)
 print("domain users:", ", ".join(u.name for u in config.users if u.in_domain))

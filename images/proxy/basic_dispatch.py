@@ -11,15 +11,16 @@ import subprocess
 import sys
 
 HELPERS = "/usr/lib/squid"
-CHECKERS = {
-    "3129": [f"{HELPERS}/basic_ncsa_auth", "/etc/squid/htpasswd"],
-    "3130": [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R",
-             "-b", f"cn=Users,{os.environ['LAB_BASE_DN']}",
-             "-f", "sAMAccountName=%s",
-             "-D", os.environ["LAB_LDAP_BIND_DN"],
-             "-W", "/etc/squid/ldap-bind-password",
-             "-h", os.environ["LAB_DC_FQDN"]],
-}
+HTPASSWD = [f"{HELPERS}/basic_ncsa_auth", "/etc/squid/htpasswd"]
+LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R",
+        "-b", f"cn=Users,{os.environ['LAB_BASE_DN']}",
+        "-f", "sAMAccountName=%s",
+        "-D", os.environ["LAB_LDAP_BIND_DN"],
+        "-W", "/etc/squid/ldap-bind-password",
+        "-h", os.environ["LAB_DC_FQDN"]]
+#: squid's local port (inside the container) -> checker. 3133 is the group
+#: port: the password is checked against the DC, the group by an external ACL.
+CHECKERS = {"3129": HTPASSWD, "3130": LDAP, "3133": LDAP}
 
 
 def main() -> None:

@@ -1,10 +1,26 @@
 #!/bin/sh
-# Render squid.conf, then run squid in the foreground; its log files are
-# followed on stdout so that `docker compose logs proxy` shows them (squid
-# cannot reopen /dev/stdout after dropping privileges).
+# Render the configuration, join the domain (for NTLM), start winbind, then
+# run squid in the foreground; its log files are followed on stdout so that
+# `docker compose logs proxy` shows them (squid cannot reopen /dev/stdout
+# after dropping privileges).
 set -eu
-vars='${LAB_DOMAIN} ${LAB_DNS_IP} ${LAB_SUBNET}'
+vars='${LAB_DOMAIN} ${LAB_REALM} ${LAB_WORKGROUP} ${LAB_DNS_IP} ${LAB_SUBNET} ${LAB_DC_FQDN}
+      ${LAB_BASE_DN} ${LAB_LDAP_BIND_DN} ${LAB_PROXY_FQDN} ${LAB_PROXY_NETBIOS_NAME} ${LAB_PROXY_GROUP}'
 envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
+envsubst "$vars" < /etc/lab/smb.conf.template > /etc/samba/smb.conf
+envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf
+
+# A fresh machine account on every start: a DC recreated since the last one
+# knows nothing of the old.
+net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates >/dev/null
+winbindd --foreground --no-process-group --debug-stdout &
+tries=0
+until wbinfo -P >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -le 100 ] || { echo "winbind did not reach the DC" >&2; exit 1; }
+    sleep 0.1   # winbindd offers no readiness event; bounded at 10 s
+done
+
 install -d -o proxy -g proxy /var/log/squid
 for log in access.log cache.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"

@@ -1,0 +1,123 @@
+"""The AD-backed proxy ports with real clients: kinit + curl for Negotiate, curl for
+NTLM, the group port, and each port speaking only its own scheme."""
+
+import os
+import subprocess
+
+import pytest
+
+from lab.ad import kinit
+from lab.mockweb import SAMPLE_RESOURCE
+
+
+def curl(tool, url, *args, env=None):
+    cmd = [tool("curl"), "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", *args, url]
+    out = subprocess.run(cmd, capture_output=True, timeout=20, check=True,
+                         env={**os.environ, **(env or {})}).stdout
+    body, _, status = out.rpartition(b"\n")
+    return int(status), body
+
+
+@pytest.fixture
+def url(lab_endpoints):
+    return lab_endpoints["web"]["proxy_url"] + "simpleresource"
+
+
+@pytest.fixture
+def ticket(lab_endpoints, tmp_path):
+    proxy, kdc = lab_endpoints["proxy"]["negotiate"], lab_endpoints["dc"]["kerberos"]
+    return kinit(proxy["username"], proxy["password"], lab_endpoints["dc"]["realm"],
+                 kdc["host"], kdc["port"], directory=tmp_path)
+
+
+def negotiate_args(proxy):
+    # curl must call the proxy by its principal's name; --resolve maps it to 127.0.0.1
+    return ["--proxy-negotiate", "-U", ":",
+            "--resolve", f"{proxy['host']}:{proxy['port']}:{proxy['address']}",
+            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+
+
+def test_negotiate_with_a_ticket(tool, lab_endpoints, url, ticket):
+    proxy = lab_endpoints["proxy"]["negotiate"]
+    assert curl(tool, url, *negotiate_args(proxy), env=ticket.env) == (200, SAMPLE_RESOURCE)
+
+
+def test_negotiate_service_ticket_is_aes(tool, lab_endpoints, url, ticket):
+    proxy = lab_endpoints["proxy"]["negotiate"]
+    curl(tool, url, *negotiate_args(proxy), env=ticket.env)
+    klist = subprocess.run([tool("klist"), "-e"], capture_output=True, text=True, timeout=15,
+                           env={**os.environ, **ticket.env}, check=True).stdout
+    service = klist.split(f"HTTP/{proxy['host']}@", 1)[1]
+    assert "Etype (skey, tkt): aes256-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96" in service
+    assert "rc4" not in service.split("Ticket server")[0]
+
+
+def test_negotiate_without_a_ticket_is_407(tool, lab_endpoints, url, tmp_path):
+    proxy = lab_endpoints["proxy"]["negotiate"]
+    env = {"KRB5CCNAME": f"FILE:{tmp_path / 'empty'}", "KRB5_CONFIG": "/dev/null"}
+    assert curl(tool, url, *negotiate_args(proxy), env=env)[0] == 407
+
+
+def ntlm_args(lab_endpoints, password=None):
+    proxy = lab_endpoints["proxy"]["ntlm"]
+    user = f"{lab_endpoints['dc']['workgroup']}\\{proxy['username']}"
+    return ["--proxy-ntlm", "-U", f"{user}:{password or proxy['password']}",
+            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+
+
+def test_ntlm_with_the_right_password(tool, lab_endpoints, url):
+    assert curl(tool, url, *ntlm_args(lab_endpoints)) == (200, SAMPLE_RESOURCE)
+
+
+def test_ntlm_with_a_wrong_password_is_407(tool, lab_endpoints, url):
+    assert curl(tool, url, *ntlm_args(lab_endpoints, "Not-The-Password-1"))[0] == 407
+
+
+def basic(proxy, user=None, password=None):
+    return ["-U", f"{user or proxy['username']}:{password or proxy['password']}",
+            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+
+
+def test_group_member_is_admitted(tool, lab_endpoints, url):
+    proxy = lab_endpoints["proxy"]["group"]
+    assert curl(tool, url, *basic(proxy)) == (200, SAMPLE_RESOURCE)
+
+
+def test_valid_user_outside_the_group_gets_403(tool, lab_endpoints, url):
+    proxy = lab_endpoints["proxy"]["group"]
+    args = basic(proxy, proxy["denied_username"], proxy["denied_password"])
+    assert curl(tool, url, *args)[0] == 403
+
+
+def test_group_port_without_credentials_is_407(tool, lab_endpoints, url):
+    proxy = lab_endpoints["proxy"]["group"]
+    assert curl(tool, url, "-x", f"http://{proxy['host']}:{proxy['port']}")[0] == 407
+
+
+@pytest.mark.parametrize("port,scheme", [
+    ("basic", "Basic"), ("ldap", "Basic"), ("group", "Basic"),
+    ("negotiate", "Negotiate"), ("ntlm", "NTLM"),
+])
+def test_each_port_offers_only_its_scheme(tool, lab_endpoints, url, port, scheme):
+    proxy = lab_endpoints["proxy"][port]
+    out = subprocess.run([tool("curl"), "-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null",
+                          "-x", f"http://127.0.0.1:{proxy['port']}", url],
+                         capture_output=True, text=True, timeout=20, check=True).stdout
+    offered = [line.split(":", 1)[1].split()[0] for line in out.splitlines()
+               if line.lower().startswith("proxy-authenticate:")]
+    assert offered == [scheme]
+
+
+def test_basic_credentials_pushed_at_negotiate_and_ntlm_are_refused(tool, lab_endpoints, url):
+    user = lab_endpoints["proxy"]["ldap"]
+    for port in ("negotiate", "ntlm"):
+        proxy = {**lab_endpoints["proxy"][port], "host": "127.0.0.1"}
+        assert curl(tool, url, *basic(proxy, user["username"], user["password"]))[0] == 403
+
+
+def test_ntlm_credentials_pushed_at_a_basic_port_are_refused(tool, lab_endpoints, url):
+    ntlm = lab_endpoints["proxy"]["ntlm"]
+    user = f"{lab_endpoints['dc']['workgroup']}\\{ntlm['username']}:{ntlm['password']}"
+    ldap = lab_endpoints["proxy"]["ldap"]
+    args = ["--proxy-ntlm", "-U", user, "-x", f"http://127.0.0.1:{ldap['port']}"]
+    assert curl(tool, url, *args)[0] == 403
