@@ -24,8 +24,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+KRB_STAMP := $(VENV)/.kerberos
+
 host: venv
 	$(PY) -m lab.host
+	$(MAKE) --no-print-directory $(KRB_STAMP)
+
+# After `lab.host` has installed libkrb5-dev: gssapi/krb5 build from source.
+$(KRB_STAMP): $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[test,kerberos]'
+	touch $@
 
 lab-up: host
 	$(LAB) up

@@ -99,7 +99,7 @@ def cmd_fetch(args) -> int:
         try:
             outcome["result"] = await fetch(endpoints, args.url, args.via, args.user,
                                             args.password)
-        except (ProxyError, ProxyUnreachableError, RequestTimeoutError) as exc:
+        except (ProxyError, ProxyUnreachableError, RequestTimeoutError, KerberosError) as exc:
             outcome["error"] = str(exc)
 
     defer.ensureDeferred(run()).addErrback(
@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="GET a URL through a lab proxy port (lab.proxy)")
     fetch.add_argument("url")
     fetch.add_argument("--via", default="noauth", metavar="PORT",
-                       help="proxy port name: noauth, basic, ldap (default: noauth)")
+                       help="proxy port: noauth, basic, ldap, negotiate, ntlm, group "
+                       "(default: noauth)")
     fetch.add_argument("--user", help="user name (default: the port's advertised user)")
     fetch.add_argument("--password")
     fetch.set_defaults(func=cmd_fetch)

@@ -26,7 +26,7 @@ LOCAL_BASE_IMAGE = "lab-base/debian:bookworm"
 
 #: Client programs the tests and the README use, and the Debian package of each.
 CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-utils",
-                "kinit": "krb5-user"}
+                "kinit": "krb5-user", "krb5-config": "libkrb5-dev", "gcc": "gcc"}
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
@@ -210,7 +210,8 @@ def ensure_base_image(say: Say) -> str:
 
 
 def ensure_client_tools(say: Say) -> None:
-    """curl, dig, ldapsearch and kinit, as the README and the tests use them."""
+    """curl, dig, ldapsearch and kinit, as the README and the tests use them; and
+    what building the Kerberos Python bindings (gssapi, krb5) needs."""
     missing = sorted({pkg for tool, pkg in CLIENT_TOOLS.items() if shutil.which(tool) is None})
     if not missing:
         return

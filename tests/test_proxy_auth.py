@@ -84,12 +84,12 @@ def test_no_credentials_end_after_one_request(fake_proxy):
 
 @pytest_twisted.inlineCallbacks
 def test_unanswerable_scheme_is_reported_with_what_was_offered(fake_proxy):
-    fake_proxy.offered = [b"Negotiate", b"NTLM"]
+    fake_proxy.offered = [b'Digest realm="x", nonce="y"', b"Bearer"]
     client = client_for(fake_proxy, "alice", "Pw-1234")
     try:
         with pytest.raises(ProxyAuthenticationError) as info:
             yield client.get_page("http://origin.test/")
-        assert info.value.schemes == ("Negotiate", "NTLM")
+        assert info.value.schemes == ("Digest", "Bearer")
         assert len(fake_proxy.seen) == 1
     finally:
         yield client.shutdown()

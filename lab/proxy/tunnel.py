@@ -15,6 +15,8 @@ from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IStreamClientEndpoint
 from zope.interface import implementer
 
+from lab.proxy.challenges import find_challenge, parse_challenges
+
 _MAX_HEAD = 64 * 1024
 
 
@@ -29,26 +31,47 @@ class ProxyConnectRefused(Exception):
 
 
 class _TunnelProtocol(protocol.Protocol):
-    def __init__(self, request: bytes, factory, established: defer.Deferred):
-        self._request = request
+    """Speaks CONNECT (with as many auth legs as a connection-bound scheme needs),
+    then hands the connection over to the protocol the caller asked for."""
+
+    def __init__(self, endpoint: TunnelEndpoint, factory, established: defer.Deferred):
+        self._endpoint = endpoint
         self._factory = factory
         self._established = established
+        self._authenticator = endpoint.authenticator_factory()
+        self._legs = 0
         self._buffer = b""
+        self._skip = 0
         self._inner = None
 
     def connectionMade(self):
-        self.transport.write(self._request)
+        try:
+            auth = self._authenticator.header() if self._authenticator is not None else None
+        except Exception as exc:          # e.g. no Kerberos ticket: fail the connect
+            self._fail(exc)
+            return
+        self.transport.write(self._endpoint.request(auth))
 
     def dataReceived(self, data):
         if self._inner is not None:
             self._inner.dataReceived(data)
             return
         self._buffer += data
-        head, sep, rest = self._buffer.partition(b"\r\n\r\n")
-        if not sep:
-            if len(self._buffer) > _MAX_HEAD:
-                self._fail(ProxyConnectRefused(502, "oversized CONNECT answer", {}))
-            return
+        while self._inner is None and self._established is not None:
+            if self._skip:                          # the body of a 407 we answered
+                dropped = min(self._skip, len(self._buffer))
+                self._buffer, self._skip = self._buffer[dropped:], self._skip - dropped
+                if self._skip:
+                    return
+            head, sep, rest = self._buffer.partition(b"\r\n\r\n")
+            if not sep:
+                if len(self._buffer) > _MAX_HEAD:
+                    self._fail(ProxyConnectRefused(502, "oversized CONNECT answer", {}))
+                return
+            self._buffer = rest
+            self._answer(head)
+
+    def _answer(self, head: bytes) -> None:
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ", 2)
         try:
@@ -56,14 +79,31 @@ class _TunnelProtocol(protocol.Protocol):
         except (IndexError, ValueError):
             self._fail(ProxyConnectRefused(502, "malformed CONNECT answer", {}))
             return
-        if status != 200:
-            headers: dict[bytes, list[bytes]] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                headers.setdefault(name.strip().lower(), []).append(value.strip())
-            reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
-            self._fail(ProxyConnectRefused(status, reason, headers))
+        headers: dict[bytes, list[bytes]] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        if status == 200:
+            self._hand_over()
             return
+        auth = self._authenticator
+        if status == 407 and auth is not None and auth.connection_bound and self._legs < 2:
+            challenge = find_challenge(parse_challenges(headers.get(b"proxy-authenticate", [])),
+                                       auth.scheme)
+            if challenge is not None:               # next leg, on this same connection
+                self._legs += 1
+                self._skip = int((headers.get(b"content-length") or [b"0"])[0])
+                try:
+                    answer = auth.step(challenge)
+                except Exception as exc:
+                    self._fail(exc)
+                    return
+                self.transport.write(self._endpoint.request(answer))
+                return
+        reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+        self._fail(ProxyConnectRefused(status, reason, headers))
+
+    def _hand_over(self) -> None:
         self._inner = self._factory.buildProtocol(self.transport.getPeer())
         if self._inner is None:
             self._fail(ConnectionAbortedError("the protocol factory refused the tunnel"))
@@ -71,6 +111,7 @@ class _TunnelProtocol(protocol.Protocol):
         self._inner.makeConnection(self.transport)
         established, self._established = self._established, None
         established.callback(self._inner)
+        rest, self._buffer = self._buffer, b""
         if rest:
             self._inner.dataReceived(rest)
 
@@ -92,30 +133,30 @@ class _TunnelProtocol(protocol.Protocol):
 class TunnelEndpoint:
     """Reach `host:port` through the proxy at `proxy_endpoint` with CONNECT.
 
-    `authorization()` is called at each connect and returns the
-    `Proxy-Authorization` value to send, or None.
+    `authenticator_factory()` is called for each connection and returns the
+    authenticator to answer with (or None): its `header()` goes on the first
+    CONNECT, and a connection-bound one (NTLM) answers further 407s on the same
+    connection.
     """
 
     def __init__(self, proxy_endpoint, host: bytes | str, port: int,
-                 authorization: Callable[[], bytes | None] = lambda: None):
+                 authenticator_factory: Callable[[], object | None] = lambda: None):
         self._proxy = proxy_endpoint
         self._host = host.encode() if isinstance(host, str) else host
         self._port = port
-        self._authorization = authorization
+        self.authenticator_factory = authenticator_factory
 
-    def _request(self) -> bytes:
+    def request(self, authorization: bytes | None) -> bytes:
         target = b"%s:%d" % (self._host, self._port)
         lines = [b"CONNECT " + target + b" HTTP/1.1", b"Host: " + target]
-        auth = self._authorization()
-        if auth:
-            lines.append(b"Proxy-Authorization: " + auth)
+        if authorization:
+            lines.append(b"Proxy-Authorization: " + authorization)
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def connect(self, protocol_factory):
         established: defer.Deferred = defer.Deferred()
-        request = self._request()
         tunnel_factory = protocol.Factory.forProtocol(
-            lambda: _TunnelProtocol(request, protocol_factory, established))
+            lambda: _TunnelProtocol(self, protocol_factory, established))
         connecting = self._proxy.connect(tunnel_factory)
 
         def connected(tunnel):

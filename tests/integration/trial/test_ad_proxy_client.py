@@ -1,0 +1,98 @@
+"""lab.proxy through the AD-backed ports (Negotiate, NTLM, group), under trial."""
+
+import os
+import tempfile
+
+from twisted.internet import defer, ssl
+
+from lab.ad import kinit
+from lab.mockweb import SAMPLE_RESOURCE
+from lab.proxy import ProxyAuthenticationError, ProxyForbiddenError, ProxyWebClient
+from lab.testcases import SquidTestCase
+
+
+class ADProxyClientMixin:
+    scheme = "http"
+
+    def setUp(self):
+        super().setUp()
+        web = self.get_endpoints()["web"]
+        self.url = (web["proxy_url"] if self.scheme == "http"
+                    else web["https_proxy_url"]) + "simpleresource"
+        with open(web["ca_cert"], "rb") as pem:
+            self.trust_root = ssl.Certificate.loadPEM(pem.read())
+
+    def client(self, port, username=None, password=None):
+        proxy = self.get_endpoints()["proxy"][port]
+        client = ProxyWebClient(proxy["host"], proxy["port"], username, password,
+                                proxy_address=proxy.get("address"), trust_root=self.trust_root)
+        self.addCleanup(client.shutdown)
+        return client
+
+    def use_environment(self, values):
+        """Set real environment variables (Kerberos reads them in C) for this test."""
+        for name, value in values.items():
+            old = os.environ.get(name)
+            os.environ[name] = value
+            self.addCleanup(os.environ.pop if old is None else os.environ.__setitem__,
+                            *((name,) if old is None else (name, old)))
+
+    def with_ticket(self):
+        proxy, dc = self.get_endpoints()["proxy"]["negotiate"], self.get_endpoints()["dc"]
+        directory = tempfile.mkdtemp(prefix="lab-test-krb5-")
+        session = kinit(proxy["username"], proxy["password"], dc["realm"],
+                        dc["kerberos"]["host"], dc["kerberos"]["port"], directory=directory)
+        self.use_environment(session.env)
+
+    @defer.inlineCallbacks
+    def test_negotiate_from_the_ticket_cache(self):
+        self.with_ticket()
+        client = self.client("negotiate")
+        for _ in range(3):
+            self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+        self.assertEqual(1, client.agent.challenges_seen)   # then pre-emptive
+
+    @defer.inlineCallbacks
+    def test_negotiate_without_a_ticket(self):
+        directory = tempfile.mkdtemp(prefix="lab-test-krb5-")
+        self.use_environment({"KRB5CCNAME": f"FILE:{directory}/none"})
+        client = self.client("negotiate")
+        exc = yield self.assertFailure(client.get_page(self.url), ProxyAuthenticationError)
+        self.assertIn("lab ad kinit", str(exc))
+
+    @defer.inlineCallbacks
+    def test_ntlm(self):
+        proxy, workgroup = self.get_endpoints()["proxy"]["ntlm"], self.get_endpoints()["dc"][
+            "workgroup"]
+        client = self.client("ntlm", f"{workgroup}\\{proxy['username']}", proxy["password"])
+        for _ in range(3):
+            self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+
+    @defer.inlineCallbacks
+    def test_ntlm_wrong_password(self):
+        proxy = self.get_endpoints()["proxy"]["ntlm"]
+        client = self.client("ntlm", proxy["username"], "Not-The-Password-1")
+        exc = yield self.assertFailure(client.get_page(self.url), ProxyAuthenticationError)
+        self.assertEqual(("NTLM",), exc.schemes)
+        self.assertNotIn("Not-The-Password-1", str(exc))
+
+    @defer.inlineCallbacks
+    def test_group_member(self):
+        proxy = self.get_endpoints()["proxy"]["group"]
+        client = self.client("group", proxy["username"], proxy["password"])
+        self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+
+    @defer.inlineCallbacks
+    def test_group_non_member_is_forbidden_not_unauthenticated(self):
+        proxy = self.get_endpoints()["proxy"]["group"]
+        client = self.client("group", proxy["denied_username"], proxy["denied_password"])
+        exc = yield self.assertFailure(client.get_page(self.url), ProxyForbiddenError)
+        self.assertEqual(403, exc.code)
+
+
+class HTTPADProxyClientTest(ADProxyClientMixin, SquidTestCase):
+    scheme = "http"
+
+
+class HTTPSADProxyClientTest(ADProxyClientMixin, SquidTestCase):
+    scheme = "https"
