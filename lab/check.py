@@ -101,3 +101,20 @@ def run_checks(endpoints: dict) -> list[tuple[str, bool, str]]:
         except dns.exception.DNSException as exc:
             results.append((what, False, f"{type(exc).__name__}: {exc}"))
     return results
+
+
+#: Records only the DC's own dynamic update creates (the zone file has none of them).
+DYNAMIC_RECORDS = ("_kpasswd._tcp", "_ldap._tcp.pdc._msdcs")
+
+
+def dynamic_dns_registered(endpoints: dict) -> tuple[bool, str]:
+    """(arrived, detail): have the DC's dynamic DNS registrations reached bind?"""
+    missing = []
+    for record in DYNAMIC_RECORDS:
+        try:
+            srv_targets(endpoints, record)
+        except dns.exception.DNSException:
+            missing.append(record)
+    if missing:
+        return False, "not yet (missing: " + ", ".join(missing) + ")"
+    return True, "arrived (" + ", ".join(DYNAMIC_RECORDS) + ")"

@@ -66,8 +66,12 @@ def cmd_status(args) -> int:
         state = states.get(service)
         text = f"{state.state} ({state.health or 'no health check'})" if state else "absent"
         print(f"{service:<6} {text}")
+    endpoints = stack.endpoints(states)
+    from lab.check import dynamic_dns_registered
+
+    print(f"dc dynamic DNS registrations in bind: {dynamic_dns_registered(endpoints)[1]}")
     print()
-    print(format_endpoints(stack.endpoints(states)))
+    print(format_endpoints(endpoints))
     return 0
 
 
@@ -219,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:           # `lab status | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

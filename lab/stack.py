@@ -32,7 +32,7 @@ BUILD_INPUTS = {
     # the proxy joins the domain at start: a new DC means a new proxy too
     "proxy": ["images/proxy", "images/dc", "lab.toml", "lab/__init__.py", "lab/config.py",
               "lab/render.py"],
-    "web": ["images/web", "lab.toml", "lab"],
+    "web": ["images/web", "lab/__init__.py", "lab/mockweb.py", "lab/tidy.py", "lab/tls.py"],
 }
 #: Container port of each published endpoint, by lab.toml port name.
 CONTAINER_PORTS = {
@@ -221,7 +221,15 @@ class Stack:
         started = time.monotonic()
         self.compose("build", timeout=1800)
         say(f"images ready ({time.monotonic() - started:.1f} s); starting containers")
+        broken = sorted(name for name, state in states.items()
+                        if state.health == "unhealthy" or state.state in ("exited", "dead"))
         try:
+            if broken:
+                # e.g. a proxy whose DC was recreated under it: only a fresh start
+                # (a new domain join, the new keytab) mends it
+                say(f"recreating {', '.join(broken)} (not healthy)")
+                self.compose("up", "--detach", "--force-recreate", "--no-deps", *broken,
+                             timeout=300)
             self.compose("up", "--detach", "--remove-orphans", timeout=300)
             states = self.wait_healthy(say, timeout)
         except BaseException:

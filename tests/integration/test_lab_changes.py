@@ -1,0 +1,146 @@
+"""A private lab built from a copy of the repo: a user added to lab.toml works after
+the next `lab up` (only dc and proxy recreated), and a DC recreated under a running
+proxy is noticed (unhealthy) and mended by `lab up`."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab.ad import kinit
+from lab.config import load_config
+from lab.mockweb import SAMPLE_RESOURCE
+
+PROJECT = "lab-changes-test"
+SUBNET = "172.29.56.0/24"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NEW_USER = ("dave", "Harbour-Light-55")
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+@pytest.fixture(scope="module")
+def copy_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labcopy")
+    for name in ("lab.toml", "docker-compose.yml", ".dockerignore"):
+        shutil.copy(os.path.join(REPO, name), root / name)
+    for name in ("images", "lab"):
+        shutil.copytree(os.path.join(REPO, name), root / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "LAB_ROOT": str(root), "LAB_PROJECT": PROJECT, "LAB_SUBNET": SUBNET}
+    env.update({f"LAB_PORT_{n.upper()}": str(free_port()) for n in load_config(root).ports})
+    yield root, env
+    subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
+                   capture_output=True)
+
+
+def lab(env, *args, timeout=400):
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def container_ids(env) -> dict[str, str]:
+    out = subprocess.run(["docker", "ps", "--no-trunc", "--filter",
+                          f"label=com.docker.compose.project={PROJECT}", "--format",
+                          '{{.Label "com.docker.compose.service"}} {{.ID}}'],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def curl(url, *args, env=None):
+    out = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}",
+                          *args, url], capture_output=True, timeout=20, check=True,
+                         env=env).stdout
+    body, _, status = out.rpartition(b"\n")
+    return int(status), body
+
+
+def status(env) -> dict:
+    return json.loads(lab(env, "status", "--json").stdout)
+
+
+def ntlm_works(endpoints, user, password) -> bool:
+    proxy = endpoints["proxy"]["ntlm"]
+    url = endpoints["web"]["proxy_url"] + "simpleresource"
+    args = ["--proxy-ntlm", "-U", f"{endpoints['dc']['workgroup']}\\{user}:{password}",
+            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+    return curl(url, *args) == (200, SAMPLE_RESOURCE)
+
+
+@pytest.mark.timeout(600)
+def test_added_user_works_after_the_next_up(copy_env, tmp_path):
+    root, env = copy_env
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    before = container_ids(env)
+
+    user, password = NEW_USER
+    toml = root / "lab.toml"
+    toml.write_text(toml.read_text() + f'\n[[users]]\nname = "{user}"\npassword = '
+                    f'"{password}"\nin = ["domain"]\ngroups = ["proxy-users"]\n')
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    after = container_ids(env)
+    assert after["dns"] == before["dns"] and after["web"] == before["web"]
+    assert after["dc"] != before["dc"] and after["proxy"] != before["proxy"]
+
+    endpoints = status(env)
+    url = endpoints["web"]["proxy_url"] + "simpleresource"
+    for port in ("ldap", "group"):
+        proxy = endpoints["proxy"][port]
+        assert curl(url, "-U", f"{user}:{password}",
+                    "-x", f"http://{proxy['host']}:{proxy['port']}") == (200, SAMPLE_RESOURCE)
+    assert ntlm_works(endpoints, user, password)
+    kdc, negotiate = endpoints["dc"]["kerberos"], endpoints["proxy"]["negotiate"]
+    ticket = kinit(user, password, endpoints["dc"]["realm"], kdc["host"], kdc["port"],
+                   directory=tmp_path)
+    assert curl(url, "--proxy-negotiate", "-U", ":", "--resolve",
+                f"{negotiate['host']}:{negotiate['port']}:{negotiate['address']}",
+                "-x", f"http://{negotiate['host']}:{negotiate['port']}",
+                env={**os.environ, **ticket.env}) == (200, SAMPLE_RESOURCE)
+
+    proc = lab(env, "up")                       # nothing changed: a fast no-op
+    assert proc.returncode == 0 and "already up" in proc.stderr
+    assert container_ids(env) == after
+
+
+@pytest.mark.timeout(600)
+def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
+    root, env = copy_env
+    assert lab(env, "up").returncode == 0
+    compose = ["docker", "compose", "-f", str(root / "docker-compose.yml"), "-p", PROJECT]
+    compose_env = {**env, **load_config(root, environ=env).compose_env(),
+                   "LAB_BASE_IMAGE": "unused-no-build"}
+    subprocess.run([*compose, "up", "-d", "--force-recreate", "--no-deps", "--no-build", "dc"],
+                   env=compose_env, capture_output=True, timeout=120, check=True)
+    deadline = time.monotonic() + 90
+    while True:   # docker reports health by polling; bounded
+        health = subprocess.run([*compose, "ps", "--format", "{{.Health}}", "proxy"],
+                                env=compose_env, capture_output=True, text=True,
+                                timeout=30).stdout.strip()
+        if health == "unhealthy":
+            break
+        assert time.monotonic() < deadline, f"proxy still {health!r} with a new DC under it"
+        time.sleep(1)
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    assert "recreating proxy" in proc.stderr
+    endpoints = status(env)
+    user = endpoints["proxy"]["ntlm"]
+    assert ntlm_works(endpoints, user["username"], user["password"])
