@@ -28,7 +28,7 @@ async def fetch(endpoints: dict, url: str, via: str, username: str | None = None
         username, password = proxy["username"], proxy["password"]
     address = proxy.get("address")
     if via == "negotiate":
-        _use_ticket(endpoints, username, password)
+        use_ticket(endpoints, username, password)
         username = password = None                  # Negotiate from the ticket cache
     client = ProxyWebClient(proxy["host"], proxy["port"], username, password,
                             proxy_address=address, trust_root=trust_root_for(endpoints, url))
@@ -41,7 +41,7 @@ async def fetch(endpoints: dict, url: str, via: str, username: str | None = None
     return response.code, headers, body
 
 
-def _use_ticket(endpoints: dict, username: str, password: str) -> None:
+def use_ticket(endpoints: dict, username: str, password: str) -> None:
     """kinit into a private cache and point this process's Kerberos at it."""
     import os
 
