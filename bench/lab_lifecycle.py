@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 from lab.config import load_config
-from lab.stack import SERVICES, Stack
+from lab.stack import SERVICES, Stack, side_by_side_env
 
 PROJECT = "lab-bench"
 SUBNET = "172.29.55.0/24"
 
 
-def _free_port() -> int:
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-
-
 def private_stack() -> Stack:
-    env = dict(os.environ, LAB_PROJECT=PROJECT, LAB_SUBNET=SUBNET)
-    config = load_config(environ=env)
-    for name in config.ports:
-        env[f"LAB_PORT_{name.upper()}"] = str(_free_port())
-    return Stack(load_config(environ=env))
+    return Stack(load_config(environ=side_by_side_env(PROJECT, SUBNET)))
 
 
 def run(report, cold: bool = True) -> None:

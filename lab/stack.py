@@ -395,3 +395,29 @@ def _host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:
         if network.prefixlen:
             routes.append((fields[0], network))
     return routes
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 for both TCP and UDP (DNS and Kerberos publish both)."""
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+def side_by_side_env(project: str, subnet: str, root: Path | None = None,
+                     base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for another lab next to the default one: its own compose project,
+    subnet and free ports (what the tests and `make bench` use)."""
+    env = dict(os.environ if base is None else base, LAB_PROJECT=project, LAB_SUBNET=subnet)
+    if root is not None:
+        env["LAB_ROOT"] = str(root)
+    for name in load_config(root, environ=env).ports:
+        env[f"LAB_PORT_{name.upper()}"] = str(free_port())
+    return env

@@ -5,7 +5,6 @@ proxy is noticed (unhealthy) and mended by `lab up`."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,24 +14,12 @@ import pytest
 from lab.ad import kinit
 from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE
+from lab.stack import side_by_side_env
 
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEW_USER = ("dave", "Harbour-Light-55")
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +30,7 @@ def copy_env(tmp_path_factory):
     for name in ("images", "lab"):
         shutil.copytree(os.path.join(REPO, name), root / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "LAB_ROOT": str(root), "LAB_PROJECT": PROJECT, "LAB_SUBNET": SUBNET}
-    env.update({f"LAB_PORT_{n.upper()}": str(free_port()) for n in load_config(root).ports})
+    env = side_by_side_env(PROJECT, SUBNET, root=root)
     yield root, env
     subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
                    capture_output=True)

@@ -2,37 +2,21 @@
 shared lab (its own compose project name, subnet and ports)."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from lab.config import load_config
+from lab.stack import side_by_side_env
 
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
 
 
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-
-
 @pytest.fixture
 def private_env():
-    env = {**os.environ, "LAB_PROJECT": PROJECT, "LAB_SUBNET": SUBNET}
-    env.update({f"LAB_PORT_{name.upper()}": str(free_port()) for name in load_config().ports})
+    env = side_by_side_env(PROJECT, SUBNET)
     yield env
     subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
                    capture_output=True)
