@@ -36,6 +36,15 @@ def lab_endpoints(lab_stack) -> dict:
 
 
 @pytest.fixture(scope="session")
+def lab_domain_controllers(lab_endpoints):
+    """`lab.ad.discover_domain_controllers` for the lab's domain, asked of the lab's DNS."""
+    from lab.ad import discover_domain_controllers
+
+    dns = lab_endpoints["dns"]
+    return discover_domain_controllers(lab_endpoints["dc"]["domain"], dns["host"], dns["port"])
+
+
+@pytest.fixture(scope="session")
 def proxy_nonauth_settings(lab_endpoints) -> dict:
     """The seed's `get_nonauth_proxy_settings()`: host and port of the noauth port."""
     return dict(lab_endpoints["proxy"]["noauth"])

@@ -232,11 +232,25 @@ class Stack:
                              timeout=300)
             self.compose("up", "--detach", "--remove-orphans", timeout=300)
             states = self.wait_healthy(say, timeout)
+        except StackError as exc:
+            diagnosis = self.diagnose() or str(exc)   # logs first: down removes them
+            say("start failed: removing the lab's containers, network and volumes")
+            self.down()
+            raise StackError(diagnosis) from None
         except BaseException:
             say("start failed: removing the lab's containers, network and volumes")
             self.down()
             raise
         return self.endpoints(states)
+
+    def diagnose(self) -> str | None:
+        """Which services are broken and their last log lines, or None."""
+        broken = [state for state in self.states().values()
+                  if state.health == "unhealthy" or state.state in ("exited", "dead")]
+        if not broken:
+            return None
+        return "\n".join(f"service {state.service} is {state.health or state.state}; its last "
+                         f"log lines:\n{self.log_tail(state.service)}" for state in broken)
 
     def wait_healthy(self, say: Say, timeout: float) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is."""
@@ -253,8 +267,7 @@ class Stack:
                     reported.add(service)
                     say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
                 if state.state in ("exited", "dead") or state.health == "unhealthy":
-                    raise StackError(f"service {service} is {state.health or state.state}; "
-                                     f"its last log lines:\n{self.log_tail(service)}")
+                    raise StackError(self.diagnose() or f"service {service} failed")
             if reported == set(SERVICES):
                 return states
             if time.monotonic() > deadline:

@@ -106,3 +106,17 @@ def test_credentials_rejected_later_are_not_retried_forever(fake_proxy):
         assert len(fake_proxy.seen) == 3
     finally:
         yield client.shutdown()
+
+
+@pytest_twisted.inlineCallbacks
+def test_agent_works_with_treq(fake_proxy):
+    import treq
+
+    from lab.proxy import Credentials, ProxyAgent
+
+    agent = ProxyAgent(reactor, "127.0.0.1", fake_proxy.port, Credentials("alice", "Pw-1234"))
+    try:
+        response = yield treq.get("http://origin.test/t", agent=agent)
+        assert (yield response.content()) == b"proxied http://origin.test/t"
+    finally:
+        yield agent.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.web import client, http_headers
 
 from lab.proxy.agent import ProxyAgent
@@ -51,20 +52,21 @@ class ProxyWebClient:
 
         d = defer.ensureDeferred(fetch())
         self._in_flight.add(d)
+        # Our own timer, not addTimeout(): a cancelled request fails with whatever
+        # the agent raises (ResponseNeverReceived, ...), which we then replace.
+        timer = self._reactor.callLater(timeout, d.cancel)
 
         def done(result):
             self._in_flight.discard(d)
+            if timer.active():
+                timer.cancel()
+            elif isinstance(result, Failure):
+                raise RequestTimeoutError(
+                    f"no complete response for {url.decode()} through proxy "
+                    f"{self.proxy_url}:{self.proxy_port} within {timeout} s")
             return result
 
-        def timed_out(failure):
-            failure.trap(defer.TimeoutError)
-            if isinstance(failure.value, RequestTimeoutError):
-                return failure
-            raise RequestTimeoutError(f"no complete response for {url.decode()} through proxy "
-                                      f"{self.proxy_url}:{self.proxy_port} within {timeout} s")
-
-        d.addTimeout(timeout, self._reactor)
-        return d.addBoth(done).addErrback(timed_out)
+        return d.addBoth(done)
 
     def get_page(self, url, timeout=DEFAULT_TIMEOUT) -> defer.Deferred:
         """Fires with the body (bytes); an origin error status fails with `OriginError`,

@@ -93,3 +93,13 @@ def test_lab_ad_kinit_prints_exports(lab_endpoints):
     klist = subprocess.run(["klist"], env={**os.environ, **exports}, capture_output=True,
                            text=True, timeout=15)
     assert klist.returncode == 0
+
+
+def test_domain_controllers_fixture(lab_domain_controllers, lab_endpoints):
+    assert lab_domain_controllers.kerberos[0].target == lab_endpoints["dc"]["hostname"]
+
+
+def test_lab_status_reports_the_dcs_dns_registrations(lab_endpoints):
+    proc = lab("status")
+    assert proc.returncode == 0, proc.stderr
+    assert "dc dynamic DNS registrations in bind: arrived" in proc.stdout

@@ -4,7 +4,6 @@ proxy is noticed (unhealthy) and mended by `lab up`."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,21 +14,16 @@ from lab.ad import kinit
 from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.stack import side_by_side_env
+from tests.integration.conftest import copy_repo
 
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEW_USER = ("dave", "Harbour-Light-55")
 
 
 @pytest.fixture(scope="module")
 def copy_env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("labcopy")
-    for name in ("lab.toml", "docker-compose.yml", ".dockerignore"):
-        shutil.copy(os.path.join(REPO, name), root / name)
-    for name in ("images", "lab"):
-        shutil.copytree(os.path.join(REPO, name), root / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    root = copy_repo(tmp_path_factory.mktemp("labcopy"))
     env = side_by_side_env(PROJECT, SUBNET, root=root)
     yield root, env
     subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
@@ -130,3 +124,24 @@ def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
     endpoints = status(env)
     user = endpoints["proxy"]["ntlm"]
     assert ntlm_works(endpoints, user["username"], user["password"])
+
+
+@pytest.mark.timeout(300)
+def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path):
+    root = copy_repo(tmp_path)
+    env = side_by_side_env("lab-broken-test", "172.29.57.0/24", root=root)
+    state = root / ".lab" / "lab-broken-test"
+    state.mkdir(parents=True)
+    (state / "web-tls.pem").write_text("not a certificate\n")   # the web service dies on it
+    (state / "web-ca.pem").write_text("not a certificate\n")
+    try:
+        proc = lab(env, "up")
+        assert proc.returncode == 1
+        assert "service web is exited" in proc.stderr
+        assert "last log lines" in proc.stderr and "Traceback" in proc.stderr
+        leftovers = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=lab-broken-test"],
+            capture_output=True, text=True, timeout=30, check=True).stdout.split()
+        assert leftovers == []
+    finally:
+        lab(env, "down", timeout=120)

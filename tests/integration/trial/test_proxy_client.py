@@ -150,3 +150,16 @@ class HTTPSProxyClientTest(ProxyClientMixin, SquidTestCase):
         client = self.client(self.get_nonauth_proxy_settings(),
                              trust_root=other.certificate.trust_root())
         yield self.assertFailure(client.get_page(self.base + "simpleresource"), Exception)
+
+
+class TimeoutTest(SquidTestCase):
+    @defer.inlineCallbacks
+    def test_slow_origin_times_out_and_leaves_the_reactor_clean(self):
+        from lab.proxy import RequestTimeoutError
+
+        settings = self.get_nonauth_proxy_settings()
+        client = ProxyWebClient(settings["host"], settings["port"])
+        self.addCleanup(client.shutdown)
+        url = self.get_endpoints()["web"]["proxy_url"] + "slow?seconds=10"
+        exc = yield self.assertFailure(client.get_page(url, timeout=0.5), RequestTimeoutError)
+        self.assertIn("within 0.5 s", str(exc))
