@@ -76,6 +76,7 @@ class LabConfig:
     ports: dict[str, int]
     users: tuple[User, ...]
     groups: tuple[Group, ...]
+    state_home: Path = Path.home() / ".local" / "state"
 
     @property
     def dc_fqdn(self) -> str:
@@ -101,8 +102,12 @@ class LabConfig:
 
     @property
     def state_dir(self) -> Path:
-        """Files `lab up` makes on the host for this project (the web TLS certificate)."""
-        return self.root / ".lab" / self.project
+        """Files `lab up` makes on the host for this project (the web TLS certificate).
+
+        Keyed by project, not by checkout: two checkouts that drive the same
+        project share one lab, so they must share its certificate too.
+        """
+        return self.state_home / "lab" / self.project
 
     def address(self, service: str) -> str:
         """The fixed address of `service` on the lab network."""
@@ -300,4 +305,6 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
         proxy_hostname=proxy["hostname"], proxy_netbios_name=proxy["ntlm_netbios_name"],
         proxy_group=proxy["group"],
         ports=_override_ports(data["ports"], env), users=users, groups=groups,
+        state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
+                        or Path.home() / ".local" / "state"),
     )

@@ -96,3 +96,11 @@ def test_dotenv_rejects_garbage(tmp_path):
     (tmp_path / ".env").write_text("JUSTAWORD\n")
     with pytest.raises(ConfigError, match="KEY=value"):
         read_dotenv(tmp_path / ".env")
+
+
+def test_state_dir_belongs_to_the_project_not_the_checkout(lab_root, tmp_path):
+    env = {"LAB_STATE_HOME": str(tmp_path / "state")}
+    expected = tmp_path / "state" / "lab" / "lab"
+    assert load_config(lab_root, environ=env).state_dir == expected      # a copy
+    assert load_config(environ=env).state_dir == expected                # the repo
+    assert load_config(lab_root, environ={**env, "LAB_PROJECT": "other"}).state_dir.name == "other"

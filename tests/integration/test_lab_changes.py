@@ -4,6 +4,7 @@ proxy is noticed (unhealthy) and mended by `lab up`."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -130,8 +131,8 @@ def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
 def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path):
     root = copy_repo(tmp_path)
     env = side_by_side_env("lab-broken-test", "172.29.57.0/24", root=root)
-    state = root / ".lab" / "lab-broken-test"
-    state.mkdir(parents=True)
+    state = load_config(root, environ=env).state_dir
+    state.mkdir(parents=True, exist_ok=True)
     (state / "web-tls.pem").write_text("not a certificate\n")   # the web service dies on it
     (state / "web-ca.pem").write_text("not a certificate\n")
     try:
@@ -145,3 +146,4 @@ def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path
         assert leftovers == []
     finally:
         lab(env, "down", timeout=120)
+        shutil.rmtree(state, ignore_errors=True)

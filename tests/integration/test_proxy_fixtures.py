@@ -87,3 +87,23 @@ def test_squid_testcase_without_a_lab_fails_at_once_saying_what_to_do(tmp_path, 
                           env={**os.environ, "LAB_PROJECT": "no-such-lab-here"})
     assert proc.returncode != 0
     assert "make lab-up" in proc.stdout
+
+
+def test_lab_fetch_via_the_ad_ports(lab_endpoints):
+    for port in ("negotiate", "ntlm", "group"):
+        for base in (lab_endpoints["web"]["proxy_url"], lab_endpoints["web"]["https_proxy_url"]):
+            proc = lab("fetch", base + "simpleresource", "--via", port)
+            assert proc.returncode == 0, (port, base, proc.stderr)
+            assert proc.stdout.startswith(b"HTTP 200\n") and proc.stdout.endswith(SAMPLE_RESOURCE)
+
+
+def test_lab_fetch_group_refusal_is_distinct_from_bad_credentials(lab_endpoints):
+    group = lab_endpoints["proxy"]["group"]
+    url = lab_endpoints["web"]["proxy_url"] + "simpleresource"
+    denied = lab("fetch", url, "--via", "group", "--user", group["denied_username"],
+                 "--password", group["denied_password"])
+    wrong = lab("fetch", url, "--via", "group", "--user", group["username"],
+                "--password", "Wrong-Password-1")
+    assert denied.returncode == wrong.returncode == 1
+    assert b"403" in denied.stderr and b"not allowed" in denied.stderr
+    assert b"407" in wrong.stderr and b"refused the credentials" in wrong.stderr
