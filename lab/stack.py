@@ -165,8 +165,14 @@ class Stack:
             kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if name in UDP_TOO else [])
             for kind in kinds:
                 with socket.socket(socket.AF_INET, kind) as sock:
+                    if kind == socket.SOCK_STREAM:
+                        # as docker-proxy binds: connections lingering in TIME_WAIT
+                        # (e.g. right after a test run) must not count as "in use"
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     try:
                         sock.bind(("127.0.0.1", port))
+                        if kind == socket.SOCK_STREAM:
+                            sock.listen(1)
                     except OSError:
                         proto = "TCP" if kind == socket.SOCK_STREAM else "UDP"
                         raise StackError(

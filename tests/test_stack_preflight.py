@@ -34,3 +34,20 @@ def test_port_in_use_names_the_variable(lab_root):
 def test_host_routes_parse():
     for iface, network in _host_routes():
         assert iface and network.prefixlen > 0
+
+
+def test_time_wait_connections_do_not_count_as_in_use(lab_root):
+    """Closing the server side first leaves the port's connection in TIME_WAIT."""
+    names = list(load_config(lab_root, environ={}).ports)
+    env = {f"LAB_PORT_{n.upper()}": str(p) for n, p in zip(names, _free_ports(len(names)),
+                                                           strict=True)}
+    port = int(env["LAB_PORT_WEB"])
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(1)
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()                  # the server side closes first: TIME_WAIT here
+        client.close()
+    Stack(load_config(lab_root, environ=env)).check_ports_free({})
