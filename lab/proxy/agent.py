@@ -4,10 +4,13 @@
   does the wire work, sharing one keep-alive pool).
 - https:// URLs: a CONNECT tunnel (`TunnelEndpoint`), then TLS to the origin
   with certificate verification (`trust_root` for a self-signed lab CA).
-- 407 (on a request or on CONNECT): read `Proxy-Authenticate`, answer once
-  with our credentials if we can, and from then on send them pre-emptively.
-  A second 407, or one we cannot answer, ends in `ProxyAuthenticationError`:
-  never a loop.
+- 407 (on a request or on CONNECT): read `Proxy-Authenticate` and answer the
+  first offered scheme we can: Basic or Negotiate (Kerberos; a fresh token per
+  request, sent pre-emptively from then on), or NTLM (three legs on one
+  connection, which the proxy then trusts; requests are serialised meanwhile).
+  A refusal after answering, or a challenge we cannot answer, ends in
+  `ProxyAuthenticationError`: never a loop. A 403 squid made itself is a
+  `ProxyForbiddenError` (e.g. a valid user outside a group rule).
 """
 
 from __future__ import annotations
