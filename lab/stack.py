@@ -437,6 +437,11 @@ def side_by_side_env(project: str, subnet: str, root: Path | None = None,
     env = dict(os.environ if base is None else base, LAB_PROJECT=project, LAB_SUBNET=subnet)
     if root is not None:
         env["LAB_ROOT"] = str(root)
+    taken: set[int] = set()
     for name in load_config(root, environ=env).ports:
-        env[f"LAB_PORT_{name.upper()}"] = str(free_port())
+        port = free_port()
+        while port in taken:      # a released port can come back on the next pick
+            port = free_port()
+        taken.add(port)
+        env[f"LAB_PORT_{name.upper()}"] = str(port)
     return env
