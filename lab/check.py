@@ -1,7 +1,7 @@
 """A quick end-to-end proof that a running lab works, for `lab check` / `make lab-up`.
 
-Uses clients independent of ours (the standard library's urllib for the
-proxy, dnspython for DNS), so a bug in lab.proxy cannot hide a broken lab.
+Uses clients independent of lab.proxy (the standard library's urllib, and
+curl for Negotiate and NTLM), so a bug in our proxy client cannot hide a broken lab.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-import dns.resolver
-
+from lab.ad import DiscoveryError, KerberosError, kinit, make_resolver, query
 from lab.mockweb import SAMPLE_RESOURCE, SIMPLERESOURCE
 
 
@@ -41,8 +40,6 @@ CURL_ONLY = ("negotiate", "ntlm")
 
 def curl_via_proxy(endpoints: dict, port: str, url: str) -> tuple[bool, str]:
     """(ok, detail) of curl through the Negotiate or NTLM port, as a user would run it."""
-    from lab.ad import KerberosError, kinit
-
     proxy = endpoints["proxy"][port]
     if shutil.which("curl") is None:
         return False, "curl is not installed (make host)"
@@ -69,10 +66,8 @@ def curl_via_proxy(endpoints: dict, port: str, url: str) -> tuple[bool, str]:
 
 
 def srv_targets(endpoints: dict, name: str) -> list[tuple[str, int]]:
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [endpoints["dns"]["host"]]
-    resolver.port = endpoints["dns"]["port"]
-    answer = resolver.resolve(f"{name}.{endpoints['dc']['domain']}", "SRV", lifetime=5)
+    resolver = make_resolver(endpoints["dns"]["host"], endpoints["dns"]["port"])
+    answer = query(resolver, f"{name}.{endpoints['dc']['domain']}", "SRV")
     return sorted((str(r.target).rstrip("."), r.port) for r in answer)
 
 
@@ -98,8 +93,8 @@ def run_checks(endpoints: dict) -> list[tuple[str, bool, str]]:
             targets = srv_targets(endpoints, record)
             ok = any(t == endpoints["dc"]["hostname"] for t, _ in targets)
             results.append((what, ok, ", ".join(f"{t}:{p}" for t, p in targets)))
-        except dns.exception.DNSException as exc:
-            results.append((what, False, f"{type(exc).__name__}: {exc}"))
+        except DiscoveryError as exc:
+            results.append((what, False, str(exc)))
     return results
 
 
@@ -113,7 +108,7 @@ def dynamic_dns_registered(endpoints: dict) -> tuple[bool, str]:
     for record in DYNAMIC_RECORDS:
         try:
             srv_targets(endpoints, record)
-        except dns.exception.DNSException:
+        except DiscoveryError:
             missing.append(record)
     if missing:
         return False, "not yet (missing: " + ", ".join(missing) + ")"

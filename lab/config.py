@@ -24,8 +24,8 @@ _PLACES = {DOMAIN, HTPASSWD}
 #: Host offsets of each service inside the lab subnet.
 SERVICE_OFFSETS = {"dns": 10, "dc": 11, "proxy": 12, "web": 13}
 
-#: Ports squid listens on inside its container, by port name. The helper that
-#: dispatches Basic credentials tells ports apart by these numbers.
+#: Ports squid listens on inside its container, by port name (squid.conf and
+#: the Basic dispatcher in images/proxy use the same numbers).
 PROXY_CONTAINER_PORTS = {"noauth": 3128, "basic": 3129, "ldap": 3130, "negotiate": 3131,
                          "ntlm": 3132, "group": 3133}
 
@@ -120,19 +120,20 @@ class LabConfig:
         raise ConfigError(f"no user {name!r} in {self.root / 'lab.toml'}")
 
     def pick_user(self, place: str, *, in_group: str | None = None,
-                  exclude_place: str | None = None) -> User:
-        """The first non-service user that exists in `place` (and in a group)."""
+                  not_in_group: str | None = None) -> User:
+        """The first non-service user that exists in `place` (and in / outside a group)."""
         for user in self.users:
             if user.service or place not in user.places:
                 continue
             if in_group is not None and in_group not in user.groups:
                 continue
-            if exclude_place is not None and exclude_place in user.places:
+            if not_in_group is not None and not_in_group in user.groups:
                 continue
             return user
         raise ConfigError(
             f"lab.toml has no user in {place!r}"
             + (f" and group {in_group!r}" if in_group else "")
+            + (f" outside group {not_in_group!r}" if not_in_group else "")
             + "; add one under [[users]]")
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from twisted.internet import defer
 from twisted.web import resource, server, util
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
     certificate = None
     if args.tls_pem:
-        certificate = SelfSigned.from_combined_pem(open(args.tls_pem, "rb").read())
+        certificate = SelfSigned.from_combined_pem(Path(args.tls_pem).read_bytes())
     MockWebServer(args.interface, port=args.port, https_port=args.https_port,
                   certificate=certificate)
     reactor.run()

@@ -100,6 +100,14 @@ class DirtyReactorError(Exception):
     """A test left delayed calls or selectables in the reactor (trial's check, for pytest)."""
 
 
+def _config_has_pytest_twisted(config) -> bool:
+    return config.pluginmanager.hasplugin("twisted")
+
+
+#: What the reactor held before each test (see pytest_runtest_setup).
+_BASELINE = pytest.StashKey[tuple]()
+
+
 def _reactor_state(reactor) -> tuple[set, set]:
     """(active delayed calls, selectables) the reactor holds beyond its own."""
     calls = {call for call in reactor.getDelayedCalls() if call.active()}
@@ -175,13 +183,6 @@ def pytest_runtest_teardown(item, nextitem):
             lines += ["Selectables:"] + sorted(f"  {s!r}" for s in selectables)
         raise DirtyReactorError("\n".join(lines))
     return result
-
-
-def _config_has_pytest_twisted(config) -> bool:
-    return config.pluginmanager.hasplugin("twisted")
-
-
-_BASELINE = pytest.StashKey[tuple]()
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -8,6 +8,7 @@ credentials from lab.toml.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import host
-from lab.config import DOMAIN, HTPASSWD, LabConfig, load_config
+from lab.config import DOMAIN, HTPASSWD, PROXY_CONTAINER_PORTS, LabConfig, load_config
 
 Say = Callable[[str], None]
 
@@ -36,11 +37,9 @@ BUILD_INPUTS = {
 }
 #: Container port of each published endpoint, by lab.toml port name.
 CONTAINER_PORTS = {
-    "proxy_noauth": ("proxy", 3128), "proxy_basic": ("proxy", 3129),
-    "proxy_ldap": ("proxy", 3130), "proxy_negotiate": ("proxy", 3131),
-    "proxy_ntlm": ("proxy", 3132), "proxy_group": ("proxy", 3133), "dns": ("dns", 53),
-    "ldap": ("dc", 389),
-    "kerberos": ("dc", 88), "web": ("web", 80), "web_https": ("web", 443),
+    **{f"proxy_{name}": ("proxy", port) for name, port in PROXY_CONTAINER_PORTS.items()},
+    "dns": ("dns", 53), "ldap": ("dc", 389), "kerberos": ("dc", 88),
+    "web": ("web", 80), "web_https": ("web", 443),
 }
 UDP_TOO = {"dns", "kerberos"}
 HEALTH_TIMEOUT = 120.0
@@ -67,6 +66,11 @@ class ServiceState:
     def healthy(self) -> bool:
         return self.state == "running" and self.health == "healthy"
 
+    @property
+    def broken(self) -> bool:
+        """Will not get healthy by waiting: it needs a fresh start."""
+        return self.health == "unhealthy" or self.state in ("exited", "dead")
+
 
 def _say_nothing(_message: str) -> None:
     pass
@@ -84,7 +88,7 @@ class Stack:
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **self.config.compose_env()}
         env["LAB_BASE_IMAGE"] = self.base_image or host.UPSTREAM_BASE_IMAGE
-        for service, fingerprint in self.fingerprints().items():
+        for service, fingerprint in self.fingerprints.items():
             env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
         return env
 
@@ -104,8 +108,10 @@ class Stack:
             raise StackError(f"docker compose {args[0]} failed:\n{tail}")
         return proc
 
+    @functools.cached_property
     def fingerprints(self) -> dict[str, str]:
-        """A digest of each service's build inputs and of the lab's settings."""
+        """A digest of each service's build inputs and of the lab's settings (hashed
+        once per Stack: every compose call, health polls included, passes them on)."""
         settings = json.dumps(self.config.compose_env(), sort_keys=True).encode()
         result = {}
         for service, inputs in BUILD_INPUTS.items():
@@ -150,7 +156,7 @@ class Stack:
 
     def is_current(self, states: dict[str, ServiceState]) -> bool:
         """All services healthy and built from what is in the tree now."""
-        wanted = self.fingerprints()
+        wanted = self.fingerprints
         return all(s in states and states[s].healthy and states[s].fingerprint == wanted[s]
                    for s in SERVICES)
 
@@ -227,8 +233,7 @@ class Stack:
         started = time.monotonic()
         self.compose("build", timeout=1800)
         say(f"images ready ({time.monotonic() - started:.1f} s); starting containers")
-        broken = sorted(name for name, state in states.items()
-                        if state.health == "unhealthy" or state.state in ("exited", "dead"))
+        broken = sorted(name for name, state in states.items() if state.broken)
         try:
             if broken:
                 # e.g. a proxy whose DC was recreated under it: only a fresh start
@@ -238,21 +243,19 @@ class Stack:
                              timeout=300)
             self.compose("up", "--detach", "--remove-orphans", timeout=300)
             states = self.wait_healthy(say, timeout)
-        except StackError as exc:
-            diagnosis = self.diagnose() or str(exc)   # logs first: down removes them
+        except BaseException as exc:
+            # the broken services' logs first: down removes them
+            diagnosis = self.diagnose() if isinstance(exc, StackError) else None
             say("start failed: removing the lab's containers, network and volumes")
             self.down()
-            raise StackError(diagnosis) from None
-        except BaseException:
-            say("start failed: removing the lab's containers, network and volumes")
-            self.down()
+            if diagnosis:
+                raise StackError(diagnosis) from None
             raise
         return self.endpoints(states)
 
     def diagnose(self) -> str | None:
         """Which services are broken and their last log lines, or None."""
-        broken = [state for state in self.states().values()
-                  if state.health == "unhealthy" or state.state in ("exited", "dead")]
+        broken = [state for state in self.states().values() if state.broken]
         if not broken:
             return None
         return "\n".join(f"service {state.service} is {state.health or state.state}; its last "
@@ -272,7 +275,7 @@ class Stack:
                 if state.healthy and service not in reported:
                     reported.add(service)
                     say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
-                if state.state in ("exited", "dead") or state.health == "unhealthy":
+                if state.broken:
                     raise StackError(self.diagnose() or f"service {service} failed")
             if reported == set(SERVICES):
                 return states
@@ -332,6 +335,8 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
     def with_user(name: str, user) -> dict:
         return {**at(name), "username": user.name, "password": user.password}
 
+    denied = config.pick_user(DOMAIN, not_in_group=config.proxy_group)
+
     return {
         "project": config.project,
         "proxy": {
@@ -342,9 +347,10 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
             "negotiate": {**with_user("proxy_negotiate", config.pick_user(DOMAIN)),
                           "host": config.proxy_fqdn, "address": loopback},
             "ntlm": with_user("proxy_ntlm", config.pick_user(DOMAIN)),
-            "group": {**with_user("proxy_group", config.pick_user(DOMAIN,
-                                                                  in_group=config.proxy_group)),
-                      **_denied(config)},
+            "group": {**with_user("proxy_group",
+                                  config.pick_user(DOMAIN, in_group=config.proxy_group)),
+                      # a valid domain user the group rule refuses
+                      "denied_username": denied.name, "denied_password": denied.password},
         },
         "dns": at("dns"),
         "dc": {
@@ -366,14 +372,6 @@ def build_endpoints(config: LabConfig, ports: dict[str, int | None]) -> dict:
         # Bind in-process test servers here to fetch them through the proxy.
         "host_interface": config.gateway,
     }
-
-
-def _denied(config: LabConfig) -> dict:
-    """A valid domain user outside the group port's group."""
-    for user in config.users:
-        if user.in_domain and not user.service and config.proxy_group not in user.groups:
-            return {"denied_username": user.name, "denied_password": user.password}
-    raise LabNotRunning(f"lab.toml has no domain user outside {config.proxy_group!r}")
 
 
 WEB_TLS_FILE = "web-tls.pem"   # key + certificate, mounted into the web container

@@ -78,13 +78,12 @@ class _TrackingFactory(WrappingFactory):
 
     protocol = _TrackedProtocol
 
-    def __init__(self, wrapped, tidy: TidySocketServer, side: str):
+    def __init__(self, wrapped, tidy: TidySocketServer):
         if getattr(wrapped, "protocol", None) is None:
             # As the original helpers did: a bare (Server|Client)Factory speaks Protocol.
             wrapped.protocol = protocol.Protocol
         super().__init__(wrapped)
         self.tidy = tidy
-        self.side = side
 
     def buildProtocol(self, addr):
         inner = self.wrappedFactory.buildProtocol(addr)
@@ -94,7 +93,7 @@ class _TrackingFactory(WrappingFactory):
             # ourselves instead, tracked like any other connection.
             inner = _RefusedProtocol()
         wrapper = self.protocol(self, inner)
-        self.tidy._connection_built(wrapper, self.side)
+        self.tidy._connection_built(wrapper)
         return wrapper
 
 
@@ -113,7 +112,6 @@ class TidySocketServer:
         self.client_factory = None  # the user's factory of the latest client
         self.clients: list[tuple[object, object]] = []  # (factory, protocol) of each client
         self._open: dict[_TrackedProtocol, defer.Deferred] = {}
-        self._sides: dict[_TrackedProtocol, str] = {}
         self._attempts: dict[defer.Deferred, defer.Deferred] = {}
         self._cleaning: defer.Deferred | None = None
 
@@ -138,12 +136,10 @@ class TidySocketServer:
         """How many connections (both sides counted) are open right now."""
         return len(self._open)
 
-    def _connection_built(self, wrapper: _TrackedProtocol, side: str) -> None:
+    def _connection_built(self, wrapper: _TrackedProtocol) -> None:
         self._open[wrapper] = defer.Deferred()
-        self._sides[wrapper] = side
 
     def _connection_lost(self, wrapper: _TrackedProtocol) -> None:
-        self._sides.pop(wrapper, None)
         lost = self._open.pop(wrapper, None)
         if lost is not None:
             lost.callback(None)
@@ -159,7 +155,7 @@ class TidySocketServer:
             if self.listener is not None:
                 raise RuntimeError("already listening; use another tidy server")
             factory = server_class(*args, **kwargs)
-            tracking = _TrackingFactory(factory, self, "server")
+            tracking = _TrackingFactory(factory, self)
             listening = self.server_endpoint().listen(tracking)
         except Exception:
             return defer.fail()
@@ -184,7 +180,7 @@ class TidySocketServer:
             if self.listener is None:
                 raise ValueError(f"{self.server_factory} has not started listening.")
             factory = client_class(*args, **kwargs)
-            tracking = _TrackingFactory(factory, self, "client")
+            tracking = _TrackingFactory(factory, self)
             attempt = self.client_endpoint().connect(tracking)
         except Exception:
             return defer.fail()
