@@ -3,24 +3,13 @@ and basic ports and direct to the web service (the ceiling)."""
 
 from __future__ import annotations
 
-import time
-
 from twisted.internet import defer, task
 from twisted.web import client
 
+from bench.rate import rate
 from lab.fetch import use_ticket
 from lab.proxy import ProxyWebClient
 from lab.stack import Stack
-
-
-@defer.inlineCallbacks
-def _rate(get, count):
-    for _ in range(20):
-        yield get()
-    started = time.perf_counter()
-    for _ in range(count):
-        yield get()
-    return count / (time.perf_counter() - started)
 
 
 def run(report, count: int = 1000) -> None:
@@ -35,7 +24,7 @@ def run(report, count: int = 1000) -> None:
         pool = client.HTTPConnectionPool(reactor, persistent=True)
         agent = client.Agent(reactor, pool=pool)
         url = (endpoints["web"]["url"] + path).encode()
-        rates["direct"] = yield _rate(lambda: agent.request(b"GET", url).addCallback(
+        rates["direct"] = yield rate(lambda: agent.request(b"GET", url).addCallback(
             client.readBody), count)
         yield pool.closeCachedConnections()
         ports = ("noauth", "basic", "ldap", "group", "negotiate", "ntlm")
@@ -47,7 +36,7 @@ def run(report, count: int = 1000) -> None:
                 username = password = None
             proxy = ProxyWebClient(settings["host"], settings["port"], username, password,
                                    proxy_address=settings.get("address"))
-            rates[port] = yield _rate(
+            rates[port] = yield rate(
                 lambda proxy=proxy: proxy.get_page(endpoints["web"]["proxy_url"] + path), count)
             yield proxy.shutdown()
         report("twisted Agent direct to web (no proxy, ceiling)", rates["direct"], "req/s")

@@ -6,11 +6,10 @@ endpoints and explicit waits on each connectionLost: the floor.
 
 from __future__ import annotations
 
-import time
-
 from twisted.internet import defer, endpoints, task
 from twisted.spread import pb
 
+from bench.rate import rate
 from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
 
 
@@ -64,26 +63,16 @@ def tidy_cycle(server_class):
     yield server.clean_up()
 
 
-@defer.inlineCallbacks
-def _rate(make_cycle, cycles):
-    for _ in range(20):                   # warm up
-        yield make_cycle()
-    started = time.perf_counter()
-    for _ in range(cycles):
-        yield make_cycle()
-    return cycles / (time.perf_counter() - started)
-
-
 def run(report, cycles: int = 1000) -> None:
     what = "listen+connect+PB call+clean-up"
 
     @defer.inlineCallbacks
     def main(reactor):   # task.react() exits the process when this fires: report inside
-        rate = yield _rate(lambda: raw_tcp_cycle(reactor), cycles)
-        report(f"raw TCP endpoints, hand-written (floor): {what}", rate, "cycles/s")
+        per_second = yield rate(lambda: raw_tcp_cycle(reactor), cycles)
+        report(f"raw TCP endpoints, hand-written (floor): {what}", per_second, "cycles/s")
         for name, cls in [("TCP", TidyTCPServer), ("Unix", TidyUnixServer),
                           ("TLS", TidyTLSServer)]:
-            rate = yield _rate(lambda cls=cls: tidy_cycle(cls), cycles)
-            report(f"tidy {name}: {what}", rate, "cycles/s")
+            per_second = yield rate(lambda cls=cls: tidy_cycle(cls), cycles)
+            report(f"tidy {name}: {what}", per_second, "cycles/s")
 
     task.react(main)
