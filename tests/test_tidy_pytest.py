@@ -6,20 +6,7 @@ from twisted.internet import defer, protocol
 from twisted.spread import pb
 
 from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
-
-
-class Echoer(pb.Root):
-    def remote_say(self, sentence):
-        return f"Echoed: {sentence}"
-
-
-class NullProtocol(protocol.Protocol):
-    def connectionMade(self):
-        self.transport.loseConnection()
-
-
-class Detector(protocol.ClientFactory):
-    protocol = NullProtocol
+from tests.tidy_protocols import Echoer, PortDetectFactory
 
 
 @pytest.fixture(params=["tidy_tcp_server", "tidy_unix_server", "tidy_tls_server"])
@@ -38,14 +25,14 @@ def test_pb_call(server):
 @pytest_twisted.inlineCallbacks
 def test_client_drops_in_connection_made(server):
     yield server.listen_server(protocol.ServerFactory)
-    yield server.connect_client(Detector)
+    yield server.connect_client(PortDetectFactory)
 
 
 @pytest_twisted.inlineCallbacks
 def test_server_never_built_a_protocol(server):
     yield server.listen_server(protocol.ServerFactory)
     server.listener.stopReading()
-    yield server.connect_client(Detector)
+    yield server.connect_client(PortDetectFactory)
 
 
 @pytest_twisted.inlineCallbacks

@@ -1,21 +1,8 @@
 """Integration tests run against the real lab (the fixtures attach to it or start it)."""
 
-import os
 import shutil
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def copy_repo(target):
-    """What a lab needs from the repository, copied to `target` (use with LAB_ROOT)."""
-    for name in ("lab.toml", "docker-compose.yml", ".dockerignore"):
-        shutil.copy(os.path.join(REPO, name), target / name)
-    for name in ("images", "lab"):
-        shutil.copytree(os.path.join(REPO, name), target / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    return target
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +12,7 @@ from lab.ad import (
     discover_domain_controllers,
     kinit,
 )
+from tests.integration.helpers import run_lab
 
 
 def discover(endpoints, domain=None):
@@ -62,9 +62,7 @@ def test_kinit_helper_wrong_password_hides_it(lab_endpoints, tmp_path):
     assert "Wrong-Secret-9" not in str(info.value)
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True,
-                          text=True, timeout=60)
+lab = run_lab
 
 
 def test_lab_dns(lab_endpoints):

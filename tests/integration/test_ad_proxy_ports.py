@@ -8,14 +8,11 @@ import pytest
 
 from lab.ad import kinit
 from lab.mockweb import SAMPLE_RESOURCE
+from tests.integration.helpers import curl as run_curl
 
 
 def curl(tool, url, *args, env=None):
-    cmd = [tool("curl"), "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", *args, url]
-    out = subprocess.run(cmd, capture_output=True, timeout=20, check=True,
-                         env={**os.environ, **(env or {})}).stdout
-    body, _, status = out.rpartition(b"\n")
-    return int(status), body
+    return run_curl(url, *args, env=env, program=tool("curl"))
 
 
 @pytest.fixture

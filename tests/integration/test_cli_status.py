@@ -1,16 +1,8 @@
 """`lab status --json`: the machine-readable truth, checked against the running lab."""
 
 import json
-import os
-import subprocess
-import sys
 
-LAB = [sys.executable, "-m", "lab.cli"]
-
-
-def run_lab(*args, env=None):
-    return subprocess.run([*LAB, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+from tests.integration.helpers import run_lab
 
 
 def test_status_json_shape(lab_endpoints):

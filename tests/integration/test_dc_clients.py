@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from lab.ad import krb5_conf
 from lab.config import load_config
 
 
@@ -55,13 +56,7 @@ def krb5_env(tmp_path, lab_endpoints):
     kdc = lab_endpoints["dc"]["kerberos"]
     realm = lab_endpoints["dc"]["realm"]
     conf = tmp_path / "krb5.conf"
-    conf.write_text(
-        "[libdefaults]\n"
-        f"  default_realm = {realm}\n"
-        "  dns_lookup_kdc = false\n  dns_lookup_realm = false\n"
-        "  rdns = false\n  dns_canonicalize_hostname = false\n"
-        "  udp_preference_limit = 1\n"
-        f"[realms]\n  {realm} = {{\n    kdc = {kdc['host']}:{kdc['port']}\n  }}\n")
+    conf.write_text(krb5_conf(realm, kdc["host"], kdc["port"]))   # then plain kinit/klist
     return {**os.environ, "KRB5_CONFIG": str(conf),
             "KRB5CCNAME": f"FILE:{tmp_path / 'ccache'}"}
 

@@ -3,7 +3,6 @@ the next `lab up` (only dc and proxy recreated), and a DC recreated under a runn
 proxy is noticed (unhealthy) and mended by `lab up`."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from lab.ad import kinit
 from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.stack import side_by_side_env
-from tests.integration.conftest import copy_repo
+from tests.integration.helpers import copy_repo, curl, run_lab
 
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
@@ -32,8 +31,7 @@ def copy_env(tmp_path_factory):
 
 
 def lab(env, *args, timeout=400):
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_lab(*args, env=env, timeout=timeout)
 
 
 def container_ids(env) -> dict[str, str]:
@@ -42,14 +40,6 @@ def container_ids(env) -> dict[str, str]:
                           '{{.Label "com.docker.compose.service"}} {{.ID}}'],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return dict(line.split() for line in out.splitlines())
-
-
-def curl(url, *args, env=None):
-    out = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}",
-                          *args, url], capture_output=True, timeout=20, check=True,
-                         env=env).stdout
-    body, _, status = out.rpartition(b"\n")
-    return int(status), body
 
 
 def status(env) -> dict:
@@ -94,7 +84,7 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     assert curl(url, "--proxy-negotiate", "-U", ":", "--resolve",
                 f"{negotiate['host']}:{negotiate['port']}:{negotiate['address']}",
                 "-x", f"http://{negotiate['host']}:{negotiate['port']}",
-                env={**os.environ, **ticket.env}) == (200, SAMPLE_RESOURCE)
+                env=ticket.env) == (200, SAMPLE_RESOURCE)
 
     proc = lab(env, "up")                       # nothing changed: a fast no-op
     assert proc.returncode == 0 and "already up" in proc.stderr

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lab.stack import side_by_side_env
+from tests.integration.helpers import run_lab
 
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
@@ -23,8 +24,7 @@ def private_env():
 
 
 def lab(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_lab(*args, env=env, timeout=timeout)
 
 
 def docker_objects(kind: str) -> list[str]:

@@ -6,16 +6,13 @@ import pytest
 
 from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE
+from tests.integration.helpers import curl as run_curl
 
 
 def curl(tool, proxy: dict, url: str, user: str | None = None) -> tuple[int, bytes]:
-    cmd = [tool("curl"), "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}",
-           "-x", f"http://{proxy['host']}:{proxy['port']}", url]
-    if user is not None:
-        cmd[1:1] = ["-U", user]
-    out = subprocess.run(cmd, capture_output=True, timeout=15, check=True).stdout
-    body, _, status = out.rpartition(b"\n")
-    return int(status), body
+    auth = ["-U", user] if user is not None else []
+    return run_curl(url, *auth, "-x", f"http://{proxy['host']}:{proxy['port']}",
+                    program=tool("curl"))
 
 
 @pytest.fixture

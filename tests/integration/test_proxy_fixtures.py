@@ -9,6 +9,7 @@ import pytest_twisted
 
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyWebClient
+from tests.integration.helpers import run_lab
 
 
 @pytest_twisted.inlineCallbacks
@@ -47,8 +48,7 @@ def test_curl_trusts_the_web_ca_through_connect(tool, lab_endpoints):
 
 
 def lab(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True,
-                          timeout=60, env={**os.environ, **(env or {})})
+    return run_lab(*args, env=env, text=False)
 
 
 def test_lab_fetch_prints_status_headers_and_body(lab_endpoints):

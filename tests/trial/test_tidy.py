@@ -17,6 +17,7 @@ from lab.testcases import (
     UnixPbServerTestCase,
 )
 from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
+from tests.tidy_protocols import Echoer, NullProtocol, PortDetectFactory
 
 # -- the seed's PB objects -------------------------------------------------
 
@@ -34,37 +35,7 @@ class Calculator(pb.Root):
         return self.adder
 
 
-class Echoer(pb.Root):
-    def remote_say(self, sentence):
-        return f"Echoed: {sentence}"
-
-
 # -- protocols for the clean-up cases --------------------------------------
-
-
-class NullProtocol(protocol.Protocol):
-    """Drops the connection as soon as it is made (the seed's port detector)."""
-
-    def connectionMade(self):
-        self.transport.loseConnection()
-
-
-class PortDetectFactory(protocol.ClientFactory):
-    """The seed's detector: is something listening?"""
-
-    protocol = NullProtocol
-
-    def __init__(self):
-        self.d = defer.Deferred()
-
-    def is_listening(self):
-        return self.d
-
-    def buildProtocol(self, addr):
-        p = protocol.ClientFactory.buildProtocol(self, addr)
-        if not self.d.called:
-            self.d.callback(True)
-        return p
 
 
 class Recorder(protocol.Protocol):

@@ -1,0 +1,33 @@
+"""What the integration tests do as a user would: run `lab`, run curl, copy the repo."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_lab(*args, env=None, timeout=60, text=True):
+    """`lab ARGS` in a subprocess; `env` is laid over this process's environment."""
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True,
+                          text=text, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def curl(url, *args, env=None, program="curl", timeout=20) -> tuple[int, bytes]:
+    """(status, body) of `curl ARGS URL`; curl itself failing is an error, not a status."""
+    cmd = [program, "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", *args, url]
+    out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=True,
+                         env={**os.environ, **(env or {})}).stdout
+    body, _, status = out.rpartition(b"\n")
+    return int(status), body
+
+
+def copy_repo(target):
+    """What a lab needs from the repository, copied to `target` (use with LAB_ROOT)."""
+    for name in ("lab.toml", "docker-compose.yml", ".dockerignore"):
+        shutil.copy(os.path.join(REPO, name), target / name)
+    for name in ("images", "lab"):
+        shutil.copytree(os.path.join(REPO, name), target / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return target
