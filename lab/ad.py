@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dns.exception
+import dns.name
 import dns.rdatatype
 import dns.resolver
+
+from lab.errors import DiscoveryError, KerberosError
+
+__all__ = ["DiscoveryError", "DiscoveryTimeout", "DomainControllers", "DomainNotFound",
+           "KerberosError", "KerberosSession", "NoRecords", "Server", "discover_domain_controllers",
+           "kinit", "krb5_conf", "make_resolver", "query", "rfc2782_order"]
 
 #: What AD publishes for each service (standard SRV names; ports in the records).
 SERVICES = {
@@ -21,10 +29,6 @@ SERVICES = {
     "kerberos": "_kerberos._tcp",
     "global_catalog": "_gc._tcp",
 }
-
-
-class DiscoveryError(LookupError):
-    """DC discovery failed; the message names the record and the DNS server."""
 
 
 class DomainNotFound(DiscoveryError):
@@ -96,10 +100,23 @@ def make_resolver(nameserver: str | None = None, port: int = 53,
 
 
 def query(resolver: dns.resolver.Resolver, name: str, rtype: str = "A"):
-    """`resolver.resolve` with the errors turned into DiscoveryErrors that say where."""
+    """`resolver.resolve` with every error turned into a DiscoveryError that says where
+    (and bad input, such as an unknown type or an over-long name, into one that says why)."""
     where = f"{resolver.nameservers[0]}:{resolver.port}" if resolver.nameservers else "DNS"
     try:
-        return resolver.resolve(name, rtype)
+        rdtype = dns.rdatatype.from_text(rtype)
+    except dns.exception.DNSException:
+        raise DiscoveryError(f"{rtype!r} is not a DNS record type (try A, SRV, TXT, "
+                             "SOA, NS, CNAME, PTR)") from None
+    if dns.rdatatype.is_metatype(rdtype) or rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+        raise DiscoveryError(f"{rtype.upper()} is a meta-query, not a record type; zone "
+                             "transfers are refused by the lab's DNS anyway")
+    try:
+        qname = dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        raise DiscoveryError(f"{name[:80]!r} is not a valid DNS name: {exc}") from None
+    try:
+        return resolver.resolve(qname, rdtype)
     except dns.resolver.NXDOMAIN:
         raise DomainNotFound(f"{name} does not exist (NXDOMAIN from {where})") from None
     except dns.resolver.NoAnswer:
@@ -110,6 +127,8 @@ def query(resolver: dns.resolver.Resolver, name: str, rtype: str = "A"):
     except dns.exception.Timeout:
         raise DiscoveryTimeout(f"no answer from {where} for {name} {rtype} within "
                                f"{resolver.lifetime} s") from None
+    except dns.exception.DNSException as exc:
+        raise DiscoveryError(f"{where} could not answer {name} {rtype}: {exc}") from None
 
 
 def _servers(resolver, name: str) -> list[Server]:
@@ -168,10 +187,6 @@ def krb5_conf(realm: str, kdc_host: str, kdc_port: int) -> str:
     )
 
 
-class KerberosError(RuntimeError):
-    """kinit failed; the message carries kinit's own words (never the password)."""
-
-
 @dataclass(frozen=True)
 class KerberosSession:
     """A ticket in a private credential cache, and the config that found the KDC."""
@@ -179,6 +194,20 @@ class KerberosSession:
     principal: str
     ccache: Path
     config: Path
+    owns_directory: bool = False      # made by kinit(): removed by close()
+
+    def __enter__(self) -> KerberosSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the ticket cache (and its directory, if kinit made it)."""
+        if self.owns_directory:
+            shutil.rmtree(self.ccache.parent, ignore_errors=True)
+        else:
+            self.ccache.unlink(missing_ok=True)
 
     @property
     def env(self) -> dict[str, str]:
@@ -190,11 +219,23 @@ def kinit(user: str, password: str, realm: str, kdc_host: str, kdc_port: int,
           directory: str | os.PathLike | None = None, timeout: float = 15) -> KerberosSession:
     """Get a TGT for `user@realm` into a private cache under `directory` (a new
     private temp dir by default); nothing touches the user's own ccache."""
+    if not user or password is None:
+        raise KerberosError("kinit needs a user name and a password")
     where = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="lab-krb5-"))
     where.mkdir(parents=True, exist_ok=True)
     config = where / "krb5.conf"
     config.write_text(krb5_conf(realm, kdc_host, kdc_port))
-    session = KerberosSession(f"{user}@{realm}", where / "ccache", config)
+    session = KerberosSession(f"{user}@{realm}", where / "ccache", config,
+                              owns_directory=directory is None)
+    try:
+        return _run_kinit(session, password, kdc_host, kdc_port, timeout)
+    except BaseException:
+        session.close()            # a failed kinit leaves nothing behind
+        raise
+
+
+def _run_kinit(session: KerberosSession, password: str, kdc_host: str, kdc_port: int,
+               timeout: float) -> KerberosSession:
     try:
         proc = subprocess.run(["kinit", session.principal], input=password + "\n", text=True,
                               capture_output=True, timeout=timeout,

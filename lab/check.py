@@ -14,13 +14,14 @@ import urllib.error
 import urllib.request
 
 from lab.ad import DiscoveryError, KerberosError, kinit, make_resolver, query
+from lab.endpoints import Endpoints, ProxyPort
 from lab.mockweb import SAMPLE_RESOURCE, SIMPLERESOURCE
 
 
-def fetch_via_proxy(proxy: dict, url: str, username: str | None = None,
+def fetch_via_proxy(proxy: ProxyPort, url: str, username: str | None = None,
                     password: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
-    """(status, body) of GET `url` through the proxy at proxy['host']:proxy['port']."""
-    proxy_url = f"http://{proxy['host']}:{proxy['port']}"
+    """(status, body) of GET `url` through the proxy port."""
+    proxy_url = f"http://{proxy.connect_address}:{proxy.port}"
     handlers: list = [urllib.request.ProxyHandler({"http": proxy_url, "https": proxy_url})]
     if username is not None:
         manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
@@ -38,60 +39,59 @@ def fetch_via_proxy(proxy: dict, url: str, username: str | None = None,
 CURL_ONLY = ("negotiate", "ntlm")
 
 
-def curl_via_proxy(endpoints: dict, port: str, url: str) -> tuple[bool, str]:
+def curl_via_proxy(endpoints: Endpoints, port: str, url: str) -> tuple[bool, str]:
     """(ok, detail) of curl through the Negotiate or NTLM port, as a user would run it."""
-    proxy = endpoints["proxy"][port]
+    proxy = endpoints.proxy[port]
     if shutil.which("curl") is None:
         return False, "curl is not installed (make host)"
     cmd = ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]
     env = None
     with tempfile.TemporaryDirectory(prefix="lab-check-") as tmp:
         if port == "negotiate":
-            kdc = endpoints["dc"]["kerberos"]
+            kdc = endpoints.dc.kerberos
             try:
                 env = {**os.environ, **kinit(
-                    proxy["username"], proxy["password"], endpoints["dc"]["realm"],
-                    kdc["host"], kdc["port"], directory=tmp).env}
+                    proxy.username, proxy.password, endpoints.dc.realm,
+                    kdc.host, kdc.port, directory=tmp).env}
             except KerberosError as exc:
                 return False, str(exc)
             cmd += ["--proxy-negotiate", "-U", ":",
-                    "--resolve", f"{proxy['host']}:{proxy['port']}:{proxy['address']}",
-                    "-x", f"http://{proxy['host']}:{proxy['port']}"]
+                    "--resolve", f"{proxy.host}:{proxy.port}:{proxy.connect_address}",
+                    "-x", proxy.url]
         else:
-            user = f"{endpoints['dc']['workgroup']}\\{proxy['username']}:{proxy['password']}"
-            cmd += ["--proxy-ntlm", "-U", user, "-x", f"http://{proxy['host']}:{proxy['port']}"]
+            user = f"{endpoints.dc.workgroup}\\{proxy.username}:{proxy.password}"
+            cmd += ["--proxy-ntlm", "-U", user, "-x", proxy.url]
         proc = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=20, env=env)
     status = proc.stdout.strip()
     return status == "200", f"HTTP {status} (curl)" if status else proc.stderr.strip()
 
 
-def srv_targets(endpoints: dict, name: str) -> list[tuple[str, int]]:
-    resolver = make_resolver(endpoints["dns"]["host"], endpoints["dns"]["port"])
-    answer = query(resolver, f"{name}.{endpoints['dc']['domain']}", "SRV")
+def srv_targets(endpoints: Endpoints, name: str) -> list[tuple[str, int]]:
+    resolver = make_resolver(endpoints.dns.host, endpoints.dns.port)
+    answer = query(resolver, f"{name}.{endpoints.dc.domain}", "SRV")
     return sorted((str(r.target).rstrip("."), r.port) for r in answer)
 
 
-def run_checks(endpoints: dict) -> list[tuple[str, bool, str]]:
+def run_checks(endpoints: Endpoints) -> list[tuple[str, bool, str]]:
     """(what, ok, detail) for each check; never raises for a failed check."""
-    url = endpoints["web"]["proxy_url"] + SIMPLERESOURCE
+    url = endpoints.web.proxy_url + SIMPLERESOURCE
     results = []
-    for name, proxy in endpoints["proxy"].items():
+    for name, proxy in endpoints.proxy.items():
         what = f"GET {url} via proxy {name}"
         if name in CURL_ONLY:
             results.append((what, *curl_via_proxy(endpoints, name, url)))
             continue
         try:
-            status, body = fetch_via_proxy(proxy, url, proxy.get("username"),
-                                           proxy.get("password"))
+            status, body = fetch_via_proxy(proxy, url, proxy.username, proxy.password)
             ok = status == 200 and body == SAMPLE_RESOURCE
             results.append((what, ok, f"HTTP {status}"))
         except OSError as exc:
             results.append((what, False, str(exc)))
     for record in ("_ldap._tcp", "_kerberos._tcp", "_kpasswd._tcp"):
-        what = f"DNS SRV {record}.{endpoints['dc']['domain']}"
+        what = f"DNS SRV {record}.{endpoints.dc.domain}"
         try:
             targets = srv_targets(endpoints, record)
-            ok = any(t == endpoints["dc"]["hostname"] for t, _ in targets)
+            ok = any(t == endpoints.dc.hostname for t, _ in targets)
             results.append((what, ok, ", ".join(f"{t}:{p}" for t, p in targets)))
         except DiscoveryError as exc:
             results.append((what, False, str(exc)))
@@ -102,7 +102,7 @@ def run_checks(endpoints: dict) -> list[tuple[str, bool, str]]:
 DYNAMIC_RECORDS = ("_kpasswd._tcp", "_ldap._tcp.pdc._msdcs")
 
 
-def dynamic_dns_registered(endpoints: dict) -> tuple[bool, str]:
+def dynamic_dns_registered(endpoints: Endpoints) -> tuple[bool, str]:
     """(arrived, detail): have the DC's dynamic DNS registrations reached bind?"""
     missing = []
     for record in DYNAMIC_RECORDS:

@@ -1,4 +1,8 @@
-"""The `lab` command: parse, call lab.stack (or the clients), print. Nothing else."""
+"""The `lab` command: parse, call the library, print. Nothing else.
+
+Every failure the user can act on is a `LabError` (or a `lab.proxy` error from
+`lab fetch`): one line on stderr, exit 1. Usage errors exit 2 (argparse).
+"""
 
 from __future__ import annotations
 
@@ -6,66 +10,69 @@ import argparse
 import json
 import sys
 
-from lab.ad import DiscoveryError, KerberosError
-from lab.config import ConfigError
-from lab.host import HostError
-from lab.stack import SERVICES, LabNotRunning, Stack, StackError
+from lab.endpoints import Endpoints
+from lab.errors import LabError, LabNotRunning, StackError
+from lab.topology import PROXY_PORTS, SERVICE_NAMES
 
 
 def _say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
-def format_endpoints(ep: dict) -> str:
+def _stack(**kwargs):
+    from lab.stack import Stack
+
+    return Stack(**kwargs)
+
+
+def format_endpoints(ep: Endpoints) -> str:
     """The human table `lab up` and `lab status` print."""
     rows = [("what", "where", "credentials")]
-    for name, proxy in ep["proxy"].items():
-        creds = f"{proxy['username']} / {proxy['password']}" if "username" in proxy else "-"
-        rows.append((f"proxy {name}", f"{proxy['host']}:{proxy['port']}", creds))
-    rows.append(("dns", f"{ep['dns']['host']}:{ep['dns']['port']} (udp+tcp)",
-                 f"zone {ep['dc']['domain']}"))
-    rows.append(("dc ldap", f"{ep['dc']['ldap']['host']}:{ep['dc']['ldap']['port']}",
-                 f"base {ep['dc']['base_dn']}"))
-    rows.append(("dc kerberos", f"{ep['dc']['kerberos']['host']}:{ep['dc']['kerberos']['port']}",
-                 f"realm {ep['dc']['realm']}"))
-    rows.append(("web", ep["web"]["url"], f"via proxy: {ep['web']['proxy_url']}"))
-    rows.append(("web https", ep["web"]["https_url"],
-                 f"via proxy: {ep['web']['https_proxy_url']} (CA {ep['web']['ca_cert']})"))
+    for name, proxy in ep.proxy.items():
+        creds = f"{proxy.username} / {proxy.password}" if proxy.username else "-"
+        rows.append((f"proxy {name}", f"{proxy.host}:{proxy.port}", creds))
+    rows.append(("dns", f"{ep.dns.host}:{ep.dns.port} (udp+tcp)", f"zone {ep.dc.domain}"))
+    rows.append(("dc ldap", f"{ep.dc.ldap.host}:{ep.dc.ldap.port}", f"base {ep.dc.base_dn}"))
+    rows.append(("dc kerberos", f"{ep.dc.kerberos.host}:{ep.dc.kerberos.port}",
+                 f"realm {ep.dc.realm}"))
+    rows.append(("web", ep.web.url, f"via proxy: {ep.web.proxy_url}"))
+    rows.append(("web https", ep.web.https_url,
+                 f"via proxy: {ep.web.https_proxy_url} (CA {ep.web.ca_cert})"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
-    example = ep["proxy"]["basic"]
+    example = ep.proxy["basic"]
     lines.append("")
-    lines.append(f"try: curl -x {example['host']}:{example['port']} "
-                 f"-U {example['username']}:'{example['password']}' "
-                 f"{ep['web']['proxy_url']}simpleresource")
+    lines.append(f"try: curl -x {example.host}:{example.port} "
+                 f"-U {example.username}:'{example.password}' {ep.web.proxy_url}simpleresource")
     return "\n".join(lines)
 
 
 def cmd_up(args) -> int:
-    endpoints = Stack().up(say=_say)
-    print(format_endpoints(endpoints))
+    from lab import host
+
+    base_image = host.prepare(_say)       # the CLI prepares the host; Stack.up() never does
+    print(format_endpoints(_stack(base_image=base_image).up(say=_say)))
     return 0
 
 
 def cmd_down(args) -> int:
-    Stack().down(say=_say)
+    _stack().down(say=_say)
     _say("lab is down")
     return 0
 
 
 def cmd_status(args) -> int:
-    stack = Stack()
+    stack = _stack()
     if args.json:
-        print(json.dumps(stack.endpoints(), indent=2))
+        print(json.dumps(stack.endpoints().to_json(), indent=2))
         return 0
     states = stack.states()
     if not states:
         raise LabNotRunning(f"lab {stack.config.project!r} is not running: run `make lab-up`")
-    for service in SERVICES:
+    for service in SERVICE_NAMES:
         state = states.get(service)
-        text = f"{state.state} ({state.health or 'no health check'})" if state else "absent"
-        print(f"{service:<6} {text}")
+        print(f"{service:<6} {state.describe() if state else 'absent'}")
     endpoints = stack.endpoints(states)
     from lab.check import dynamic_dns_registered
 
@@ -79,7 +86,7 @@ def cmd_check(args) -> int:
     from lab.check import run_checks
 
     failed = 0
-    for what, ok, detail in run_checks(Stack().endpoints()):
+    for what, ok, detail in run_checks(_stack().endpoints()):
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
         failed += not ok
     if failed:
@@ -88,64 +95,43 @@ def cmd_check(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from twisted.internet import defer, reactor
+    from lab import fetch
 
-    from lab.fetch import fetch
-    from lab.proxy import ProxyError, ProxyUnreachableError, RequestTimeoutError
-
-    endpoints = Stack().endpoints()
-    if args.via not in endpoints["proxy"]:
-        raise StackError(f"no proxy port {args.via!r}; the lab has: "
-                         + ", ".join(endpoints["proxy"]))
-    outcome = {}
-
-    async def run():
-        try:
-            outcome["result"] = await fetch(endpoints, args.url, args.via, args.user,
-                                            args.password)
-        except (ProxyError, ProxyUnreachableError, RequestTimeoutError, KerberosError) as exc:
-            outcome["error"] = str(exc)
-
-    defer.ensureDeferred(run()).addErrback(
-        lambda failure: outcome.setdefault("error", failure.getErrorMessage())
-    ).addBoth(lambda _: reactor.stop())
-    reactor.run()
-    if not outcome:
-        raise KeyboardInterrupt
-    return _print_fetch(outcome)
-
-
-def _print_fetch(outcome) -> int:
-    if "error" in outcome:
-        print(f"lab: error: {outcome['error']}", file=sys.stderr)
-        return 1
-    status, headers, body = outcome["result"]
-    print(f"HTTP {status}")
-    for name, value in headers:
-        print(f"{name}: {value}")
-    print()
-    sys.stdout.flush()
-    sys.stdout.buffer.write(body)
-    return 0
+    fetch.check_url(args.url)
+    stack = _stack()
+    endpoints = stack.endpoints()
+    proxy = endpoints.proxy[args.via]
+    username, password = proxy.username, proxy.password
+    if args.password is not None and args.user is None:
+        raise LabError("--password needs --user (whose password is it?)")
+    if args.user is not None:
+        username, password = args.user, args.password
+        if password is None:
+            known = {u.name: u for u in stack.config.users}
+            if args.user not in known:
+                raise LabError(f"--user {args.user}: not a lab.toml user, so give --password")
+            password = known[args.user].password
+    return fetch.run(endpoints, args.url, args.via, username, password)
 
 
 def cmd_dns(args) -> int:
     from lab.ad import make_resolver, query
 
-    dns_ep = Stack().endpoints()["dns"]
-    answer = query(make_resolver(dns_ep["host"], dns_ep["port"]), args.name, args.type)
+    dns_ep = _stack().endpoints().dns
+    answer = query(make_resolver(dns_ep.host, dns_ep.port), args.name, args.type)
     for record in answer:
         print(f"{answer.qname} {answer.rrset.ttl} {args.type.upper()} {record.to_text()}")
     return 0
 
 
 def cmd_ad_users(args) -> int:
-    config = Stack().config
+    from lab.config import load_config
+
+    config = load_config()
     print(f"{'user':<12} {'exists in':<18} groups")
     for user in config.users:
         where = "+".join(sorted(user.places)) + (" (service)" if user.service else "")
         print(f"{user.name:<12} {where:<18} {', '.join(user.groups) or '-'}")
-    print()
     for group in config.groups:
         members = [u.name for u in config.users if group.name in u.groups]
         print(f"group {group.name}: {', '.join(members) or '(empty)'}  {group.description}")
@@ -155,14 +141,13 @@ def cmd_ad_users(args) -> int:
 def cmd_ad_kinit(args) -> int:
     from lab.ad import kinit
 
-    stack = Stack()
+    stack = _stack()
     endpoints = stack.endpoints()
     user = stack.config.user(args.user)
     if not user.in_domain:
         raise StackError(f"{user.name} is not a domain user (see `lab ad users`)")
-    kdc = endpoints["dc"]["kerberos"]
-    session = kinit(user.name, user.password, endpoints["dc"]["realm"], kdc["host"],
-                    kdc["port"])
+    kdc = endpoints.dc.kerberos
+    session = kinit(user.name, user.password, endpoints.dc.realm, kdc.host, kdc.port)
     _say(f"ticket for {session.principal}; use it with:")
     for name, value in session.env.items():
         print(f"export {name}={value}")
@@ -170,7 +155,7 @@ def cmd_ad_kinit(args) -> int:
 
 
 def cmd_logs(args) -> int:
-    return Stack().logs(args.service, follow=args.follow)
+    return _stack().logs(args.service, follow=args.follow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,12 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
     sub.add_parser("check", help="prove the running lab works (proxy, DNS)").set_defaults(
         func=cmd_check)
-    fetch = sub.add_parser("fetch", help="GET a URL through a lab proxy port (lab.proxy)")
+    fetch = sub.add_parser("fetch", help="GET a URL through a lab proxy port (lab.proxy); "
+                           "exits 1 unless the answer is 2xx")
     fetch.add_argument("url")
-    fetch.add_argument("--via", default="noauth", metavar="PORT",
-                       help="proxy port: noauth, basic, ldap, negotiate, ntlm, group "
-                       "(default: noauth)")
-    fetch.add_argument("--user", help="user name (default: the port's advertised user)")
+    fetch.add_argument("--via", default="noauth", choices=PROXY_PORTS, metavar="PORT",
+                       help="proxy port: " + ", ".join(PROXY_PORTS) + " (default: noauth)")
+    fetch.add_argument("--user", help="user name (default: the port's advertised user; a "
+                       "lab.toml user needs no --password)")
     fetch.add_argument("--password")
     fetch.set_defaults(func=cmd_fetch)
     dns = sub.add_parser("dns", help="query the lab's DNS server")
@@ -206,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     kinit.add_argument("user")
     kinit.set_defaults(func=cmd_ad_kinit)
     logs = sub.add_parser("logs", help="service logs")
-    logs.add_argument("service", nargs="?", choices=SERVICES, metavar="SERVICE",
-                      help="one of: " + ", ".join(SERVICES))
+    logs.add_argument("service", nargs="?", choices=SERVICE_NAMES, metavar="SERVICE",
+                      help="one of: " + ", ".join(SERVICE_NAMES))
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
     return parser
@@ -217,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, HostError, StackError, DiscoveryError, KerberosError) as exc:
+    except LabError as exc:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,9 +2,10 @@
 
 Everything that needs a port, an address, a user or a password gets it from
 here: the compose file (through `compose_env`), the images (they copy this
-module and `lab.toml` in at build time) and the Python API. This module uses
-the standard library only, because it also runs inside the images on Debian's
-Python 3.11.
+module and `lab.toml` in at build time) and the Python API. The file is
+validated as it is loaded (`lab.schema`), so a mistake is one line naming the
+fix, before anything is built. Standard library only: it also runs inside the
+images on Debian's Python 3.11.
 """
 
 from __future__ import annotations
@@ -16,47 +17,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Where a user can exist.
-DOMAIN = "domain"
-HTPASSWD = "htpasswd"
-_PLACES = {DOMAIN, HTPASSWD}
+from lab import schema
+from lab.errors import ConfigError
+from lab.topology import PORTS, PROXY_PORTS, SERVICES, service
+from lab.users import DOMAIN, HTPASSWD, Group, Roles, User, parse_users, settle_roles
 
-#: Host offsets of each service inside the lab subnet.
-SERVICE_OFFSETS = {"dns": 10, "dc": 11, "proxy": 12, "web": 13}
+__all__ = ["DOMAIN", "HTPASSWD", "ConfigError", "Group", "LabConfig", "Roles", "User",
+           "check_samba_password", "load_config", "read_dotenv", "repo_root"]
 
-#: Ports squid listens on inside its container, by port name (squid.conf and
-#: the Basic dispatcher in images/proxy use the same numbers).
-PROXY_CONTAINER_PORTS = {"noauth": 3128, "basic": 3129, "ldap": 3130, "negotiate": 3131,
-                         "ntlm": 3132, "group": 3133}
-
-_SAMBA_MIN_LENGTH = 7
-
-
-class ConfigError(ValueError):
-    """The configuration is unusable; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    password: str = field(repr=False)
-    places: frozenset[str]
-    groups: tuple[str, ...] = ()
-    service: bool = False
-
-    @property
-    def in_domain(self) -> bool:
-        return DOMAIN in self.places
-
-    @property
-    def in_htpasswd(self) -> bool:
-        return HTPASSWD in self.places
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    description: str = ""
+check_samba_password = schema.samba_password_problem
+PROXY_PORT_NAMES = PROXY_PORTS
 
 
 @dataclass(frozen=True)
@@ -76,6 +46,7 @@ class LabConfig:
     ports: dict[str, int]
     users: tuple[User, ...]
     groups: tuple[Group, ...]
+    roles: Roles
     state_home: Path = Path.home() / ".local" / "state"
 
     @property
@@ -96,6 +67,10 @@ class LabConfig:
         return f"HTTP/{self.proxy_fqdn}"
 
     @property
+    def web_fqdn(self) -> str:
+        return f"web.{self.domain}"
+
+    @property
     def gateway(self) -> str:
         """This host's address on the lab network (what containers reach it by)."""
         return str(self.subnet.network_address + 1)
@@ -109,46 +84,27 @@ class LabConfig:
         """
         return self.state_home / "lab" / self.project
 
-    def address(self, service: str) -> str:
-        """The fixed address of `service` on the lab network."""
-        return str(self.subnet.network_address + SERVICE_OFFSETS[service])
+    @property
+    def ldap_bind_user(self) -> User:
+        return self.roles.ldap_bind
+
+    def address(self, service_name: str) -> str:
+        """The fixed address of a service on the lab network."""
+        return str(self.subnet.network_address + service(service_name).offset)
 
     def user(self, name: str) -> User:
         for user in self.users:
             if user.name == name:
                 return user
-        raise ConfigError(f"no user {name!r} in {self.root / 'lab.toml'}")
-
-    def pick_user(self, place: str, *, in_group: str | None = None,
-                  not_in_group: str | None = None) -> User:
-        """The first non-service user that exists in `place` (and in / outside a group)."""
-        for user in self.users:
-            if user.service or place not in user.places:
-                continue
-            if in_group is not None and in_group not in user.groups:
-                continue
-            if not_in_group is not None and not_in_group in user.groups:
-                continue
-            return user
-        raise ConfigError(
-            f"lab.toml has no user in {place!r}"
-            + (f" and group {in_group!r}" if in_group else "")
-            + (f" outside group {not_in_group!r}" if not_in_group else "")
-            + "; add one under [[users]]")
-
-    @property
-    def ldap_bind_user(self) -> User:
-        for user in self.users:
-            if user.service and user.in_domain:
-                return user
-        raise ConfigError("lab.toml needs a domain user with `service = true` "
-                          "for squid's LDAP bind")
+        raise ConfigError(f"no user {name!r} in {self.root / 'lab.toml'} "
+                          f"(users: {', '.join(u.name for u in self.users)})")
 
     def compose_env(self) -> dict[str, str]:
         """Variables docker-compose.yml interpolates; the only way it learns config."""
         env = {
             "COMPOSE_PROJECT_NAME": self.project,
             "LAB_SUBNET": str(self.subnet),
+            "LAB_GATEWAY_IP": self.gateway,
             "LAB_DOMAIN": self.domain,
             "LAB_REALM": self.realm,
             "LAB_WORKGROUP": self.workgroup,
@@ -162,13 +118,13 @@ class LabConfig:
             "LAB_PROXY_FQDN": self.proxy_fqdn,
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
+            "LAB_STATE_DIR": str(self.state_dir),
         }
-        env["LAB_GATEWAY_IP"] = self.gateway
-        env["LAB_STATE_DIR"] = str(self.state_dir)
-        for service in SERVICE_OFFSETS:
-            env[f"LAB_{service.upper()}_IP"] = self.address(service)
-        for name, port in self.ports.items():
-            env[f"LAB_PORT_{name.upper()}"] = str(port)
+        for svc in SERVICES:
+            env[f"LAB_{svc.name.upper()}_IP"] = self.address(svc.name)
+        for port in PORTS:
+            env[port.env_name] = str(self.ports[port.name])
+            env[port.container_env_name] = str(port.container_port)
         return env
 
 
@@ -195,74 +151,29 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def check_samba_password(user: str, password: str) -> str | None:
-    """Why Samba's default password policy would refuse `password`, or None."""
-    if len(password) < _SAMBA_MIN_LENGTH:
-        return f"shorter than {_SAMBA_MIN_LENGTH} characters"
-    classes = [r"[A-Z]", r"[a-z]", r"[0-9]", r"[^A-Za-z0-9]"]
-    if sum(bool(re.search(c, password)) for c in classes) < 3:
-        return "needs three of: upper case, lower case, digits, symbols"
-    if len(user) >= 3 and user.lower() in password.lower():
-        return "contains the account name"
-    return None
-
-
-def _parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
-    users, seen = [], set()
-    for entry in raw:
-        name = entry.get("name", "")
-        if not re.fullmatch(r"[a-z][a-z0-9._-]{0,19}", name):
-            raise ConfigError(f"user name {name!r}: use 1-20 lower-case letters, "
-                              "digits, '.', '_' or '-', starting with a letter")
-        if name in seen:
-            raise ConfigError(f"user {name!r} is listed twice in lab.toml")
-        seen.add(name)
-        places = frozenset(entry.get("in", []))
-        if not places or places - _PLACES:
-            raise ConfigError(f"user {name!r}: `in` must list one or both of "
-                              f"{sorted(_PLACES)}, got {sorted(places)}")
-        password = entry.get("password", "")
-        if DOMAIN in places:
-            problem = check_samba_password(name, password)
-            if problem:
-                raise ConfigError(f"user {name!r}: password {problem} (Samba's default "
-                                  "password policy); choose another in lab.toml")
-        elif not password:
-            raise ConfigError(f"user {name!r}: empty password")
-        groups = tuple(entry.get("groups", []))
-        for group in groups:
-            if group not in group_names:
-                raise ConfigError(f"user {name!r} is in group {group!r}, which is "
-                                  "not declared under [[groups]]")
-        if groups and DOMAIN not in places:
-            raise ConfigError(f"user {name!r}: groups are AD groups; add \"domain\" to `in`")
-        users.append(User(name, password, places, groups, bool(entry.get("service"))))
-    return tuple(users)
-
-
 def _override_ports(ports: dict[str, int], env: dict[str, str]) -> dict[str, int]:
-    result = dict(ports)
+    result = {name: schema.check_port(f"lab.toml: [ports] {name}", port)
+              for name, port in ports.items()}
+    by_env = {port.env_name: port.name for port in PORTS}
     for key, value in env.items():
         if not key.startswith("LAB_PORT_"):
             continue
-        name = key[len("LAB_PORT_"):].lower()
-        if name not in result:
-            raise ConfigError(f"{key}: no such port; known: "
-                              + ", ".join(f"LAB_PORT_{n.upper()}" for n in result))
-        if not value.isdigit() or not 0 < int(value) < 65536:
+        if key not in by_env:
+            raise ConfigError(f"{key}: no such port; known: {', '.join(by_env)}")
+        if not value.strip().isdigit():
             raise ConfigError(f"{key}={value!r}: a port is a number from 1 to 65535")
-        result[name] = int(value)
+        result[by_env[key]] = schema.check_port(key, int(value))
     taken: dict[int, str] = {}
     for name, port in result.items():
         if port in taken:
-            raise ConfigError(f"ports {taken[port]!r} and {name!r} are both {port}; "
-                              f"set LAB_PORT_{name.upper()} to another port")
+            raise ConfigError(f"ports {taken[port]!r} and {name!r} are both {port}; set "
+                              f"LAB_PORT_{name.upper()} (or [ports] {name}) to another port")
         taken[port] = name
     return result
 
 
 def load_config(root: Path | None = None, environ: dict[str, str] | None = None) -> LabConfig:
-    """Read `lab.toml` under `root`, then apply `.env` and environment overrides."""
+    """Read and validate `lab.toml` under `root`, then apply `.env` and the environment."""
     root = Path(root) if root is not None else repo_root()
     path = root / "lab.toml"
     try:
@@ -272,6 +183,7 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
                           "repository or set LAB_ROOT") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    schema.check_document(data)
     env = read_dotenv(root / ".env")
     env.update(os.environ if environ is None else environ)
 
@@ -289,15 +201,11 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
         raise ConfigError(f"LAB_SUBNET={subnet}: too small, use a /27 or larger")
 
     groups = tuple(Group(g["name"], g.get("description", "")) for g in data.get("groups", []))
-    users = _parse_users(data.get("users", []), {g.name for g in groups})
-    domain = data["domain"]
-    proxy = data["proxy"]
-    if proxy["group"] not in {g.name for g in groups}:
-        raise ConfigError(f"[proxy] group = {proxy['group']!r} is not declared under [[groups]]")
-    if len(proxy["ntlm_netbios_name"]) > 15 or proxy["ntlm_netbios_name"].upper() == \
-            proxy["hostname"].upper():
-        raise ConfigError("[proxy] ntlm_netbios_name: at most 15 characters, and not the "
-                          "proxy's hostname (the DC would refuse the join)")
+    group_names = {g.name for g in groups}
+    users = parse_users(data.get("users", []), group_names)
+    domain, proxy = data["domain"], data["proxy"]
+    schema.check_domain(domain)
+    schema.check_proxy(proxy, group_names)
     return LabConfig(
         root=root, project=project, subnet=subnet,
         domain=domain["domain"], realm=domain["realm"], workgroup=domain["workgroup"],
@@ -306,6 +214,8 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
         proxy_hostname=proxy["hostname"], proxy_netbios_name=proxy["ntlm_netbios_name"],
         proxy_group=proxy["group"],
         ports=_override_ports(data["ports"], env), users=users, groups=groups,
+        roles=settle_roles(users, proxy["group"]),
         state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
                         or Path.home() / ".local" / "state"),
     )
+

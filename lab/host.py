@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.errors import HostError
+
 Say = Callable[[str], None]
 
 #: The base image the Dockerfiles default to (users with a registry keep it).
@@ -30,10 +32,6 @@ CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-uti
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
-
-
-class HostError(RuntimeError):
-    """This host cannot run the lab as it is; the message names the fix."""
 
 
 def _quiet(cmd: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
@@ -207,6 +205,14 @@ def ensure_base_image(say: Say) -> str:
         _run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {LOCAL_BASE_IMAGE}"],
              "docker import of the base image")
     return LOCAL_BASE_IMAGE
+
+
+def base_image_name() -> str:
+    """The base image to build from, without installing or pulling anything: ours when
+    only ours exists (no registry here), else the registry's (compose pulls it)."""
+    if not _image_exists(UPSTREAM_BASE_IMAGE) and _image_exists(LOCAL_BASE_IMAGE):
+        return LOCAL_BASE_IMAGE
+    return UPSTREAM_BASE_IMAGE
 
 
 def ensure_client_tools(say: Say) -> None:

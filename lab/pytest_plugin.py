@@ -30,8 +30,8 @@ def lab_stack():
 
 
 @pytest.fixture(scope="session")
-def lab_endpoints(lab_stack) -> dict:
-    """`lab status --json` of the running lab, as a dict."""
+def lab_endpoints(lab_stack):
+    """The running lab's `lab.endpoints.Endpoints` (`.to_json()` is `lab status --json`)."""
     return lab_stack.endpoints()
 
 
@@ -40,20 +40,20 @@ def lab_domain_controllers(lab_endpoints):
     """`lab.ad.discover_domain_controllers` for the lab's domain, asked of the lab's DNS."""
     from lab.ad import discover_domain_controllers
 
-    dns = lab_endpoints["dns"]
-    return discover_domain_controllers(lab_endpoints["dc"]["domain"], dns["host"], dns["port"])
+    dns = lab_endpoints.dns
+    return discover_domain_controllers(lab_endpoints.dc.domain, dns.host, dns.port)
 
 
 @pytest.fixture(scope="session")
 def proxy_nonauth_settings(lab_endpoints) -> dict:
     """The seed's `get_nonauth_proxy_settings()`: host and port of the noauth port."""
-    return dict(lab_endpoints["proxy"]["noauth"])
+    return lab_endpoints.proxy["noauth"].to_json()
 
 
 @pytest.fixture(scope="session")
 def proxy_auth_settings(lab_endpoints) -> dict:
     """The seed's `get_auth_proxy_settings()`: the basic port, with a valid user."""
-    return dict(lab_endpoints["proxy"]["basic"])
+    return lab_endpoints.proxy["basic"].to_json()
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def lab_mock_web_server(lab_endpoints):
 
     from lab.mockweb import MockWebServer
 
-    server = MockWebServer(lab_endpoints["host_interface"])
+    server = MockWebServer(lab_endpoints.host_interface)
     yield server
     pytest_twisted.blockon(server.stop())
 

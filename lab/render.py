@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from lab.config import DOMAIN, LabConfig, load_config
+from lab.config import LabConfig, load_config
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -33,7 +33,7 @@ def ldap_bind_password(config: LabConfig) -> str:
 
 def health_user(config: LabConfig) -> str:
     """Shell variables naming the domain user the proxy's health check authenticates as."""
-    user = config.pick_user(DOMAIN)
+    user = config.roles.domain
     quoted = user.password.replace("'", "'\\''")
     return f"HEALTH_USER='{user.name}'\nHEALTH_PASSWORD='{quoted}'\n"
 

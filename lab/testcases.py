@@ -115,24 +115,25 @@ class SquidTestCase(unittest.TestCase):
     """
 
     timeout = 30
-    _endpoints: dict | None = None
+    _endpoints = None       # lab.endpoints.Endpoints, read once per process
 
     def setUp(self):
         super().setUp()
         if SquidTestCase._endpoints is None:
-            from lab.stack import Stack, StackError
+            from lab.errors import LabError
+            from lab.stack import Stack
 
             try:
                 SquidTestCase._endpoints = Stack().endpoints()
-            except StackError as exc:
+            except LabError as exc:
                 self.fail(f"{exc} (SquidTestCase needs the lab: run `make lab-up`)")
 
-    def get_endpoints(self) -> dict:
-        """Everything `lab status --json` says about the running lab."""
+    def get_endpoints(self):
+        """Everything `lab status --json` says about the running lab (`lab.endpoints.Endpoints`)."""
         return SquidTestCase._endpoints
 
     def get_nonauth_proxy_settings(self) -> dict:
-        return dict(self.get_endpoints()["proxy"]["noauth"])
+        return self.get_endpoints().proxy["noauth"].to_json()
 
     def get_auth_proxy_settings(self) -> dict:
-        return dict(self.get_endpoints()["proxy"]["basic"])
+        return self.get_endpoints().proxy["basic"].to_json()

@@ -3,6 +3,7 @@
 # then starts in ~5 s instead of ~12 s). --host-name makes it independent of
 # the build container's random hostname.
 set -eu
+: "${LAB_REALM:?}${LAB_DOMAIN:?}${LAB_WORKGROUP:?}${LAB_DC_HOSTNAME:?}${LAB_DNS_HOSTNAME:?}${LAB_ADMIN_PASSWORD:?build through \`lab up\`}"
 rm -f /etc/samba/smb.conf /etc/krb5.conf
 samba-tool domain provision \
     --realm="$LAB_REALM" --domain="$LAB_WORKGROUP" --server-role=dc \

@@ -2,7 +2,7 @@
 # Render named.conf and, on first start only, the zone (a restart keeps the
 # zone and its journal, so the DC's dynamic records survive), then run named.
 set -eu
-vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP}'
+vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS}'
 envsubst "$vars" < /etc/lab/named.conf.template > /etc/bind/named.conf
 zone="/var/lib/bind/db.${LAB_DOMAIN}"
 if [ ! -e "$zone" ]; then

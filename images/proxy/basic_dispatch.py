@@ -18,9 +18,12 @@ LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R",
         "-D", os.environ["LAB_LDAP_BIND_DN"],
         "-W", "/etc/squid/ldap-bind-password",
         "-h", os.environ["LAB_DC_FQDN"]]
-#: squid's local port (inside the container) -> checker. 3133 is the group
-#: port: the password is checked against the DC, the group by an external ACL.
-CHECKERS = {"3129": HTPASSWD, "3130": LDAP, "3133": LDAP}
+#: squid's local port (inside the container; lab/topology.py sets them) -> checker.
+#: On the group port the password is checked against the DC, the group by an
+#: external ACL.
+CHECKERS = {os.environ["LAB_CPORT_PROXY_BASIC"]: HTPASSWD,
+            os.environ["LAB_CPORT_PROXY_LDAP"]: LDAP,
+            os.environ["LAB_CPORT_PROXY_GROUP"]: LDAP}
 
 
 def main() -> None:

@@ -4,8 +4,8 @@
 # `docker compose logs proxy` shows them (squid cannot reopen /dev/stdout
 # after dropping privileges).
 set -eu
-vars='${LAB_DOMAIN} ${LAB_REALM} ${LAB_WORKGROUP} ${LAB_DNS_IP} ${LAB_SUBNET} ${LAB_DC_FQDN}
-      ${LAB_BASE_DN} ${LAB_LDAP_BIND_DN} ${LAB_PROXY_FQDN} ${LAB_PROXY_NETBIOS_NAME} ${LAB_PROXY_GROUP}'
+# Every LAB_* variable compose passes in, and nothing else, is substituted.
+vars=$(env | sed -n 's/^\(LAB_[A-Z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
 envsubst "$vars" < /etc/lab/smb.conf.template > /etc/samba/smb.conf
 envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf

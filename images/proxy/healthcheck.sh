@@ -3,12 +3,12 @@
 # Negotiate and a real NTLM request through the proxy. A DC recreated under a
 # running proxy (new keys, no machine account) turns this red.
 set -euo pipefail
-curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:3128/squid-internal-mgr/info
+curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:${LAB_CPORT_PROXY_NOAUTH}/squid-internal-mgr/info
 wbinfo -t >/dev/null                       # our machine account still trusted
 . /etc/lab-health-user
 url="http://web.${LAB_DOMAIN}/simpleresource"
 export KRB5CCNAME=FILE:/tmp/health.ccache
 klist -s 2>/dev/null || echo "$HEALTH_PASSWORD" | kinit "$HEALTH_USER" >/dev/null
-curl -fsS -o /dev/null --max-time 3 --proxy-negotiate -U : -x "http://${LAB_PROXY_FQDN}:3131" "$url"
+curl -fsS -o /dev/null --max-time 3 --proxy-negotiate -U : -x "http://${LAB_PROXY_FQDN}:${LAB_CPORT_PROXY_NEGOTIATE}" "$url"
 curl -fsS -o /dev/null --max-time 3 --proxy-ntlm -U "${LAB_WORKGROUP}\\${HEALTH_USER}:${HEALTH_PASSWORD}" \
-     -x http://127.0.0.1:3132 "$url"
+     -x "http://127.0.0.1:${LAB_CPORT_PROXY_NTLM}" "$url"

@@ -1,11 +1,14 @@
-"""Preflight checks that need no Docker: ports in use, host routes."""
+"""Preflight checks: ports in use, host routes, subnets (the engine stood in for by a fake)."""
 
+import ipaddress
 import socket
 
 import pytest
 
 from lab.config import load_config
-from lab.stack import Stack, StackError, _host_routes, free_port
+from lab.errors import StackError
+from lab.preflight import check_ports_free, check_subnet, host_routes
+from lab.sidebyside import free_port, side_by_side_env
 
 
 def _port_env(lab_root, extra=1):
@@ -28,11 +31,11 @@ def test_port_in_use_names_the_variable(lab_root):
         env["LAB_PORT_PROXY_BASIC"] = str(port)
         config = load_config(lab_root, environ=env)
         with pytest.raises(StackError, match=f"port {port}/TCP .*LAB_PORT_PROXY_BASIC"):
-            Stack(config).check_ports_free({})
+            check_ports_free(config, {})
 
 
 def test_host_routes_parse():
-    for iface, network in _host_routes():
+    for iface, network in host_routes():
         assert iface and network.prefixlen > 0
 
 
@@ -48,13 +51,41 @@ def test_time_wait_connections_do_not_count_as_in_use(lab_root):
         accepted, _ = server.accept()
         accepted.close()                  # the server side closes first: TIME_WAIT here
         client.close()
-    Stack(load_config(lab_root, environ=env)).check_ports_free({})
+    check_ports_free(load_config(lab_root, environ=env), {})
 
 
 def test_side_by_side_ports_are_distinct(lab_root):
-    from lab.stack import side_by_side_env
-
     for _ in range(50):
         env = side_by_side_env("other", "10.77.0.0/24", root=lab_root, base={})
         ports = [v for k, v in env.items() if k.startswith("LAB_PORT_")]
         assert len(set(ports)) == len(ports)
+
+
+class FakeEngine:
+    """The networks a Docker engine would list, by name."""
+
+    def __init__(self, networks):
+        self.networks = {name: [ipaddress.ip_network(s) for s in subnets]
+                         for name, subnets in networks.items()}
+
+    def subnets(self):
+        return self.networks
+
+
+def test_subnet_overlapping_another_network_is_refused(lab_root):
+    config = load_config(lab_root, environ={"LAB_SUBNET": "10.77.0.0/24"})
+    with pytest.raises(StackError, match="overlaps docker network 'other_net'.*LAB_SUBNET"):
+        check_subnet(config, FakeEngine({"other_net": ["10.77.0.0/16"]}))
+
+
+def test_subnet_change_of_an_existing_lab_is_refused_not_applied(lab_root):
+    """Bug: a new LAB_SUBNET on a lab that was up recreated everything, failed, and the
+    clean-up removed the healthy lab. Now: refused before anything is touched."""
+    config = load_config(lab_root, environ={"LAB_SUBNET": "10.78.0.0/24"})
+    with pytest.raises(StackError, match="cannot change subnet.*lab down"):
+        check_subnet(config, FakeEngine({"lab_lab": ["172.29.53.0/24"]}))
+
+
+def test_own_network_with_the_same_subnet_passes(lab_root):
+    config = load_config(lab_root, environ={})
+    check_subnet(config, FakeEngine({"lab_lab": [str(config.subnet)], "bridge": ["10.99.0.0/16"]}))

@@ -1,0 +1,114 @@
+"""The web service's TLS material, kept per project on the host.
+
+A small lab CA (the file clients trust, `web-ca.pem`) signs a server
+certificate for the web service's names (`web-tls.pem`: key, leaf, CA; mounted
+into the container). Both outlive `lab down`, so a client that trusts the CA
+keeps working; the leaf is renewed when it nears expiry or when the names it
+must carry change. Private keys are written 0600, files appear whole or not at
+all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from lab.config import LabConfig
+from lab.endpoints import WEB_CA_FILE
+
+WEB_TLS_FILE = "web-tls.pem"      # key + leaf + CA, mounted into the web container
+CA_KEY_FILE = "lab-ca.key"
+CA_DAYS = 5 * 365
+LEAF_DAYS = 397                   # what browsers accept for a server certificate
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(partial, mode)
+    partial.replace(path)
+
+
+def _pem_key(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _ca(state: Path, project: str):
+    """The project's CA (certificate, key), made on first use."""
+    cert_path, key_path = state / WEB_CA_FILE, state / CA_KEY_FILE
+    if cert_path.is_file() and key_path.is_file():
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if cert.not_valid_after_utc - _now() > RENEW_BEFORE:
+            return cert, serialization.load_pem_private_key(key_path.read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"lab CA ({project})")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - datetime.timedelta(minutes=5))
+            .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                         False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    _write(key_path, _pem_key(key), 0o600)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    (state / WEB_TLS_FILE).unlink(missing_ok=True)       # its leaf was signed by the old CA
+    return cert, key
+
+
+def _leaf_is_current(path: Path, names: list[x509.GeneralName], ca) -> bool:
+    if not path.is_file():
+        return False
+    marker = b"-----BEGIN CERTIFICATE-----"
+    leaf = x509.load_pem_x509_certificate(marker + path.read_bytes().split(marker)[1])
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return (leaf.issuer == ca.subject and set(san) == set(names)
+            and leaf.not_valid_after_utc - _now() > RENEW_BEFORE)
+
+
+def ensure_web_certificate(config: LabConfig) -> Path:
+    """Make (or renew) the web service's certificate; returns the CA file clients trust."""
+    state = config.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    ca_cert, ca_key = _ca(state, config.project)
+    names = [x509.DNSName(n) for n in (config.web_fqdn, "web", "localhost")] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", config.address("web"))]
+    tls_path = state / WEB_TLS_FILE
+    if not _leaf_is_current(tls_path, names, ca_cert):
+        key = ec.generate_private_key(ec.SECP256R1())
+        leaf = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                            config.web_fqdn)]))
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(_now() - datetime.timedelta(minutes=5))
+                .not_valid_after(_now() + datetime.timedelta(days=LEAF_DAYS))
+                .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    ca_key.public_key()), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        pem = serialization.Encoding.PEM
+        _write(tls_path, _pem_key(key) + leaf.public_bytes(pem) + ca_cert.public_bytes(pem),
+               0o600)
+    return state / WEB_CA_FILE

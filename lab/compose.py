@@ -1,0 +1,72 @@
+"""Compose plumbing: the lab's compose project, on testcontainers' `DockerCompose`.
+
+`DockerCompose` runs the compose CLI and knows up, down, logs and ps; the lab
+adds what it needs on top: its project name (`-p`), the environment that
+carries `lab.toml` into the compose file, a bound on every call, and failures
+as `StackError` with compose's own last lines.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from testcontainers.compose import DockerCompose
+
+from lab.errors import StackError
+
+_TAIL_LINES = 20
+
+
+@dataclass
+class LabCompose(DockerCompose):
+    project: str = "lab"
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 900
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        return [*super().compose_command_property, "-p", self.project]
+
+    def _run_command(self, cmd, context=None) -> subprocess.CompletedProcess:
+        """Every compose call: our environment, no stdin, bounded, errors we can print."""
+        try:
+            proc = subprocess.run(cmd, cwd=context or str(self.context), env=self.env,
+                                  capture_output=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise StackError("docker is not installed: run `make lab-up` (it installs it "
+                             "on Debian as root) or install Docker yourself") from None
+        except subprocess.TimeoutExpired:
+            raise StackError(f"`docker compose {cmd[len(self.compose_command_property)]}` "
+                             f"did not finish within {self.timeout:.0f} s") from None
+        if proc.returncode != 0:
+            output = (proc.stdout + proc.stderr).decode(errors="replace").strip()
+            tail = "\n".join(output.splitlines()[-_TAIL_LINES:])
+            verb = cmd[len(self.compose_command_property)]
+            raise StackError(f"docker compose {verb} failed:\n{tail}")
+        return proc
+
+    def run(self, *args: str, timeout: float | None = None) -> str:
+        """`docker compose -p PROJECT ARGS`; its output (stdout and stderr)."""
+        saved, self.timeout = self.timeout, timeout or self.timeout
+        try:
+            proc = self._run_command([*self.compose_command_property, *args])
+        finally:
+            self.timeout = saved
+        return (proc.stdout + proc.stderr).decode(errors="replace")
+
+    def log_tail(self, service: str, lines: int = 30) -> str:
+        try:
+            text = self.run("logs", "--no-color", "--tail", str(lines), service, timeout=30)
+        except StackError as exc:
+            return str(exc)
+        return text.strip() or "(no output)"
+
+    def follow_logs(self, service: str | None, follow: bool) -> int:
+        """Logs straight to this terminal (`lab logs`)."""
+        cmd = [*self.compose_command_property, "logs", "--no-color",
+               *(["--follow"] if follow else []), *([service] if service else [])]
+        return subprocess.run(cmd, cwd=str(self.context), env=self.env,
+                              stdin=subprocess.DEVNULL).returncode

@@ -1,0 +1,167 @@
+"""Where everything in a running lab is, as seen from this host: one typed model.
+
+`Endpoints` is built in one place (`build_endpoints`, from the configuration
+and the ports docker actually published) and read by attribute everywhere:
+the CLI, `lab check`, `lab fetch`, the trial test cases, the pytest plugin,
+the benchmarks. `to_json()` is the `lab status --json` document; `from_json()`
+reads one back (for clients that only have the document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.config import LabConfig
+from lab.errors import LabNotRunning
+from lab.topology import PROXY_PORTS
+
+LOOPBACK = "127.0.0.1"
+WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port}
+
+
+@dataclass(frozen=True)
+class ProxyPort:
+    """One proxy port and the credentials that work on it.
+
+    `host` is the name to call the proxy by; `address`, when set, is where to
+    connect instead (Kerberos asks for a ticket for `HTTP/<host>`, while the
+    socket goes to 127.0.0.1).
+    """
+
+    name: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    address: str | None = None
+    denied_username: str | None = None           # `group`: a valid user it refuses (403)
+    denied_password: str | None = field(default=None, repr=False)
+
+    @property
+    def connect_address(self) -> str:
+        return self.address or self.host
+
+    @property
+    def url(self) -> str:
+        """`http://host:port`, as proxy variables and `curl -x` take it."""
+        return f"http://{self.host}:{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"host": self.host, "port": self.port}
+        if self.username is not None:
+            doc.update(username=self.username, password=self.password)
+        if self.address is not None:
+            doc["address"] = self.address
+        if self.denied_username is not None:
+            doc.update(denied_username=self.denied_username,
+                       denied_password=self.denied_password)
+        return doc
+
+
+@dataclass(frozen=True)
+class Dc:
+    ldap: Endpoint
+    kerberos: Endpoint
+    realm: str
+    domain: str
+    workgroup: str
+    hostname: str
+    base_dn: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ldap": self.ldap.to_json(), "kerberos": self.kerberos.to_json(),
+                "realm": self.realm, "domain": self.domain, "workgroup": self.workgroup,
+                "hostname": self.hostname, "base_dn": self.base_dn}
+
+
+@dataclass(frozen=True)
+class Web:
+    url: str                 # plain HTTP, directly (published port)
+    proxy_url: str           # plain HTTP through a proxy, by the lab name
+    https_url: str
+    https_proxy_url: str
+    ca_cert: str             # PEM file clients trust for the HTTPS URLs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "proxy_url": self.proxy_url, "https_url": self.https_url,
+                "https_proxy_url": self.https_proxy_url, "ca_cert": self.ca_cert}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    project: str
+    proxy: Mapping[str, ProxyPort]
+    dns: Endpoint
+    dc: Dc
+    web: Web
+    host_interface: str     # this host on the lab network: bind test servers here
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project": self.project,
+                "proxy": {name: port.to_json() for name, port in self.proxy.items()},
+                "dns": self.dns.to_json(), "dc": self.dc.to_json(), "web": self.web.to_json(),
+                "host_interface": self.host_interface}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Endpoints:
+        return cls(
+            project=doc["project"],
+            proxy={name: ProxyPort(name, **fields) for name, fields in doc["proxy"].items()},
+            dns=Endpoint(**doc["dns"]),
+            dc=Dc(**{**doc["dc"], "ldap": Endpoint(**doc["dc"]["ldap"]),
+                     "kerberos": Endpoint(**doc["dc"]["kerberos"])}),
+            web=Web(**doc["web"]),
+            host_interface=doc["host_interface"])
+
+
+def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> Endpoints:
+    """The endpoints of a lab, from its configuration and its published ports
+    (by `[ports]` name; None where docker published nothing)."""
+
+    def port(name: str) -> int:
+        number = published.get(name)
+        if number is None:
+            raise LabNotRunning(f"port {name} is not published; recreate the lab "
+                                "(`lab down && lab up`)")
+        return number
+
+    roles = config.roles
+    credentials = {"basic": roles.basic, "ldap": roles.domain, "negotiate": roles.domain,
+                   "ntlm": roles.domain, "group": roles.group_member}
+    proxy = {}
+    for name in PROXY_PORTS:
+        user = credentials.get(name)
+        proxy[name] = ProxyPort(
+            name, LOOPBACK, port(f"proxy_{name}"),
+            username=user.name if user else None, password=user.password if user else None)
+    # Kerberos asks for HTTP/<host>: name the proxy by its principal, connect to loopback
+    proxy["negotiate"] = ProxyPort("negotiate", config.proxy_fqdn, port("proxy_negotiate"),
+                                   roles.domain.name, roles.domain.password, address=LOOPBACK)
+    proxy["group"] = ProxyPort("group", LOOPBACK, port("proxy_group"), roles.group_member.name,
+                               roles.group_member.password,
+                               denied_username=roles.group_denied.name,
+                               denied_password=roles.group_denied.password)
+    return Endpoints(
+        project=config.project,
+        proxy=proxy,
+        dns=Endpoint(LOOPBACK, port("dns")),
+        dc=Dc(Endpoint(LOOPBACK, port("ldap")), Endpoint(LOOPBACK, port("kerberos")),
+              realm=config.realm, domain=config.domain, workgroup=config.workgroup,
+              hostname=config.dc_fqdn, base_dn=config.base_dn),
+        web=Web(url=f"http://{LOOPBACK}:{port('web')}/",
+                proxy_url=f"http://{config.web_fqdn}/",
+                https_url=f"https://localhost:{port('web_https')}/",
+                https_proxy_url=f"https://{config.web_fqdn}/",
+                ca_cert=str(config.state_dir / WEB_CA_FILE)),
+        host_interface=config.gateway)

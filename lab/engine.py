@@ -1,0 +1,105 @@
+"""What lab asks the Docker engine, through the Docker SDK: the containers of a
+project (by compose's project label), their health, the networks' subnets, the
+images a project built. Compose itself is driven by `lab.compose`."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import cached_property
+
+from lab.errors import LabNotRunning
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+FINGERPRINT_LABEL = "lab.fingerprint"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str                  # running, exited, created, paused, ...
+    health: str                 # healthy, starting, unhealthy; "" without a health check
+    fingerprint: str
+    published: dict[int, int]   # container port -> host port (TCP)
+    has_health_check: bool = True
+    exit_code: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.health == "healthy"
+
+    @property
+    def broken(self) -> bool:
+        """Will not get healthy by waiting: it needs a fresh start."""
+        return self.health == "unhealthy" or self.state in ("exited", "dead")
+
+    def describe(self) -> str:
+        """What `lab status` prints: the state, and health only where it means something."""
+        if self.state == "running":
+            return f"running ({self.health or 'no health check'})"
+        if self.state in ("exited", "dead"):
+            return f"{self.state} (exit code {self.exit_code})"
+        return self.state
+
+
+def _state_of(container) -> ServiceState:
+    attrs = container.attrs
+    state = attrs.get("State") or {}
+    published = {}
+    for spec, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        port, _, proto = spec.partition("/")
+        if proto == "tcp" and bindings:
+            published[int(port)] = int(bindings[0]["HostPort"])
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    return ServiceState(
+        service=labels.get(SERVICE_LABEL, container.name), state=state.get("Status", ""),
+        health=(state.get("Health") or {}).get("Status", ""),
+        fingerprint=labels.get(FINGERPRINT_LABEL, ""), published=published,
+        has_health_check=bool((attrs.get("Config") or {}).get("Healthcheck")),
+        exit_code=int(state.get("ExitCode") or 0))
+
+
+class Engine:
+    """A Docker engine (the one `DOCKER_HOST` / the docker context names)."""
+
+    def __init__(self, client=None):
+        self._given = client
+
+    @cached_property
+    def client(self):
+        import docker
+
+        if self._given is not None:
+            return self._given
+        try:
+            return docker.from_env(timeout=60)
+        except docker.errors.DockerException:
+            raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "
+                                "and starts one), or start Docker") from None
+
+    def answers(self) -> bool:
+        import docker
+
+        try:
+            return bool(self.client.ping())
+        except (docker.errors.DockerException, LabNotRunning, OSError):
+            return False
+
+    def services(self, project: str) -> dict[str, ServiceState]:
+        """Every container of the compose project, by service (stopped ones too)."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        return {s.service: s for s in map(_state_of, containers)}
+
+    def subnets(self) -> dict[str, list[ipaddress.IPv4Network]]:
+        """IPv4 subnets of every docker network, by network name."""
+        result = {}
+        for network in self.client.networks.list():
+            configs = (network.attrs.get("IPAM") or {}).get("Config") or []
+            result[network.name] = [ipaddress.ip_network(c["Subnet"]) for c in configs
+                                    if ":" not in c.get("Subnet", ":")]
+        return result
+
+    def project_images(self, project: str) -> list:
+        return self.client.images.list(filters={"label": f"{PROJECT_LABEL}={project}"})

@@ -1,0 +1,75 @@
+"""The lab's topology, stated once: services, their addresses and container ports,
+and the files each image is built from.
+
+Compose reads the container ports through `LAB_CPORT_<NAME>` variables (see
+`lab.config.LabConfig.compose_env`), the images' scripts read the same
+variables, endpoints and preflight checks read this table. Standard library
+only: the images import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Port:
+    """One published port: its `[ports]` key in lab.toml, and where it lands."""
+
+    name: str              # lab.toml [ports] key, e.g. "proxy_basic"
+    service: str
+    container_port: int
+    udp: bool = False      # published on UDP as well as TCP
+
+    @property
+    def env_name(self) -> str:
+        """`LAB_PORT_PROXY_BASIC`: the override variable, and compose's host port."""
+        return f"LAB_PORT_{self.name.upper()}"
+
+    @property
+    def container_env_name(self) -> str:
+        """`LAB_CPORT_PROXY_BASIC`: the port inside the container."""
+        return f"LAB_CPORT_{self.name.upper()}"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    offset: int                       # host part of its fixed address in the lab subnet
+    build_inputs: tuple[str, ...]     # repo paths whose content the image is built from
+
+
+#: The lab package's own modules each image copies in.
+_CONFIG_MODULES = ("lab/__init__.py", "lab/errors.py", "lab/topology.py", "lab/config.py",
+                   "lab/schema.py", "lab/users.py")
+
+SERVICES: tuple[Service, ...] = (
+    Service("dns", 10, ("images/dns",)),
+    Service("dc", 11, ("images/dc", "lab.toml", *_CONFIG_MODULES)),
+    # the proxy joins the domain at start: a new DC means a new proxy too
+    Service("proxy", 12, ("images/proxy", "images/dc", "lab.toml", *_CONFIG_MODULES,
+                          "lab/render.py")),
+    Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py", "lab/tidy.py",
+                        "lab/tls.py")),
+)
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+#: Proxy port names, in the order they are shown (each is `proxy_<name>` in [ports]).
+PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group")
+
+PORTS: tuple[Port, ...] = (
+    *(Port(f"proxy_{name}", "proxy", 3128 + i) for i, name in enumerate(PROXY_PORTS)),
+    Port("dns", "dns", 53, udp=True),
+    Port("ldap", "dc", 389),
+    Port("kerberos", "dc", 88, udp=True),
+    Port("web", "web", 80),
+    Port("web_https", "web", 443),
+)
+PORTS_BY_NAME: dict[str, Port] = {p.name: p for p in PORTS}
+
+
+def service(name: str) -> Service:
+    for candidate in SERVICES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
