@@ -31,6 +31,8 @@ class LabCompose(DockerCompose):
 
     def _run_command(self, cmd, context=None) -> subprocess.CompletedProcess:
         """Every compose call: our environment, no stdin, bounded, errors we can print."""
+        base = len(self.compose_command_property)
+        verb = cmd[base] if len(cmd) > base else "(no command)"
         try:
             proc = subprocess.run(cmd, cwd=context or str(self.context), env=self.env,
                                   capture_output=True, timeout=self.timeout,
@@ -39,12 +41,11 @@ class LabCompose(DockerCompose):
             raise StackError("docker is not installed: run `make lab-up` (it installs it "
                              "on Debian as root) or install Docker yourself") from None
         except subprocess.TimeoutExpired:
-            raise StackError(f"`docker compose {cmd[len(self.compose_command_property)]}` "
-                             f"did not finish within {self.timeout:.0f} s") from None
+            raise StackError(f"`docker compose {verb}` did not finish within "
+                             f"{self.timeout:.0f} s") from None
         if proc.returncode != 0:
             output = (proc.stdout + proc.stderr).decode(errors="replace").strip()
             tail = "\n".join(output.splitlines()[-_TAIL_LINES:])
-            verb = cmd[len(self.compose_command_property)]
             raise StackError(f"docker compose {verb} failed:\n{tail}")
         return proc
 

@@ -2,7 +2,8 @@ import pytest
 
 from lab import cli
 from lab.config import load_config
-from lab.stack import build_endpoints
+from lab.endpoints import build_endpoints
+from tests.test_endpoints import PORTS
 
 
 def test_unknown_command_is_an_argparse_error(capsys):
@@ -32,32 +33,37 @@ def test_config_error_is_one_clean_line(monkeypatch, capsys):
     assert err.startswith("lab: error: LAB_PORT_WEB") and err.count("\n") == 1
 
 
-PORTS = {"proxy_noauth": 1, "proxy_basic": 2, "proxy_ldap": 3, "dns": 4, "ldap": 5,
-         "kerberos": 6, "web": 7, "web_https": 8, "proxy_negotiate": 9, "proxy_ntlm": 10,
-         "proxy_group": 11}
-
-
-def test_endpoints_document_shape():
-    ep = build_endpoints(load_config(environ={}), PORTS)
-    assert ep["proxy"]["noauth"] == {"host": "127.0.0.1", "port": 1}
-    assert set(ep["proxy"]["basic"]) == {"host", "port", "username", "password"}
-    assert ep["dc"]["ldap"]["port"] == 5 and ep["dc"]["kerberos"]["port"] == 6
-    assert ep["web"]["url"] == "http://127.0.0.1:7/"
-    assert ep["web"]["proxy_url"] == "http://web.ad.example.com/"
-    assert ep["web"]["https_url"] == "https://localhost:8/"
-    assert ep["web"]["https_proxy_url"] == "https://web.ad.example.com/"
-    assert ep["web"]["ca_cert"].endswith("web-ca.pem")
-    assert ep["host_interface"] == "172.29.53.1"
-    negotiate = ep["proxy"]["negotiate"]
-    assert negotiate["host"] == "proxy.ad.example.com" and negotiate["address"] == "127.0.0.1"
-    group = ep["proxy"]["group"]
-    assert {"username", "password", "denied_username", "denied_password"} <= set(group)
-    assert group["username"] != group["denied_username"]
-
-
 def test_human_table_names_every_endpoint():
     table = cli.format_endpoints(build_endpoints(load_config(environ={}), PORTS))
     for needle in ("proxy noauth", "proxy basic", "proxy ldap", "proxy negotiate",
                    "proxy ntlm", "proxy group", "dns", "dc ldap",
                    "dc kerberos", "web", "curl -x"):
         assert needle in table
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["fetch", "http://[::1/"], "not a valid URL"),
+    (["fetch", "ftp://web/"], "http:// or https://"),
+    (["fetch", "http://web/", "--password", "x"], "--password needs --user"),
+    (["dns", "ad.example.com", "NOTATYPE"], "not a DNS record type"),
+    (["dns", "a" * 300], "not a valid DNS name"),
+    (["dns", ".."], "not a valid DNS name"),
+    (["dns", "ad.example.com", "AXFR"], "meta-query"),
+])
+def test_bad_input_is_one_line_never_a_traceback(argv, needle, capsys, monkeypatch):
+    """Bugs: `lab fetch` hung after an early error; `lab dns` printed tracebacks. Input is
+    checked before the lab is asked anything, so these hold with no lab at all."""
+    monkeypatch.setenv("LAB_PROJECT", "no-lab-for-this-test")
+    import lab.cli
+
+    stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints(),
+                             "config": load_config(environ={})})
+    monkeypatch.setattr(lab.cli, "_stack", lambda **_: stub())
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lab: error: ") and err.count("\n") == 1 and needle in err
+
+
+def _fake_endpoints():
+    # a DNS server nobody answers on: query() must refuse bad input before asking
+    return build_endpoints(load_config(environ={}), PORTS)

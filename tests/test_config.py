@@ -104,3 +104,47 @@ def test_state_dir_belongs_to_the_project_not_the_checkout(lab_root, tmp_path):
     assert load_config(lab_root, environ=env).state_dir == expected      # a copy
     assert load_config(environ=env).state_dir == expected                # the repo
     assert load_config(lab_root, environ={**env, "LAB_PROJECT": "other"}).state_dir.name == "other"
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ("[domain]", "[domian]", "unknown section 'domian'; did you mean 'domain'"),
+    ("[lab]\nproject = \"lab\"\n", "", r"section \[lab\] is missing"),
+    ("proxy_basic = 3129", 'proxy_basic = "3129"', r"\[ports\] proxy_basic = '3129' must be an "
+                                                  "integer"),
+    ("proxy_basic = 3129", "proxy_basic = 70000", "from 1 to 65535"),
+    ("proxy_basic = 3129", "proxy_basik = 3129", "did you mean 'proxy_basic'"),
+    ('group = "proxy-users"', 'group = "proxy-users"\nntlm_enabled = false',
+     r"unknown key in \[proxy\]: 'ntlm_enabled'"),
+    ('groups = ["proxy-users"]', 'grups = ["proxy-users"]', "did you mean 'groups'"),
+    ('admin_password = "Lab-Admin-2024!"', 'admin_password = "admin"', "admin_password"),
+    ('realm = "AD.EXAMPLE.COM"', 'realm = "OTHER.COM"', "realm is the domain in upper case"),
+    ('hostname = "proxy"', 'hostname = "LABPROXY"', "hostname"),
+    ('groups = []', 'groups = ["proxy-users"]', "outside 'proxy-users'"),
+    ('in = ["domain"]\nservice = true', 'in = ["domain"]\nservice = false',
+     "LDAP bind account"),
+])
+def test_config_mistakes_are_caught_at_load_with_the_fix(lab_root, old, new, needle):
+    """Bug: these surfaced as KeyError/TypeError tracebacks, late in a build, or never."""
+    _edit(lab_root, old, new)
+    with pytest.raises(ConfigError, match=needle):
+        load_config(lab_root, environ={})
+
+
+@pytest.mark.parametrize("value", ["70000", "0", "-1", "12x"])
+def test_port_override_out_of_range(lab_root, value):
+    with pytest.raises(ConfigError, match="LAB_PORT_WEB.*1 to 65535"):
+        load_config(lab_root, environ={"LAB_PORT_WEB": value})
+
+
+def test_roles_are_settled_at_load():
+    roles = load_config(environ={}).roles
+    assert roles.basic.in_htpasswd and roles.domain.in_domain
+    assert "proxy-users" in roles.group_member.groups
+    assert "proxy-users" not in roles.group_denied.groups
+    assert roles.ldap_bind.service
+
+
+def test_compose_env_carries_host_and_container_ports():
+    env = load_config(environ={}).compose_env()
+    assert env["LAB_PORT_PROXY_BASIC"] == "3129" and env["LAB_CPORT_PROXY_BASIC"] == "3129"
+    assert env["LAB_CPORT_DNS"] == "53" and env["LAB_PROXY_HOSTNAME"] == "proxy"

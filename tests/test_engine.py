@@ -1,0 +1,57 @@
+"""What lab reads from the engine's container records (the Docker SDK's `attrs`)."""
+
+from types import SimpleNamespace
+
+from lab.engine import Engine, ServiceState, _state_of
+
+
+def _container(service, status="running", health="healthy", ports=None, check=True, code=0):
+    attrs = {"State": {"Status": status, "ExitCode": code,
+                       **({"Health": {"Status": health}} if health else {})},
+             "Config": {"Labels": {"com.docker.compose.service": service,
+                                   "lab.fingerprint": "abc"},
+                        **({"Healthcheck": {"Test": ["CMD", "true"]}} if check else {})},
+             "NetworkSettings": {"Ports": ports or {}}}
+    return SimpleNamespace(attrs=attrs, name=f"lab-{service}-1")
+
+
+def test_state_of_a_healthy_service_with_published_ports():
+    state = _state_of(_container("dns", ports={
+        "53/tcp": [{"HostIp": "127.0.0.1", "HostPort": "10053"}],
+        "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "10053"}],
+        "8080/tcp": None}))
+    assert state == ServiceState("dns", "running", "healthy", "abc", {53: 10053})
+    assert state.healthy and not state.broken
+    assert state.describe() == "running (healthy)"
+
+
+def test_an_exited_service_with_a_health_check_is_described_by_its_exit():
+    """Bug: `lab status` said "exited (no health check)" for services that have one."""
+    state = _state_of(_container("proxy", status="exited", health="", code=1))
+    assert state.broken and state.has_health_check
+    assert state.describe() == "exited (exit code 1)"
+
+
+def test_unhealthy_is_broken():
+    assert _state_of(_container("dc", health="unhealthy")).broken
+
+
+def test_services_are_keyed_by_compose_service_and_filtered_by_project():
+    calls = {}
+
+    def list_(all, filters):
+        calls.update(all=all, filters=filters)
+        return [_container("dns"), _container("web")]
+
+    client = SimpleNamespace(containers=SimpleNamespace(list=list_))
+    assert set(Engine(client).services("p1")) == {"dns", "web"}
+    assert calls == {"all": True, "filters": {"label": "com.docker.compose.project=p1"}}
+
+
+def test_subnets_by_network_ipv4_only():
+    networks = [SimpleNamespace(name="a", attrs={"IPAM": {"Config": [
+        {"Subnet": "10.1.0.0/24"}, {"Subnet": "fd00::/64"}]}}),
+        SimpleNamespace(name="none", attrs={"IPAM": {"Config": None}})]
+    client = SimpleNamespace(networks=SimpleNamespace(list=lambda: networks))
+    subnets = Engine(client).subnets()
+    assert [str(s) for s in subnets["a"]] == ["10.1.0.0/24"] and subnets["none"] == []

@@ -1,0 +1,34 @@
+"""Fingerprints: a change reaches exactly the services built from it."""
+
+import shutil
+
+from lab.config import load_config
+from lab.fingerprint import fingerprints
+from tests.integration.helpers import copy_repo
+
+
+def test_users_change_reaches_dc_and_proxy_only(tmp_path):
+    root = copy_repo(tmp_path)
+    before = fingerprints(load_config(root, environ={}))
+    assert before == fingerprints(load_config(root, environ={}))
+    toml = root / "lab.toml"
+    toml.write_text(toml.read_text().replace("Hazel+Nut-31", "Hazel+Nut-32"))
+    after = fingerprints(load_config(root, environ={}))
+    assert {s for s in before if before[s] != after[s]} == {"dc", "proxy"}
+
+
+def test_a_web_module_change_reaches_web_only(tmp_path):
+    root = copy_repo(tmp_path)
+    before = fingerprints(load_config(root, environ={}))
+    with open(root / "lab" / "mockweb.py", "a") as module:
+        module.write("\n# changed\n")
+    shutil.rmtree(root / "lab" / "__pycache__", ignore_errors=True)
+    after = fingerprints(load_config(root, environ={}))
+    assert {s for s in before if before[s] != after[s]} == {"web"}
+
+
+def test_a_port_change_reaches_every_service(tmp_path):
+    root = copy_repo(tmp_path)
+    before = fingerprints(load_config(root, environ={}))
+    after = fingerprints(load_config(root, environ={"LAB_PORT_WEB": "18080"}))
+    assert all(before[s] != after[s] for s in before)
