@@ -88,6 +88,26 @@ def _json(request, body: object) -> bytes:
     return json.dumps(body, sort_keys=True).encode() + b"\n"
 
 
+class ErrorResource(resource.Resource):
+    """A fixed error status. Local because `twisted.web.pages` is newer than
+    Debian's Twisted 22.4 and `resource.ErrorPage` warns on current Twisted."""
+
+    isLeaf = True
+
+    def __init__(self, code: int, brief: str):
+        super().__init__()
+        self.code, self.brief = code, brief
+
+    def render(self, request):
+        request.setResponseCode(self.code)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return (f"<html><head><title>{self.code} - {self.brief}</title></head>"
+                f"<body><h1>{self.brief}</h1></body></html>\n").encode()
+
+
+NOT_FOUND = ErrorResource(404, "No Such Resource")
+
+
 class SimpleResource(resource.Resource):
     isLeaf = True
 
@@ -218,7 +238,7 @@ class MatrixResource(resource.Resource):
 
     def render(self, request):
         if len(request.postpath) < 2 or not all(request.postpath[:2]):
-            return resource.NoResource().render(request)
+            return NOT_FOUND.render(request)
         self.log.record(request)
         run, scenario = (p.decode("latin-1") for p in request.postpath[:2])
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -239,13 +259,27 @@ class RequestsResource(resource.Resource):
         return _json(request, {"requests": self.log.query(_arg(request, "prefix", ""))})
 
 
-class IndexResource(resource.Resource):
+class Folder(resource.Resource):
+    """Children by name; anything else, itself included, is our 404 (not
+    Twisted's default, which warns on current Twisted)."""
+
+    def getChild(self, path, request):
+        return NOT_FOUND
+
+    def render(self, request):
+        return NOT_FOUND.render(request)
+
+
+class IndexResource(Folder):
     """`/`: what is here, so the lab's advertised `web.url` answers 200, not 404."""
 
     def getChild(self, path, request):
         if path == b"" and not request.postpath:
             return self        # "/" itself (Resource's default makes it a 404)
-        return super().getChild(path, request)
+        return NOT_FOUND
+
+    def render(self, request):
+        return resource.Resource.render(self, request)
 
     def render_GET(self, request):
         request.setHeader(b"vary", b"accept")
@@ -267,10 +301,10 @@ def build_root(reactor=None, log: RequestLog | None = None) -> resource.Resource
     reactor = reactor or _global_reactor()
     log = log if log is not None else RequestLog(reactor)
     root = IndexResource()
-    lab = resource.Resource()
+    lab = Folder()
     for name, child in ((SIMPLERESOURCE, SimpleResource()),
-                        (THROWERROR, resource.NoResource()),
-                        (UNAUTHORIZED, resource.ErrorPage(401, "Unauthorized", "Unauthorized")),
+                        (THROWERROR, NOT_FOUND),
+                        (UNAUTHORIZED, ErrorResource(401, "Unauthorized")),
                         (HEADERS, HeadersResource()), (SLOW, SlowResource(reactor)),
                         (LARGE, LargeResource()), (REDIRECT, RedirectResource()),
                         (STATUS, StatusResource()), (MATRIX, MatrixResource(log)),

@@ -70,7 +70,7 @@ class RootTests(MockWebTestCase):
 
     @defer.inlineCallbacks
     def test_unknown_paths_are_still_404(self):
-        for path in ("nothing", "simpleresource-not", "_lab/nothing"):
+        for path in ("nothing", "simpleresource-not", "_lab", "_lab/", "_lab/nothing"):
             response, _ = yield self.get(self.server.get_url() + path)
             self.assertEqual(404, response.code, path)
 
