@@ -27,25 +27,28 @@ def _start(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, "-m", "lab.mockweb", "--interface", "127.0.0.1",
                              *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, text=True)
+                            env=env)
 
 
 def _wait_for_line(process: subprocess.Popen, needle: str) -> str:
-    """The first output line containing `needle`; fails at the deadline or on exit."""
-    seen = []
+    """The first output line containing `needle`; fails at the deadline or on exit.
+    Reads the pipe's fd unbuffered: a buffered readline could swallow the line into
+    its buffer, where select() never sees it."""
+    fd, text = process.stdout.fileno(), ""
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         end = time.monotonic() + DEADLINE
         while (left := end - time.monotonic()) > 0:
             if not selector.select(left):
                 continue
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            seen.append(line)
-            if needle in line:
-                return line
-    pytest.fail(f"no {needle!r} from lab.mockweb; it said:\n{''.join(seen)}")
+            text += chunk.decode(errors="replace")
+            for line in text.splitlines(keepends=True):
+                if needle in line and line.endswith("\n"):
+                    return line
+    pytest.fail(f"no {needle!r} from lab.mockweb; it said:\n{text}")
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def test_taken_port_exits_1_naming_the_port():
         port = taken.getsockname()[1]
         process = _start("--port", str(port), "--https-port", "0")
         try:
-            output, _ = process.communicate(timeout=DEADLINE)
+            output = process.communicate(timeout=DEADLINE)[0].decode(errors="replace")
         finally:
             process.kill()
             process.wait(timeout=DEADLINE)
