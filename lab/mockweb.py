@@ -270,16 +270,13 @@ class Folder(resource.Resource):
         return NOT_FOUND.render(request)
 
 
-class IndexResource(Folder):
+class IndexResource(resource.Resource):
     """`/`: what is here, so the lab's advertised `web.url` answers 200, not 404."""
 
     def getChild(self, path, request):
         if path == b"" and not request.postpath:
             return self        # "/" itself (Resource's default makes it a 404)
         return NOT_FOUND
-
-    def render(self, request):
-        return resource.Resource.render(self, request)
 
     def render_GET(self, request):
         request.setHeader(b"vary", b"accept")
@@ -296,9 +293,9 @@ class IndexResource(Folder):
 
 def build_root(reactor=None, log: RequestLog | None = None) -> resource.Resource:
     """The site's root; `reactor` times `/slow` and the records of `log`."""
-    from lab.tidy import _global_reactor
+    from lab.tidy import global_reactor
 
-    reactor = reactor or _global_reactor()
+    reactor = reactor or global_reactor()
     log = log if log is not None else RequestLog(reactor)
     root = IndexResource()
     lab = Folder()
@@ -337,10 +334,10 @@ class MockWebServer:
     def __init__(self, interface: str = "127.0.0.1", host: str | None = None,
                  port: int = 0, https_port: int = 0, certificate=None, reactor=None,
                  max_records: int = MAX_RECORDS):
-        from lab.tidy import _global_reactor
+        from lab.tidy import global_reactor
         from lab.tls import make_self_signed
 
-        self.reactor = reactor or _global_reactor()
+        self.reactor = reactor or global_reactor()
         self.host = host or interface
         names = tuple(dict.fromkeys(n for n in (self.host, "localhost") if not _is_ip(n)))
         addresses = tuple(dict.fromkeys(a for a in (interface, self.host, "127.0.0.1")

@@ -36,7 +36,9 @@ from twisted.python.failure import Failure
 ABORT_AFTER = 2.0
 
 
-def _global_reactor():
+def global_reactor():
+    """The global reactor, imported only when asked for (so importing lab.tidy
+    installs none, and callers may pass their own)."""
     from twisted.internet import reactor
 
     return reactor
@@ -122,7 +124,7 @@ class TidySocketServer:
     def reactor(self):
         """The reactor this server uses: the one given, else the global one."""
         if self._given_reactor is None:
-            self._given_reactor = _global_reactor()
+            self._given_reactor = global_reactor()
         return self._given_reactor
 
     # -- where to listen and connect -------------------------------------
