@@ -36,7 +36,9 @@ from twisted.python.failure import Failure
 ABORT_AFTER = 2.0
 
 
-def _reactor():
+def global_reactor():
+    """The global reactor, imported only when asked for (so importing lab.tidy
+    installs none, and callers may pass their own)."""
     from twisted.internet import reactor
 
     return reactor
@@ -103,9 +105,12 @@ class TidySocketServer:
     Subclasses say where to listen and connect, either as endpoint description
     strings (`get_server_endpoint` / `get_client_endpoint`, as the original
     helpers did) or as endpoint objects (`server_endpoint` / `client_endpoint`).
+    `reactor` is what they listen, connect and time the abort with (default: the
+    global reactor, imported only when first needed).
     """
 
-    def __init__(self):
+    def __init__(self, reactor=None):
+        self._given_reactor = reactor
         self.listener = None        # IListeningPort once listening
         self.server_factory = None  # the user's server factory
         self.connector = None       # the user's protocol of the latest client
@@ -114,6 +119,13 @@ class TidySocketServer:
         self._open: dict[_TrackedProtocol, defer.Deferred] = {}
         self._attempts: dict[defer.Deferred, defer.Deferred] = {}
         self._cleaning: defer.Deferred | None = None
+
+    @property
+    def reactor(self):
+        """The reactor this server uses: the one given, else the global one."""
+        if self._given_reactor is None:
+            self._given_reactor = global_reactor()
+        return self._given_reactor
 
     # -- where to listen and connect -------------------------------------
 
@@ -124,10 +136,10 @@ class TidySocketServer:
         raise NotImplementedError("To be implemented by child classes.")
 
     def server_endpoint(self):
-        return endpoints.serverFromString(_reactor(), self.get_server_endpoint())
+        return endpoints.serverFromString(self.reactor, self.get_server_endpoint())
 
     def client_endpoint(self):
-        return endpoints.clientFromString(_reactor(), self.get_client_endpoint())
+        return endpoints.clientFromString(self.reactor, self.get_client_endpoint())
 
     # -- connections ------------------------------------------------------
 
@@ -212,7 +224,6 @@ class TidySocketServer:
         return _observe(cleaning)
 
     def _clean(self) -> defer.Deferred:
-        reactor = _reactor()
         for attempt in list(self._attempts):
             attempt.cancel()
         waits = list(self._attempts.values())
@@ -223,7 +234,7 @@ class TidySocketServer:
         waits.extend(self._open.values())
         if not self._open:
             return defer.gatherResults(waits, consumeErrors=True)
-        abort = reactor.callLater(ABORT_AFTER, self._abort_open)
+        abort = self.reactor.callLater(ABORT_AFTER, self._abort_open)
         done = defer.gatherResults(waits, consumeErrors=True)
 
         def stop_abort_timer(result):
@@ -263,8 +274,8 @@ class TidyTCPServer(TidySocketServer):
     client_endpoint_pattern = "tcp:host=%s:port=%s"
     server_endpoint_pattern = "tcp:%s:interface=%s"
 
-    def __init__(self, interface: str = "127.0.0.1", port: int = 0):
-        super().__init__()
+    def __init__(self, interface: str = "127.0.0.1", port: int = 0, reactor=None):
+        super().__init__(reactor)
         self.interface = interface
         self.port = port
 
@@ -287,8 +298,8 @@ class TidyUnixServer(TidySocketServer):
     client_endpoint_pattern = "unix:path=%s"
     server_endpoint_pattern = "unix:%s"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, reactor=None):
+        super().__init__(reactor)
         self.temp_dir = tempfile.mkdtemp(prefix="tidy-")
         self.path = os.path.join(self.temp_dir, "tidy_unix_server")
 
@@ -311,8 +322,8 @@ class TidyTLSServer(TidyTCPServer):
     """
 
     def __init__(self, certificate=None, interface: str = "127.0.0.1", port: int = 0,
-                 hostname: str = "localhost"):
-        super().__init__(interface, port)
+                 hostname: str = "localhost", reactor=None):
+        super().__init__(interface, port, reactor)
         from lab.tls import localhost_certificate
 
         self.certificate = certificate or localhost_certificate()
@@ -320,7 +331,7 @@ class TidyTLSServer(TidyTCPServer):
 
     def server_endpoint(self):
         return endpoints.SSL4ServerEndpoint(
-            _reactor(), self.port, self.certificate.server_options(), interface=self.interface)
+            self.reactor, self.port, self.certificate.server_options(), interface=self.interface)
 
     def client_endpoint(self):
         from twisted.internet import ssl
@@ -329,5 +340,5 @@ class TidyTLSServer(TidyTCPServer):
             raise ValueError(f"{self.server_factory} has not started listening.")
         host = "127.0.0.1" if self.interface in ("0.0.0.0", "") else self.interface
         options = ssl.optionsForClientTLS(self.hostname, trustRoot=self.certificate.trust_root())
-        tcp = endpoints.TCP4ClientEndpoint(_reactor(), host, self.listener.getHost().port)
+        tcp = endpoints.TCP4ClientEndpoint(self.reactor, host, self.listener.getHost().port)
         return endpoints.wrapClientTLS(options, tcp)

@@ -2,6 +2,8 @@
 
 trial's own dirty-reactor check runs after each test: a clean-up that leaves a
 delayed call or a selectable behind fails here even when the test body passed.
+The abort of connections that cannot close politely is in test_tidy_clock.py,
+timed with `task.Clock`.
 """
 
 import os
@@ -10,7 +12,6 @@ from twisted.internet import defer, error, protocol, task
 from twisted.spread import pb
 from twisted.trial import unittest
 
-from lab import tidy
 from lab.testcases import (
     TCPPbServerTestCase,
     TLSPbServerTestCase,
@@ -74,18 +75,6 @@ class ServerDropFactory(protocol.Factory):
 class RefusingFactory(protocol.Factory):
     def buildProtocol(self, addr):
         return None
-
-
-class Flooder(protocol.Protocol):
-    """Writes far more than a non-reading peer will accept, so loseConnection stalls."""
-
-    def connectionMade(self):
-        self.transport.write(b"x" * (64 * 1024 * 1024))
-
-
-class PausedReader(protocol.Protocol):
-    def connectionMade(self):
-        self.transport.pauseProducing()
 
 
 # -- the seed's PB scenarios -------------------------------------------------
@@ -317,13 +306,6 @@ class CleanUpCasesMixin:
         yield self.assertFailure(connecting, defer.CancelledError,
                                  error.ConnectingCancelledError)
         yield cleaning
-        yield self.assertCleanedUp()
-
-    @defer.inlineCallbacks
-    def test_connection_that_cannot_close_politely_is_aborted(self):
-        self.patch(tidy, "ABORT_AFTER", 0.2)
-        yield self.server.listen_server(protocol.Factory.forProtocol, Flooder)
-        yield self.server.connect_client(protocol.Factory.forProtocol, PausedReader)
         yield self.assertCleanedUp()
 
     @defer.inlineCallbacks

@@ -1,0 +1,95 @@
+"""The `web` container's command line, run as a process: `python3 -m lab.mockweb`.
+
+Waits are on the process's own output (the "serving" line, its exit), each
+bounded by a deadline; nothing sleeps.
+"""
+
+import json
+import os
+import selectors
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab.tls import make_ca, make_issued
+
+REPO = Path(__file__).resolve().parent.parent
+DEADLINE = 20.0
+
+
+def _start(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "lab.mockweb", "--interface", "127.0.0.1",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)
+
+
+def _wait_for_line(process: subprocess.Popen, needle: str) -> str:
+    """The first output line containing `needle`; fails at the deadline or on exit.
+    Reads the pipe's fd unbuffered: a buffered readline could swallow the line into
+    its buffer, where select() never sees it."""
+    fd, text = process.stdout.fileno(), ""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        end = time.monotonic() + DEADLINE
+        while (left := end - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            text += chunk.decode(errors="replace")
+            for line in text.splitlines(keepends=True):
+                if needle in line and line.endswith("\n"):
+                    return line
+    pytest.fail(f"no {needle!r} from lab.mockweb; it said:\n{text}")
+
+
+@pytest.fixture
+def chain_pem(tmp_path):
+    """key, leaf, CA in one file (what `lab up` mounts), and the CA alone."""
+    ca = make_ca("lab test CA")
+    leaf = make_issued(ca, ("localhost",), ("127.0.0.1",))
+    (tmp_path / "web-tls.pem").write_bytes(leaf.key_pem + leaf.cert_pem + ca.cert_pem)
+    (tmp_path / "web-ca.pem").write_bytes(ca.cert_pem)
+    return tmp_path
+
+
+def test_serves_root_over_http_and_verified_https(chain_pem):
+    process = _start("--port", "0", "--https-port", "0",
+                     "--tls-pem", str(chain_pem / "web-tls.pem"))
+    try:
+        words = _wait_for_line(process, "serving").split()
+        http_url, https_url = words[-3], words[-1]
+        with urllib.request.urlopen(http_url, timeout=DEADLINE) as response:
+            assert response.status == 200
+            assert response.headers["content-type"].startswith("text/html")
+        context = ssl.create_default_context(cafile=str(chain_pem / "web-ca.pem"))
+        request = urllib.request.Request(https_url, headers={"Accept": "application/json"})
+        with urllib.request.urlopen(request, timeout=DEADLINE, context=context) as response:
+            assert response.status == 200
+            assert json.load(response)["resources"]
+    finally:
+        process.terminate()
+        process.wait(timeout=DEADLINE)
+
+
+def test_taken_port_exits_1_naming_the_port():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _start("--port", str(port), "--https-port", "0")
+        try:
+            output = process.communicate(timeout=DEADLINE)[0].decode(errors="replace")
+        finally:
+            process.kill()
+            process.wait(timeout=DEADLINE)
+    assert process.returncode == 1, output
+    assert "cannot serve" in output and str(port) in output
