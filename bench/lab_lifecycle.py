@@ -2,43 +2,52 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 from lab.config import load_config
-from lab.stack import SERVICES, Stack, side_by_side_env
+from lab.sidebyside import side_by_side_env
+from lab.stack import Stack
+from lab.topology import SERVICE_NAMES
 
 PROJECT = "lab-bench"
 SUBNET = "172.29.55.0/24"
+RUNS = 5
 
 
 def private_stack() -> Stack:
     return Stack(load_config(environ=side_by_side_env(PROJECT, SUBNET)))
 
 
+def _spread(report, what: str, seconds: list[float]) -> None:
+    report(f"{what} (min of {len(seconds)})", min(seconds), "s")
+    report(f"{what} (median)", statistics.median(seconds), "s")
+    report(f"{what} (max)", max(seconds), "s")
+
+
 def run(report, cold: bool = True) -> None:
     stack = private_stack()
     stack.down()
-    stack.up()                       # prepares the host, base image; warms the cache
+    stack.up()                       # warms the build cache
     stack.down()
     if cold:
-        for service in SERVICES:
+        for service in SERVICE_NAMES:
             started = time.monotonic()
-            stack.compose("build", "--no-cache", service, timeout=1800)
+            stack.compose.run("build", "--no-cache", service, timeout=1800)
             report(f"cold build {service}", time.monotonic() - started, "s")
-    ups, downs = [], []
-    for _ in range(3):
+    ups, downs, noops = [], [], []
+    for _ in range(RUNS):
         started = time.monotonic()
         stack.up()
         ups.append(time.monotonic() - started)
         started = time.monotonic()
+        stack.up()
+        noops.append(time.monotonic() - started)
+        started = time.monotonic()
         stack.down()
         downs.append(time.monotonic() - started)
-    report("warm lab up, until all healthy (best of 3)", min(ups), "s")
-    report("warm lab up, until all healthy (worst of 3)", max(ups), "s")
-    stack.up()
-    started = time.monotonic()
-    stack.up()
-    report("lab up when already up (no-op)", time.monotonic() - started, "s")
-    stack.down()
-    report("lab down (best of 3)", min(downs), "s")
-    report("lab down (worst of 3)", max(downs), "s")
+    _spread(report, "warm lab up, until all healthy", ups)
+    _spread(report, "lab up when already up (no-op)", noops)
+    _spread(report, "lab down", downs)
+    for image in stack.engine.project_images(PROJECT):     # leave no private images behind
+        stack.engine.client.images.remove(image.id, force=True)

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 from lab.ad import DiscoveryError, KerberosError, kinit, make_resolver, query
+from lab.curl import proxy_args
 from lab.endpoints import Endpoints, ProxyPort
 from lab.mockweb import SAMPLE_RESOURCE, SIMPLERESOURCE
 
@@ -55,12 +56,9 @@ def curl_via_proxy(endpoints: Endpoints, port: str, url: str) -> tuple[bool, str
                     kdc.host, kdc.port, directory=tmp).env}
             except KerberosError as exc:
                 return False, str(exc)
-            cmd += ["--proxy-negotiate", "-U", ":",
-                    "--resolve", f"{proxy.host}:{proxy.port}:{proxy.connect_address}",
-                    "-x", proxy.url]
+            cmd += proxy_args(proxy)
         else:
-            user = f"{endpoints.dc.workgroup}\\{proxy.username}:{proxy.password}"
-            cmd += ["--proxy-ntlm", "-U", user, "-x", proxy.url]
+            cmd += proxy_args(proxy, workgroup=endpoints.dc.workgroup)
         proc = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=20, env=env)
     status = proc.stdout.strip()
     return status == "200", f"HTTP {status} (curl)" if status else proc.stderr.strip()

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from lab.ad import kinit
+from lab.curl import proxy_args
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import curl as run_curl
 
@@ -17,49 +18,40 @@ def curl(tool, url, *args, env=None):
 
 @pytest.fixture
 def url(lab_endpoints):
-    return lab_endpoints["web"]["proxy_url"] + "simpleresource"
+    return lab_endpoints.web.proxy_url + "simpleresource"
 
 
 @pytest.fixture
 def ticket(lab_endpoints, tmp_path):
-    proxy, kdc = lab_endpoints["proxy"]["negotiate"], lab_endpoints["dc"]["kerberos"]
-    return kinit(proxy["username"], proxy["password"], lab_endpoints["dc"]["realm"],
-                 kdc["host"], kdc["port"], directory=tmp_path)
-
-
-def negotiate_args(proxy):
-    # curl must call the proxy by its principal's name; --resolve maps it to 127.0.0.1
-    return ["--proxy-negotiate", "-U", ":",
-            "--resolve", f"{proxy['host']}:{proxy['port']}:{proxy['address']}",
-            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+    proxy, kdc = lab_endpoints.proxy["negotiate"], lab_endpoints.dc.kerberos
+    return kinit(proxy.username, proxy.password, lab_endpoints.dc.realm,
+                 kdc.host, kdc.port, directory=tmp_path)
 
 
 def test_negotiate_with_a_ticket(tool, lab_endpoints, url, ticket):
-    proxy = lab_endpoints["proxy"]["negotiate"]
-    assert curl(tool, url, *negotiate_args(proxy), env=ticket.env) == (200, SAMPLE_RESOURCE)
+    proxy = lab_endpoints.proxy["negotiate"]
+    assert curl(tool, url, *proxy_args(proxy), env=ticket.env) == (200, SAMPLE_RESOURCE)
 
 
 def test_negotiate_service_ticket_is_aes(tool, lab_endpoints, url, ticket):
-    proxy = lab_endpoints["proxy"]["negotiate"]
-    curl(tool, url, *negotiate_args(proxy), env=ticket.env)
+    proxy = lab_endpoints.proxy["negotiate"]
+    curl(tool, url, *proxy_args(proxy), env=ticket.env)
     klist = subprocess.run([tool("klist"), "-e"], capture_output=True, text=True, timeout=15,
                            env={**os.environ, **ticket.env}, check=True).stdout
-    service = klist.split(f"HTTP/{proxy['host']}@", 1)[1]
+    service = klist.split(f"HTTP/{proxy.host}@", 1)[1]
     assert "Etype (skey, tkt): aes256-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96" in service
     assert "rc4" not in service.split("Ticket server")[0]
 
 
 def test_negotiate_without_a_ticket_is_407(tool, lab_endpoints, url, tmp_path):
-    proxy = lab_endpoints["proxy"]["negotiate"]
+    proxy = lab_endpoints.proxy["negotiate"]
     env = {"KRB5CCNAME": f"FILE:{tmp_path / 'empty'}", "KRB5_CONFIG": "/dev/null"}
-    assert curl(tool, url, *negotiate_args(proxy), env=env)[0] == 407
+    assert curl(tool, url, *proxy_args(proxy), env=env)[0] == 407
 
 
 def ntlm_args(lab_endpoints, password=None):
-    proxy = lab_endpoints["proxy"]["ntlm"]
-    user = f"{lab_endpoints['dc']['workgroup']}\\{proxy['username']}"
-    return ["--proxy-ntlm", "-U", f"{user}:{password or proxy['password']}",
-            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+    return proxy_args(lab_endpoints.proxy["ntlm"], workgroup=lab_endpoints.dc.workgroup,
+                      password=password)
 
 
 def test_ntlm_with_the_right_password(tool, lab_endpoints, url):
@@ -70,25 +62,20 @@ def test_ntlm_with_a_wrong_password_is_407(tool, lab_endpoints, url):
     assert curl(tool, url, *ntlm_args(lab_endpoints, "Not-The-Password-1"))[0] == 407
 
 
-def basic(proxy, user=None, password=None):
-    return ["-U", f"{user or proxy['username']}:{password or proxy['password']}",
-            "-x", f"http://{proxy['host']}:{proxy['port']}"]
-
-
 def test_group_member_is_admitted(tool, lab_endpoints, url):
-    proxy = lab_endpoints["proxy"]["group"]
-    assert curl(tool, url, *basic(proxy)) == (200, SAMPLE_RESOURCE)
+    proxy = lab_endpoints.proxy["group"]
+    assert curl(tool, url, *proxy_args(proxy)) == (200, SAMPLE_RESOURCE)
 
 
 def test_valid_user_outside_the_group_gets_403(tool, lab_endpoints, url):
-    proxy = lab_endpoints["proxy"]["group"]
-    args = basic(proxy, proxy["denied_username"], proxy["denied_password"])
+    proxy = lab_endpoints.proxy["group"]
+    args = proxy_args(proxy, user=proxy.denied_username, password=proxy.denied_password)
     assert curl(tool, url, *args)[0] == 403
 
 
 def test_group_port_without_credentials_is_407(tool, lab_endpoints, url):
-    proxy = lab_endpoints["proxy"]["group"]
-    assert curl(tool, url, "-x", f"http://{proxy['host']}:{proxy['port']}")[0] == 407
+    proxy = lab_endpoints.proxy["group"]
+    assert curl(tool, url, *proxy_args(proxy, credentials=False))[0] == 407
 
 
 @pytest.mark.parametrize("port,scheme", [
@@ -96,9 +83,9 @@ def test_group_port_without_credentials_is_407(tool, lab_endpoints, url):
     ("negotiate", "Negotiate"), ("ntlm", "NTLM"),
 ])
 def test_each_port_offers_only_its_scheme(tool, lab_endpoints, url, port, scheme):
-    proxy = lab_endpoints["proxy"][port]
+    proxy = lab_endpoints.proxy[port]
     out = subprocess.run([tool("curl"), "-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null",
-                          "-x", f"http://127.0.0.1:{proxy['port']}", url],
+                          *proxy_args(proxy, credentials=False), url],
                          capture_output=True, text=True, timeout=20, check=True).stdout
     offered = [line.split(":", 1)[1].split()[0] for line in out.splitlines()
                if line.lower().startswith("proxy-authenticate:")]
@@ -106,15 +93,15 @@ def test_each_port_offers_only_its_scheme(tool, lab_endpoints, url, port, scheme
 
 
 def test_basic_credentials_pushed_at_negotiate_and_ntlm_are_refused(tool, lab_endpoints, url):
-    user = lab_endpoints["proxy"]["ldap"]
+    user = lab_endpoints.proxy["ldap"]
     for port in ("negotiate", "ntlm"):
-        proxy = {**lab_endpoints["proxy"][port], "host": "127.0.0.1"}
-        assert curl(tool, url, *basic(proxy, user["username"], user["password"]))[0] == 403
+        args = proxy_args(lab_endpoints.proxy[port], scheme="basic", user=user.username,
+                          password=user.password)
+        assert curl(tool, url, *args)[0] == 403
 
 
 def test_ntlm_credentials_pushed_at_a_basic_port_are_refused(tool, lab_endpoints, url):
-    ntlm = lab_endpoints["proxy"]["ntlm"]
-    user = f"{lab_endpoints['dc']['workgroup']}\\{ntlm['username']}:{ntlm['password']}"
-    ldap = lab_endpoints["proxy"]["ldap"]
-    args = ["--proxy-ntlm", "-U", user, "-x", f"http://127.0.0.1:{ldap['port']}"]
+    ntlm = lab_endpoints.proxy["ntlm"]
+    args = proxy_args(lab_endpoints.proxy["ldap"], scheme="ntlm", user=ntlm.username,
+                      password=ntlm.password, workgroup=lab_endpoints.dc.workgroup)
     assert curl(tool, url, *args)[0] == 403

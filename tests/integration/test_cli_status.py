@@ -9,7 +9,7 @@ def test_status_json_shape(lab_endpoints):
     proc = run_lab("status", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data == lab_endpoints
+    assert data == lab_endpoints.to_json()
     for name in ("noauth", "basic", "ldap"):
         entry = data["proxy"][name]
         assert entry["host"] == "127.0.0.1" and isinstance(entry["port"], int)

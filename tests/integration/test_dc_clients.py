@@ -10,23 +10,23 @@ from lab.config import load_config
 
 
 def ldapsearch(tool, endpoints, user, password, *query):
-    ldap = endpoints["dc"]["ldap"]
+    ldap = endpoints.dc.ldap
     cmd = [tool("ldapsearch"), "-x", "-o", "nettimeout=5", "-H",
-           f"ldap://{ldap['host']}:{ldap['port']}",
+           f"ldap://{ldap.host}:{ldap.port}",
            "-D", f"{user}@{endpoints['dc']['realm']}", "-w", password, *query]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=15)
 
 
 @pytest.fixture
 def domain_user(lab_endpoints):
-    proxy = lab_endpoints["proxy"]["ldap"]
-    return proxy["username"], proxy["password"]
+    proxy = lab_endpoints.proxy["ldap"]
+    return proxy.username, proxy.password
 
 
 def test_simple_bind_and_search(tool, lab_endpoints, domain_user):
     config = load_config()
     proc = ldapsearch(tool, lab_endpoints, *domain_user,
-                      "-b", lab_endpoints["dc"]["base_dn"], "(objectClass=user)", "sAMAccountName")
+                      "-b", lab_endpoints.dc.base_dn, "(objectClass=user)", "sAMAccountName")
     assert proc.returncode == 0, proc.stderr
     found = {line.split(": ", 1)[1] for line in proc.stdout.splitlines()
              if line.startswith("sAMAccountName: ")}
@@ -37,7 +37,7 @@ def test_simple_bind_and_search(tool, lab_endpoints, domain_user):
 def test_group_membership_comes_from_lab_toml(tool, lab_endpoints, domain_user):
     config = load_config()
     group = config.groups[0]
-    proc = ldapsearch(tool, lab_endpoints, *domain_user, "-b", lab_endpoints["dc"]["base_dn"],
+    proc = ldapsearch(tool, lab_endpoints, *domain_user, "-b", lab_endpoints.dc.base_dn,
                       f"(&(objectClass=group)(cn={group.name}))", "member")
     assert proc.returncode == 0, proc.stderr
     members = {line.split("CN=", 1)[1].split(",", 1)[0].lower()
@@ -53,10 +53,10 @@ def test_simple_bind_with_wrong_password_fails(tool, lab_endpoints, domain_user)
 
 @pytest.fixture
 def krb5_env(tmp_path, lab_endpoints):
-    kdc = lab_endpoints["dc"]["kerberos"]
-    realm = lab_endpoints["dc"]["realm"]
+    kdc = lab_endpoints.dc.kerberos
+    realm = lab_endpoints.dc.realm
     conf = tmp_path / "krb5.conf"
-    conf.write_text(krb5_conf(realm, kdc["host"], kdc["port"]))   # then plain kinit/klist
+    conf.write_text(krb5_conf(realm, kdc.host, kdc.port))   # then plain kinit/klist
     return {**os.environ, "KRB5_CONFIG": str(conf),
             "KRB5CCNAME": f"FILE:{tmp_path / 'ccache'}"}
 

@@ -6,8 +6,8 @@ import pytest
 
 
 def dig(tool, endpoints, name, rtype="SRV", *extra):
-    dns = endpoints["dns"]
-    cmd = [tool("dig"), "+time=2", "+tries=2", "-p", str(dns["port"]), f"@{dns['host']}",
+    dns = endpoints.dns
+    cmd = [tool("dig"), "+time=2", "+tries=2", "-p", str(dns.port), f"@{dns.host}",
            *extra, name, rtype]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=15, check=True).stdout
 
@@ -27,12 +27,12 @@ def srv(tool, endpoints, name):
     ("gc._msdcs", "3268"),
 ])
 def test_ad_srv_records(tool, lab_endpoints, name, port):
-    dc = lab_endpoints["dc"]["hostname"] + "."
+    dc = lab_endpoints.dc.hostname + "."
     assert (("0", "100", port, dc),) == tuple(srv(tool, lab_endpoints, name))
 
 
 def test_dc_address_record(tool, lab_endpoints):
-    out = dig(tool, lab_endpoints, lab_endpoints["dc"]["hostname"], "A", "+short")
+    out = dig(tool, lab_endpoints, lab_endpoints.dc.hostname, "A", "+short")
     assert out.strip().count(".") == 3
 
 
@@ -46,7 +46,7 @@ def test_records_only_the_dcs_dynamic_update_creates(tool, lab_endpoints, name):
     while not srv(tool, lab_endpoints, name):
         assert time.monotonic() < deadline, f"{name} never registered by the DC"
         time.sleep(0.5)  # polling an external daemon's progress, bounded above
-    assert srv(tool, lab_endpoints, name)[0][3] == lab_endpoints["dc"]["hostname"] + "."
+    assert srv(tool, lab_endpoints, name)[0][3] == lab_endpoints.dc.hostname + "."
 
 
 def test_no_recursion_for_other_zones(tool, lab_endpoints):
@@ -55,5 +55,5 @@ def test_no_recursion_for_other_zones(tool, lab_endpoints):
 
 
 def test_zone_transfer_refused(tool, lab_endpoints):
-    out = dig(tool, lab_endpoints, lab_endpoints["dc"]["domain"], "AXFR")
+    out = dig(tool, lab_endpoints, lab_endpoints.dc.domain, "AXFR")
     assert "Transfer failed" in out or "XFR size" not in out

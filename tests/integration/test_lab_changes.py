@@ -12,8 +12,10 @@ import pytest
 
 from lab.ad import kinit
 from lab.config import load_config
+from lab.curl import proxy_args
+from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
-from lab.stack import side_by_side_env
+from lab.sidebyside import side_by_side_env
 from tests.integration.helpers import copy_repo, curl, run_lab
 
 PROJECT = "lab-changes-test"
@@ -42,15 +44,14 @@ def container_ids(env) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines())
 
 
-def status(env) -> dict:
-    return json.loads(lab(env, "status", "--json").stdout)
+def status(env) -> Endpoints:
+    return Endpoints.from_json(json.loads(lab(env, "status", "--json").stdout))
 
 
 def ntlm_works(endpoints, user, password) -> bool:
-    proxy = endpoints["proxy"]["ntlm"]
-    url = endpoints["web"]["proxy_url"] + "simpleresource"
-    args = ["--proxy-ntlm", "-U", f"{endpoints['dc']['workgroup']}\\{user}:{password}",
-            "-x", f"http://{proxy['host']}:{proxy['port']}"]
+    proxy = endpoints.proxy["ntlm"]
+    url = endpoints.web.proxy_url + "simpleresource"
+    args = proxy_args(proxy, workgroup=endpoints.dc.workgroup, user=user, password=password)
     return curl(url, *args) == (200, SAMPLE_RESOURCE)
 
 
@@ -72,19 +73,16 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     assert after["dc"] != before["dc"] and after["proxy"] != before["proxy"]
 
     endpoints = status(env)
-    url = endpoints["web"]["proxy_url"] + "simpleresource"
+    url = endpoints.web.proxy_url + "simpleresource"
     for port in ("ldap", "group"):
-        proxy = endpoints["proxy"][port]
-        assert curl(url, "-U", f"{user}:{password}",
-                    "-x", f"http://{proxy['host']}:{proxy['port']}") == (200, SAMPLE_RESOURCE)
+        proxy = endpoints.proxy[port]
+        assert curl(url, *proxy_args(proxy, user=user, password=password)) == \
+            (200, SAMPLE_RESOURCE)
     assert ntlm_works(endpoints, user, password)
-    kdc, negotiate = endpoints["dc"]["kerberos"], endpoints["proxy"]["negotiate"]
-    ticket = kinit(user, password, endpoints["dc"]["realm"], kdc["host"], kdc["port"],
+    kdc, negotiate = endpoints.dc.kerberos, endpoints.proxy["negotiate"]
+    ticket = kinit(user, password, endpoints.dc.realm, kdc.host, kdc.port,
                    directory=tmp_path)
-    assert curl(url, "--proxy-negotiate", "-U", ":", "--resolve",
-                f"{negotiate['host']}:{negotiate['port']}:{negotiate['address']}",
-                "-x", f"http://{negotiate['host']}:{negotiate['port']}",
-                env=ticket.env) == (200, SAMPLE_RESOURCE)
+    assert curl(url, *proxy_args(negotiate), env=ticket.env) == (200, SAMPLE_RESOURCE)
 
     proc = lab(env, "up")                       # nothing changed: a fast no-op
     assert proc.returncode == 0 and "already up" in proc.stderr
@@ -113,8 +111,8 @@ def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
     assert proc.returncode == 0, proc.stderr
     assert "recreating proxy" in proc.stderr
     endpoints = status(env)
-    user = endpoints["proxy"]["ntlm"]
-    assert ntlm_works(endpoints, user["username"], user["password"])
+    user = endpoints.proxy["ntlm"]
+    assert ntlm_works(endpoints, user.username, user.password)
 
 
 @pytest.mark.timeout(300)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lab.stack import side_by_side_env
+from lab.sidebyside import side_by_side_env
 from tests.integration.helpers import run_lab
 
 PROJECT = "lab-lifecycle-test"

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest_twisted
 
+from lab.curl import proxy_args
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyWebClient
 from tests.integration.helpers import run_lab
@@ -16,8 +17,8 @@ from tests.integration.helpers import run_lab
 def test_fixtures_fetch_an_in_process_server_through_the_proxy(proxy_auth_settings,
                                                                lab_mock_web_server):
     settings = proxy_auth_settings
-    client = ProxyWebClient(settings["host"], settings["port"], settings["username"],
-                            settings["password"],
+    client = ProxyWebClient(settings.host, settings.port, settings.username,
+                            settings.password,
                             trust_root=lab_mock_web_server.certificate.trust_root())
     try:
         for url in (lab_mock_web_server.get_url(), lab_mock_web_server.get_https_url()):
@@ -31,18 +32,17 @@ def test_nonauth_fixture_has_no_credentials(proxy_nonauth_settings):
 
 
 def test_status_json_web_keys(lab_endpoints):
-    web = lab_endpoints["web"]
-    assert web["https_url"].startswith("https://") and web["https_url"].endswith("/")
-    assert web["https_proxy_url"] == "https://web.ad.example.com/"
-    assert os.path.isfile(web["ca_cert"])
-    assert open(web["ca_cert"]).read().startswith("-----BEGIN CERTIFICATE-----")
+    web = lab_endpoints.web
+    assert web.https_url.startswith("https://") and web.https_url.endswith("/")
+    assert web.https_proxy_url == "https://web.ad.example.com/"
+    assert os.path.isfile(web.ca_cert)
+    assert open(web.ca_cert).read().startswith("-----BEGIN CERTIFICATE-----")
 
 
 def test_curl_trusts_the_web_ca_through_connect(tool, lab_endpoints):
-    web, proxy = lab_endpoints["web"], lab_endpoints["proxy"]["noauth"]
-    out = subprocess.run([tool("curl"), "-sS", "--max-time", "10", "--cacert", web["ca_cert"],
-                          "-x", f"http://{proxy['host']}:{proxy['port']}",
-                          web["https_proxy_url"] + "simpleresource"],
+    web, proxy = lab_endpoints.web, lab_endpoints.proxy["noauth"]
+    out = subprocess.run([tool("curl"), "-sS", "--max-time", "10", "--cacert", web.ca_cert,
+                          *proxy_args(proxy), web.https_proxy_url + "simpleresource"],
                          capture_output=True, timeout=15, check=True).stdout
     assert out == SAMPLE_RESOURCE
 
@@ -52,7 +52,7 @@ def lab(*args, env=None):
 
 
 def test_lab_fetch_prints_status_headers_and_body(lab_endpoints):
-    proc = lab("fetch", lab_endpoints["web"]["proxy_url"] + "simpleresource", "--via", "basic")
+    proc = lab("fetch", lab_endpoints.web.proxy_url + "simpleresource", "--via", "basic")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(b"HTTP 200\n")
     assert b"\nVia: " in proc.stdout
@@ -60,14 +60,14 @@ def test_lab_fetch_prints_status_headers_and_body(lab_endpoints):
 
 
 def test_lab_fetch_https_via_ldap(lab_endpoints):
-    proc = lab("fetch", lab_endpoints["web"]["https_proxy_url"] + "simpleresource",
+    proc = lab("fetch", lab_endpoints.web.https_proxy_url + "simpleresource",
                "--via", "ldap")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith(SAMPLE_RESOURCE)
 
 
 def test_lab_fetch_wrong_password_is_one_clear_line(lab_endpoints):
-    proc = lab("fetch", lab_endpoints["web"]["proxy_url"], "--via", "basic",
+    proc = lab("fetch", lab_endpoints.web.proxy_url, "--via", "basic",
                "--user", "alice", "--password", "not-it")
     assert proc.returncode == 1
     assert proc.stderr.decode().count("\n") == 1
@@ -91,18 +91,18 @@ def test_squid_testcase_without_a_lab_fails_at_once_saying_what_to_do(tmp_path, 
 
 def test_lab_fetch_via_the_ad_ports(lab_endpoints):
     for port in ("negotiate", "ntlm", "group"):
-        for base in (lab_endpoints["web"]["proxy_url"], lab_endpoints["web"]["https_proxy_url"]):
+        for base in (lab_endpoints.web.proxy_url, lab_endpoints.web.https_proxy_url):
             proc = lab("fetch", base + "simpleresource", "--via", port)
             assert proc.returncode == 0, (port, base, proc.stderr)
             assert proc.stdout.startswith(b"HTTP 200\n") and proc.stdout.endswith(SAMPLE_RESOURCE)
 
 
 def test_lab_fetch_group_refusal_is_distinct_from_bad_credentials(lab_endpoints):
-    group = lab_endpoints["proxy"]["group"]
-    url = lab_endpoints["web"]["proxy_url"] + "simpleresource"
-    denied = lab("fetch", url, "--via", "group", "--user", group["denied_username"],
-                 "--password", group["denied_password"])
-    wrong = lab("fetch", url, "--via", "group", "--user", group["username"],
+    group = lab_endpoints.proxy["group"]
+    url = lab_endpoints.web.proxy_url + "simpleresource"
+    denied = lab("fetch", url, "--via", "group", "--user", group.denied_username,
+                 "--password", group.denied_password)
+    wrong = lab("fetch", url, "--via", "group", "--user", group.username,
                 "--password", "Wrong-Password-1")
     assert denied.returncode == wrong.returncode == 1
     assert b"403" in denied.stderr and b"not allowed" in denied.stderr

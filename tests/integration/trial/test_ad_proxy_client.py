@@ -16,15 +16,15 @@ class ADProxyClientMixin:
 
     def setUp(self):
         super().setUp()
-        web = self.get_endpoints()["web"]
-        self.url = (web["proxy_url"] if self.scheme == "http"
-                    else web["https_proxy_url"]) + "simpleresource"
-        with open(web["ca_cert"], "rb") as pem:
+        web = self.get_endpoints().web
+        self.url = (web.proxy_url if self.scheme == "http"
+                    else web.https_proxy_url) + "simpleresource"
+        with open(web.ca_cert, "rb") as pem:
             self.trust_root = ssl.Certificate.loadPEM(pem.read())
 
     def client(self, port, username=None, password=None):
-        proxy = self.get_endpoints()["proxy"][port]
-        client = ProxyWebClient(proxy["host"], proxy["port"], username, password,
+        proxy = self.get_endpoints().proxy[port]
+        client = ProxyWebClient(proxy.host, proxy.port, username, password,
                                 proxy_address=proxy.get("address"), trust_root=self.trust_root)
         self.addCleanup(client.shutdown)
         return client
@@ -38,10 +38,10 @@ class ADProxyClientMixin:
                             *((name,) if old is None else (name, old)))
 
     def with_ticket(self):
-        proxy, dc = self.get_endpoints()["proxy"]["negotiate"], self.get_endpoints()["dc"]
+        proxy, dc = self.get_endpoints().proxy["negotiate"], self.get_endpoints().dc
         directory = tempfile.mkdtemp(prefix="lab-test-krb5-")
-        session = kinit(proxy["username"], proxy["password"], dc["realm"],
-                        dc["kerberos"]["host"], dc["kerberos"]["port"], directory=directory)
+        session = kinit(proxy.username, proxy.password, dc.realm,
+                        dc.kerberos.host, dc.kerberos.port, directory=directory)
         self.use_environment(session.env)
 
     @defer.inlineCallbacks
@@ -62,30 +62,29 @@ class ADProxyClientMixin:
 
     @defer.inlineCallbacks
     def test_ntlm(self):
-        proxy, workgroup = self.get_endpoints()["proxy"]["ntlm"], self.get_endpoints()["dc"][
-            "workgroup"]
-        client = self.client("ntlm", f"{workgroup}\\{proxy['username']}", proxy["password"])
+        proxy, workgroup = self.get_endpoints().proxy["ntlm"], self.get_endpoints().dc.workgroup
+        client = self.client("ntlm", f"{workgroup}\\{proxy.username}", proxy.password)
         for _ in range(3):
             self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
 
     @defer.inlineCallbacks
     def test_ntlm_wrong_password(self):
-        proxy = self.get_endpoints()["proxy"]["ntlm"]
-        client = self.client("ntlm", proxy["username"], "Not-The-Password-1")
+        proxy = self.get_endpoints().proxy["ntlm"]
+        client = self.client("ntlm", proxy.username, "Not-The-Password-1")
         exc = yield self.assertFailure(client.get_page(self.url), ProxyAuthenticationError)
         self.assertEqual(("NTLM",), exc.schemes)
         self.assertNotIn("Not-The-Password-1", str(exc))
 
     @defer.inlineCallbacks
     def test_group_member(self):
-        proxy = self.get_endpoints()["proxy"]["group"]
-        client = self.client("group", proxy["username"], proxy["password"])
+        proxy = self.get_endpoints().proxy["group"]
+        client = self.client("group", proxy.username, proxy.password)
         self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
 
     @defer.inlineCallbacks
     def test_group_non_member_is_forbidden_not_unauthenticated(self):
-        proxy = self.get_endpoints()["proxy"]["group"]
-        client = self.client("group", proxy["denied_username"], proxy["denied_password"])
+        proxy = self.get_endpoints().proxy["group"]
+        client = self.client("group", proxy.denied_username, proxy.denied_password)
         exc = yield self.assertFailure(client.get_page(self.url), ProxyForbiddenError)
         self.assertEqual(403, exc.code)
 

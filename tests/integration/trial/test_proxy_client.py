@@ -27,19 +27,19 @@ class ProxyClientMixin:
     def setUp(self):
         super().setUp()
         web = self.get_endpoints()["web"]
-        self.base = web["proxy_url"] if self.scheme == "http" else web["https_proxy_url"]
-        with open(web["ca_cert"], "rb") as pem:
+        self.base = web.proxy_url if self.scheme == "http" else web.https_proxy_url
+        with open(web.ca_cert, "rb") as pem:
             self.trust_root = ssl.Certificate.loadPEM(pem.read())
 
     def client(self, settings, username=None, password=None, trust_root=None):
-        client = ProxyWebClient(settings["host"], settings["port"], username, password,
+        client = ProxyWebClient(settings.host, settings.port, username, password,
                                 trust_root=trust_root or self.trust_root)
         self.addCleanup(client.shutdown)
         return client
 
     def auth_client(self, settings=None):
         settings = settings or self.get_auth_proxy_settings()
-        return self.client(settings, settings["username"], settings["password"])
+        return self.client(settings, settings.username, settings.password)
 
     @defer.inlineCallbacks
     def test_noauth_port(self):
@@ -60,7 +60,7 @@ class ProxyClientMixin:
 
     def test_basic_port_with_swapped_credentials(self):
         settings = self.get_auth_proxy_settings()
-        client = self.client(settings, settings["password"], settings["username"])
+        client = self.client(settings, settings.password, settings.username)
         d = client.get_page(self.base + "simpleresource")
         # the seed's tests expected twisted.web.error.Error: that still holds
         self.assertFailure(d, error.Error)
@@ -109,7 +109,7 @@ class ProxyClientMixin:
         self.addCleanup(server.stop)
         url = server.get_url() if self.scheme == "http" else server.get_https_url()
         settings = self.get_auth_proxy_settings()
-        client = self.client(settings, settings["username"], settings["password"],
+        client = self.client(settings, settings.username, settings.password,
                              trust_root=server.certificate.trust_root())
         self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(url + "simpleresource")))
 
@@ -158,7 +158,7 @@ class TimeoutTest(SquidTestCase):
         from lab.proxy import RequestTimeoutError
 
         settings = self.get_nonauth_proxy_settings()
-        client = ProxyWebClient(settings["host"], settings["port"])
+        client = ProxyWebClient(settings.host, settings.port)
         self.addCleanup(client.shutdown)
         url = self.get_endpoints()["web"]["proxy_url"] + "slow?seconds=10"
         exc = yield self.assertFailure(client.get_page(url, timeout=0.5), RequestTimeoutError)
