@@ -1,0 +1,145 @@
+"""Many requests at once through one client, against an in-process proxy that
+authenticates as squid does: Basic, NTLM (legs bound to a connection), a fake
+Negotiate; over plain HTTP and CONNECT."""
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+
+from lab.proxy import ProxyAuthenticationError, ProxyWebClient
+from lab.proxy.schemes import DEFAULT_SCHEMES
+from tests.proxy_fakes import ORIGIN, PASSWORD, USER, FakeProxyFactory, fake_negotiate
+
+OFFERS = {"basic": [b'Basic realm="fake"'], "ntlm": [b"NTLM"], "negotiate": [b"Negotiate"]}
+NTLM_USER = f"AD\\{USER}"
+
+
+@pytest.fixture(autouse=True)
+def ntlm_users(tmp_path, monkeypatch):
+    """pyspnego's NTLM acceptor (the fake proxy's) reads its users from this file."""
+    users = tmp_path / "ntlm-users"
+    users.write_text(f"AD:{USER}:{PASSWORD}\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+
+
+@pytest.fixture
+def make_proxy(tidy_tcp_server):
+    """Fires with a listening FakeProxyFactory (its `port` set); `yield` it."""
+    def listening(factory):
+        factory.port = tidy_tcp_server.listener.getHost().port
+        return factory
+
+    def make(offered=OFFERS["basic"], mode="normal"):
+        return tidy_tcp_server.listen_server(FakeProxyFactory, offered, mode).addCallback(
+            listening)
+    return make
+
+
+@pytest.fixture
+def clients():
+    made = []
+
+    def make(proxy, user=USER, password=PASSWORD, schemes=None):
+        client = ProxyWebClient("127.0.0.1", proxy.port, user, password,
+                                trust_root=ORIGIN.trust_root(), reactor=reactor)
+        if schemes is not None:
+            client.agent.auth._schemes = schemes
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        pytest_twisted.blockon(client.shutdown())
+
+
+def with_fake_negotiate():
+    return {**DEFAULT_SCHEMES, "negotiate": fake_negotiate}
+
+
+def url_for(scheme: str, n: int) -> str:
+    return f"{scheme}://origin.test/r{n}"
+
+
+def expected(scheme: str, n: int) -> bytes:
+    return (b"proxied http://origin.test/r%d" % n) if scheme == "http" else (b"origin /r%d" % n)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("auth", ["basic", "ntlm", "negotiate"])
+@pytest_twisted.inlineCallbacks
+def test_twenty_concurrent_first_requests_all_succeed(make_proxy, clients, auth, scheme):
+    proxy = yield make_proxy(OFFERS[auth])
+    user = NTLM_USER if auth == "ntlm" else USER
+    client = clients(proxy, user, schemes=with_fake_negotiate())
+    bodies = yield defer.gatherResults(
+        [client.get_page(url_for(scheme, n)) for n in range(20)], consumeErrors=True)
+    assert bodies == [expected(scheme, n) for n in range(20)]
+    # and again, now that the agent knows the scheme: no request fails either
+    bodies = yield defer.gatherResults(
+        [client.get_page(url_for(scheme, n)) for n in range(20)], consumeErrors=True)
+    assert bodies == [expected(scheme, n) for n in range(20)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_ntlm_connections_are_reused_once_authenticated(make_proxy, clients):
+    proxy = yield make_proxy(OFFERS["ntlm"])
+    client = clients(proxy, NTLM_USER)
+    yield defer.gatherResults([client.get_page(url_for("http", n)) for n in range(5)])
+    handshakes = proxy.handshakes
+    assert handshakes == 5 and proxy.connections == 5
+    for n in range(10):               # one at a time: an authenticated connection each
+        yield client.get_page(url_for("http", n))
+    yield defer.gatherResults([client.get_page(url_for("http", n)) for n in range(5)])
+    assert proxy.handshakes == handshakes and proxy.connections == 5
+
+
+@pytest_twisted.inlineCallbacks
+def test_basic_is_preemptive_after_the_first_success(make_proxy, clients):
+    proxy = yield make_proxy()
+    client = clients(proxy)
+    yield client.get_page(url_for("http", 0))
+    assert proxy.challenged == 1
+    yield defer.gatherResults([client.get_page(url_for(s, n)) for n in range(10)
+                               for s in ("http", "https")])
+    assert proxy.challenged == 1
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest_twisted.inlineCallbacks
+def test_ntlm_recovers_after_a_refusal(make_proxy, clients, scheme):
+    proxy = yield make_proxy(OFFERS["ntlm"])
+    client = clients(proxy, NTLM_USER)
+    proxy.refuse_next = 1
+    with pytest.raises(ProxyAuthenticationError, match="refused the credentials") as info:
+        yield client.get_page(url_for(scheme, 0))
+    assert info.value.schemes == ("NTLM",)
+    for n in range(3):                  # the next requests start clean, and succeed
+        assert (yield client.get_page(url_for(scheme, n))) == expected(scheme, n)
+    assert (yield defer.gatherResults(
+        [client.get_page(url_for(scheme, n)) for n in range(10)])) == [
+        expected(scheme, n) for n in range(10)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_wrong_ntlm_password_fails_every_concurrent_request_cleanly(make_proxy, clients):
+    proxy = yield make_proxy(OFFERS["ntlm"])
+    client = clients(proxy, NTLM_USER, "Wrong-Password-1")
+    results = yield defer.DeferredList(
+        [client.get_page(url_for("http", n)) for n in range(5)], consumeErrors=True)
+    for ok, failure in results:
+        assert not ok and failure.check(ProxyAuthenticationError)
+        assert "Wrong-Password-1" not in str(failure.value)
+    assert client.agent.pool.idle(b"http-proxy") == 0    # nothing half-authenticated kept
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_wrong_basic_password_does_not_spoil_other_clients_or_loop(make_proxy, clients):
+    proxy = yield make_proxy()
+    wrong = clients(proxy, USER, "nope")
+    right = clients(proxy)
+    results = yield defer.DeferredList(
+        [c.get_page(url_for("http", n)) for n in range(5) for c in (wrong, right)],
+        consumeErrors=True)
+    outcomes = [ok for ok, _ in results]
+    assert outcomes == [False, True] * 5
+    assert len(proxy.requests) == 20           # each request: one 407, one answer
