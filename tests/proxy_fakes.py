@@ -5,14 +5,18 @@ Negotiate), CONNECT with TLS to a built-in origin, and hostile modes."""
 from __future__ import annotations
 
 import base64
-import contextlib
 
-from twisted.internet import protocol, task
+import pytest
+import pytest_twisted
+from twisted.internet import protocol, reactor
 
+from lab.proxy import ProxyWebClient
 from lab.tls import make_self_signed
 
 ORIGIN = make_self_signed(("origin.test",))
 USER, PASSWORD = "alice", "Pw-1234"
+NTLM_USER = f"AD\\{USER}"
+OFFERS = {"basic": [b'Basic realm="fake"'], "ntlm": [b"NTLM"], "negotiate": [b"Negotiate"]}
 
 
 class FakeNegotiate:
@@ -45,7 +49,6 @@ class ProxyProtocol(protocol.Protocol):
         self.ntlm = None
         self.trusted = False
         self.origin = False               # after CONNECT: we are the TLS origin
-        self.writer = None
 
     def dataReceived(self, data):
         self.buffer += data
@@ -89,7 +92,7 @@ class ProxyProtocol(protocol.Protocol):
             if factory.mode == "long-line":
                 self.transport.write(b"X-Long: " + b"a" * 20000 + b"\r\n")
                 return
-            self.writer = task.cooperate(self._endless())
+            self.transport.registerProducer(_Flood(self.transport, factory), False)
             return
         challenges = self.check(headers.get(b"proxy-authorization"))
         if challenges:
@@ -105,12 +108,6 @@ class ProxyProtocol(protocol.Protocol):
             self.transport.startTLS(ORIGIN.server_options())
         else:
             self.send(b"200 OK", body=b"proxied " + target)
-
-    def _endless(self):
-        while self.transport.connected and not self.transport.disconnecting:
-            self.factory.sent += 4096
-            self.transport.write((b"X-More: " + b"m" * 60 + b"\r\n") * 60)
-            yield None
 
     def check(self, authorization: bytes | None) -> list[bytes]:
         """The challenges to answer with, or [] when the request may pass."""
@@ -138,7 +135,7 @@ class ProxyProtocol(protocol.Protocol):
             self.ntlm = spnego.server(protocol="ntlm")
             challenge = self.ntlm.step(token)
             if factory.mode == "garbage-ntlm":
-                challenge = b"NTLMSSP\x00\x02\x00\x00\x00" + b"\xff" * 40
+                challenge = b"garbage-garbage-garbage-garbage"
             factory.handshakes += 1
             return [b"NTLM " + base64.b64encode(challenge)]
         if token[8:9] == b"\x03" and self.ntlm is not None:   # AUTHENTICATE_MESSAGE
@@ -155,9 +152,23 @@ class ProxyProtocol(protocol.Protocol):
         return [b"NTLM"]
 
     def connectionLost(self, reason):
-        if self.writer is not None:
-            with contextlib.suppress(task.TaskDone):
-                self.writer.stop()
+        if self.factory.lost is not None:
+            self.factory.lost.callback(None)
+            self.factory.lost = None
+
+
+class _Flood:
+    """Header lines without end, written as fast as the client reads them."""
+
+    def __init__(self, transport, factory):
+        self.transport, self.factory = transport, factory
+
+    def resumeProducing(self):
+        self.factory.sent += 4080
+        self.transport.write((b"X-More: " + b"m" * 58 + b"\r\n") * 60)
+
+    def stopProducing(self):
+        pass
 
 
 class FakeProxyFactory(protocol.Factory):
@@ -174,3 +185,45 @@ class FakeProxyFactory(protocol.Factory):
         self.refuse_next = 0
         self.sent = 0
         self.on_request = None
+        self.lost = None              # a Deferred fired when a connection closes
+
+
+# -- fixtures (test modules load this file with `pytest_plugins`) ------------------
+
+
+@pytest.fixture(autouse=True)
+def ntlm_users(tmp_path, monkeypatch):
+    """pyspnego's NTLM acceptor (the fake proxy's) reads its users from this file."""
+    users = tmp_path / "ntlm-users"
+    users.write_text(f"AD:{USER}:{PASSWORD}\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+
+
+@pytest.fixture
+def make_proxy(tidy_tcp_server):
+    """Fires with a listening FakeProxyFactory (its `port` set); `yield` it."""
+    def listening(factory):
+        factory.port = tidy_tcp_server.listener.getHost().port
+        return factory
+
+    def make(offered=OFFERS["basic"], mode="normal"):
+        return tidy_tcp_server.listen_server(FakeProxyFactory, offered, mode).addCallback(
+            listening)
+    return make
+
+
+@pytest.fixture
+def clients():
+    made = []
+
+    def make(proxy, user=USER, password=PASSWORD, schemes=None):
+        client = ProxyWebClient("127.0.0.1", proxy.port, user, password,
+                                trust_root=ORIGIN.trust_root(), reactor=reactor)
+        if schemes is not None:
+            client.agent.auth._schemes = schemes
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        pytest_twisted.blockon(client.shutdown())

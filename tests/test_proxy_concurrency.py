@@ -4,52 +4,13 @@ Negotiate; over plain HTTP and CONNECT."""
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 
-from lab.proxy import ProxyAuthenticationError, ProxyWebClient
+from lab.proxy import ProxyAuthenticationError
 from lab.proxy.schemes import DEFAULT_SCHEMES
-from tests.proxy_fakes import ORIGIN, PASSWORD, USER, FakeProxyFactory, fake_negotiate
+from tests.proxy_fakes import NTLM_USER, OFFERS, USER, fake_negotiate
 
-OFFERS = {"basic": [b'Basic realm="fake"'], "ntlm": [b"NTLM"], "negotiate": [b"Negotiate"]}
-NTLM_USER = f"AD\\{USER}"
-
-
-@pytest.fixture(autouse=True)
-def ntlm_users(tmp_path, monkeypatch):
-    """pyspnego's NTLM acceptor (the fake proxy's) reads its users from this file."""
-    users = tmp_path / "ntlm-users"
-    users.write_text(f"AD:{USER}:{PASSWORD}\n")
-    monkeypatch.setenv("NTLM_USER_FILE", str(users))
-
-
-@pytest.fixture
-def make_proxy(tidy_tcp_server):
-    """Fires with a listening FakeProxyFactory (its `port` set); `yield` it."""
-    def listening(factory):
-        factory.port = tidy_tcp_server.listener.getHost().port
-        return factory
-
-    def make(offered=OFFERS["basic"], mode="normal"):
-        return tidy_tcp_server.listen_server(FakeProxyFactory, offered, mode).addCallback(
-            listening)
-    return make
-
-
-@pytest.fixture
-def clients():
-    made = []
-
-    def make(proxy, user=USER, password=PASSWORD, schemes=None):
-        client = ProxyWebClient("127.0.0.1", proxy.port, user, password,
-                                trust_root=ORIGIN.trust_root(), reactor=reactor)
-        if schemes is not None:
-            client.agent.auth._schemes = schemes
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        pytest_twisted.blockon(client.shutdown())
+pytest_plugins = ["tests.proxy_fakes"]     # fixtures: make_proxy, clients, ntlm_users
 
 
 def with_fake_negotiate():

@@ -136,7 +136,8 @@ class _TunnelProtocol(protocol.Protocol):
             self.transport.abortConnection()
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
-            self._timer.cancel()
+            if self._timer.active():
+                self._timer.cancel()
             waiting.errback(exc)
 
     def connectionLost(self, reason):
