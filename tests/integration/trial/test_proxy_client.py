@@ -118,9 +118,9 @@ class ProxyClientMixin:
         client = self.auth_client()
         yield client.get_page(self.base + "simpleresource")
         yield client.get_page(self.base + "large?bytes=300000")
-        self.assertTrue(client.agent.pool._connections, "squid did not keep the connection")
+        self.assertEqual(1, len(client.agent.pool), "squid did not keep the connection")
         yield client.shutdown()
-        self.assertFalse(client.agent.pool._connections)
+        self.assertEqual(0, len(client.agent.pool))
 
     def test_proxy_down_is_a_clear_error(self):
         client = self.client({"host": "127.0.0.1", "port": 1})
