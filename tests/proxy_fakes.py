@@ -45,6 +45,7 @@ def fake_negotiate(credentials, service_host):
 class ProxyProtocol(protocol.Protocol):
     def connectionMade(self):
         self.factory.connections += 1
+        self.factory.open.append(self)
         self.buffer = b""
         self.ntlm = None
         self.trusted = False
@@ -152,6 +153,7 @@ class ProxyProtocol(protocol.Protocol):
         return [b"NTLM"]
 
     def connectionLost(self, reason):
+        self.factory.open.remove(self)
         if self.factory.lost is not None:
             self.factory.lost.callback(None)
             self.factory.lost = None
@@ -186,6 +188,7 @@ class FakeProxyFactory(protocol.Factory):
         self.sent = 0
         self.on_request = None
         self.lost = None              # a Deferred fired when a connection closes
+        self.open: list[ProxyProtocol] = []
 
 
 # -- fixtures (test modules load this file with `pytest_plugins`) ------------------

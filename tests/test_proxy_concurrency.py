@@ -104,3 +104,14 @@ def test_a_wrong_basic_password_does_not_spoil_other_clients_or_loop(make_proxy,
     outcomes = [ok for ok, _ in results]
     assert outcomes == [False, True] * 5
     assert len(proxy.requests) == 20           # each request: one 407, one answer
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+@pytest_twisted.inlineCallbacks
+def test_a_kept_alive_connection_the_proxy_closed_is_replaced(make_proxy, clients, auth):
+    proxy = yield make_proxy(OFFERS[auth])
+    client = clients(proxy, NTLM_USER if auth == "ntlm" else USER)
+    yield client.get_page(url_for("http", 0))
+    for conn in proxy.open:          # the proxy's idle timeout, as the request goes out
+        conn.transport.loseConnection()
+    assert (yield client.get_page(url_for("http", 1))) == expected("http", 1)

@@ -108,18 +108,24 @@ def test_oversized_heads_are_refused(make_proxy, clients, mode, match, scheme):
     yield proxy.lost                # the client hung up: the flood is not read to a timeout
 
 
+@pytest.mark.parametrize("url,match", [
+    (b"https://origin.test/x", "did not answer CONNECT within 5"),
+    (b"http://origin.test/x", "no response head for GET http://origin.test/x within 5"),
+])
 @pytest_twisted.inlineCallbacks
-def test_silent_proxy_times_out_on_connect(make_proxy):
+def test_silent_proxy_times_out(make_proxy, url, match):
     proxy = yield make_proxy([], mode="silent")
     proxy.on_request = defer.Deferred()
     clock = task.Clock()
     endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", proxy.port)
     agent = ProxyTransportAgent(clock, endpoint, answer_timeout=5)
     try:
-        pending = agent.request(b"GET", b"https://origin.test/x")
+        pending = agent.request(b"GET", url)
         yield proxy.on_request
-        clock.advance(5)
-        with pytest.raises(RequestTimeoutError, match="did not answer CONNECT within 5"):
+        clock.advance(4.9)
+        assert not pending.called
+        clock.advance(0.1)
+        with pytest.raises(RequestTimeoutError, match=match):
             yield pending
     finally:
         yield agent.close()

@@ -22,7 +22,7 @@ class ConnectionPool:
 
     def __init__(self, reactor, *, max_idle: int = 16, idle_timeout: float = 60.0,
                  limits: tuple[int, int] = (MAX_LINE, MAX_HEAD)):
-        self._reactor = reactor
+        self.reactor = reactor
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self._limits = limits
@@ -84,7 +84,7 @@ class ConnectionPool:
             conn.transport.loseConnection()
             return
         idle.append(conn)
-        self._timers[conn] = self._reactor.callLater(self.idle_timeout,
+        self._timers[conn] = self.reactor.callLater(self.idle_timeout,
                                                      conn.transport.loseConnection)
 
     def _lost(self, conn: BoundedHTTP11ClientProtocol) -> None:

@@ -20,7 +20,7 @@ from twisted.web._newclient import Request, RequestNotSent, ResponseNeverReceive
 from zope.interface import implementer
 
 from lab.proxy.challenges import parse_challenges
-from lab.proxy.errors import ProxyError, ProxyForbiddenError, translate
+from lab.proxy.errors import ProxyError, ProxyForbiddenError, RequestTimeoutError, translate
 from lab.proxy.exchange import Answer, AuthExchange, authenticate
 from lab.proxy.pool import ConnectionPool
 from lab.proxy.tunnel import TunnelEndpoint
@@ -32,11 +32,13 @@ class _HTTPChannel:
     """One request's hold on a pooled connection: the `Channel` its exchange drives."""
 
     def __init__(self, pool: ConnectionPool, key, endpoint, method: bytes, target: bytes,
-                 uri: client.URI, headers: http_headers.Headers, body, exchange, origin: bool):
+                 uri: client.URI, headers: http_headers.Headers, body, exchange, origin: bool,
+                 answer_timeout: float):
         self._pool, self._key, self._endpoint = pool, key, endpoint
         self._method, self._target, self._uri = method, target, uri
         self._headers, self._body, self._exchange = headers, body, exchange
         self._origin = origin           # inside a tunnel: never a Proxy-Authorization
+        self._answer_timeout = answer_timeout
         self._body_sent = False
         self.conn = None
         self.reused = False
@@ -73,7 +75,8 @@ class _HTTPChannel:
             request = Request._construct(self._method, self._target, headers, body,
                                          persistent=True, parsedURI=self._uri)
             try:
-                response = await self.conn.request(request)
+                response = await self.conn.request(request).addTimeout(
+                    self._answer_timeout, self._pool.reactor, self._timed_out)
                 break
             except (RequestNotSent, ResponseNeverReceived) as exc:
                 # a kept-alive connection the peer closed meanwhile: once more, on a new one
@@ -88,6 +91,10 @@ class _HTTPChannel:
             challenges = parse_challenges(response.headers.getRawHeaders(
                 b"proxy-authenticate", []))
         return Answer(response.code, challenges, response)
+
+    def _timed_out(self, result, timeout):
+        raise RequestTimeoutError(f"no response head for {self._method.decode()} "
+                                  f"{self._uri.toBytes().decode()} within {timeout} s")
 
     async def finish(self, answer: Answer) -> bool:
         await client.readBody(answer.payload).addErrback(lambda _: None)
@@ -145,7 +152,8 @@ class ProxyTransportAgent:
 
     async def _http(self, method, uri, headers, body, exchange, what):
         channel = _HTTPChannel(self.pool, b"http-proxy", self._endpoint, method, uri.toBytes(),
-                               uri, headers, body, exchange, origin=False)
+                               uri, headers, body, exchange, origin=False,
+                               answer_timeout=self._answer_timeout)
         await channel.take(exchange.preferred if exchange else None)
         try:
             answer = await authenticate(exchange, channel)
@@ -166,7 +174,8 @@ class ProxyTransportAgent:
                                 proxy_name=self.name, answer_timeout=self._answer_timeout)
         endpoint = endpoints.wrapClientTLS(self._tls_options(uri.host), tunnel)
         channel = _HTTPChannel(self.pool, (b"https", uri.host, uri.port), endpoint, method,
-                               uri.originForm, uri, headers, body, None, origin=True)
+                               uri.originForm, uri, headers, body, None, origin=True,
+                               answer_timeout=self._answer_timeout)
         await channel.take(None)
         try:
             answer = await channel.send(None, probe=False)
