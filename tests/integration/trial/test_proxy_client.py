@@ -13,6 +13,7 @@ from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
 from lab.proxy import (
     OriginError,
+    OriginTLSError,
     ProxyAuthenticationError,
     ProxyForbiddenError,
     ProxyUnreachableError,
@@ -149,7 +150,7 @@ class HTTPSProxyClientTest(ProxyClientMixin, SquidTestCase):
         self.addCleanup(other.stop)
         client = self.client(self.get_nonauth_proxy_settings(),
                              trust_root=other.certificate.trust_root())
-        yield self.assertFailure(client.get_page(self.base + "simpleresource"), Exception)
+        yield self.assertFailure(client.get_page(self.base + "simpleresource"), OriginTLSError)
 
 
 class TimeoutTest(SquidTestCase):
