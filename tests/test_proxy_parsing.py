@@ -6,7 +6,7 @@ from lab.proxy import (
     parse_challenges,
     proxy_from_environment,
 )
-from lab.proxy.challenges import BasicAuthenticator
+from lab.proxy.schemes import BasicAuthenticator
 
 
 @pytest.mark.parametrize("values,expected", [

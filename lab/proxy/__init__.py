@@ -1,23 +1,37 @@
 """HTTP(S) through a proxy, from Twisted: what `twisted.web.client.ProxyAgent` lacks
-(proxy authentication, HTTPS through CONNECT)."""
+(proxy authentication, HTTPS through CONNECT), holding under concurrent use.
+
+`ProxyAgent` = `ProxyAuthAgent` (per-request authentication, an IAgent wrapper)
+around `ProxyTransportAgent` (the wire: keep-alive connections, CONNECT tunnels).
+Every error is a `ProxyError` (see `lab.proxy.errors`); the scheme order is in
+`lab.proxy.schemes`.
+"""
 
 from lab.proxy.agent import ProxyAgent
+from lab.proxy.auth import ProxyAuthAgent
 from lab.proxy.challenges import Challenge, Credentials, parse_challenges
 from lab.proxy.client import ProxyWebClient
 from lab.proxy.environment import ProxySettings, proxy_from_environment
 from lab.proxy.errors import (
     OriginError,
+    OriginTLSError,
     ProxyAuthenticationError,
+    ProxyConnectionLostError,
     ProxyError,
     ProxyForbiddenError,
+    ProxyProtocolError,
     ProxyTunnelError,
     ProxyUnreachableError,
     RequestTimeoutError,
 )
+from lab.proxy.schemes import PREFERENCE
+from lab.proxy.transport import ProxyTransportAgent
+from lab.proxy.tunnel import TunnelEndpoint
 
 __all__ = [
-    "Challenge", "Credentials", "OriginError", "ProxyAgent", "ProxyAuthenticationError",
-    "ProxyError", "ProxyForbiddenError", "ProxySettings", "ProxyTunnelError",
-    "ProxyUnreachableError", "ProxyWebClient", "RequestTimeoutError",
-    "parse_challenges", "proxy_from_environment",
+    "PREFERENCE", "Challenge", "Credentials", "OriginError", "OriginTLSError", "ProxyAgent",
+    "ProxyAuthAgent", "ProxyAuthenticationError", "ProxyConnectionLostError", "ProxyError",
+    "ProxyForbiddenError", "ProxyProtocolError", "ProxySettings", "ProxyTransportAgent",
+    "ProxyTunnelError", "ProxyUnreachableError", "ProxyWebClient", "RequestTimeoutError",
+    "TunnelEndpoint", "parse_challenges", "proxy_from_environment",
 ]

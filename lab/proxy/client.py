@@ -8,7 +8,7 @@ from twisted.web import client, http_headers
 
 from lab.proxy.agent import ProxyAgent
 from lab.proxy.challenges import Credentials
-from lab.proxy.errors import OriginError, RequestTimeoutError
+from lab.proxy.errors import OriginError, RequestTimeoutError, translate
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -48,7 +48,11 @@ class ProxyWebClient:
 
         async def fetch():
             response = await agent.request(method, url, hdrs)
-            return response, await client.readBody(response)
+            try:
+                return response, await client.readBody(response)
+            except Exception as exc:   # the body cut short: a lab.proxy error too
+                raise translate(exc, f"{self.proxy_url}:{self.proxy_port}",
+                                f"reading {url.decode()}") from None
 
         d = defer.ensureDeferred(fetch())
         self._in_flight.add(d)
@@ -60,7 +64,7 @@ class ProxyWebClient:
             self._in_flight.discard(d)
             if timer.active():
                 timer.cancel()
-            elif isinstance(result, Failure):
+            elif isinstance(result, Failure) and result.check(defer.CancelledError):
                 raise RequestTimeoutError(
                     f"no complete response for {url.decode()} through proxy "
                     f"{self.proxy_url}:{self.proxy_port} within {timeout} s")

@@ -13,6 +13,7 @@ from lab.config import load_config
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
 from lab.proxy import (
     OriginError,
+    OriginTLSError,
     ProxyAuthenticationError,
     ProxyForbiddenError,
     ProxyUnreachableError,
@@ -118,9 +119,9 @@ class ProxyClientMixin:
         client = self.auth_client()
         yield client.get_page(self.base + "simpleresource")
         yield client.get_page(self.base + "large?bytes=300000")
-        self.assertTrue(client.agent.pool._connections, "squid did not keep the connection")
+        self.assertEqual(1, len(client.agent.pool), "squid did not keep the connection")
         yield client.shutdown()
-        self.assertFalse(client.agent.pool._connections)
+        self.assertEqual(0, len(client.agent.pool))
 
     def test_proxy_down_is_a_clear_error(self):
         client = self.client({"host": "127.0.0.1", "port": 1})
@@ -149,7 +150,7 @@ class HTTPSProxyClientTest(ProxyClientMixin, SquidTestCase):
         self.addCleanup(other.stop)
         client = self.client(self.get_nonauth_proxy_settings(),
                              trust_root=other.certificate.trust_root())
-        yield self.assertFailure(client.get_page(self.base + "simpleresource"), Exception)
+        yield self.assertFailure(client.get_page(self.base + "simpleresource"), OriginTLSError)
 
 
 class TimeoutTest(SquidTestCase):

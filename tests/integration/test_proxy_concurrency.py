@@ -1,0 +1,78 @@
+"""20 concurrent first requests through every authenticating port of the real lab,
+with a fresh client and the right credentials, over HTTP and HTTPS: all succeed,
+and nothing is left in the reactor after `shutdown()` (lab's reactor check)."""
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor, ssl
+
+from lab.ad import kinit
+from lab.mockweb import SAMPLE_RESOURCE
+from lab.proxy import ProxyWebClient
+
+CONCURRENT = 20
+
+
+def _get(ep, *path):
+    """A value of `lab_endpoints`, whether it is the dict of `lab status --json`
+    or typed objects with the same names as attributes."""
+    for name in path:
+        ep = ep[name] if isinstance(ep, dict) else getattr(ep, name)
+    return ep
+
+
+def _proxy(ep, name):
+    """(host, port, username, password, connect address) of proxy port `name`."""
+    proxy = _get(ep, "proxy", name)
+    field = (lambda key: proxy.get(key)) if isinstance(proxy, dict) else (
+        lambda key: getattr(proxy, key, None))
+    return (field("host"), field("port"), field("username"), field("password"),
+            field("address"))
+
+
+@pytest.fixture
+def ticket(lab_endpoints, tmp_path, monkeypatch):
+    """A Kerberos ticket for the negotiate port's user, for this test only (the
+    Kerberos libraries read the environment, so it is set for real)."""
+    _, _, user, password, _ = _proxy(lab_endpoints, "negotiate")
+    session = kinit(user, password, _get(lab_endpoints, "dc", "realm"),
+                    _get(lab_endpoints, "dc", "kerberos", "host"),
+                    _get(lab_endpoints, "dc", "kerberos", "port"), directory=tmp_path)
+    for name, value in session.env.items():
+        monkeypatch.setenv(name, value)
+
+
+def client_for(lab_endpoints, port: str) -> ProxyWebClient:
+    host, number, user, password, address = _proxy(lab_endpoints, port)
+    if port == "ntlm":
+        user = f"{_get(lab_endpoints, 'dc', 'workgroup')}\\{user}"
+    if port == "negotiate":
+        user = password = None            # single sign-on, from the ticket cache
+    with open(_get(lab_endpoints, "web", "ca_cert"), "rb") as pem:
+        trust_root = ssl.Certificate.loadPEM(pem.read())
+    return ProxyWebClient(host, number, user, password, proxy_address=address,
+                          trust_root=trust_root, reactor=reactor)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("port", ["basic", "ldap", "negotiate", "ntlm", "group"])
+@pytest_twisted.inlineCallbacks
+def test_twenty_concurrent_first_requests(lab_endpoints, request, port, scheme):
+    if port == "negotiate":
+        request.getfixturevalue("ticket")
+    base = _get(lab_endpoints, "web", "proxy_url" if scheme == "http" else "https_proxy_url")
+    client = client_for(lab_endpoints, port)
+    try:
+        results = yield defer.DeferredList(
+            [client.get_page(base + "simpleresource") for _ in range(CONCURRENT)],
+            consumeErrors=True)
+        failures = [str(value.value) for ok, value in results if not ok]
+        assert failures == [], f"{len(failures)} of {CONCURRENT} failed: {failures[:3]}"
+        assert all(body == SAMPLE_RESOURCE for _, body in results)
+        # a second wave on what the first one learnt and kept alive
+        bodies = yield defer.gatherResults(
+            [client.get_page(base + "simpleresource") for _ in range(CONCURRENT)])
+        assert bodies == [SAMPLE_RESOURCE] * CONCURRENT
+    finally:
+        yield client.shutdown()
+    assert len(client.agent.pool) == 0
