@@ -13,7 +13,7 @@ def ldapsearch(tool, endpoints, user, password, *query):
     ldap = endpoints.dc.ldap
     cmd = [tool("ldapsearch"), "-x", "-o", "nettimeout=5", "-H",
            f"ldap://{ldap.host}:{ldap.port}",
-           "-D", f"{user}@{endpoints['dc']['realm']}", "-w", password, *query]
+           "-D", f"{user}@{endpoints.dc.realm}", "-w", password, *query]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=15)
 
 
@@ -63,17 +63,17 @@ def krb5_env(tmp_path, lab_endpoints):
 
 def test_kinit_gets_a_ticket(tool, lab_endpoints, domain_user, krb5_env):
     user, password = domain_user
-    principal = f"{user}@{lab_endpoints['dc']['realm']}"
+    principal = f"{user}@{lab_endpoints.dc.realm}"
     subprocess.run([tool("kinit"), principal], input=password + "\n", text=True,
                    env=krb5_env, capture_output=True, timeout=15, check=True)
     klist = subprocess.run([tool("klist")], env=krb5_env, capture_output=True, text=True,
                            timeout=15, check=True).stdout
-    assert f"krbtgt/{lab_endpoints['dc']['realm']}@{lab_endpoints['dc']['realm']}" in klist
+    assert f"krbtgt/{lab_endpoints.dc.realm}@{lab_endpoints.dc.realm}" in klist
 
 
 def test_kinit_with_wrong_password_fails(tool, lab_endpoints, domain_user, krb5_env):
     user, password = domain_user
-    proc = subprocess.run([tool("kinit"), f"{user}@{lab_endpoints['dc']['realm']}"],
+    proc = subprocess.run([tool("kinit"), f"{user}@{lab_endpoints.dc.realm}"],
                           input="wrong-" + password + "\n", text=True, env=krb5_env,
                           capture_output=True, timeout=15)
     assert proc.returncode != 0

@@ -13,7 +13,7 @@ def dig(tool, endpoints, name, rtype="SRV", *extra):
 
 
 def srv(tool, endpoints, name):
-    out = dig(tool, endpoints, f"{name}.{endpoints['dc']['domain']}", "SRV", "+short")
+    out = dig(tool, endpoints, f"{name}.{endpoints.dc.domain}", "SRV", "+short")
     return sorted(tuple(line.split()) for line in out.splitlines() if line.strip())
 
 
