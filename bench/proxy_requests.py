@@ -12,7 +12,7 @@ from twisted.internet import defer, ssl, task
 from twisted.web import client
 
 from bench.rate import WARM_UP, rate
-from lab.fetch import use_ticket
+from lab.fetch import kinit_into_environment
 from lab.proxy import ProxyWebClient
 from lab.stack import Stack
 
@@ -36,36 +36,36 @@ def concurrent_rate(operation, count: int, workers: int = CONCURRENT):
 
 
 def _client(endpoints, port, trust_root):
-    settings = endpoints["proxy"][port]
-    username, password = settings.get("username"), settings.get("password")
+    settings = endpoints.proxy[port]
+    username, password = settings.username, settings.password
     if port == "negotiate":     # from a ticket, as single sign-on works
-        use_ticket(endpoints, username, password)
+        kinit_into_environment(endpoints, username, password)
         username = password = None
     elif port == "ntlm":
-        username = f"{endpoints['dc']['workgroup']}\\{username}"
-    return ProxyWebClient(settings["host"], settings["port"], username, password,
-                          proxy_address=settings.get("address"), trust_root=trust_root)
+        username = f"{endpoints.dc.workgroup}\\{username}"
+    return ProxyWebClient(settings.host, settings.port, username, password,
+                          proxy_address=settings.address, trust_root=trust_root)
 
 
 def run(report, count: int = 1000) -> None:
     stack = Stack()
     was_up = stack.is_up()
     endpoints = stack.up()
-    web = endpoints["web"]
-    with open(web["ca_cert"], "rb") as pem:
+    web = endpoints.web
+    with open(web.ca_cert, "rb") as pem:
         trust_root = ssl.Certificate.loadPEM(pem.read())
 
     @defer.inlineCallbacks
     def main(reactor):
         pool = client.HTTPConnectionPool(reactor, persistent=True)
         agent = client.Agent(reactor, pool=pool)
-        url = (web["url"] + "simpleresource").encode()
+        url = (web.url + "simpleresource").encode()
         direct = yield rate(lambda: agent.request(b"GET", url).addCallback(client.readBody),
                             count)
         yield pool.closeCachedConnections()
         rates = {}
         for port in PORTS:
-            for scheme, base in (("http", web["proxy_url"]), ("https", web["https_proxy_url"])):
+            for scheme, base in (("http", web.proxy_url), ("https", web.https_proxy_url)):
                 proxy = _client(endpoints, port, trust_root)
 
                 def fetch(proxy=proxy, page=base + "simpleresource"):

@@ -59,7 +59,7 @@ async def fetch(endpoints: Endpoints, url: str, via: str, username: str | None,
     proxy: ProxyPort = endpoints.proxy[via]
     session = None
     if via == "negotiate" and username is not None:
-        session = _ticket(endpoints, username, password)
+        session = kinit_into_environment(endpoints, username, password)
         username = password = None                  # Negotiate from the ticket cache
     try:
         client = ProxyWebClient(proxy.host, proxy.port, username, password,
@@ -78,7 +78,7 @@ async def fetch(endpoints: Endpoints, url: str, via: str, username: str | None,
     return Answer(response.code, headers, body, squid[0].decode("latin-1") if squid else None)
 
 
-def _ticket(endpoints: Endpoints, username: str, password: str | None):
+def kinit_into_environment(endpoints: Endpoints, username: str, password: str | None):
     """kinit into a private cache and point this process's Kerberos at it."""
     from lab.ad import kinit
 

@@ -13,44 +13,27 @@ from lab.proxy import ProxyWebClient
 CONCURRENT = 20
 
 
-def _get(ep, *path):
-    """A value of `lab_endpoints`, whether it is the dict of `lab status --json`
-    or typed objects with the same names as attributes."""
-    for name in path:
-        ep = ep[name] if isinstance(ep, dict) else getattr(ep, name)
-    return ep
-
-
-def _proxy(ep, name):
-    """(host, port, username, password, connect address) of proxy port `name`."""
-    proxy = _get(ep, "proxy", name)
-    field = (lambda key: proxy.get(key)) if isinstance(proxy, dict) else (
-        lambda key: getattr(proxy, key, None))
-    return (field("host"), field("port"), field("username"), field("password"),
-            field("address"))
-
-
 @pytest.fixture
 def ticket(lab_endpoints, tmp_path, monkeypatch):
     """A Kerberos ticket for the negotiate port's user, for this test only (the
     Kerberos libraries read the environment, so it is set for real)."""
-    _, _, user, password, _ = _proxy(lab_endpoints, "negotiate")
-    session = kinit(user, password, _get(lab_endpoints, "dc", "realm"),
-                    _get(lab_endpoints, "dc", "kerberos", "host"),
-                    _get(lab_endpoints, "dc", "kerberos", "port"), directory=tmp_path)
+    proxy, kdc = lab_endpoints.proxy["negotiate"], lab_endpoints.dc.kerberos
+    session = kinit(proxy.username, proxy.password, lab_endpoints.dc.realm, kdc.host, kdc.port,
+                    directory=tmp_path)
     for name, value in session.env.items():
         monkeypatch.setenv(name, value)
 
 
 def client_for(lab_endpoints, port: str) -> ProxyWebClient:
-    host, number, user, password, address = _proxy(lab_endpoints, port)
+    proxy = lab_endpoints.proxy[port]
+    user, password = proxy.username, proxy.password
     if port == "ntlm":
-        user = f"{_get(lab_endpoints, 'dc', 'workgroup')}\\{user}"
+        user = f"{lab_endpoints.dc.workgroup}\\{user}"
     if port == "negotiate":
         user = password = None            # single sign-on, from the ticket cache
-    with open(_get(lab_endpoints, "web", "ca_cert"), "rb") as pem:
+    with open(lab_endpoints.web.ca_cert, "rb") as pem:
         trust_root = ssl.Certificate.loadPEM(pem.read())
-    return ProxyWebClient(host, number, user, password, proxy_address=address,
+    return ProxyWebClient(proxy.host, proxy.port, user, password, proxy_address=proxy.address,
                           trust_root=trust_root, reactor=reactor)
 
 
@@ -60,7 +43,8 @@ def client_for(lab_endpoints, port: str) -> ProxyWebClient:
 def test_twenty_concurrent_first_requests(lab_endpoints, request, port, scheme):
     if port == "negotiate":
         request.getfixturevalue("ticket")
-    base = _get(lab_endpoints, "web", "proxy_url" if scheme == "http" else "https_proxy_url")
+    web = lab_endpoints.web
+    base = web.proxy_url if scheme == "http" else web.https_proxy_url
     client = client_for(lab_endpoints, port)
     try:
         results = yield defer.DeferredList(

@@ -27,20 +27,20 @@ class ProxyClientMixin:
 
     def setUp(self):
         super().setUp()
-        web = self.get_endpoints()["web"]
+        web = self.get_endpoints().web
         self.base = web.proxy_url if self.scheme == "http" else web.https_proxy_url
         with open(web.ca_cert, "rb") as pem:
             self.trust_root = ssl.Certificate.loadPEM(pem.read())
 
     def client(self, settings, username=None, password=None, trust_root=None):
-        client = ProxyWebClient(settings.host, settings.port, username, password,
+        client = ProxyWebClient(settings["host"], settings["port"], username, password,
                                 trust_root=trust_root or self.trust_root)
         self.addCleanup(client.shutdown)
         return client
 
     def auth_client(self, settings=None):
         settings = settings or self.get_auth_proxy_settings()
-        return self.client(settings, settings.username, settings.password)
+        return self.client(settings, settings["username"], settings["password"])
 
     @defer.inlineCallbacks
     def test_noauth_port(self):
@@ -61,7 +61,7 @@ class ProxyClientMixin:
 
     def test_basic_port_with_swapped_credentials(self):
         settings = self.get_auth_proxy_settings()
-        client = self.client(settings, settings.password, settings.username)
+        client = self.client(settings, settings["password"], settings["username"])
         d = client.get_page(self.base + "simpleresource")
         # the seed's tests expected twisted.web.error.Error: that still holds
         self.assertFailure(d, error.Error)
@@ -80,7 +80,7 @@ class ProxyClientMixin:
         config = load_config()
         bob = next(u for u in config.users if u.in_domain and not u.in_htpasswd
                    and not u.service)
-        client = self.client(self.get_endpoints()["proxy"]["ldap"], bob.name, bob.password)
+        client = self.client(self.get_endpoints().proxy["ldap"].to_json(), bob.name, bob.password)
         self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.base + "simpleresource")))
 
     @defer.inlineCallbacks
@@ -106,11 +106,11 @@ class ProxyClientMixin:
 
     @defer.inlineCallbacks
     def test_in_process_server_through_the_proxy(self):
-        server = MockWebServer(self.get_endpoints()["host_interface"])
+        server = MockWebServer(self.get_endpoints().host_interface)
         self.addCleanup(server.stop)
         url = server.get_url() if self.scheme == "http" else server.get_https_url()
         settings = self.get_auth_proxy_settings()
-        client = self.client(settings, settings.username, settings.password,
+        client = self.client(settings, settings["username"], settings["password"],
                              trust_root=server.certificate.trust_root())
         self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(url + "simpleresource")))
 
@@ -159,8 +159,8 @@ class TimeoutTest(SquidTestCase):
         from lab.proxy import RequestTimeoutError
 
         settings = self.get_nonauth_proxy_settings()
-        client = ProxyWebClient(settings.host, settings.port)
+        client = ProxyWebClient(settings["host"], settings["port"])
         self.addCleanup(client.shutdown)
-        url = self.get_endpoints()["web"]["proxy_url"] + "slow?seconds=10"
+        url = self.get_endpoints().web.proxy_url + "slow?seconds=10"
         exc = yield self.assertFailure(client.get_page(url, timeout=0.5), RequestTimeoutError)
         self.assertIn("within 0.5 s", str(exc))
