@@ -51,10 +51,13 @@ def _now() -> datetime.datetime:
 def _ca(state: Path, project: str):
     """The project's CA (certificate, key), made on first use."""
     cert_path, key_path = state / WEB_CA_FILE, state / CA_KEY_FILE
-    if cert_path.is_file() and key_path.is_file():
+    try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         if cert.not_valid_after_utc - _now() > RENEW_BEFORE:
-            return cert, serialization.load_pem_private_key(key_path.read_bytes(), None)
+            return cert, key
+    except (OSError, ValueError):
+        pass                    # missing or unreadable: make a new CA
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab"),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"lab CA ({project})")])
@@ -77,9 +80,11 @@ def _ca(state: Path, project: str):
 def _leaf_is_current(path: Path, names: list[x509.GeneralName], ca) -> bool:
     if not path.is_file():
         return False
-    marker = b"-----BEGIN CERTIFICATE-----"
-    leaf = x509.load_pem_x509_certificate(marker + path.read_bytes().split(marker)[1])
-    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    try:
+        leaf = x509.load_pem_x509_certificates(path.read_bytes())[0]
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, IndexError, x509.ExtensionNotFound):
+        return False            # unreadable: make a new one
     return (leaf.issuer == ca.subject and set(san) == set(names)
             and leaf.not_valid_after_utc - _now() > RENEW_BEFORE)
 

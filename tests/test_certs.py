@@ -49,3 +49,12 @@ def test_kept_across_calls_and_renewed_when_names_change(lab_root, tmp_path):
     leaf = _certs((config.state_dir / WEB_TLS_FILE).read_bytes())[0]
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "10.77.0.13" in {str(a) for a in san.get_values_for_type(x509.IPAddress)}
+
+
+def test_garbage_files_are_replaced_not_a_traceback(lab_root, tmp_path):
+    config = load_config(lab_root, environ={"LAB_STATE_HOME": str(tmp_path)})
+    config.state_dir.mkdir(parents=True)
+    for name in (WEB_TLS_FILE, "web-ca.pem", CA_KEY_FILE):
+        (config.state_dir / name).write_text("not a certificate\n")
+    ca = _certs(ensure_web_certificate(config).read_bytes())[0]
+    assert _certs((config.state_dir / WEB_TLS_FILE).read_bytes())[0].issuer == ca.subject

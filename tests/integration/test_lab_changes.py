@@ -120,9 +120,8 @@ def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path
     root = copy_repo(tmp_path)
     env = side_by_side_env("lab-broken-test", "172.29.57.0/24", root=root)
     state = load_config(root, environ=env).state_dir
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "web-tls.pem").write_text("not a certificate\n")   # the web service dies on it
-    (state / "web-ca.pem").write_text("not a certificate\n")
+    module = root / "lab" / "mockweb.py"                # the web service dies at start
+    module.write_text("raise RuntimeError('broken on purpose')\n" + module.read_text())
     try:
         proc = lab(env, "up")
         assert proc.returncode == 1

@@ -17,8 +17,8 @@ from tests.integration.helpers import run_lab
 def test_fixtures_fetch_an_in_process_server_through_the_proxy(proxy_auth_settings,
                                                                lab_mock_web_server):
     settings = proxy_auth_settings
-    client = ProxyWebClient(settings.host, settings.port, settings.username,
-                            settings.password,
+    client = ProxyWebClient(settings["host"], settings["port"], settings["username"],
+                            settings["password"],
                             trust_root=lab_mock_web_server.certificate.trust_root())
     try:
         for url in (lab_mock_web_server.get_url(), lab_mock_web_server.get_https_url()):

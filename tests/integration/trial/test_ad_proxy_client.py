@@ -25,7 +25,7 @@ class ADProxyClientMixin:
     def client(self, port, username=None, password=None):
         proxy = self.get_endpoints().proxy[port]
         client = ProxyWebClient(proxy.host, proxy.port, username, password,
-                                proxy_address=proxy.get("address"), trust_root=self.trust_root)
+                                proxy_address=proxy.address, trust_root=self.trust_root)
         self.addCleanup(client.shutdown)
         return client
 
