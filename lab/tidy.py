@@ -8,8 +8,9 @@ waited on one Deferred per side, created up front, and hung whenever the
 server never built a protocol for a connection (a client that drops the
 connection at once can be gone before the server accepts it).
 
-Here both sides are wrapped in a tracking factory that records every protocol
-it actually built, so clean-up waits for exactly the connections that exist:
+Here both sides are wrapped in a tracking factory (`lab.tidytracking`) that
+records every protocol it actually built, so clean-up waits for exactly the
+connections that exist:
 
 1. connection attempts still in flight are cancelled (and awaited);
 2. the listener stops listening (no new server-side connections after this);
@@ -28,9 +29,10 @@ import os
 import shutil
 import tempfile
 
-from twisted.internet import defer, endpoints, protocol
-from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.internet import defer, endpoints
 from twisted.python.failure import Failure
+
+from lab.tidytracking import Connections, TrackingFactory, observe
 
 #: Seconds a connection may take to close politely before it is aborted.
 ABORT_AFTER = 2.0
@@ -42,61 +44,6 @@ def global_reactor():
     from twisted.internet import reactor
 
     return reactor
-
-
-def _observe(deferred: defer.Deferred) -> defer.Deferred:
-    """A new Deferred with `deferred`'s outcome, leaving `deferred`'s own chain alone."""
-    observer: defer.Deferred = defer.Deferred()
-
-    def relay(result):
-        if isinstance(result, Failure):
-            observer.errback(result)
-            return None
-        observer.callback(result)
-        return result
-
-    deferred.addBoth(relay)
-    return observer
-
-
-class _TrackedProtocol(ProtocolWrapper):
-    """Reports its own loss to the tidy server that built it, whatever the user's
-    protocol does in its `connectionLost`."""
-
-    def connectionLost(self, reason):
-        try:
-            super().connectionLost(reason)
-        finally:
-            self.factory.tidy._connection_lost(self)
-
-
-class _RefusedProtocol(protocol.Protocol):
-    def connectionMade(self):
-        self.transport.loseConnection()
-
-
-class _TrackingFactory(WrappingFactory):
-    """Wraps the user's factory; the user keeps and sees their own factory object."""
-
-    protocol = _TrackedProtocol
-
-    def __init__(self, wrapped, tidy: TidySocketServer):
-        if getattr(wrapped, "protocol", None) is None:
-            # As the original helpers did: a bare (Server|Client)Factory speaks Protocol.
-            wrapped.protocol = protocol.Protocol
-        super().__init__(wrapped)
-        self.tidy = tidy
-
-    def buildProtocol(self, addr):
-        inner = self.wrappedFactory.buildProtocol(addr)
-        if inner is None:
-            # The user's factory refused the connection. Returning None would
-            # crash a TLS wrapper below us and orphan the socket; close it
-            # ourselves instead, tracked like any other connection.
-            inner = _RefusedProtocol()
-        wrapper = self.protocol(self, inner)
-        self.tidy._connection_built(wrapper)
-        return wrapper
 
 
 class TidySocketServer:
@@ -116,8 +63,7 @@ class TidySocketServer:
         self.connector = None       # the user's protocol of the latest client
         self.client_factory = None  # the user's factory of the latest client
         self.clients: list[tuple[object, object]] = []  # (factory, protocol) of each client
-        self._open: dict[_TrackedProtocol, defer.Deferred] = {}
-        self._attempts: dict[defer.Deferred, defer.Deferred] = {}
+        self._connections = Connections()
         self._cleaning: defer.Deferred | None = None
 
     @property
@@ -146,15 +92,7 @@ class TidySocketServer:
     @property
     def connections(self) -> int:
         """How many connections (both sides counted) are open right now."""
-        return len(self._open)
-
-    def _connection_built(self, wrapper: _TrackedProtocol) -> None:
-        self._open[wrapper] = defer.Deferred()
-
-    def _connection_lost(self, wrapper: _TrackedProtocol) -> None:
-        lost = self._open.pop(wrapper, None)
-        if lost is not None:
-            lost.callback(None)
+        return len(self._connections)
 
     def _check_usable(self) -> None:
         if self._cleaning is not None:
@@ -167,7 +105,7 @@ class TidySocketServer:
             if self.listener is not None:
                 raise RuntimeError("already listening; use another tidy server")
             factory = server_class(*args, **kwargs)
-            tracking = _TrackingFactory(factory, self)
+            tracking = TrackingFactory(factory, self._connections)
             listening = self.server_endpoint().listen(tracking)
         except Exception:
             return defer.fail()
@@ -192,18 +130,11 @@ class TidySocketServer:
             if self.listener is None:
                 raise ValueError(f"{self.server_factory} has not started listening.")
             factory = client_class(*args, **kwargs)
-            tracking = _TrackingFactory(factory, self)
+            tracking = TrackingFactory(factory, self._connections)
             attempt = self.client_endpoint().connect(tracking)
         except Exception:
             return defer.fail()
         factory.testserver_on_connection_lost = defer.Deferred()
-        settled = defer.Deferred()
-        self._attempts[attempt] = settled
-
-        def finished(result):
-            self._attempts.pop(attempt, None)
-            settled.callback(None)
-            return result
 
         def connected(wrapper):
             protocol = wrapper.wrappedProtocol
@@ -211,7 +142,7 @@ class TidySocketServer:
             self.clients.append((factory, protocol))
             return factory
 
-        return attempt.addBoth(finished).addCallback(connected)
+        return self._connections.attempting(attempt).addCallback(connected)
 
     # -- clean-up -----------------------------------------------------------
 
@@ -221,34 +152,11 @@ class TidySocketServer:
         if cleaning is None:
             cleaning = self._cleaning = self._clean()
             cleaning.addBoth(self._cleaned)   # may run at once and reset _cleaning
-        return _observe(cleaning)
+        return observe(cleaning)
 
     def _clean(self) -> defer.Deferred:
-        for attempt in list(self._attempts):
-            attempt.cancel()
-        waits = list(self._attempts.values())
-        if self.listener is not None:
-            waits.append(defer.maybeDeferred(self.listener.stopListening))
-        for wrapper in list(self._open):
-            wrapper.loseConnection()
-        waits.extend(self._open.values())
-        if not self._open:
-            return defer.gatherResults(waits, consumeErrors=True)
-        abort = self.reactor.callLater(ABORT_AFTER, self._abort_open)
-        done = defer.gatherResults(waits, consumeErrors=True)
-
-        def stop_abort_timer(result):
-            if abort.active():
-                abort.cancel()
-            return result
-
-        return done.addBoth(stop_abort_timer)
-
-    def _abort_open(self) -> None:
-        for wrapper in list(self._open):
-            abort = getattr(wrapper.transport, "abortConnection", None)
-            if abort is not None:
-                abort()
+        stop_listening = self.listener.stopListening if self.listener is not None else None
+        return self._connections.close(stop_listening, self.reactor, ABORT_AFTER)
 
     def _cleaned(self, result):
         for factory in [self.server_factory] + [f for f, _ in self.clients]:

@@ -49,8 +49,9 @@ SERVICES: tuple[Service, ...] = (
     # the proxy joins the domain at start: a new DC means a new proxy too
     Service("proxy", 12, ("images/proxy", "images/dc", "lab.toml", *_CONFIG_MODULES,
                           "lab/render.py")),
-    Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py", "lab/tidy.py",
-                        "lab/tls.py")),
+    Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py",
+                        "lab/webresources.py", "lab/webrecords.py", "lab/tidy.py",
+                        "lab/tidytracking.py", "lab/tls.py")),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 

@@ -1,0 +1,210 @@
+"""The pages of the mock web server (`lab.mockweb`): one Twisted resource per path.
+
+Plain `twisted.web.resource`, nothing newer than Debian 12's Twisted 22.4: this
+module is copied into the `web` image (see images/web/Dockerfile). The
+request-recording `/matrix/` and `/_lab/requests` resources are in
+`lab.webrecords`; `lab.mockweb.build_root` puts them all in one tree.
+
+- `/` lists what is here: HTML, or JSON with `Accept: application/json`.
+- `/simpleresource` (the seed's body), `/throwerror` (404), `/unauthorized` (401),
+  `/headers` (the request as the origin saw it, JSON), `/slow?seconds=N`,
+  `/large?bytes=N` (chunked), `/redirect?to=PATH`, `/status?code=N`
+  (that status; 503 and 429 add `Retry-After: 1`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from twisted.web import resource, server, util
+
+#: The seed's resource names and body, kept so ported tests still match.
+SIMPLERESOURCE = "simpleresource"
+THROWERROR = "throwerror"
+UNAUTHORIZED = "unauthorized"
+SAMPLE_RESOURCE = b"<p>Hello World!</p>"
+HEADERS = "headers"
+SLOW = "slow"
+LARGE = "large"
+REDIRECT = "redirect"
+STATUS = "status"
+MATRIX = "matrix"
+REQUESTS = "_lab/requests"
+
+MAX_SLOW_SECONDS = 30.0
+MAX_LARGE_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+#: What `/` lists, in order: (path, description).
+INDEX = (
+    ("/" + SIMPLERESOURCE, "the seed's sample page (200, HTML)"),
+    ("/" + THROWERROR, "always 404"),
+    ("/" + UNAUTHORIZED, "always 401"),
+    ("/" + HEADERS, "the request as this origin saw it (method, headers, client), JSON"),
+    ("/" + SLOW, "?seconds=N: answers after N seconds (at most 30)"),
+    ("/" + LARGE, "?bytes=N: N bytes, chunked (default 1 MiB)"),
+    ("/" + REDIRECT, "?to=PATH: 302 to PATH (default /simpleresource)"),
+    ("/" + STATUS, "?code=N: answers status N (503 and 429 with Retry-After: 1)"),
+    (f"/{MATRIX}/<run>/<scenario>", "200, and the request is recorded as evidence"),
+    (f"/{REQUESTS}", "?prefix=/matrix/<run>/: the recorded requests, JSON"),
+)
+
+
+def query_arg(request: server.Request, name: str, default: str) -> str:
+    """The first value of query argument `name`, else `default`."""
+    values = request.args.get(name.encode())
+    return values[0].decode() if values else default
+
+
+def json_response(request: server.Request, body: object) -> bytes:
+    """`body` as the (uncacheable) JSON answer to `request`."""
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, sort_keys=True).encode() + b"\n"
+
+
+class ErrorResource(resource.Resource):
+    """A fixed error status. Local because `twisted.web.pages` is newer than
+    Debian's Twisted 22.4 and `resource.ErrorPage` warns on current Twisted."""
+
+    isLeaf = True
+
+    def __init__(self, code: int, brief: str):
+        super().__init__()
+        self.code, self.brief = code, brief
+
+    def render(self, request: server.Request) -> bytes:
+        request.setResponseCode(self.code)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return (f"<html><head><title>{self.code} - {self.brief}</title></head>"
+                f"<body><h1>{self.brief}</h1></body></html>\n").encode()
+
+
+NOT_FOUND = ErrorResource(404, "No Such Resource")
+
+
+class SimpleResource(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return SAMPLE_RESOURCE
+
+
+class HeadersResource(resource.Resource):
+    """Echoes the request as the origin saw it, as JSON: proves what a proxy forwarded
+    (e.g. that `Proxy-Authorization` never reaches the origin)."""
+
+    isLeaf = True
+
+    def render(self, request: server.Request) -> bytes:
+        headers: dict[str, list[str]] = {}
+        for name, values in request.requestHeaders.getAllRawHeaders():
+            headers[name.decode("latin-1").lower()] = [v.decode("latin-1") for v in values]
+        return json_response(request, {"method": request.method.decode(),
+                                       "uri": request.uri.decode("latin-1"),
+                                       "headers": headers,
+                                       "client": request.getClientAddress().host})
+
+
+class SlowResource(resource.Resource):
+    """`/slow?seconds=N`: answers after N seconds (at most 30); the timer is
+    cancelled if the client goes away, so no delayed call outlives the request."""
+
+    isLeaf = True
+
+    def __init__(self, reactor):
+        super().__init__()
+        self.reactor = reactor
+
+    def render_GET(self, request: server.Request) -> int:
+        seconds = min(float(query_arg(request, "seconds", "1")), MAX_SLOW_SECONDS)
+
+        def answer() -> None:
+            request.setHeader(b"content-type", b"text/plain")
+            request.write(f"slept {seconds}\n".encode())
+            request.finish()
+
+        call = self.reactor.callLater(seconds, answer)
+        request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
+        return server.NOT_DONE_YET
+
+
+class LargeResource(resource.Resource):
+    """`/large?bytes=N`: N bytes (default 1 MiB) sent with chunked encoding."""
+
+    isLeaf = True
+
+    def render_GET(self, request: server.Request) -> int:
+        size = min(int(query_arg(request, "bytes", str(1024 * 1024))), MAX_LARGE_BYTES)
+        request.setHeader(b"content-type", b"application/octet-stream")
+        block = b"0123456789abcdef" * (_CHUNK // 16)
+        sent = 0
+        while sent < size:
+            piece = block[: min(_CHUNK, size - sent)]
+            request.write(piece)
+            sent += len(piece)
+        request.finish()
+        return server.NOT_DONE_YET
+
+
+class RedirectResource(resource.Resource):
+    """`/redirect?to=PATH`: 302 to PATH (default /simpleresource)."""
+
+    isLeaf = True
+
+    def render_GET(self, request: server.Request) -> bytes:
+        return util.redirectTo(query_arg(request, "to", "/" + SIMPLERESOURCE).encode(), request)
+
+
+class StatusResource(resource.Resource):
+    """`/status?code=N`: answers N, so a client's handling of e.g. 503 can be tested."""
+
+    isLeaf = True
+
+    def render(self, request: server.Request) -> bytes:
+        try:
+            code = int(query_arg(request, "code", "200"))
+        except ValueError:
+            code = 0
+        if not 200 <= code <= 599:
+            code = 400
+        request.setResponseCode(code)
+        if code in (429, 503):
+            request.setHeader(b"retry-after", b"1")
+        request.setHeader(b"content-type", b"text/plain")
+        request.setHeader(b"cache-control", b"no-store")
+        return f"status {code}\n".encode()
+
+
+class Folder(resource.Resource):
+    """Children by name; anything else, itself included, is our 404 (not
+    Twisted's default, which warns on current Twisted)."""
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        return NOT_FOUND
+
+    def render(self, request: server.Request) -> bytes:
+        return NOT_FOUND.render(request)
+
+
+class IndexResource(resource.Resource):
+    """`/`: what is here, so the lab's advertised `web.url` answers 200, not 404."""
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"" and not request.postpath:
+            return self        # "/" itself (Resource's default makes it a 404)
+        return NOT_FOUND
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"vary", b"accept")
+        if b"application/json" in (request.getHeader(b"accept") or b""):
+            return json_response(request, {"resources": [{"path": p, "description": d}
+                                                         for p, d in INDEX]})
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a>: '
+                        f"{html.escape(d)}</li>\n" for p, d in INDEX)
+        return (f"<!DOCTYPE html>\n<html><head><title>lab mock web server</title></head>"
+                f"<body><h1>lab mock web server</h1>\n<ul>\n{items}</ul></body></html>\n"
+                ).encode()
