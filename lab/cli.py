@@ -57,7 +57,16 @@ def cmd_up(args) -> int:
 
 
 def cmd_down(args) -> int:
-    _stack().down(say=_say)
+    stack = _stack()
+    if args.all:
+        from lab.prune import down_all
+
+        keep = set() if args.images else {stack.config.project}
+        projects = down_all(stack.engine, _say, keep_images=keep)
+        _say(f"{len(projects)} lab(s) down" + ("" if args.images else
+             f"; images of {stack.config.project!r} kept (--images removes them too)"))
+        return 0
+    stack.down(say=_say)
     _say("lab is down")
     return 0
 
@@ -164,8 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("up", help="build and start the lab, wait until healthy").set_defaults(
         func=cmd_up)
-    sub.add_parser("down", help="remove the lab's containers, network, volumes").set_defaults(
-        func=cmd_down)
+    down = sub.add_parser("down", help="remove the lab's containers, network, volumes")
+    down.add_argument("--all", action="store_true", help="every lab project on this engine, "
+                      "and the images of those that no longer exist")
+    down.add_argument("--images", action="store_true",
+                      help="with --all: this project's images too")
+    down.set_defaults(func=cmd_down)
     status = sub.add_parser("status", help="services and endpoints of the running lab")
     status.add_argument("--json", action="store_true", help="machine-readable endpoints")
     status.set_defaults(func=cmd_status)
@@ -199,8 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt      # SIGTERM (timeout, CI cancel) is handled like Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except LabError as exc:

@@ -3,7 +3,9 @@
 `DockerCompose` runs the compose CLI and knows up, down, logs and ps; the lab
 adds what it needs on top: its project name (`-p`), the environment that
 carries `lab.toml` into the compose file, a bound on every call, and failures
-as `StackError` with compose's own last lines.
+as `StackError` with compose's own last lines. Compose runs in its own session:
+a Ctrl-C at the terminal reaches `lab` alone, which decides what to stop (the
+clean-up after an interrupted `lab up` must not be interrupted in turn).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class LabCompose(DockerCompose):
         try:
             proc = subprocess.run(cmd, cwd=context or str(self.context), env=self.env,
                                   capture_output=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
         except FileNotFoundError:
             raise StackError("docker is not installed: run `make lab-up` (it installs it "
                              "on Debian as root) or install Docker yourself") from None

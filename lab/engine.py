@@ -101,5 +101,15 @@ class Engine:
                                     if ":" not in c.get("Subnet", ":")]
         return result
 
+    def image_fingerprint(self, name: str) -> str | None:
+        """The `lab.fingerprint` label of image `name`, or None if there is no such image."""
+        import docker
+
+        try:
+            image = self.client.images.get(name)
+        except docker.errors.ImageNotFound:
+            return None
+        return (image.labels or {}).get(FINGERPRINT_LABEL)
+
     def project_images(self, project: str) -> list:
         return self.client.images.list(filters={"label": f"{PROJECT_LABEL}={project}"})

@@ -9,9 +9,12 @@ Makefile's job, never `up()`'s: a pytest fixture must not run apt-get.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 
 from lab import host, preflight
@@ -22,6 +25,7 @@ from lab.endpoints import Endpoints, build_endpoints
 from lab.engine import Engine, ServiceState
 from lab.errors import LabNotRunning, StackError
 from lab.fingerprint import fingerprints
+from lab.lock import ProjectLock
 from lab.topology import PORTS, SERVICE_NAMES
 
 Say = Callable[[str], None]
@@ -46,6 +50,7 @@ class Stack:
         self.engine = engine or Engine()
         self.base_image = base_image
         self._started = False
+        self.lock = ProjectLock(self.config.state_dir, self.config.project)
 
     def __enter__(self) -> Stack:
         self._started = not self.is_up()
@@ -90,6 +95,12 @@ class Stack:
         return all(s in states and states[s].healthy
                    and states[s].fingerprint == self.fingerprints[s] for s in SERVICE_NAMES)
 
+    def images_current(self) -> bool:
+        """Every service's image exists and was built from what is in the tree now."""
+        wanted = self.fingerprints
+        return all(self.engine.image_fingerprint(f"{self.config.project}-{service}")
+                   == wanted[service] for service in SERVICE_NAMES)
+
     def endpoints(self, states: dict[str, ServiceState] | None = None) -> Endpoints:
         """Where everything is, as seen from this host; raises LabNotRunning."""
         states = self.states() if states is None else states
@@ -108,39 +119,48 @@ class Stack:
     def up(self, say: Say = _say_nothing, timeout: float = HEALTH_TIMEOUT) -> Endpoints:
         """Bring the lab up (a fast no-op if it is up and current); return its endpoints.
 
-        On any error or Ctrl-C after containers were started, the project is
-        taken down again, so nothing is left half-running.
+        One `up` or `down` per project at a time (`lab.lock`): a second one waits,
+        then finds the lab up. On any error, Ctrl-C or SIGTERM after containers
+        were started, the project is taken down again (and that clean-up is not
+        itself interruptible), so nothing is left half-running.
         """
-        states = self.states()
-        if self.is_current(states):
-            say("lab is already up")
+        self.lock.say = say
+        with self.lock:
+            states = self.states()
+            if self.is_current(states):
+                say("lab is already up")
+                return self.endpoints(states)
+            preflight.check_ports_free(self.config, states)
+            preflight.check_subnet(self.config, self.engine)
+            ensure_web_certificate(self.config)
+            if not self.images_current():
+                say("building images (cached layers make this quick after the first time)")
+                started = time.monotonic()
+                self.compose.run("build", timeout=1800)
+                say(f"images ready ({time.monotonic() - started:.1f} s)")
+            say("starting containers")
+            try:
+                broken = sorted(name for name, state in states.items() if state.broken)
+                if broken:
+                    # e.g. a proxy whose DC was recreated under it: only a fresh start
+                    # (a new domain join, the new keytab) mends it
+                    say(f"recreating {', '.join(broken)} (not healthy)")
+                    self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
+                                     *broken, timeout=300)
+                self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
+                states = self.wait_healthy(say, timeout)
+            except BaseException as exc:
+                with _shielded(say):
+                    # the broken services' logs first: down removes them
+                    diagnosis = self.diagnose() if isinstance(exc, StackError) else None
+                    say("start failed: removing the lab's containers, network and volumes"
+                        if diagnosis or not isinstance(exc, KeyboardInterrupt) else
+                        "interrupted: removing the lab's containers, network and volumes")
+                    self.down()
+                if diagnosis:
+                    raise StackError(diagnosis) from None
+                raise
             return self.endpoints(states)
-        preflight.check_ports_free(self.config, states)
-        preflight.check_subnet(self.config, self.engine)
-        ensure_web_certificate(self.config)
-        say("building images (cached layers make this quick after the first time)")
-        started = time.monotonic()
-        self.compose.run("build", timeout=1800)
-        say(f"images ready ({time.monotonic() - started:.1f} s); starting containers")
-        broken = sorted(name for name, state in states.items() if state.broken)
-        try:
-            if broken:
-                # e.g. a proxy whose DC was recreated under it: only a fresh start
-                # (a new domain join, the new keytab) mends it
-                say(f"recreating {', '.join(broken)} (not healthy)")
-                self.compose.run("up", "--detach", "--force-recreate", "--no-deps", *broken,
-                                 timeout=300)
-            self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
-            states = self.wait_healthy(say, timeout)
-        except BaseException as exc:
-            # the broken services' logs first: down removes them
-            diagnosis = self.diagnose() if isinstance(exc, StackError) else None
-            say("start failed: removing the lab's containers, network and volumes")
-            self.down()
-            if diagnosis:
-                raise StackError(diagnosis) from None
-            raise
-        return self.endpoints(states)
 
     def wait_healthy(self, say: Say, timeout: float) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is."""
@@ -180,11 +200,32 @@ class Stack:
         if not self.engine.answers():
             say("no Docker engine answers: nothing to take down")
             return
-        self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "3",
-                         timeout=120)
+        with self.lock:
+            # nothing in a lab is worth a graceful stop: its state goes with its volumes
+            self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "0",
+                             timeout=120)
 
     def logs(self, service: str | None = None, follow: bool = False) -> int:
         if service is not None and service not in SERVICE_NAMES:
             raise StackError(f"no service {service!r}; the lab's services are: "
                              + ", ".join(SERVICE_NAMES))
         return self.compose.follow_logs(service, follow)
+
+
+@contextlib.contextmanager
+def _shielded(say: Say) -> Iterator[None]:
+    """Ctrl-C and SIGTERM only say "wait" while the clean-up runs (main thread only:
+    elsewhere Python delivers no signals anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(_signum, _frame) -> None:
+        say("still cleaning up; nothing will be left running")
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -146,8 +146,23 @@ def kerberos_available() -> bool:
 Factory = Callable[[Credentials | None, str], Authenticator | None]
 
 
+class _KerberosMissing:
+    """Stands in for Negotiate where the Kerberos libraries are absent, so the error
+    says what to install instead of only "no scheme could be answered"."""
+
+    scheme = "negotiate"
+    connection_bound = False
+
+    def header(self) -> bytes:
+        raise SchemeUnavailable("Negotiate: Kerberos support is not installed (pip install "
+                                "'lab[kerberos]', which builds against libkrb5-dev), then "
+                                "kinit, or `lab ad kinit USER` and export what it prints")
+
+
 def _negotiate(credentials: Credentials | None, service_host: str):
-    return NegotiateAuthenticator(credentials, service_host) if kerberos_available() else None
+    if not kerberos_available():
+        return _KerberosMissing()
+    return NegotiateAuthenticator(credentials, service_host)
 
 
 def _ntlm(credentials: Credentials | None, service_host: str):
