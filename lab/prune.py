@@ -27,11 +27,13 @@ def lab_projects(engine: Engine) -> tuple[set[str], set[str]]:
     return running, imaged - running
 
 
-def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] = frozenset()
-             ) -> list[str]:
-    """Take down every lab project; remove the images of every lab project except those
-    named in `keep_images` (whose next `lab up` should stay fast). Returns the projects."""
+def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] = frozenset(),
+             select: Callable[[str], bool] = lambda _name: True) -> list[str]:
+    """Take down every lab project (that `select` accepts); remove the images of every
+    such project except those named in `keep_images` (whose next `lab up` should stay
+    fast). Returns the projects taken down."""
     running, _ = lab_projects(engine)
+    running = {name for name in running if select(name)}
     with tempfile.TemporaryDirectory() as empty:          # no compose file to pick up
         for project in sorted(running):
             say(f"taking down {project}")
@@ -43,7 +45,7 @@ def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] =
                 raise StackError(f"could not take down {project}: "
                                  f"{(proc.stderr or proc.stdout).strip()[-500:]}")
     _, imaged = lab_projects(engine)
-    for project in sorted(imaged - set(keep_images)):
+    for project in sorted(name for name in imaged - set(keep_images) if select(name)):
         images = engine.project_images(project)
         say(f"removing {len(images)} image(s) of {project}")
         for image in images:

@@ -138,8 +138,8 @@ class Stack:
                 started = time.monotonic()
                 self.compose.run("build", timeout=1800)
                 say(f"images ready ({time.monotonic() - started:.1f} s)")
-            say("starting containers")
             try:
+                say("starting containers")        # in the try: an interrupt from here on
                 broken = sorted(name for name, state in states.items() if state.broken)
                 if broken:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start

@@ -31,3 +31,14 @@ def copy_repo(target):
         shutil.copytree(os.path.join(REPO, name), target / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def remove_private_lab(env) -> None:
+    """`lab down` a private project and remove the images it built (the suite leaves
+    no images of its private projects behind)."""
+    from lab.engine import Engine
+
+    run_lab("down", env=env, timeout=120)
+    engine = Engine()
+    for image in engine.project_images(env["LAB_PROJECT"]):
+        engine.client.images.remove(image.id, force=True)

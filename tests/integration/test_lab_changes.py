@@ -5,7 +5,6 @@ proxy is noticed (unhealthy) and mended by `lab up`."""
 import json
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from lab.curl import proxy_args
 from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.sidebyside import side_by_side_env
-from tests.integration.helpers import copy_repo, curl, run_lab
+from tests.integration.helpers import copy_repo, curl, remove_private_lab, run_lab
 
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
@@ -28,8 +27,7 @@ def copy_env(tmp_path_factory):
     root = copy_repo(tmp_path_factory.mktemp("labcopy"))
     env = side_by_side_env(PROJECT, SUBNET, root=root)
     yield root, env
-    subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
-                   capture_output=True)
+    remove_private_lab(env)
 
 
 def lab(env, *args, timeout=400):
@@ -132,5 +130,5 @@ def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path
             capture_output=True, text=True, timeout=30, check=True).stdout.split()
         assert leftovers == []
     finally:
-        lab(env, "down", timeout=120)
+        remove_private_lab(env)
         shutil.rmtree(state, ignore_errors=True)

@@ -9,18 +9,24 @@ import sys
 import pytest
 
 from lab.sidebyside import side_by_side_env
-from tests.integration.helpers import run_lab
+from tests.integration.helpers import remove_private_lab, run_lab
 
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
 
 
+@pytest.fixture(scope="module")
+def private_images():
+    """The private project's images are removed once its tests are done."""
+    yield
+    remove_private_lab(side_by_side_env(PROJECT, SUBNET))
+
+
 @pytest.fixture
-def private_env():
+def private_env(private_images):
     env = side_by_side_env(PROJECT, SUBNET)
     yield env
-    subprocess.run([sys.executable, "-m", "lab.cli", "down"], env=env, timeout=120,
-                   capture_output=True)
+    run_lab("down", env=env, timeout=120)
 
 
 def lab(env, *args, timeout=300):
@@ -72,3 +78,67 @@ def test_subnet_clash_is_named_with_its_fix(lab_stack, private_env):
     assert proc.returncode == 1
     assert "overlaps docker network" in proc.stderr and "LAB_SUBNET" in proc.stderr
     assert docker_objects("container") == [] and docker_objects("network") == []
+
+
+@pytest.mark.timeout(400)
+def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, private_env):
+    """Bug: two `lab up` for one project tore down each other's containers."""
+    procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert [code for code, _ in results] == [0, 0], results
+    assert sum("already up" in err for _, err in results) == 1, results
+    assert sum("starting containers" in err for _, err in results) == 1, results
+    assert len(docker_objects("container")) == 4
+
+
+@pytest.mark.timeout(400)
+def test_sigkill_of_up_mid_start_then_up_recovers(lab_stack, private_env):
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:                    # an event, not a sleep: it is starting
+        if "starting containers" in line:
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    again = lab(private_env, "up")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(lab(private_env, "status", "--json").stdout)["project"] == PROJECT
+
+
+@pytest.mark.timeout(400)
+def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, private_env):
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "starting containers" in line:
+            proc.terminate()
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, seen + [rest]
+    proc.stderr.close()
+    assert "removing the lab's containers" in rest and "interrupted" in rest
+    assert docker_objects("container") == [] and docker_objects("network") == []
+
+
+@pytest.mark.timeout(400)
+def test_down_all_takes_down_a_project_and_its_images(lab_stack, private_env):
+    from lab.engine import Engine
+    from lab.prune import down_all
+
+    assert lab(private_env, "up").returncode == 0
+    engine = Engine()
+    said = []
+    projects = down_all(engine, said.append, keep_images={lab_stack.config.project},
+                        select=lambda name: name == PROJECT)
+    assert projects == [PROJECT]
+    assert docker_objects("container") == [] and docker_objects("network") == []
+    assert docker_objects("volume") == [] and engine.project_images(PROJECT) == []
+    assert lab_stack.is_up(), "down --all of one project touched the shared one"
