@@ -83,17 +83,24 @@ class Stack:
                                 "and starts one), or start Docker")
         return self.engine.services(self.config.project)
 
+    def ready(self, states: dict[str, ServiceState]) -> set[str]:
+        """Services that are healthy, or still `starting` for docker but whose own health
+        check passes when run now: docker checks every few seconds to keep an idle lab
+        cheap, so readiness is not left waiting for its next check."""
+        return {name for name, state in states.items()
+                if state.healthy or (state.starting and self.engine.probe(state))}
+
     def is_up(self) -> bool:
         try:
             states = self.states()
         except StackError:
             return False
-        return all(s in states and states[s].healthy for s in SERVICE_NAMES)
+        return set(SERVICE_NAMES) <= self.ready(states)
 
     def is_current(self, states: dict[str, ServiceState]) -> bool:
-        """All services healthy and built from what is in the tree now."""
-        return all(s in states and states[s].healthy
-                   and states[s].fingerprint == self.fingerprints[s] for s in SERVICE_NAMES)
+        """All services ready and built from what is in the tree now."""
+        return all(s in states and states[s].fingerprint == self.fingerprints[s]
+                   for s in SERVICE_NAMES) and set(SERVICE_NAMES) <= self.ready(states)
 
     def images_current(self) -> bool:
         """Every service's image exists and was built from what is in the tree now."""
@@ -101,10 +108,12 @@ class Stack:
         return all(self.engine.image_fingerprint(f"{self.config.project}-{service}")
                    == wanted[service] for service in SERVICE_NAMES)
 
-    def endpoints(self, states: dict[str, ServiceState] | None = None) -> Endpoints:
-        """Where everything is, as seen from this host; raises LabNotRunning."""
+    def endpoints(self, states: dict[str, ServiceState] | None = None,
+                  checked: bool = False) -> Endpoints:
+        """Where everything is, as seen from this host; raises LabNotRunning.
+        `checked`: the caller has just seen every service ready."""
         states = self.states() if states is None else states
-        missing = [s for s in SERVICE_NAMES if s not in states or not states[s].healthy]
+        missing = [] if checked else sorted(set(SERVICE_NAMES) - self.ready(states))
         if missing:
             if not states:
                 raise LabNotRunning(f"lab {self.config.project!r} is not running: "
@@ -129,7 +138,7 @@ class Stack:
             states = self.states()
             if self.is_current(states):
                 say("lab is already up")
-                return self.endpoints(states)
+                return self.endpoints(states, checked=True)
             preflight.check_ports_free(self.config, states)
             preflight.check_subnet(self.config, self.engine)
             ensure_web_certificate(self.config)
@@ -160,7 +169,7 @@ class Stack:
                 if diagnosis:
                     raise StackError(diagnosis) from None
                 raise
-            return self.endpoints(states)
+            return self.endpoints(states, checked=True)
 
     def wait_healthy(self, say: Say, timeout: float) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is."""
@@ -171,13 +180,13 @@ class Stack:
             states = self.states()
             for service in SERVICE_NAMES:
                 state = states.get(service)
-                if state is None:
+                if state is None or service in reported:
                     continue
-                if state.healthy and service not in reported:
-                    reported.add(service)
-                    say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
                 if state.broken:
                     raise StackError(self.diagnose() or f"service {service} failed")
+                if state.healthy or (state.starting and self.engine.probe(state)):
+                    reported.add(service)
+                    say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
             if reported == set(SERVICE_NAMES):
                 return states
             if time.monotonic() > deadline:

@@ -20,7 +20,8 @@ def test_state_of_a_healthy_service_with_published_ports():
         "53/tcp": [{"HostIp": "127.0.0.1", "HostPort": "10053"}],
         "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "10053"}],
         "8080/tcp": None}))
-    assert state == ServiceState("dns", "running", "healthy", "abc", {53: 10053})
+    assert state == ServiceState("dns", "running", "healthy", "abc", {53: 10053},
+                                 health_test=("CMD", "true"))
     assert state.healthy and not state.broken
     assert state.describe() == "running (healthy)"
 

@@ -8,4 +8,12 @@ rm -f "$keytab.new"
 samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PROXY_FQDN}" >/dev/null
 chmod 644 "$keytab.new"          # squid's helper runs as user proxy; a test lab
 mv -f "$keytab.new" "$keytab"
+# samba registers its dynamic records in bind as it starts: let bind answer first
+# (it starts alongside; bounded, as bind offers no readiness event)
+tries=0
+until dig +short +time=1 +tries=1 -p "$LAB_CPORT_DNS" @"$LAB_DNS_IP" "$LAB_DOMAIN" SOA | grep -q .; do
+    tries=$((tries + 1))
+    [ "$tries" -le 300 ] || { echo "bind at $LAB_DNS_IP did not answer within 30 s" >&2; exit 1; }
+    sleep 0.1
+done
 exec samba --foreground --no-process-group --debug-stdout

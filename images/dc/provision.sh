@@ -14,6 +14,9 @@ samba-tool domain provision \
     --option="acl_xattr:security_acl_name = user.NTACL"
 # Not written to smb.conf by --option; without it simple LDAP binds fail.
 sed -i '/^\[global\]/a \	ldap server require strong auth = no' /etc/samba/smb.conf
+# No LDAPS in the lab (plain LDAP is what it publishes): without this, samba spends
+# several seconds of every start generating a self-signed TLS key.
+sed -i '/^\[global\]/a \	tls enabled = no' /etc/samba/smb.conf
 cp /var/lib/samba/private/krb5.conf /etc/krb5.conf
 # Keep the default complexity rules; only stop lab passwords from expiring.
 samba-tool domain passwordsettings set --max-pwd-age=0

@@ -10,6 +10,16 @@ envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
 envsubst "$vars" < /etc/lab/smb.conf.template > /etc/samba/smb.conf
 envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf
 
+# The DC starts alongside: wait (bounded) for the keytab it exports at its start
+# and for its LDAP, which the join needs.
+tries=0
+until [ -s /lab-shared/HTTP.keytab ] && ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base \
+        defaultNamingContext >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -le 600 ] || { echo "the DC ${LAB_DC_FQDN} did not answer within 60 s" >&2; exit 1; }
+    sleep 0.1
+done
+
 # A fresh machine account on every start: a DC recreated since the last one
 # knows nothing of the old.
 net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates >/dev/null

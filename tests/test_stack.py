@@ -1,0 +1,49 @@
+"""Stack policy that needs no engine: readiness, and what `up` does when current."""
+
+from lab.config import load_config
+from lab.engine import ServiceState
+from lab.stack import Stack
+from lab.topology import PORTS
+
+
+class FakeEngine:
+    def __init__(self, states, probes):
+        self._states, self.probes, self.probed = states, probes, []
+
+    def answers(self):
+        return True
+
+    def services(self, project):
+        return self._states
+
+    def probe(self, state):
+        self.probed.append(state.service)
+        return self.probes.get(state.service, False)
+
+
+def _state(service, health="healthy", fingerprint="f"):
+    return ServiceState(service, "running", health, fingerprint, {}, health_test=("CMD", "x"))
+
+
+def test_starting_services_count_once_their_own_check_passes():
+    states = {"dns": _state("dns"), "dc": _state("dc", "starting"),
+              "proxy": _state("proxy", "starting"), "web": _state("web")}
+    engine = FakeEngine(states, {"dc": True, "proxy": False})
+    stack = Stack(load_config(environ={}), engine=engine)
+    assert stack.ready(states) == {"dns", "dc", "web"}
+    assert sorted(engine.probed) == ["dc", "proxy"]        # healthy ones are not probed
+
+
+def test_up_is_a_no_op_when_current(tmp_path):
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    stack = Stack(config, engine=None)
+    published = {p.service: {} for p in PORTS}
+    for port in PORTS:
+        published[port.service][port.container_port] = config.ports[port.name]
+    states = {name: ServiceState(name, "running", "healthy", fp, published[name])
+              for name, fp in stack.fingerprints.items()}
+    stack.engine = FakeEngine(states, {})
+    said = []
+    endpoints = stack.up(say=said.append)
+    assert said == ["lab is already up"] and endpoints.proxy["basic"].port == 3129
+    assert stack.engine.probed == []
