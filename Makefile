@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 LAB    := $(VENV)/bin/lab
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv host lab-up lab-down status check lint unit trial integration test bench clean
+.PHONY: help venv host base-image lab-up lab-down status check lint unit trial integration test bench clean
 
 help:
 	@echo "make lab-up     bring the lab up (installs what is missing) and check it works"
@@ -16,26 +16,34 @@ help:
 	@echo "make test       lint + unit + trial + integration tests (brings the lab up)"
 	@echo "make bench      benchmarks"
 
+STEP   := tools/step
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	touch $@
+	@$(STEP) "1/5 Python venv ($(VENV))" sh -c "$(PYTHON) -m venv $(VENV) && \
+	    $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[test]'"
+	@touch $@
 
 venv: $(STAMP)
 
 KRB_STAMP := $(VENV)/.kerberos
 
+# Docker engine, Compose and client tools first (libkrb5-dev among them); then the
+# base image and the Kerberos bindings' source build, side by side.
 host: venv
-	$(PY) -m lab.host
-	$(MAKE) --no-print-directory $(KRB_STAMP)
+	@$(PY) -m lab.host --step "2/5 host: Docker engine, Compose, client tools" --tools
+	@$(MAKE) --no-print-directory -j2 base-image $(KRB_STAMP)
+
+base-image: venv
+	@$(PY) -m lab.host --step "3/5 base image" --base-image
 
 # After `lab.host` has installed libkrb5-dev: gssapi/krb5 build from source.
 $(KRB_STAMP): $(STAMP)
-	$(VENV)/bin/pip install --quiet -e '.[test,kerberos]'
-	touch $@
+	@$(STEP) "4/5 Kerberos bindings (gssapi, krb5: a source build)" \
+	    $(VENV)/bin/pip install -e '.[test,kerberos]'
+	@touch $@
 
 lab-up: host
+	@echo "lab: [5/5 lab up] ..." >&2
 	$(LAB) up
 	$(LAB) check
 

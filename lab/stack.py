@@ -102,11 +102,24 @@ class Stack:
         return all(s in states and states[s].fingerprint == self.fingerprints[s]
                    for s in SERVICE_NAMES) and set(SERVICE_NAMES) <= self.ready(states)
 
-    def images_current(self) -> bool:
-        """Every service's image exists and was built from what is in the tree now."""
+    def stale_images(self) -> list[str]:
+        """Services whose image is missing or was built from other inputs than today's."""
         wanted = self.fingerprints
-        return all(self.engine.image_fingerprint(f"{self.config.project}-{service}")
-                   == wanted[service] for service in SERVICE_NAMES)
+        return [service for service in SERVICE_NAMES
+                if self.engine.image_fingerprint(f"{self.config.project}-{service}")
+                != wanted[service]]
+
+    def build(self, say: Say = _say_nothing) -> None:
+        """Build the stale images, one line of progress each (cached layers keep a
+        rebuild after a small change quick); nothing when all are current."""
+        stale = self.stale_images()
+        started = time.monotonic()
+        for done, service in enumerate(stale, 1):
+            say(f"building image {service} ({done}/{len(stale)}, "
+                f"{time.monotonic() - started:.0f} s so far)")
+            self.compose.run("build", service, timeout=1800)
+        if stale:
+            say(f"images ready ({time.monotonic() - started:.1f} s)")
 
     def endpoints(self, states: dict[str, ServiceState] | None = None,
                   checked: bool = False) -> Endpoints:
@@ -142,11 +155,7 @@ class Stack:
             preflight.check_ports_free(self.config, states)
             preflight.check_subnet(self.config, self.engine)
             ensure_web_certificate(self.config)
-            if not self.images_current():
-                say("building images (cached layers make this quick after the first time)")
-                started = time.monotonic()
-                self.compose.run("build", timeout=1800)
-                say(f"images ready ({time.monotonic() - started:.1f} s)")
+            self.build(say)
             try:
                 say("starting containers")        # in the try: an interrupt from here on
                 broken = sorted(name for name, state in states.items() if state.broken)
