@@ -1,0 +1,217 @@
+"""`lab matrix`: one client command, run once per scenario, judged with the origin's evidence.
+
+Exit codes alone lie: a client that exits 0 without fetching anything, or that
+went around the proxy, would pass. So after each run the origin is asked what
+reached it under the scenario's token (`/matrix/<run>/<scenario>`), and a
+success counts only if the request arrived the way the scenario says (through
+the proxy, or directly for `no-proxy`) and no proxy credentials leaked to it.
+A refusal counts if the client failed within the bound and nothing reached the
+origin.
+
+Scenarios share nothing (own token, own ticket cache), so they all run at
+once; each client runs in its own session and is killed with its whole process
+group when it overruns `timeout`, and after it exits (nothing left behind).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.endpoints import Endpoints
+from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port
+
+DEFAULT_TIMEOUT = 20.0
+TAIL_BYTES = 64 * 1024          # what is kept of each client's stdout and stderr
+PLACEHOLDERS = ("{url}", "{https_url}", "{scenario}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    got: str                    # what happened, in a few words
+    reason: str                 # why that passes or fails
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A bounded client run."""
+
+    exit_code: int | None       # None when killed at the bound
+    timed_out: bool
+    seconds: float
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's row in every report."""
+
+    scenario: Scenario
+    argv: tuple[str, ...]
+    run: Completed
+    origin: tuple[dict[str, Any], ...]
+    verdict: Verdict
+
+    @property
+    def origin_seen(self) -> bool:
+        return bool(self.origin)
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    run_id: str
+    command: tuple[str, ...]
+    timeout: float
+    outcomes: tuple[Outcome, ...]
+    seconds: float
+    started: float = field(default_factory=time.time)
+
+    @property
+    def passed(self) -> int:
+        return sum(o.verdict.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+
+def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
+          records: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The verdict rules (see the module docstring); pure, so unit-tested alone."""
+    if timed_out or exit_code is None:
+        return Verdict(False, "timeout", "still running at the bound: killed (a client must "
+                       "finish or fail by itself)")
+    if scenario.expect in REFUSALS:
+        if exit_code == 0:
+            return Verdict(False, "exit 0", f"succeeded where it must be refused "
+                           f"({scenario.expect})")
+        if records:
+            return Verdict(False, f"exit {exit_code}", "failed, but a request reached the "
+                           "origin: the refusal was not enforced where it should be")
+        return Verdict(True, f"exit {exit_code}", f"refused ({scenario.expect} expected)")
+    if exit_code != 0:
+        return Verdict(False, f"exit {exit_code}", "failed where it should work")
+    if not records:
+        return Verdict(False, "exit 0, origin saw nothing", "exited 0 without fetching "
+                       f"{scenario.url}")
+    proxy = scenario.proxy_lab_address
+    via_proxy = [r for r in records if r.get("client") == proxy]
+    if scenario.direct and via_proxy:
+        return Verdict(False, "ok, via the proxy", "no_proxy covers the target, yet the "
+                       "request went through the proxy")
+    if not scenario.direct and len(via_proxy) != len(records):
+        return Verdict(False, "ok, bypassed the proxy", "a request reached the origin "
+                       "without going through the proxy")
+    if any(r.get("proxy_authorization") for r in records):
+        return Verdict(False, "ok, credentials leaked", "Proxy-Authorization reached the "
+                       "origin")
+    if not any(r.get("scheme") == scenario.scheme for r in records):
+        return Verdict(False, f"ok, no {scenario.scheme}", f"the origin saw no "
+                       f"{scenario.scheme.upper()} request for {scenario.url}")
+    how = "directly" if scenario.direct else "through the proxy"
+    return Verdict(True, "ok", f"the origin saw {len(records)} request(s) {how}")
+
+
+def substitute(command: Sequence[str], scenario: Scenario) -> list[str]:
+    """`{url}`, `{https_url}` and `{scenario}` replaced in each argument; any other
+    braces (curl's `-w '%{http_code}'`, JSON) are left alone."""
+    values = {"{url}": scenario.url, "{https_url}": scenario.https_url,
+              "{scenario}": scenario.name}
+    out = []
+    for arg in command:
+        for placeholder, value in values.items():
+            arg = arg.replace(placeholder, value)
+        out.append(arg)
+    return out
+
+
+def _drain(stream, sink: bytearray) -> None:
+    while chunk := stream.read1(65536):
+        sink += chunk
+        if len(sink) > 2 * TAIL_BYTES:
+            del sink[:-TAIL_BYTES]
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_bounded(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Completed:
+    """Run `argv` in a new session; after `timeout` seconds kill its process group.
+    Its process group is killed after it exits too: a client leaves nothing behind.
+    Raises FileNotFoundError/PermissionError when `argv[0]` cannot be run."""
+    started = time.monotonic()
+    proc = subprocess.Popen(list(argv), env=dict(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    out, err = bytearray(), bytearray()
+    readers = [threading.Thread(target=_drain, args=(stream, sink), daemon=True)
+               for stream, sink in ((proc.stdout, out), (proc.stderr, err))]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(proc.pid)       # the group id is the leader's pid (new session)
+        proc.wait()
+    seconds = time.monotonic() - started
+    for reader in readers:
+        reader.join(timeout=2)      # bounded: a grandchild that escaped the group may hold a pipe
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()
+    return Completed(None if timed_out else proc.returncode, timed_out, seconds,
+                     bytes(out[-TAIL_BYTES:]), bytes(err[-TAIL_BYTES:]))
+
+
+def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
+                 base_env: Mapping[str, str] | None = None) -> Outcome:
+    argv = tuple(substitute(command, scenario))
+    try:
+        completed = run_bounded(argv, scenario.environ(base_env), timeout)
+    except OSError as exc:
+        completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
+                              .encode())
+    records = tuple(scenario.origin_saw())
+    return Outcome(scenario, argv, completed, records,
+                   judge(scenario, completed.exit_code, completed.timed_out, records))
+
+
+def new_run_id() -> str:
+    """Unique per run, short enough to read in a URL."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
+               timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
+               base_env: Mapping[str, str] | None = None) -> MatrixResult:
+    """Run `command` once per named scenario, in parallel (`jobs` at a time,
+    default all), and judge each run. Ticket caches live in a temp dir removed
+    at the end; the `proxy-down` port is held closed for the whole run."""
+    run_id = new_run_id()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down:
+        scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
+                                    down_port=down.getsockname()[1])
+        with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
+            outcomes = tuple(pool.map(
+                lambda s: run_scenario(s, command, timeout, base_env), scenarios))
+    return MatrixResult(run_id, tuple(command), timeout, outcomes,
+                        time.monotonic() - started)
