@@ -8,8 +8,9 @@ the proxy, or directly for `no-proxy`) and no proxy credentials leaked to it.
 A refusal counts if the client failed within the bound and nothing reached the
 origin.
 
-Scenarios share nothing (own token, own ticket cache), so they all run at
-once; each client runs in its own session and is killed with its whole process
+Scenarios share almost nothing (own token, own ticket cache), so they run at
+once, except those that send squid the same user with different passwords
+(`CredentialGate`); each client runs in its own session and is killed with its whole process
 group when it overruns `timeout`, and after it exits (nothing left behind).
 """
 
@@ -22,8 +23,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,36 @@ def substitute(command: Sequence[str], scenario: Scenario) -> list[str]:
     return out
 
 
+class CredentialGate:
+    """Lets runs overlap unless they send the same user (`Scenario.credential`'s
+    key) different passwords: those wait for each other. Every holder is
+    bounded by the run timeout, so every wait is bounded too."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._active: dict[str, tuple[str, int]] = {}     # key -> (password, holders)
+
+    @contextmanager
+    def hold(self, credential: tuple[str, str] | None) -> Iterator[None]:
+        if credential is None:
+            yield
+            return
+        key, password = credential
+        with self._changed:
+            self._changed.wait_for(lambda: self._active.get(key, (password, 0))[0] == password)
+            self._active[key] = (password, self._active.get(key, (password, 0))[1] + 1)
+        try:
+            yield
+        finally:
+            with self._changed:
+                held = self._active[key][1] - 1
+                if held:
+                    self._active[key] = (password, held)
+                else:
+                    del self._active[key]
+                self._changed.notify_all()
+
+
 def _drain(stream, sink: bytearray) -> None:
     while chunk := stream.read1(65536):
         sink += chunk
@@ -182,10 +214,12 @@ def run_bounded(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> 
 
 
 def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
-                 base_env: Mapping[str, str] | None = None) -> Outcome:
+                 base_env: Mapping[str, str] | None = None,
+                 gate: CredentialGate | None = None) -> Outcome:
     argv = tuple(substitute(command, scenario))
     try:
-        completed = run_bounded(argv, scenario.environ(base_env), timeout)
+        with (gate or CredentialGate()).hold(scenario.credential):
+            completed = run_bounded(argv, scenario.environ(base_env), timeout)
     except OSError as exc:
         completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
                               .encode())
@@ -210,8 +244,9 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down:
         scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
                                     down_port=down.getsockname()[1])
+        gate = CredentialGate()
         with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
             outcomes = tuple(pool.map(
-                lambda s: run_scenario(s, command, timeout, base_env), scenarios))
+                lambda s: run_scenario(s, command, timeout, base_env, gate), scenarios))
     return MatrixResult(run_id, tuple(command), timeout, outcomes,
                         time.monotonic() - started)

@@ -152,6 +152,11 @@ class Scenario:
     token: str                  # /matrix/<run>/<name>: the origin records under it
     web_url: str = field(repr=False)                 # the origin, directly (evidence)
     proxy_lab_address: str | None = field(default=None, repr=False)
+    #: (scheme:user, password) this scenario sends, or None. squid keeps ONE cached
+    #: credential per scheme and user name, across ports: a wrong password in flight
+    #: fails a concurrent right one, so `lab matrix` never overlaps runs that send
+    #: the same user different passwords.
+    credential: tuple[str, str] | None = field(default=None, repr=False)
 
     def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """`base` (default: this process's environment) without any variable a
@@ -234,22 +239,26 @@ def _copy_private(source: Path, target: Path) -> None:
         out.write(source.read_bytes())
 
 
-def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int) -> str:
+def _proxy_url(s: Spec, endpoints: Endpoints,
+               down_port: int) -> tuple[str, tuple[str, str] | None]:
+    """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
     if s.port is None:
-        return f"http://{LOOPBACK}:{down_port}"
+        return f"http://{LOOPBACK}:{down_port}", None
     proxy = endpoints.proxy[s.port]
     if s.credentials == "kerberos":
-        return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}"
+        return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
                       "wrong": (proxy.username, f"{proxy.password}-wrong"),
                       "denied": (proxy.denied_username, proxy.denied_password)
                       }.get(s.credentials, (None, None))
     if user is None:
-        return f"http://{LOOPBACK}:{proxy.port}"
+        return f"http://{LOOPBACK}:{proxy.port}", None
+    password = password or ""
+    credential = (f"{'ntlm' if s.port == 'ntlm' else 'basic'}:{user}", password)
     if s.port == "ntlm":
         user = f"{endpoints.dc.workgroup}\\{user}"
     quote = lambda text: urllib.parse.quote(text, safe="")  # noqa: E731
-    return f"http://{quote(user)}:{quote(password or '')}@{LOOPBACK}:{proxy.port}"
+    return f"http://{quote(user)}:{quote(password)}@{LOOPBACK}:{proxy.port}", credential
 
 
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
@@ -288,7 +297,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             https_url = endpoints.web.https_url.rstrip("/") + token
         else:
             http_url, https_url = proxied + token, proxied_https + token
-        proxy = _proxy_url(s, endpoints, down_port)
+        proxy, credential = _proxy_url(s, endpoints, down_port)
         env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
                "HTTPS_PROXY": proxy}
         if s.direct:
@@ -307,5 +316,5 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             s.name, s.description.format(workgroup=endpoints.dc.workgroup,
                                          realm=endpoints.dc.realm),
             s.expect, url, https_url, env, s.scheme, s.direct, token, endpoints.web.url,
-            endpoints.proxy_lab_address))
+            endpoints.proxy_lab_address, credential))
     return scenarios
