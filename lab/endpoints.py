@@ -108,7 +108,7 @@ class Endpoints:
     host_interface: str     # this host on the lab network: bind test servers here
     #: The proxy's own address on the lab network: the client address the origin
     #: sees for a proxied request (lab matrix's evidence). Not in `to_json()`.
-    proxy_lab_address: str | None = None
+    proxy_lab_address: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project,

@@ -165,6 +165,14 @@ class Scenario:
         clean = {k: v for k, v in base.items() if k not in MANAGED_VARIABLES}
         return {**clean, **self.env}
 
+    def apply(self, monkeypatch) -> None:
+        """Put this scenario's environment into the current process (pytest's
+        `monkeypatch` undoes it), for clients that run in-process."""
+        for name in MANAGED_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
     def origin_saw(self, token: str | None = None, timeout: float = 5) -> list[dict[str, Any]]:
         """What the origin recorded under `token` (default: this scenario's own),
         asked of the web service directly, never through a proxy."""
