@@ -236,7 +236,7 @@ def cmd_run(args) -> int:
 
     name = _select([args.scenario], [])[0]
     command = _command(args)
-    _stack_, endpoints = _lab_for_scenarios()
+    endpoints = _lab_for_scenarios()[1]
     with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir:
         scenario = build_scenarios(endpoints, [name], run=new_run_id(),
                                    workdir=Path(workdir))[0]
@@ -266,7 +266,7 @@ def cmd_matrix(args) -> int:
     _check_output_path("--html", args.html)
     names = _select(args.only, args.skip)
     command = _command(args)
-    _stack_, endpoints = _lab_for_scenarios()
+    endpoints = _lab_for_scenarios()[1]
     result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs)
     if args.junit:
         Path(args.junit).write_text(reports.junit(result))

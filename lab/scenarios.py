@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -29,8 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lab.clientenv import (
+    CA_VARIABLES,
+    MANAGED_VARIABLES,
+    closed_port,
+    copy_private,
+    system_ca_file,
+    write_ca_bundles,
+)
 from lab.endpoints import LOOPBACK, Endpoints
 from lab.errors import LabError
+
+__all__ = ["CA_VARIABLES", "MANAGED_VARIABLES", "NAMES", "REFUSALS", "SPECS", "Scenario",
+           "Spec", "UnknownScenario", "build_scenarios", "closed_port", "describe", "select",
+           "spec", "system_ca_file"]
 
 Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout"]
 #: The outcomes a scenario can expect besides `ok`: the client must fail, cleanly.
@@ -39,19 +49,6 @@ REFUSALS: tuple[str, ...] = ("proxy-auth", "forbidden", "unreachable", "tls-untr
 #: What a host client calls the Negotiate proxy (the SPN HTTP/localhost exists for it).
 NEGOTIATE_PROXY_NAME = "localhost"
 NO_PROXY = "127.0.0.1,localhost"
-CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
-_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
-#: Every variable a scenario owns: set from the scenario, or removed from the
-#: inherited environment (a user's own `no_proxy=*` must not leak into a run).
-MANAGED_VARIABLES: tuple[str, ...] = (
-    *_PROXY_NAMES, *(n.upper() for n in _PROXY_NAMES), *CA_VARIABLES, "SSL_CERT_DIR",
-    "KRB5CCNAME", "KRB5_CONFIG", "LAB_URL", "LAB_HTTPS_URL", "LAB_SCENARIO", "LAB_EXPECT")
-TRUSTED_BUNDLE = "ca-bundle.pem"        # system CAs + the lab's web CA
-SYSTEM_BUNDLE = "ca-system.pem"         # system CAs only (tls-untrusted)
-_SYSTEM_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt",
-                         "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
-
-
 class UnknownScenario(LabError):
     """A scenario name that is not in the catalogue (a usage error)."""
 
@@ -195,58 +192,6 @@ class Scenario:
         return judge(self, exit_code, timed_out, self.origin_saw())
 
 
-def system_ca_file() -> Path | None:
-    """The system's CA bundle (what OpenSSL would trust by default), if any."""
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile, *_SYSTEM_CA_CANDIDATES):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
-def _write_if_changed(path: Path, content: bytes) -> Path:
-    """Atomic, so parallel `lab env` calls never see half a bundle."""
-    if not path.is_file() or path.read_bytes() != content:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
-    return path
-
-
-def write_ca_bundles(directory: Path, lab_ca: Path) -> tuple[Path, Path]:
-    """(system CAs + the lab's CA, system CAs only), kept in `directory` (the
-    project's state dir: they outlive `lab env`, and are rewritten only when
-    their content changes)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    system = system_ca_file()
-    system_pem = system.read_bytes() if system else b""
-    try:
-        lab_pem = lab_ca.read_bytes()
-    except OSError as exc:
-        raise LabError(f"the lab's CA certificate {lab_ca} is unreadable ({exc.strerror}); "
-                       "run `lab up`") from None
-    if system_pem and not system_pem.endswith(b"\n"):
-        system_pem += b"\n"
-    return (_write_if_changed(directory / TRUSTED_BUNDLE, system_pem + lab_pem),
-            _write_if_changed(directory / SYSTEM_BUNDLE, system_pem))
-
-
-def closed_port() -> socket.socket:
-    """A socket bound on 127.0.0.1 but not listening: connecting gets refused,
-    and nobody else can take the port while it is held (close it after)."""
-    sock = socket.socket()
-    sock.bind((LOOPBACK, 0))
-    return sock
-
-
-def _copy_private(source: Path, target: Path) -> None:
-    """Copy a ticket cache, readable by its owner only (as kinit makes it)."""
-    target.unlink(missing_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(source.read_bytes())
-
-
 def _proxy_url(s: Spec, endpoints: Endpoints,
                down_port: int) -> tuple[str, tuple[str, str] | None]:
     """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
@@ -281,6 +226,9 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     from lab.ad import kinit
 
     chosen = [spec(n) for n in (NAMES if names is None else names)]
+    if endpoints.proxy_lab_address is None:
+        raise LabError("these endpoints do not say where the proxy sits on the lab network "
+                       "(read from JSON?): build them with Stack().endpoints()")
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir.chmod(0o700)                # ticket caches are credentials
     trusted, system = write_ca_bundles(Path(endpoints.web.ca_cert).parent,
@@ -315,7 +263,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         if session is not None and s.credentials == "kerberos":
             ccache = workdir / s.name / "ccache"
             ccache.parent.mkdir(mode=0o700, exist_ok=True)
-            _copy_private(session.ccache, ccache)
+            copy_private(session.ccache, ccache)
             env.update(KRB5CCNAME=f"FILE:{ccache}", KRB5_CONFIG=str(session.config))
         url = https_url if s.scheme == "https" else http_url
         env.update(LAB_URL=url, LAB_HTTPS_URL=https_url, LAB_SCENARIO=s.name,
