@@ -9,32 +9,33 @@ A refusal counts if the client failed within the bound and nothing reached the
 origin.
 
 Scenarios share almost nothing (own token, own ticket cache), so they run at
-once, except those that send squid the same user with different passwords
-(`CredentialGate`); each client runs in its own session and is killed with its whole process
-group when it overruns `timeout`, and after it exits (nothing left behind).
+once, except those that send squid the same user different passwords
+(`lab.bounded.CredentialGate`: at worst a run then waits one timeout for its
+turn). Each client runs in its own session and is killed with its whole
+process group when it overruns `timeout`, and after it exits; Ctrl-C kills
+every client and starts no other (`lab.bounded`).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.bounded import Completed, CredentialGate, ProcessGroups, Stopped, run_bounded
 from lab.endpoints import Endpoints
 from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port
 
+__all__ = ["DEFAULT_TIMEOUT", "Completed", "CredentialGate", "MatrixResult", "Outcome",
+           "ProcessGroups", "Stopped", "Verdict", "judge", "new_run_id", "run_bounded",
+           "run_matrix", "run_scenario", "substitute"]
+
 DEFAULT_TIMEOUT = 20.0
-TAIL_BYTES = 64 * 1024          # what is kept of each client's stdout and stderr
 PLACEHOLDERS = ("{url}", "{https_url}", "{scenario}")
 
 
@@ -43,17 +44,6 @@ class Verdict:
     passed: bool
     got: str                    # what happened, in a few words
     reason: str                 # why that passes or fails
-
-
-@dataclass(frozen=True)
-class Completed:
-    """A bounded client run."""
-
-    exit_code: int | None       # None when killed at the bound
-    timed_out: bool
-    seconds: float
-    stdout: bytes = b""
-    stderr: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -139,87 +129,14 @@ def substitute(command: Sequence[str], scenario: Scenario) -> list[str]:
     return out
 
 
-class CredentialGate:
-    """Lets runs overlap unless they send the same user (`Scenario.credential`'s
-    key) different passwords: those wait for each other. Every holder is
-    bounded by the run timeout, so every wait is bounded too."""
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._active: dict[str, tuple[str, int]] = {}     # key -> (password, holders)
-
-    @contextmanager
-    def hold(self, credential: tuple[str, str] | None) -> Iterator[None]:
-        if credential is None:
-            yield
-            return
-        key, password = credential
-        with self._changed:
-            self._changed.wait_for(lambda: self._active.get(key, (password, 0))[0] == password)
-            self._active[key] = (password, self._active.get(key, (password, 0))[1] + 1)
-        try:
-            yield
-        finally:
-            with self._changed:
-                held = self._active[key][1] - 1
-                if held:
-                    self._active[key] = (password, held)
-                else:
-                    del self._active[key]
-                self._changed.notify_all()
-
-
-def _drain(stream, sink: bytearray) -> None:
-    while chunk := stream.read1(65536):
-        sink += chunk
-        if len(sink) > 2 * TAIL_BYTES:
-            del sink[:-TAIL_BYTES]
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def run_bounded(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Completed:
-    """Run `argv` in a new session; after `timeout` seconds kill its process group.
-    Its process group is killed after it exits too: a client leaves nothing behind.
-    Raises FileNotFoundError/PermissionError when `argv[0]` cannot be run."""
-    started = time.monotonic()
-    proc = subprocess.Popen(list(argv), env=dict(env), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    out, err = bytearray(), bytearray()
-    readers = [threading.Thread(target=_drain, args=(stream, sink), daemon=True)
-               for stream, sink in ((proc.stdout, out), (proc.stderr, err))]
-    for reader in readers:
-        reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        _kill_group(proc.pid)       # the group id is the leader's pid (new session)
-        proc.wait()
-    seconds = time.monotonic() - started
-    for reader in readers:
-        reader.join(timeout=2)      # bounded: a grandchild that escaped the group may hold a pipe
-    for stream in (proc.stdout, proc.stderr):
-        stream.close()
-    return Completed(None if timed_out else proc.returncode, timed_out, seconds,
-                     bytes(out[-TAIL_BYTES:]), bytes(err[-TAIL_BYTES:]))
-
-
 def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
                  base_env: Mapping[str, str] | None = None,
-                 gate: CredentialGate | None = None) -> Outcome:
+                 gate: CredentialGate | None = None,
+                 groups: ProcessGroups | None = None) -> Outcome:
     argv = tuple(substitute(command, scenario))
     try:
         with (gate or CredentialGate()).hold(scenario.credential):
-            completed = run_bounded(argv, scenario.environ(base_env), timeout)
+            completed = run_bounded(argv, scenario.environ(base_env), timeout, groups)
     except OSError as exc:
         completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
                               .encode())
@@ -244,9 +161,15 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down:
         scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
                                     down_port=down.getsockname()[1])
-        gate = CredentialGate()
+        gate, groups = CredentialGate(), ProcessGroups()
         with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
-            outcomes = tuple(pool.map(
-                lambda s: run_scenario(s, command, timeout, base_env, gate), scenarios))
+            try:
+                outcomes = tuple(pool.map(
+                    lambda s: run_scenario(s, command, timeout, base_env, gate, groups),
+                    scenarios))
+            except BaseException:          # Ctrl-C: stop every client, start no other
+                groups.stop()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     return MatrixResult(run_id, tuple(command), timeout, outcomes,
                         time.monotonic() - started)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.bounded import ProcessGroups, Stopped
 from lab.matrix import CredentialGate, judge, run_bounded, substitute
 from lab.scenarios import Scenario
 
@@ -154,3 +155,15 @@ def test_gate_ignores_runs_without_credentials():
     gate = CredentialGate()
     with gate.hold(None), gate.hold(None):
         pass
+
+
+def test_stop_kills_every_running_client_and_starts_no_other():
+    """What Ctrl-C does to a matrix: clients live in their own sessions, so the
+    terminal's SIGINT never reaches them; stop() must."""
+    groups = ProcessGroups()
+    proc = groups.start(["sleep", "60"], os.environ)
+    groups.stop()
+    assert proc.wait(timeout=5) == -9
+    with pytest.raises(Stopped):
+        groups.start(["true"], os.environ)
+    groups.end(proc)
