@@ -167,3 +167,5 @@ def test_stop_kills_every_running_client_and_starts_no_other():
     with pytest.raises(Stopped):
         groups.start(["true"], os.environ)
     groups.end(proc)
+    proc.stdout.close()
+    proc.stderr.close()
