@@ -160,13 +160,17 @@ def discover_domain_controllers(domain: str, nameserver: str | None = None, port
 # -- Kerberos --------------------------------------------------------------------
 
 
-def krb5_conf(realm: str, kdc_host: str, kdc_port: int) -> str:
+def krb5_conf(realm: str, kdc_host: str, kdc_port: int,
+              extra_hosts: tuple[str, ...] = ()) -> str:
     """A krb5.conf for a KDC in a container, reached through a published port.
 
     TCP first (`udp_preference_limit = 1`: AD replies overflow UDP); no
     reverse DNS and no name canonicalisation, or the client asks for service
-    tickets under the container's internal names.
+    tickets under the container's internal names. `extra_hosts` are host names
+    outside the domain that belong to the realm (e.g. `localhost`, the name a
+    host client calls the lab's Negotiate proxy by).
     """
+    extra = "".join(f"    {host} = {realm}\n" for host in extra_hosts)
     return (
         "[libdefaults]\n"
         f"    default_realm = {realm}\n"
@@ -184,6 +188,7 @@ def krb5_conf(realm: str, kdc_host: str, kdc_port: int) -> str:
         "[domain_realm]\n"
         f"    .{realm.lower()} = {realm}\n"
         f"    {realm.lower()} = {realm}\n"
+        + extra
     )
 
 
@@ -216,15 +221,17 @@ class KerberosSession:
 
 
 def kinit(user: str, password: str, realm: str, kdc_host: str, kdc_port: int,
-          directory: str | os.PathLike | None = None, timeout: float = 15) -> KerberosSession:
+          directory: str | os.PathLike | None = None, timeout: float = 15,
+          extra_hosts: tuple[str, ...] = ()) -> KerberosSession:
     """Get a TGT for `user@realm` into a private cache under `directory` (a new
-    private temp dir by default); nothing touches the user's own ccache."""
+    private temp dir by default); nothing touches the user's own ccache.
+    `extra_hosts`: see `krb5_conf`."""
     if not user or password is None:
         raise KerberosError("kinit needs a user name and a password")
     where = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="lab-krb5-"))
     where.mkdir(parents=True, exist_ok=True)
     config = where / "krb5.conf"
-    config.write_text(krb5_conf(realm, kdc_host, kdc_port))
+    config.write_text(krb5_conf(realm, kdc_host, kdc_port, extra_hosts))
     session = KerberosSession(f"{user}@{realm}", where / "ccache", config,
                               owns_directory=directory is None)
     try:

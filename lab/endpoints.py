@@ -106,6 +106,9 @@ class Endpoints:
     dc: Dc
     web: Web
     host_interface: str     # this host on the lab network: bind test servers here
+    #: The proxy's own address on the lab network: the client address the origin
+    #: sees for a proxied request (lab matrix's evidence). Not in `to_json()`.
+    proxy_lab_address: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project,
@@ -164,4 +167,5 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                 https_url=f"https://localhost:{port('web_https')}/",
                 https_proxy_url=f"https://{config.web_fqdn}/",
                 ca_cert=str(config.state_dir / WEB_CA_FILE)),
-        host_interface=config.gateway)
+        host_interface=config.gateway,
+        proxy_lab_address=config.address("proxy"))

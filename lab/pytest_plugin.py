@@ -69,6 +69,53 @@ def lab_mock_web_server(lab_endpoints):
     pytest_twisted.blockon(server.stop())
 
 
+# -- scenarios: one test per corporate situation ------------------------------------
+
+
+def pytest_generate_tests(metafunc):
+    """A test taking `lab_scenario` runs once per catalogue scenario (or once per
+    name in `@pytest.mark.lab_scenarios(...)`), with the name as its id. The
+    names are static: collection needs no lab."""
+    if "lab_scenario" not in metafunc.fixturenames:
+        return
+    from lab.scenarios import NAMES, UnknownScenario, spec
+
+    marker = metafunc.definition.get_closest_marker("lab_scenarios")
+    names = list(marker.args) if marker else list(NAMES)
+    if not names:
+        pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.lab_scenarios() names no "
+                    "scenario", pytrace=False)
+    for name in names:
+        try:
+            spec(name)
+        except UnknownScenario as exc:
+            pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
+    metafunc.parametrize("lab_scenario", names, indirect=True, ids=names)
+
+
+@pytest.fixture
+def lab_scenario(request, lab_endpoints, tmp_path_factory):
+    """One `lab.scenarios.Scenario` of the running lab, with a URL token of its
+    own: `.env`/`.environ()` for a subprocess (`.apply(monkeypatch)` for an
+    in-process client), `.url`, `.https_url`, `.expect`, `.origin_saw()`, and
+    `.verdict(exit_code)` (lab matrix's rules). Kerberos scenarios get a fresh
+    ticket; its cache is removed after the test."""
+    import shutil
+
+    from lab.matrix import new_run_id
+    from lab.scenarios import build_scenarios
+
+    name = getattr(request, "param", None)
+    if name is None:
+        pytest.fail("lab_scenario is parametrized by the lab plugin; request it as a "
+                    "test argument", pytrace=False)
+    workdir = tmp_path_factory.mktemp(f"lab-scenario-{name}")
+    try:
+        yield build_scenarios(lab_endpoints, [name], run=new_run_id(), workdir=workdir)[0]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)     # a ticket cache is a credential
+
+
 # -- tidy servers ----------------------------------------------------------------
 
 
@@ -138,6 +185,8 @@ def _spin_once() -> None:
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "dirty_reactor_ok: skip lab's reactor-cleanliness check for this test")
+    config.addinivalue_line(
+        "markers", "lab_scenarios(*names): run a lab_scenario test only for these scenarios")
 
 
 @pytest.hookimpl(wrapper=True)

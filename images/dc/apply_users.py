@@ -27,6 +27,9 @@ for group in config.groups:
 # proxy then come out AES, not RC4, as from a current AD.
 service = config.ldap_bind_user
 samba_tool("spn", "add", config.proxy_spn, service.name)
+# A client on the host calls the proxy `localhost` (no /etc/hosts entry, no
+# --resolve): Kerberos then asks for HTTP/localhost, so the account holds that too.
+samba_tool("spn", "add", "HTTP/localhost", service.name)
 ldif = (f"dn: CN={service.name},CN=Users,{config.base_dn}\n"
         "changetype: modify\n"
         "replace: msDS-SupportedEncryptionTypes\n"

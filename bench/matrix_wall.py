@@ -1,0 +1,50 @@
+"""Wall time of `lab matrix -- curl ...` over the whole catalogue, with the lab up.
+
+Timed as a user sees it: the `lab` process from start to exit (Python start,
+endpoints, one kinit, every scenario in parallel, the origin's evidence). The
+goal is under 10 s on 2 cores; the slowest scenario sets the pace. Runs
+against the lab named by LAB_PROJECT (default: lab.toml's), bringing one up
+and taking it down again if none is up. A run where any scenario fails is an
+error, not a figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from lab.stack import Stack
+
+RUNS = 5
+COMMAND = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "-o", "/dev/null", "{url}"]
+
+
+def run(report) -> None:
+    stack = Stack()
+    was_up = stack.is_up()
+    stack.up()
+    try:
+        walls, slowest = [], []
+        for _ in range(RUNS):
+            started = time.monotonic()
+            proc = subprocess.run([sys.executable, "-m", "lab.cli", "matrix", "--json", "--",
+                                   *COMMAND], capture_output=True, text=True, timeout=120,
+                                  env=os.environ)
+            walls.append(time.monotonic() - started)
+            if proc.returncode != 0:
+                raise SystemExit(f"lab matrix failed (exit {proc.returncode}): "
+                                 f"{proc.stderr.strip() or proc.stdout[-2000:]}")
+            doc = json.loads(proc.stdout)
+            slowest.append(max(s["seconds"] for s in doc["scenarios"]))
+        count = len(doc["scenarios"])
+        report(f"lab matrix -- curl, {count} scenarios, wall (min of {RUNS})", min(walls), "s")
+        report("lab matrix -- curl, wall (median)", statistics.median(walls), "s")
+        report("lab matrix -- curl, wall (max)", max(walls), "s")
+        report("lab matrix -- curl, slowest scenario (median)", statistics.median(slowest), "s")
+    finally:
+        if not was_up:
+            stack.down()

@@ -1,0 +1,80 @@
+"""What a client's environment is made of: the variables clients read, the CA
+bundles they trust, a port nothing listens on, private ticket caches.
+
+Split from `lab.scenarios` (which decides what each scenario puts here) so the
+file-level care (atomic writes, private modes) is in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from pathlib import Path
+
+from lab.endpoints import LOOPBACK
+from lab.errors import LabError
+
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
+#: Every variable a scenario owns: set from the scenario, or removed from the
+#: inherited environment (a user's own `no_proxy=*` must not leak into a run).
+MANAGED_VARIABLES: tuple[str, ...] = (
+    *_PROXY_NAMES, *(n.upper() for n in _PROXY_NAMES), *CA_VARIABLES, "SSL_CERT_DIR",
+    "KRB5CCNAME", "KRB5_CONFIG", "LAB_URL", "LAB_HTTPS_URL", "LAB_SCENARIO", "LAB_EXPECT")
+TRUSTED_BUNDLE = "ca-bundle.pem"        # system CAs + the lab's web CA
+SYSTEM_BUNDLE = "ca-system.pem"         # system CAs only (tls-untrusted)
+_SYSTEM_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt",
+                         "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+def system_ca_file() -> Path | None:
+    """The system's CA bundle (what OpenSSL would trust by default), if any."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, *_SYSTEM_CA_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _write_if_changed(path: Path, content: bytes) -> Path:
+    """Atomic, so parallel `lab env` calls never see half a bundle."""
+    if not path.is_file() or path.read_bytes() != content:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    return path
+
+
+def write_ca_bundles(directory: Path, lab_ca: Path) -> tuple[Path, Path]:
+    """(system CAs + the lab's CA, system CAs only), kept in `directory` (the
+    project's state dir: they outlive `lab env`, and are rewritten only when
+    their content changes)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    system = system_ca_file()
+    system_pem = system.read_bytes() if system else b""
+    try:
+        lab_pem = lab_ca.read_bytes()
+    except OSError as exc:
+        raise LabError(f"the lab's CA certificate {lab_ca} is unreadable ({exc.strerror}); "
+                       "run `lab up`") from None
+    if system_pem and not system_pem.endswith(b"\n"):
+        system_pem += b"\n"
+    return (_write_if_changed(directory / TRUSTED_BUNDLE, system_pem + lab_pem),
+            _write_if_changed(directory / SYSTEM_BUNDLE, system_pem))
+
+
+def closed_port() -> socket.socket:
+    """A socket bound on 127.0.0.1 but not listening: connecting gets refused,
+    and nobody else can take the port while it is held (close it after)."""
+    sock = socket.socket()
+    sock.bind((LOOPBACK, 0))
+    return sock
+
+
+def copy_private(source: Path, target: Path) -> None:
+    """Copy a ticket cache, readable by its owner only (as kinit makes it)."""
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())

@@ -1,0 +1,175 @@
+"""`lab matrix`: one client command, run once per scenario, judged with the origin's evidence.
+
+Exit codes alone lie: a client that exits 0 without fetching anything, or that
+went around the proxy, would pass. So after each run the origin is asked what
+reached it under the scenario's token (`/matrix/<run>/<scenario>`), and a
+success counts only if the request arrived the way the scenario says (through
+the proxy, or directly for `no-proxy`) and no proxy credentials leaked to it.
+A refusal counts if the client failed within the bound and nothing reached the
+origin.
+
+Scenarios share almost nothing (own token, own ticket cache), so they run at
+once, except those that send squid the same user different passwords
+(`lab.bounded.CredentialGate`: at worst a run then waits one timeout for its
+turn). Each client runs in its own session and is killed with its whole
+process group when it overruns `timeout`, and after it exits; Ctrl-C kills
+every client and starts no other (`lab.bounded`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.bounded import Completed, CredentialGate, ProcessGroups, Stopped, run_bounded
+from lab.endpoints import Endpoints
+from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port
+
+__all__ = ["DEFAULT_TIMEOUT", "Completed", "CredentialGate", "MatrixResult", "Outcome",
+           "ProcessGroups", "Stopped", "Verdict", "judge", "new_run_id", "run_bounded",
+           "run_matrix", "run_scenario", "substitute"]
+
+DEFAULT_TIMEOUT = 20.0
+PLACEHOLDERS = ("{url}", "{https_url}", "{scenario}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    got: str                    # what happened, in a few words
+    reason: str                 # why that passes or fails
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's row in every report."""
+
+    scenario: Scenario
+    argv: tuple[str, ...]
+    run: Completed
+    origin: tuple[dict[str, Any], ...]
+    verdict: Verdict
+
+    @property
+    def origin_seen(self) -> bool:
+        return bool(self.origin)
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    run_id: str
+    command: tuple[str, ...]
+    timeout: float
+    outcomes: tuple[Outcome, ...]
+    seconds: float
+    started: float = field(default_factory=time.time)
+
+    @property
+    def passed(self) -> int:
+        return sum(o.verdict.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+
+def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
+          records: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The verdict rules (see the module docstring); pure, so unit-tested alone."""
+    if timed_out or exit_code is None:
+        return Verdict(False, "timeout", "still running at the bound: killed (a client must "
+                       "finish or fail by itself)")
+    if scenario.expect in REFUSALS:
+        if exit_code == 0:
+            return Verdict(False, "exit 0", f"succeeded where it must be refused "
+                           f"({scenario.expect})")
+        if records:
+            return Verdict(False, f"exit {exit_code}", "failed, but a request reached the "
+                           "origin: the refusal was not enforced where it should be")
+        return Verdict(True, f"exit {exit_code}", f"refused ({scenario.expect} expected)")
+    if exit_code != 0:
+        return Verdict(False, f"exit {exit_code}", "failed where it should work")
+    if not records:
+        return Verdict(False, "exit 0, origin saw nothing", "exited 0 without fetching "
+                       f"{scenario.url}")
+    proxy = scenario.proxy_lab_address
+    via_proxy = [r for r in records if r.get("client") == proxy]
+    if scenario.direct and via_proxy:
+        return Verdict(False, "ok, via the proxy", "no_proxy covers the target, yet the "
+                       "request went through the proxy")
+    if not scenario.direct and len(via_proxy) != len(records):
+        return Verdict(False, "ok, bypassed the proxy", "a request reached the origin "
+                       "without going through the proxy")
+    if any(r.get("proxy_authorization") for r in records):
+        return Verdict(False, "ok, credentials leaked", "Proxy-Authorization reached the "
+                       "origin")
+    if not any(r.get("scheme") == scenario.scheme for r in records):
+        return Verdict(False, f"ok, no {scenario.scheme}", f"the origin saw no "
+                       f"{scenario.scheme.upper()} request for {scenario.url}")
+    how = "directly" if scenario.direct else "through the proxy"
+    return Verdict(True, "ok", f"the origin saw {len(records)} request(s) {how}")
+
+
+def substitute(command: Sequence[str], scenario: Scenario) -> list[str]:
+    """`{url}`, `{https_url}` and `{scenario}` replaced in each argument; any other
+    braces (curl's `-w '%{http_code}'`, JSON) are left alone."""
+    values = {"{url}": scenario.url, "{https_url}": scenario.https_url,
+              "{scenario}": scenario.name}
+    out = []
+    for arg in command:
+        for placeholder, value in values.items():
+            arg = arg.replace(placeholder, value)
+        out.append(arg)
+    return out
+
+
+def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
+                 base_env: Mapping[str, str] | None = None,
+                 gate: CredentialGate | None = None,
+                 groups: ProcessGroups | None = None) -> Outcome:
+    argv = tuple(substitute(command, scenario))
+    try:
+        with (gate or CredentialGate()).hold(scenario.credential):
+            completed = run_bounded(argv, scenario.environ(base_env), timeout, groups)
+    except OSError as exc:
+        completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
+                              .encode())
+    records = tuple(scenario.origin_saw())
+    return Outcome(scenario, argv, completed, records,
+                   judge(scenario, completed.exit_code, completed.timed_out, records))
+
+
+def new_run_id() -> str:
+    """Unique per run, short enough to read in a URL."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
+               timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
+               base_env: Mapping[str, str] | None = None) -> MatrixResult:
+    """Run `command` once per named scenario, in parallel (`jobs` at a time,
+    default all), and judge each run. Ticket caches live in a temp dir removed
+    at the end; the `proxy-down` port is held closed for the whole run."""
+    run_id = new_run_id()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down:
+        scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
+                                    down_port=down.getsockname()[1])
+        gate, groups = CredentialGate(), ProcessGroups()
+        with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
+            try:
+                outcomes = tuple(pool.map(
+                    lambda s: run_scenario(s, command, timeout, base_env, gate, groups),
+                    scenarios))
+            except BaseException:          # Ctrl-C: stop every client, start no other
+                groups.stop()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    return MatrixResult(run_id, tuple(command), timeout, outcomes,
+                        time.monotonic() - started)

@@ -1,0 +1,276 @@
+"""The scenario catalogue: every corporate situation a client meets, as an environment.
+
+A scenario is what a client on this host needs to face one situation (a proxy
+that wants Basic, Kerberos, NTLM, a group; wrong credentials; a proxy that is
+down; a host that must be reached directly; a TLS origin it must not trust)
+and the outcome it must reach: `ok`, or a named refusal. Everything is in
+the environment, in the variables clients already read (`http_proxy`,
+`no_proxy`, `KRB5CCNAME`, `SSL_CERT_FILE`, ...), so any client in any language
+can be proved without code changes, and without `/etc/hosts` edits or
+`--resolve`: proxied URLs name `web.<domain>` (the proxy resolves it), the
+Negotiate proxy is called `localhost` (its account holds `HTTP/localhost`, the
+scenario's `KRB5_CONFIG` maps `localhost` to the realm).
+
+The names, descriptions and expectations are static (`SPECS`): pytest
+parametrizes on them before any lab runs. The objects are built from a running
+lab's endpoints by `build_scenarios`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lab.clientenv import (
+    CA_VARIABLES,
+    MANAGED_VARIABLES,
+    closed_port,
+    copy_private,
+    system_ca_file,
+    write_ca_bundles,
+)
+from lab.endpoints import LOOPBACK, Endpoints
+from lab.errors import LabError
+
+__all__ = ["CA_VARIABLES", "MANAGED_VARIABLES", "NAMES", "REFUSALS", "SPECS", "Scenario",
+           "Spec", "UnknownScenario", "build_scenarios", "closed_port", "describe", "select",
+           "spec", "system_ca_file"]
+
+Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout"]
+#: The outcomes a scenario can expect besides `ok`: the client must fail, cleanly.
+REFUSALS: tuple[str, ...] = ("proxy-auth", "forbidden", "unreachable", "tls-untrusted",
+                             "timeout")
+#: What a host client calls the Negotiate proxy (the SPN HTTP/localhost exists for it).
+NEGOTIATE_PROXY_NAME = "localhost"
+NO_PROXY = "127.0.0.1,localhost"
+class UnknownScenario(LabError):
+    """A scenario name that is not in the catalogue (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The static part of a scenario: what it is and what must happen."""
+
+    name: str
+    description: str
+    expect: Expect
+    port: str | None                  # lab proxy port; None: a closed port (proxy-down)
+    credentials: Literal["none", "valid", "wrong", "denied", "kerberos"] = "none"
+    scheme: Literal["http", "https"] = "http"
+    direct: bool = False              # the client must bypass the proxy (no_proxy)
+    trust_lab_ca: bool = True
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("noauth", "open proxy, no authentication", "ok", "noauth"),
+    Spec("noauth-https", "open proxy, HTTPS through CONNECT", "ok", "noauth", scheme="https"),
+    Spec("basic", "Basic against htpasswd; user:password in the proxy URL", "ok", "basic",
+         "valid"),
+    Spec("basic-https", "Basic, HTTPS through an authenticated CONNECT", "ok", "basic",
+         "valid", "https"),
+    Spec("basic-wrong-password", "Basic with a wrong password: must fail on 407",
+         "proxy-auth", "basic", "wrong"),
+    Spec("basic-no-credentials", "Basic port, no credentials in the proxy URL: must fail "
+         "on 407", "proxy-auth", "basic"),
+    Spec("ldap", "Basic checked against the AD DC over LDAP", "ok", "ldap", "valid"),
+    Spec("ldap-https", "LDAP-checked Basic, HTTPS through CONNECT", "ok", "ldap", "valid",
+         "https"),
+    Spec("negotiate", "Kerberos (Negotiate): a domain user's ticket in KRB5CCNAME, proxy "
+         "called localhost (no credentials in the URL)", "ok", "negotiate", "kerberos"),
+    Spec("negotiate-https", "Kerberos (Negotiate), HTTPS through CONNECT", "ok", "negotiate",
+         "kerberos", "https"),
+    Spec("ntlm", "NTLM via winbind; the domain goes in the user name: {workgroup}\\user "
+         "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
+         "valid"),
+    Spec("ntlm-https", "NTLM, HTTPS through CONNECT", "ok", "ntlm", "valid", "https"),
+    Spec("group", "Basic against AD, plus membership of the proxy's AD group", "ok", "group",
+         "valid"),
+    Spec("group-https", "AD group port, HTTPS through CONNECT", "ok", "group", "valid",
+         "https"),
+    Spec("group-denied", "a valid domain user outside the group: must fail on 403",
+         "forbidden", "group", "denied"),
+    Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
+         "proxy variables set", "ok", "noauth", direct=True),
+    Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",
+         "unreachable", None),
+    Spec("tls-untrusted", "HTTPS through the open proxy, CA variables without the lab's CA: "
+         "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
+         trust_lab_ca=False),
+)
+NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def spec(name: str) -> Spec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnknownScenario(f"no scenario {name!r}; the catalogue has: "
+                              + ", ".join(NAMES)) from None
+
+
+def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+    """Catalogue names in catalogue order: all, or `only`, minus `skip` (each checked)."""
+    only, skip = list(only), list(skip)
+    for name in (*only, *skip):
+        spec(name)
+    chosen = [n for n in NAMES if (not only or n in only) and n not in skip]
+    if not chosen:
+        raise UnknownScenario("--only/--skip leave no scenario to run")
+    return chosen
+
+
+def describe(workgroup: str = "WORKGROUP", realm: str = "REALM") -> list[dict[str, str]]:
+    """The catalogue as `lab status --json` lists it: name, description, expect."""
+    return [{"name": s.name, "description": s.description.format(workgroup=workgroup,
+                                                                 realm=realm),
+             "expect": s.expect} for s in SPECS]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario of a running lab: the environment a client needs, the URLs
+    to fetch, what must happen, and a way to ask the origin what reached it."""
+
+    name: str
+    description: str
+    expect: Expect
+    url: str                    # what the scenario is about (HTTPS for the -https ones)
+    https_url: str              # the same token over HTTPS
+    env: Mapping[str, str]
+    scheme: str
+    direct: bool
+    token: str                  # /matrix/<run>/<name>: the origin records under it
+    web_url: str = field(repr=False)                 # the origin, directly (evidence)
+    proxy_lab_address: str | None = field(default=None, repr=False)
+    #: (scheme:user, password) this scenario sends, or None. squid keeps ONE cached
+    #: credential per scheme and user name, across ports: a wrong password in flight
+    #: fails a concurrent right one, so `lab matrix` never overlaps runs that send
+    #: the same user different passwords.
+    credential: tuple[str, str] | None = field(default=None, repr=False)
+
+    def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """`base` (default: this process's environment) without any variable a
+        scenario owns, plus this scenario's: what a client is run with."""
+        base = os.environ if base is None else base
+        clean = {k: v for k, v in base.items() if k not in MANAGED_VARIABLES}
+        return {**clean, **self.env}
+
+    def apply(self, monkeypatch) -> None:
+        """Put this scenario's environment into the current process (pytest's
+        `monkeypatch` undoes it), for clients that run in-process."""
+        for name in MANAGED_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
+    def origin_saw(self, token: str | None = None, timeout: float = 5) -> list[dict[str, Any]]:
+        """What the origin recorded under `token` (default: this scenario's own),
+        asked of the web service directly, never through a proxy."""
+        token = token or self.token
+        query = urllib.parse.urlencode({"prefix": token})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(f"{self.web_url}_lab/requests?{query}", timeout=timeout) as answer:
+                records = json.load(answer)["requests"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise LabError(f"cannot ask the web service what it saw ({self.web_url}): "
+                           f"{exc}; is the lab up?") from None
+        return [r for r in records if r["path"] == token or r["path"].startswith(token + "/")]
+
+    def verdict(self, exit_code: int | None, timed_out: bool = False):
+        """`lab matrix`'s verdict for a client run that ended with `exit_code`:
+        `.passed`, `.got`, `.reason` (asks the origin for its evidence)."""
+        from lab.matrix import judge
+
+        return judge(self, exit_code, timed_out, self.origin_saw())
+
+
+def _proxy_url(s: Spec, endpoints: Endpoints,
+               down_port: int) -> tuple[str, tuple[str, str] | None]:
+    """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
+    if s.port is None:
+        return f"http://{LOOPBACK}:{down_port}", None
+    proxy = endpoints.proxy[s.port]
+    if s.credentials == "kerberos":
+        return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}", None
+    user, password = {"valid": (proxy.username, proxy.password),
+                      "wrong": (proxy.username, f"{proxy.password}-wrong"),
+                      "denied": (proxy.denied_username, proxy.denied_password)
+                      }.get(s.credentials, (None, None))
+    if user is None:
+        return f"http://{LOOPBACK}:{proxy.port}", None
+    password = password or ""
+    credential = (f"{'ntlm' if s.port == 'ntlm' else 'basic'}:{user}", password)
+    if s.port == "ntlm":
+        user = f"{endpoints.dc.workgroup}\\{user}"
+    quote = lambda text: urllib.parse.quote(text, safe="")  # noqa: E731
+    return f"http://{quote(user)}:{quote(password)}@{LOOPBACK}:{proxy.port}", credential
+
+
+def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
+                    workdir: Path, down_port: int | None = None) -> list[Scenario]:
+    """The named scenarios (default: all) of the running lab, for run id `run`.
+
+    Kerberos scenarios get a fresh ticket (one kinit, one ccache copy each, so
+    parallel clients never share a cache) under `workdir`, which the caller
+    owns and removes. `down_port` is the closed port of `proxy-down`
+    (default: one free now; hold a `closed_port()` to be sure it stays closed).
+    """
+    from lab.ad import kinit
+
+    chosen = [spec(n) for n in (NAMES if names is None else names)]
+    if endpoints.proxy_lab_address is None:
+        raise LabError("these endpoints do not say where the proxy sits on the lab network "
+                       "(read from JSON?): build them with Stack().endpoints()")
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    workdir.chmod(0o700)                # ticket caches are credentials
+    trusted, system = write_ca_bundles(Path(endpoints.web.ca_cert).parent,
+                                       Path(endpoints.web.ca_cert))
+    session = None
+    if any(s.credentials == "kerberos" for s in chosen):
+        user = endpoints.proxy["negotiate"]
+        kdc = endpoints.dc.kerberos
+        session = kinit(user.username or "", user.password or "", endpoints.dc.realm, kdc.host,
+                        kdc.port, directory=workdir / "krb5",
+                        extra_hosts=(NEGOTIATE_PROXY_NAME,))
+    if down_port is None:
+        with closed_port() as sock:
+            down_port = sock.getsockname()[1]
+    proxied = endpoints.web.proxy_url.rstrip("/")
+    proxied_https = endpoints.web.https_proxy_url.rstrip("/")
+    scenarios = []
+    for s in chosen:
+        token = f"/matrix/{run}/{s.name}"
+        if s.direct:
+            http_url = endpoints.web.url.rstrip("/") + token
+            https_url = endpoints.web.https_url.rstrip("/") + token
+        else:
+            http_url, https_url = proxied + token, proxied_https + token
+        proxy, credential = _proxy_url(s, endpoints, down_port)
+        env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
+               "HTTPS_PROXY": proxy}
+        if s.direct:
+            env.update(no_proxy=NO_PROXY, NO_PROXY=NO_PROXY)
+        bundle = trusted if s.trust_lab_ca else system
+        env.update({name: str(bundle) for name in CA_VARIABLES})
+        if session is not None and s.credentials == "kerberos":
+            ccache = workdir / s.name / "ccache"
+            ccache.parent.mkdir(mode=0o700, exist_ok=True)
+            copy_private(session.ccache, ccache)
+            env.update(KRB5CCNAME=f"FILE:{ccache}", KRB5_CONFIG=str(session.config))
+        url = https_url if s.scheme == "https" else http_url
+        env.update(LAB_URL=url, LAB_HTTPS_URL=https_url, LAB_SCENARIO=s.name,
+                   LAB_EXPECT=s.expect)
+        scenarios.append(Scenario(
+            s.name, s.description.format(workgroup=endpoints.dc.workgroup,
+                                         realm=endpoints.dc.realm),
+            s.expect, url, https_url, env, s.scheme, s.direct, token, endpoints.web.url,
+            endpoints.proxy_lab_address, credential))
+    return scenarios

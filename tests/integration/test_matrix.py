@@ -1,0 +1,189 @@
+"""`lab matrix`, `lab env`, `lab run` and the `lab_scenario` fixture, with real clients
+(curl, Node's fetch, Python requests, sh) against the running lab."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+from lab.scenarios import NAMES, REFUSALS, SPECS
+from tests.integration.helpers import REPO, run_lab
+
+pytestmark = pytest.mark.timeout(120)
+OK = [s.name for s in SPECS if s.expect == "ok"]
+REFUSED = [s.name for s in SPECS if s.expect in REFUSALS]
+#: What a curl user passes: --proxy-anyauth lets curl pick NTLM/Negotiate/Basic from
+#: the 407; -U : enables Negotiate from the ticket cache (credentials in the proxy URL
+#: win over it); -f turns 407/403 into a non-zero exit.
+CURL = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "-o", "/dev/null", "{url}"]
+
+
+def matrix(*args, timeout=90):
+    proc = run_lab("matrix", "--json", *args, timeout=timeout)
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [s["name"] for s in doc["scenarios"]] == [n for n in NAMES
+                                                     if n in {s["name"] for s in doc["scenarios"]}]
+    return proc.returncode, doc
+
+
+def failed(doc):
+    return sorted(s["name"] for s in doc["scenarios"] if s["verdict"] == "fail")
+
+
+def test_curl_with_the_proxy_auth_flags_passes_every_scenario(tool, lab_endpoints, tmp_path):
+    junit, html = tmp_path / "m.xml", tmp_path / "m.html"
+    code, doc = matrix("--junit", str(junit), "--html", str(html), "--",
+                       tool("curl"), *CURL[1:])
+    assert code == 0 and failed(doc) == [] and doc["passed"] == len(NAMES)
+    seen = {s["name"]: s["origin_seen"] for s in doc["scenarios"]}
+    assert all(seen[name] for name in OK) and not any(seen[name] for name in REFUSED)
+    assert all(s["exit_code"] != 0 for s in doc["scenarios"] if s["name"] in REFUSED)
+    cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
+    assert sorted(c.get("name") for c in cases) == sorted(NAMES)
+    assert all(c.find("failure") is None for c in cases)
+    assert _html_rows(html.read_text()) == len(NAMES)
+
+
+def test_a_client_that_ignores_proxy_variables_fails_where_a_proxy_is_needed(tool,
+                                                                             lab_endpoints):
+    """Node 20's built-in fetch ignores http_proxy: the lab names resolve nowhere on the
+    host, so it fails every scenario that needs the proxy, and only those."""
+    script = ("fetch(process.argv[1]).then(r => { if (!r.ok) process.exit(1); return r.text() })"
+              ".catch(e => { console.error(String(e)); process.exit(2) })")
+    code, doc = matrix("--", tool("node"), "-e", script, "{url}")
+    assert code == 1
+    assert failed(doc) == sorted(n for n in OK if n != "no-proxy")
+
+
+def test_a_client_that_always_exits_0_fails_everywhere(tool, lab_endpoints, tmp_path):
+    junit, html = tmp_path / "m.xml", tmp_path / "m.html"
+    code, doc = matrix("--junit", str(junit), "--html", str(html), "--", tool("true"))
+    assert code == 1 and failed(doc) == sorted(NAMES)
+    assert not any(s["origin_seen"] for s in doc["scenarios"])
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == str(len(NAMES)) and root.get("failures") == str(len(NAMES))
+    assert len(root.findall("./testsuite/testcase/failure")) == len(NAMES)
+    assert _html_rows(html.read_text()) == len(NAMES)
+
+
+def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endpoints,
+                                                                  tmp_path):
+    """It fetches, then sleeps: every scenario where the fetch works hangs (fail), every
+    refusal fails fast (pass); its background sleeper dies with its process group."""
+    curl = shlex.join([tool("curl"), *CURL[1:-1]])
+    script = (f'{curl} "$1" || exit 1; {tool("sleep")} 300 & echo $! > {tmp_path}/"$2".pid; '
+              "wait")
+    code, doc = matrix("--timeout", "3", "--", tool("sh"), "-c", script, "sh", "{url}",
+                       "{scenario}")
+    assert code == 1 and failed(doc) == sorted(OK)
+    for s in doc["scenarios"]:
+        if s["name"] in OK:
+            assert s["exit_code"] is None and s["timed_out"] and 3 <= s["seconds"] < 8
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(pids) == len(OK)
+    assert all(_dead(pid) for pid in pids)
+
+
+def test_python_requests_fails_exactly_the_schemes_it_cannot_speak(lab_endpoints, tmp_path):
+    """requests does Basic proxy auth only: NTLM and Negotiate ports refuse it."""
+    client = tmp_path / "get.py"
+    client.write_text("import sys, requests\n"
+                      "requests.get(sys.argv[1], timeout=10).raise_for_status()\n")
+    code, doc = matrix("--", sys.executable, str(client), "{url}")
+    assert code == 1
+    assert failed(doc) == ["negotiate", "negotiate-https", "ntlm", "ntlm-https"]
+
+
+def test_only_and_skip_choose_the_scenarios(tool, lab_endpoints):
+    code, doc = matrix("--only", "basic,ntlm", "--only", "no-proxy", "--skip", "ntlm", "--",
+                       tool("curl"), *CURL[1:])
+    assert code == 0 and [s["name"] for s in doc["scenarios"]] == ["basic", "no-proxy"]
+
+
+def test_env_round_trips_through_a_posix_shell(tool, lab_endpoints):
+    env = run_lab("env", "basic")
+    assert env.returncode == 0, env.stderr
+    shell = subprocess.run(
+        [tool("sh"), "-c", 'eval "$1" && curl -fsS "$LAB_URL" && env', "sh", env.stdout],
+        capture_output=True, text=True, timeout=30,
+        env={**os.environ, "no_proxy": "*", "KRB5CCNAME": "FILE:/nonexistent"})
+    assert shell.returncode == 0, shell.stderr
+    body, _, listing = shell.stdout.partition("\n")
+    assert body.startswith("lab matrix ") and body.endswith("/basic ok")
+    variables = dict(line.split("=", 1) for line in listing.splitlines() if "=" in line)
+    assert "no_proxy" not in variables and "KRB5CCNAME" not in variables
+    proxy = lab_endpoints.proxy["basic"]
+    assert variables["http_proxy"] == (f"http://{proxy.username}:{proxy.password}"
+                                       f"@127.0.0.1:{proxy.port}")
+
+
+def test_run_exits_with_the_commands_code_in_the_scenarios_environment(tool, lab_endpoints):
+    ok = run_lab("run", "basic", "--", tool("curl"), "-fsS", "{url}")
+    assert ok.returncode == 0 and ok.stdout.endswith("/basic ok\n"), ok.stderr
+    refused = run_lab("run", "basic-wrong-password", "--", tool("curl"), "-fsS", "{url}")
+    assert refused.returncode == 22 and "407" in refused.stderr
+    klist = run_lab("run", "negotiate", "--", tool("sh"), "-c",
+                    'curl -fsS --proxy-negotiate -U : "$LAB_URL" >/dev/null && klist')
+    assert klist.returncode == 0, klist.stderr
+    assert f"HTTP/localhost@{lab_endpoints.dc.realm}" in klist.stdout
+    missing = run_lab("run", "basic", "--", "no-such-client-program-x")
+    assert missing.returncode == 127 and missing.stderr.count("\n") == 1
+
+
+def test_status_json_lists_the_scenarios(lab_endpoints):
+    proc = run_lab("status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [s["name"] for s in doc["scenarios"]] == list(NAMES)
+
+
+def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path):
+    (tmp_path / "test_client.py").write_text(textwrap.dedent("""
+        import subprocess
+
+        def test_curl(lab_scenario):
+            proc = subprocess.run(
+                ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "-o", "/dev/null",
+                 lab_scenario.url], env=lab_scenario.environ(), timeout=20)
+            verdict = lab_scenario.verdict(proc.returncode)
+            assert verdict.passed, verdict.reason
+            assert bool(lab_scenario.origin_saw()) == (lab_scenario.expect == "ok")
+    """))
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider",
+                           str(tmp_path / "test_client.py")], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=100)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for name in NAMES:
+        assert f"test_curl[{name}] PASSED" in proc.stdout
+    assert f"{len(NAMES)} passed" in proc.stdout
+
+
+class _Rows(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.rows += tag == "tr" and "scenario" in (dict(attrs).get("class") or "").split()
+
+
+def _html_rows(page: str) -> int:
+    parser = _Rows()
+    parser.feed(page)
+    return parser.rows
+
+
+def _dead(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True

@@ -1,0 +1,100 @@
+"""`lab env`, `lab run`, `lab matrix`: bad input is one line and exit 2, never a traceback.
+
+No lab: the stack is a stub that either has no lab or must never be asked.
+"""
+
+import pytest
+
+from lab import cli
+from lab.config import load_config
+from lab.errors import LabNotRunning
+
+
+class NoLab:
+    config = load_config(environ={})
+
+    def endpoints(self):
+        raise LabNotRunning("lab 'x' is not running: run `make lab-up` or `lab up`")
+
+
+class NeverAsked:
+    config = load_config(environ={})
+
+    def endpoints(self):
+        raise AssertionError("bad input must be refused before the lab is asked")
+
+
+def run(monkeypatch, capsys, argv, stack=NeverAsked):
+    monkeypatch.setattr(cli, "_stack", lambda **_: stack())
+    code = cli.main(argv)
+    return code, capsys.readouterr()
+
+
+def one_line(err: str) -> bool:
+    return err.startswith("lab: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["matrix"], "no command to run"),
+    (["matrix", "--"], "no command to run"),
+    (["matrix", "--only", "basic,nope", "--", "curl", "{url}"], "no scenario 'nope'"),
+    (["matrix", "--skip", "nope", "--", "curl"], "no scenario 'nope'"),
+    (["matrix", "--only", "basic", "--skip", "basic", "--", "curl"], "leave no scenario"),
+    (["matrix", "--timeout", "0", "--", "curl"], "--timeout 0"),
+    (["matrix", "--jobs", "0", "--", "curl"], "--jobs 0"),
+    (["matrix", "--", "no-such-client-program-x"], "command not found"),
+    (["matrix", "--junit", "/nonexistent/dir/r.xml", "--", "curl"], "does not exist"),
+    (["env", "nope"], "no scenario 'nope'"),
+    (["env"], "which scenario"),
+    (["run", "nope", "--", "curl"], "no scenario 'nope'"),
+    (["run", "basic"], "no command to run"),
+])
+def test_usage_errors_exit_2_with_one_line(argv, needle, monkeypatch, capsys):
+    code, out = run(monkeypatch, capsys, argv)
+    assert code == 2 and one_line(out.err) and needle in out.err, out.err
+
+
+@pytest.mark.parametrize("argv", [["matrix", "--", "true"], ["env", "basic"],
+                                  ["run", "basic", "--", "true"]])
+def test_no_lab_is_a_usage_error(argv, monkeypatch, capsys):
+    code, out = run(monkeypatch, capsys, argv, stack=NoLab)
+    assert code == 2 and one_line(out.err) and "not running" in out.err
+
+
+def test_a_bad_timeout_is_argparse_exit_2(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run(monkeypatch, capsys, ["matrix", "--timeout", "soon", "--", "curl"])
+    assert exc.value.code == 2
+
+
+def test_everything_after_the_double_dash_belongs_to_the_command():
+    args = cli._parse(["matrix", "--only", "basic", "--", "curl", "--json", "--", "{url}"])
+    assert args.only == ["basic"] and not args.json
+    assert args.cmd == ["curl", "--json", "--", "{url}"]
+    args = cli._parse(["run", "basic", "--", "curl", "-v"])
+    assert (args.scenario, args.cmd) == ("basic", ["curl", "-v"])
+
+
+def test_env_list_needs_no_lab(monkeypatch, capsys):
+    code, out = run(monkeypatch, capsys, ["env", "--list"])
+    assert code == 0
+    names = [line.split()[0] for line in out.out.splitlines()]
+    from lab.scenarios import NAMES
+
+    assert names == list(NAMES) and "AD\\user" in out.out
+
+
+def test_status_json_adds_the_scenarios_and_keeps_every_endpoint_key(monkeypatch, capsys):
+    import json
+
+    from lab.scenarios import NAMES
+    from tests.test_cli import _fake_endpoints
+
+    stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints()})
+    code, out = run(monkeypatch, capsys, ["status", "--json"], stack=stub)
+    doc = json.loads(out.out)
+    assert code == 0
+    scenarios = doc.pop("scenarios")
+    assert doc == _fake_endpoints().to_json()
+    assert [s["name"] for s in scenarios] == list(NAMES)
+    assert all(set(s) == {"name", "description", "expect"} for s in scenarios)

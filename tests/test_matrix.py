@@ -1,0 +1,171 @@
+"""lab matrix's verdict rules, placeholder substitution, bounded runs and the credential gate.
+
+The verdict rules are a pure function; runs use real processes (sh, sleep).
+"""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.bounded import ProcessGroups, Stopped
+from lab.matrix import CredentialGate, judge, run_bounded, substitute
+from lab.scenarios import Scenario
+
+PROXY = "172.29.53.12"
+pytestmark = pytest.mark.timeout(30)
+
+
+def scenario(expect="ok", direct=False, scheme="http", name="basic"):
+    url = f"{scheme}://web.ad.example.com/matrix/r/{name}"
+    return Scenario(name, "d", expect, url, url.replace("http:", "https:"), {}, scheme, direct,
+                    f"/matrix/r/{name}", "http://127.0.0.1:8080/", PROXY)
+
+
+def record(client=PROXY, scheme="http", proxy_authorization=False):
+    return {"path": "/matrix/r/basic", "client": client, "scheme": scheme,
+            "proxy_authorization": proxy_authorization}
+
+
+VIA_PROXY = [record()]
+DIRECT = [record(client="172.29.53.1")]
+
+
+@pytest.mark.parametrize("expect,exit_code,timed_out,records,passed,got", [
+    # ok expected: exit 0 AND the origin saw it arrive the right way
+    ("ok", 0, False, VIA_PROXY, True, "ok"),
+    ("ok", 0, False, [], False, "exit 0, origin saw nothing"),
+    ("ok", 0, False, DIRECT, False, "ok, bypassed the proxy"),
+    ("ok", 0, False, [record(), record(client="10.0.0.9")], False, "ok, bypassed the proxy"),
+    ("ok", 0, False, [record(proxy_authorization=True)], False, "ok, credentials leaked"),
+    ("ok", 22, False, VIA_PROXY, False, "exit 22"),
+    ("ok", None, True, VIA_PROXY, False, "timeout"),
+    # refusal expected: non-zero within the bound, nothing at the origin
+    ("proxy-auth", 22, False, [], True, "exit 22"),
+    ("unreachable", 7, False, [], True, "exit 7"),
+    ("tls-untrusted", -6, False, [], True, "exit -6"),
+    ("forbidden", 0, False, [], False, "exit 0"),
+    ("forbidden", 0, False, VIA_PROXY, False, "exit 0"),
+    ("proxy-auth", 1, False, VIA_PROXY, False, "exit 1"),
+    ("proxy-auth", None, True, [], False, "timeout"),
+    ("timeout", None, True, [], False, "timeout"),     # our bound is not the client's timeout
+    ("timeout", 28, False, [], True, "exit 28"),
+])
+def test_verdict_rules(expect, exit_code, timed_out, records, passed, got):
+    verdict = judge(scenario(expect), exit_code, timed_out, records)
+    assert (verdict.passed, verdict.got) == (passed, got), verdict.reason
+    assert verdict.reason
+
+
+def test_no_proxy_must_arrive_directly():
+    assert judge(scenario(direct=True), 0, False, DIRECT).passed
+    verdict = judge(scenario(direct=True), 0, False, VIA_PROXY)
+    assert not verdict.passed and "through the proxy" in verdict.reason
+
+
+def test_https_scenario_needs_an_https_request_at_the_origin():
+    https = scenario(scheme="https", name="basic-https")
+    assert judge(https, 0, False, [record(scheme="https")]).passed
+    verdict = judge(https, 0, False, [record(scheme="http")])
+    assert not verdict.passed and verdict.got == "ok, no https"
+
+
+def test_substitute_replaces_only_the_placeholders():
+    s = scenario()
+    argv = substitute(["curl", "-w", "%{http_code} {x}", "{url}", "--x={https_url}",
+                       "{scenario}.log"], s)
+    assert argv == ["curl", "-w", "%{http_code} {x}", s.url, f"--x={s.https_url}",
+                    "basic.log"]
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for its new parent to reap it: either way not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_a_run_past_the_bound_is_killed_with_its_whole_process_group(tmp_path):
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    run = run_bounded(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], os.environ, 1.0)
+    assert run.timed_out and run.exit_code is None
+    assert 1.0 <= run.seconds < 5 and time.monotonic() - started < 5
+    assert _dead(int(pidfile.read_text()))
+
+
+def test_what_a_client_leaves_running_is_killed_when_it_exits(tmp_path):
+    # the background sleep keeps stdout open: the run must not wait for it
+    run = run_bounded(["sh", "-c", "sleep 60 & echo $!; exit 3"], os.environ, 20)
+    assert (run.exit_code, run.timed_out) == (3, False) and run.seconds < 5
+    assert _dead(int(run.stdout.decode().strip()))
+
+
+def test_output_is_captured_and_bounded():
+    run = run_bounded(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo oops >&2"],
+                      os.environ, 20)
+    assert run.exit_code == 0 and run.stderr == b"oops\n"
+    assert 0 < len(run.stdout) <= 64 * 1024 and set(run.stdout) == {ord("a")}
+
+
+def test_a_missing_program_raises_before_anything_runs():
+    with pytest.raises(FileNotFoundError):
+        run_bounded(["/nonexistent/client"], os.environ, 5)
+
+
+def _enter(gate, credential, inside, leave):
+    def body():
+        with gate.hold(credential):
+            inside.set()
+            leave.wait(10)
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_gate_lets_the_same_password_overlap_and_makes_another_wait():
+    gate = CredentialGate()
+    events = [(threading.Event(), threading.Event()) for _ in range(4)]
+    first = _enter(gate, ("basic:alice", "right"), *events[0])
+    assert events[0][0].wait(5)
+    second = _enter(gate, ("basic:alice", "right"), *events[1])
+    assert events[1][0].wait(5)                       # same password: overlaps
+    other_user = _enter(gate, ("basic:bob", "x"), *events[2])
+    assert events[2][0].wait(5)                       # another user: overlaps
+    wrong = _enter(gate, ("basic:alice", "wrong"), *events[3])
+    assert not events[3][0].wait(0.3)                 # must wait for both "right" holders
+    events[0][1].set()
+    first.join(5)
+    assert not events[3][0].wait(0.3)
+    events[1][1].set()
+    second.join(5)
+    assert events[3][0].wait(5)                       # now it runs
+    for _, leave in events:
+        leave.set()
+    for thread in (other_user, wrong):
+        thread.join(5)
+    assert not any(t.is_alive() for t in (first, second, other_user, wrong))
+
+
+def test_gate_ignores_runs_without_credentials():
+    gate = CredentialGate()
+    with gate.hold(None), gate.hold(None):
+        pass
+
+
+def test_stop_kills_every_running_client_and_starts_no_other():
+    """What Ctrl-C does to a matrix: clients live in their own sessions, so the
+    terminal's SIGINT never reaches them; stop() must."""
+    groups = ProcessGroups()
+    proc = groups.start(["sleep", "60"], os.environ)
+    groups.stop()
+    assert proc.wait(timeout=5) == -9
+    with pytest.raises(Stopped):
+        groups.start(["true"], os.environ)
+    groups.end(proc)
+    proc.stdout.close()
+    proc.stderr.close()

@@ -1,0 +1,91 @@
+"""The matrix reports: terminal table, JUnit XML, HTML, JSON, from one result."""
+
+import json
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+from lab import reports
+from lab.matrix import Completed, MatrixResult, Outcome, Verdict
+from tests.test_matrix import record, scenario
+
+
+def result():
+    good = Outcome(scenario("ok", name="basic"), ("curl", "http://x"),
+                   Completed(0, False, 0.25, b"body", b""), (record(),),
+                   Verdict(True, "ok", "the origin saw 1 request(s) through the proxy"))
+    bad = Outcome(scenario("proxy-auth", name="basic-wrong-password"), ("curl", "http://y"),
+                  Completed(0, False, 0.5, b"<script>alert(1)</script>",
+                            b"line1\n\x1b[31mcolour\x1b[0m\x00\nlast line\n"), (),
+                  Verdict(False, "exit 0", "succeeded where it must be refused (proxy-auth)"))
+    hung = Outcome(scenario("ok", name="ntlm"), ("curl", "http://z"),
+                   Completed(None, True, 20.0, b"", b"waiting\n"), (),
+                   Verdict(False, "timeout", "still running at the bound: killed"))
+    return MatrixResult("run-1", ("curl", "-f", "{url}"), 20.0, (good, bad, hung), 20.5)
+
+
+def test_table_lists_every_scenario_and_why_failures_failed():
+    text = reports.table(result())
+    lines = text.splitlines()
+    assert lines[0].split() == ["scenario", "expected", "got", "verdict", "seconds"]
+    assert lines[1].split()[:4] == ["basic", "ok", "ok", "pass"]
+    assert "FAIL" in lines[2] and "20.00" in lines[3]
+    assert "basic-wrong-password: succeeded where it must be refused" in text
+    assert "last output: last line" in text
+    assert "1 passed, 2 failed" in text
+    assert "\033[" not in text
+
+
+def test_table_colours_verdicts_only_when_asked():
+    text = reports.table(result(), colour=True)
+    assert "\033[32mpass" in text and "\033[31mFAIL" in text
+
+
+def test_junit_has_one_testcase_per_scenario_and_the_stderr_tail_in_failures():
+    root = ET.fromstring(reports.junit(result()))
+    assert root.tag == "testsuites" and root.get("tests") == "3" and root.get("failures") == "2"
+    suite = root.find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["basic", "basic-wrong-password", "ntlm"]
+    assert {c.get("classname") for c in cases} == {"lab.matrix.curl"}
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert "must be refused" in failure.get("message")
+    assert "last line" in failure.text and "\x00" not in failure.text
+    assert cases[2].find("failure").text == "waiting"
+    assert float(cases[2].get("time")) == 20.0
+    assert "<script>" in cases[1].find("system-out").text      # escaped in the file, intact here
+
+
+class Rows(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.external, self.scripts = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and "scenario" in (attrs.get("class") or "").split():
+            self.rows.append(attrs["class"])
+        if tag in ("link", "img", "script") or (attrs.get("src") or "").startswith("http"):
+            self.external.append(tag)
+        self.scripts += tag == "script"
+
+
+def test_html_is_self_contained_with_one_row_per_scenario_and_escaped_output():
+    page = reports.html_report(result())
+    parser = Rows()
+    parser.feed(page)
+    assert parser.rows == ["scenario pass", "scenario fail", "scenario fail"]
+    assert parser.external == [] and parser.scripts == 0
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "last line" in page and "1 passed, 2 failed" in page
+
+
+def test_json_has_the_documented_shape():
+    doc = json.loads(reports.json_text(result()))
+    assert doc["command"] == ["curl", "-f", "{url}"]
+    assert (doc["passed"], doc["failed"]) == (1, 2)
+    first = doc["scenarios"][0]
+    assert {"name", "expect", "exit_code", "seconds", "origin_seen", "verdict"} <= set(first)
+    assert (first["name"], first["verdict"], first["origin_seen"]) == ("basic", "pass", True)
+    assert doc["scenarios"][2]["exit_code"] is None and doc["scenarios"][2]["timed_out"]

@@ -1,0 +1,232 @@
+"""The scenario catalogue: names, expectations, and the environment of each scenario.
+
+No lab: the endpoints are built from lab.toml's default ports, and `kinit` (a
+client of the real KDC) is replaced by one that writes a ticket cache file.
+"""
+
+import dataclasses
+import socket
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from lab import ad, scenarios
+from lab.config import load_config
+from lab.endpoints import build_endpoints
+from lab.scenarios import (
+    CA_VARIABLES,
+    MANAGED_VARIABLES,
+    NAMES,
+    SPECS,
+    UnknownScenario,
+    build_scenarios,
+    describe,
+    select,
+)
+from tests.test_endpoints import PORTS
+
+LAB_CA = b"-----BEGIN CERTIFICATE-----\nLABCA\n-----END CERTIFICATE-----\n"
+REQUIRED = ("noauth", "basic", "basic-wrong-password", "basic-no-credentials", "ldap",
+            "negotiate", "ntlm", "group", "group-denied", "no-proxy", "proxy-down")
+
+
+@pytest.fixture
+def endpoints(tmp_path):
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
+    config.state_dir.mkdir(parents=True)
+    (config.state_dir / "web-ca.pem").write_bytes(LAB_CA)
+    return build_endpoints(config, PORTS)
+
+
+@pytest.fixture
+def kinits(monkeypatch):
+    """Replaces kinit: records its calls, writes a krb5.conf and a ccache file."""
+    calls = []
+
+    def fake_kinit(user, password, realm, kdc_host, kdc_port, directory=None, timeout=15,
+                   extra_hosts=()):
+        calls.append((user, realm, kdc_host, kdc_port, extra_hosts))
+        where = Path(directory)
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "krb5.conf").write_text(ad.krb5_conf(realm, kdc_host, kdc_port, extra_hosts))
+        (where / "ccache").write_bytes(b"ticket")
+        return ad.KerberosSession(f"{user}@{realm}", where / "ccache", where / "krb5.conf")
+
+    monkeypatch.setattr(ad, "kinit", fake_kinit)
+    return calls
+
+
+@pytest.fixture
+def catalogue(endpoints, kinits, tmp_path):
+    built = build_scenarios(endpoints, run="r1", workdir=tmp_path / "work", down_port=1)
+    return {s.name: s for s in built}
+
+
+def _userinfo(proxy_url):
+    parts = urllib.parse.urlsplit(proxy_url)
+    return (urllib.parse.unquote(parts.username) if parts.username else None,
+            urllib.parse.unquote(parts.password) if parts.password else None,
+            parts.hostname, parts.port)
+
+
+def test_catalogue_has_every_scenario_the_issue_names_plus_https_variants():
+    assert len(set(NAMES)) == len(NAMES)
+    for name in REQUIRED:
+        assert name in NAMES
+    for port in ("basic", "ldap", "negotiate", "ntlm", "group"):
+        assert f"{port}-https" in NAMES
+    assert {s.expect for s in SPECS} <= {"ok", *scenarios.REFUSALS}
+
+
+def test_describe_is_what_status_json_lists():
+    entries = describe("AD", "AD.EXAMPLE.COM")
+    assert [e["name"] for e in entries] == list(NAMES)
+    assert all(set(e) == {"name", "description", "expect"} for e in entries)
+    ntlm = next(e for e in entries if e["name"] == "ntlm")["description"]
+    assert "AD\\user" in ntlm and "user@AD.EXAMPLE.COM" in ntlm
+
+
+def test_select_keeps_catalogue_order_and_rejects_unknown_names():
+    assert select(["ntlm", "basic"]) == ["basic", "ntlm"]
+    assert "basic" not in select(skip=["basic"])
+    with pytest.raises(UnknownScenario, match="no scenario 'nope'.*noauth"):
+        select(["nope"])
+    with pytest.raises(UnknownScenario, match="no scenario"):
+        select(skip=["nope"])
+    with pytest.raises(UnknownScenario, match="leave no scenario"):
+        select(["basic"], ["basic"])
+
+
+def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, endpoints):
+    bundle = Path(endpoints.web.ca_cert).parent / "ca-bundle.pem"
+    for s in catalogue.values():
+        env = s.env
+        assert env["http_proxy"] == env["https_proxy"] == env["HTTP_PROXY"] == env["HTTPS_PROXY"]
+        assert set(CA_VARIABLES) <= set(env)
+        assert env["LAB_URL"] == s.url and env["LAB_HTTPS_URL"] == s.https_url
+        assert env["LAB_SCENARIO"] == s.name and env["LAB_EXPECT"] == s.expect
+        assert s.url.startswith(s.scheme + "://") and s.https_url.startswith("https://")
+        assert s.token == f"/matrix/r1/{s.name}" and s.url.endswith(s.token)
+        assert set(env) <= set(MANAGED_VARIABLES)
+        if s.name != "tls-untrusted":
+            assert {env[v] for v in CA_VARIABLES} == {str(bundle)}
+
+
+def test_proxied_urls_use_the_lab_name_and_https_variants_fetch_https(catalogue):
+    assert catalogue["basic"].url == "http://web.ad.example.com/matrix/r1/basic"
+    assert catalogue["basic-https"].url == "https://web.ad.example.com/matrix/r1/basic-https"
+    assert catalogue["basic-https"].scheme == "https"
+
+
+def test_basic_style_ports_carry_percent_encoded_credentials(catalogue):
+    assert _userinfo(catalogue["basic"].env["http_proxy"]) == (
+        "alice", "Rabbit-Hole-2024", "127.0.0.1", 3129)
+    assert _userinfo(catalogue["ldap"].env["http_proxy"])[3] == 3130
+    user, password, _, _ = _userinfo(catalogue["group-denied"].env["http_proxy"])
+    assert (user, password) == ("bob", "Marmalade-77!")
+    assert "Marmalade-77%21@" in catalogue["group-denied"].env["http_proxy"]
+    assert _userinfo(catalogue["basic-wrong-password"].env["http_proxy"])[1] != "Rabbit-Hole-2024"
+    assert _userinfo(catalogue["basic-no-credentials"].env["http_proxy"])[:2] == (None, None)
+
+
+def test_reserved_characters_in_passwords_are_encoded(endpoints, kinits, tmp_path):
+    tricky = "p@ss:w/rd%?#"
+    proxy = dict(endpoints.proxy)
+    proxy["basic"] = dataclasses.replace(proxy["basic"], password=tricky)
+    s = build_scenarios(dataclasses.replace(endpoints, proxy=proxy), ["basic"], run="r",
+                        workdir=tmp_path / "w")[0]
+    assert _userinfo(s.env["http_proxy"])[:2] == ("alice", tricky)
+
+
+def test_ntlm_user_names_the_domain(catalogue):
+    proxy = catalogue["ntlm"].env["http_proxy"]
+    assert proxy.startswith("http://AD%5Calice:")
+    assert _userinfo(proxy)[0] == "AD\\alice"
+
+
+def test_negotiate_has_a_ticket_a_config_mapping_localhost_and_no_url_credentials(
+        catalogue, kinits):
+    assert len(kinits) == 1                      # one kinit for both Kerberos scenarios
+    assert kinits[0][0] == "alice" and kinits[0][4] == ("localhost",)
+    caches = set()
+    for name in ("negotiate", "negotiate-https"):
+        env = catalogue[name].env
+        assert env["http_proxy"] == "http://localhost:3131"
+        ccache = Path(env["KRB5CCNAME"].removeprefix("FILE:"))
+        assert env["KRB5CCNAME"].startswith("FILE:") and ccache.read_bytes() == b"ticket"
+        assert ccache.stat().st_mode & 0o777 == 0o600
+        caches.add(ccache)
+        conf = Path(env["KRB5_CONFIG"]).read_text()
+        assert "localhost = AD.EXAMPLE.COM" in conf and "kdc = 127.0.0.1:10088" in conf
+    assert len(caches) == 2                      # parallel clients never share a cache
+    assert "KRB5CCNAME" not in catalogue["basic"].env
+
+
+def test_no_kinit_unless_a_kerberos_scenario_is_chosen(endpoints, kinits, tmp_path):
+    build_scenarios(endpoints, ["basic", "ntlm"], run="r", workdir=tmp_path / "w")
+    assert kinits == []
+
+
+def test_no_proxy_reaches_the_origin_directly_with_the_proxy_still_set(catalogue):
+    s = catalogue["no-proxy"]
+    assert s.direct and s.url == "http://127.0.0.1:8080/matrix/r1/no-proxy"
+    assert s.https_url == "https://localhost:8443/matrix/r1/no-proxy"
+    assert s.env["no_proxy"] == s.env["NO_PROXY"] == "127.0.0.1,localhost"
+    assert s.env["http_proxy"] == "http://127.0.0.1:3128"
+    assert all("no_proxy" not in o.env for o in catalogue.values() if o.name != "no-proxy")
+
+
+def test_proxy_down_points_at_a_port_nothing_listens_on(endpoints, kinits, tmp_path):
+    with scenarios.closed_port() as held:
+        port = held.getsockname()[1]
+        s = build_scenarios(endpoints, ["proxy-down"], run="r", workdir=tmp_path / "w",
+                            down_port=port)[0]
+        assert s.env["http_proxy"] == f"http://127.0.0.1:{port}"
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(
+                ("127.0.0.1", port), timeout=5):
+            pass
+
+
+def test_ca_bundle_holds_system_cas_and_the_lab_ca_untrusted_holds_only_the_system(catalogue):
+    trusted = Path(catalogue["basic"].env["SSL_CERT_FILE"]).read_bytes()
+    untrusted_path = catalogue["tls-untrusted"].env["SSL_CERT_FILE"]
+    untrusted = Path(untrusted_path).read_bytes()
+    assert LAB_CA in trusted and LAB_CA not in untrusted
+    system = scenarios.system_ca_file()
+    if system is not None:                      # a machine with CA certificates installed
+        assert trusted.startswith(system.read_bytes().rstrip(b"\n"))
+        assert untrusted == system.read_bytes() or untrusted == system.read_bytes() + b"\n"
+    for name in CA_VARIABLES:
+        assert catalogue["tls-untrusted"].env[name] == untrusted_path
+
+
+def test_environ_drops_the_users_own_proxy_settings(catalogue):
+    base = {"PATH": "/bin", "no_proxy": "*", "ALL_PROXY": "socks5://x:1", "KRB5CCNAME": "x",
+            "SSL_CERT_DIR": "/mine", "https_proxy": "http://corp:8080"}
+    env = catalogue["basic"].environ(base)
+    assert env["PATH"] == "/bin"
+    for name in ("no_proxy", "ALL_PROXY", "KRB5CCNAME", "SSL_CERT_DIR"):
+        assert name not in env
+    assert env["https_proxy"] == catalogue["basic"].env["https_proxy"]
+
+
+def test_apply_sets_the_environment_in_process(catalogue, monkeypatch):
+    monkeypatch.setenv("no_proxy", "*")
+    catalogue["ntlm"].apply(monkeypatch)
+    import os
+
+    assert "no_proxy" not in os.environ
+    assert os.environ["http_proxy"] == catalogue["ntlm"].env["http_proxy"]
+
+
+def test_krb5_conf_maps_extra_hosts_to_the_realm():
+    conf = ad.krb5_conf("AD.EXAMPLE.COM", "127.0.0.1", 88, ("localhost",))
+    assert conf.rstrip().endswith("localhost = AD.EXAMPLE.COM")
+    assert "localhost" not in ad.krb5_conf("AD.EXAMPLE.COM", "127.0.0.1", 88)
+
+
+def test_unreadable_lab_ca_is_one_line_saying_run_lab_up(endpoints, tmp_path):
+    Path(endpoints.web.ca_cert).unlink()
+    with pytest.raises(scenarios.LabError, match="lab up"):
+        build_scenarios(endpoints, ["basic"], run="r", workdir=tmp_path / "w")
