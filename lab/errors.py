@@ -13,6 +13,10 @@ class LabError(Exception):
     """Something the user can fix; the message names the fix."""
 
 
+class UsageError(LabError):
+    """The command line cannot be run as given (the CLI exits 2)."""
+
+
 class ConfigError(LabError, ValueError):
     """`lab.toml`, `.env` or a `LAB_*` variable is unusable."""
 

@@ -5,7 +5,7 @@ No lab: the stack is a stub that either has no lab or must never be asked.
 
 import pytest
 
-from lab import cli
+from lab import cli, cli_scenarios
 from lab.config import load_config
 from lab.errors import LabNotRunning
 
@@ -26,6 +26,7 @@ class NeverAsked:
 
 def run(monkeypatch, capsys, argv, stack=NeverAsked):
     monkeypatch.setattr(cli, "_stack", lambda **_: stack())
+    monkeypatch.setattr(cli_scenarios, "_stack", lambda **_: stack())
     code = cli.main(argv)
     return code, capsys.readouterr()
 
