@@ -65,7 +65,7 @@ class Pipe:
         dest.transport.registerProducer(self, True)
 
     def _wire(self) -> None:
-        for stage, after in zip(self.stages, self.stages[1:] + [self.sink], strict=True):
+        for stage, after in zip(self.stages, self.stages[1:] + [self.sink]):  # noqa: B905
             stage.next = after
 
     def append(self, toxic: Toxic) -> None:

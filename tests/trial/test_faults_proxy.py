@@ -44,6 +44,18 @@ class Client(protocol.Protocol):
         self.done.callback(self.received)
 
 
+@defer.inlineCallbacks
+def until(condition):
+    """Reactor turns until `condition()` holds (bounded by the test's timeout)."""
+    while not condition():
+        yield task.deferLater(reactor, 0, lambda: None)
+
+
+def held(proxy):
+    return sum(s.buffered() for c in proxy.connections for p in c.pipes.values()
+               for s in p.stages)
+
+
 class ProxyTest(unittest.TestCase):
     timeout = 10
 
@@ -96,6 +108,17 @@ class ProxyTest(unittest.TestCase):
         client.transport.write(b"abcdef")
         received = yield client.done
         self.assertEqual(b"abc", received)
+
+    @defer.inlineCallbacks
+    def test_removing_toxics_flushes_or_closes_as_toxiproxy(self):
+        client = yield self.connect()
+        self.proxy.add_toxic(toxic_from_json({"type": "latency", "attributes": {"latency": 60000}}))
+        client.transport.write(b"held")
+        yield until(lambda: held(self.proxy) == 4)             # the echo is in the latency
+        self.proxy.remove_toxic("latency_downstream")         # held bytes go on at once
+        self.proxy.add_toxic(toxic_from_json({"type": "timeout", "stream": "upstream"}))
+        self.proxy.remove_toxic("timeout_upstream")           # removing a timeout closes
+        self.assertEqual(b"held", (yield client.done))
 
     @defer.inlineCallbacks
     def test_reset_peer_is_a_tcp_reset(self):
