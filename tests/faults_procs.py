@@ -9,6 +9,7 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,13 @@ def start(module: str, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env)
+
+
+def _drain(fd: int) -> None:
+    """Keep reading the process's output after its ready line, so a chatty process
+    (lab.mockweb logs every request) never blocks on a full pipe."""
+    threading.Thread(target=lambda: all(iter(lambda: os.read(fd, 65536), b"")),
+                     daemon=True).start()
 
 
 def wait_for_line(process: subprocess.Popen, needle: str) -> str:
@@ -39,6 +47,7 @@ def wait_for_line(process: subprocess.Popen, needle: str) -> str:
             text += chunk.decode(errors="replace")
             for line in text.splitlines(keepends=True):
                 if needle in line and line.endswith("\n"):
+                    _drain(fd)
                     return line
     raise AssertionError(f"no {needle!r} from {process.args}; it said:\n{text}")
 
