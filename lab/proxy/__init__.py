@@ -20,6 +20,7 @@ from lab.proxy.environment import ProxySettings, proxy_from_environment
 from lab.proxy.errors import (
     OriginError,
     OriginTLSError,
+    PACError,
     ProxyAuthenticationError,
     ProxyConnectionLostError,
     ProxyError,
@@ -30,6 +31,8 @@ from lab.proxy.errors import (
     RequestTimeoutError,
     SOCKSConnectError,
 )
+from lab.proxy.pac import PAC, Route, fetch_pac
+from lab.proxy.pacagent import DirectAgent, PACAgent
 from lab.proxy.schemes import PREFERENCE
 from lab.proxy.socks import SOCKS5Endpoint
 from lab.proxy.socksagent import SOCKS5EndpointFactory, SOCKSAgent
@@ -38,7 +41,8 @@ from lab.proxy.trust import load_trust_root
 from lab.proxy.tunnel import TunnelEndpoint
 
 __all__ = [
-    "PREFERENCE", "Challenge", "Credentials", "OriginError", "OriginTLSError", "ProxyAgent",
+    "PAC", "PREFERENCE", "Challenge", "Credentials", "DirectAgent", "OriginError",
+    "OriginTLSError", "PACAgent", "PACError", "ProxyAgent", "Route", "fetch_pac",
     "ProxyAuthAgent", "ProxyAuthenticationError", "ProxyConnectionLostError", "ProxyError",
     "ProxyForbiddenError", "ProxyProtocolError", "ProxySettings", "ProxyTransportAgent",
     "ProxyTunnelError", "ProxyUnreachableError", "ProxyWebClient", "RequestTimeoutError",

@@ -50,7 +50,8 @@ class ProxyWebClient:
         needs the `pac` extra). `agent_options` go to `PACAgent`."""
         if reactor is None:
             from twisted.internet import reactor
-        from lab.proxy.pac import PACAgent, fetch_pac
+        from lab.proxy.pac import fetch_pac
+        from lab.proxy.pacagent import PACAgent
 
         credentials = Credentials(username, password) if username is not None else None
         pac = await fetch_pac(reactor, pac_url, trust_root=trust_root)

@@ -9,6 +9,7 @@
     ├── ProxyProtocolError          a malformed or oversized answer (`.code` is None)
     ├── ProxyConnectionLostError    (also ConnectionError): the connection closed mid-exchange
     ├── OriginTLSError              TLS with the origin, through the tunnel, failed
+    ├── PACError                    the PAC file could not be fetched or run, or gave no route
     └── RequestTimeoutError         (also defer.TimeoutError): no complete answer in time
 
 `OriginError` is deliberately outside: it is the origin's status, passed through
@@ -99,6 +100,13 @@ class OriginTLSError(ProxyError):
     def __init__(self, message: str, issuer: str | None = None):
         super().__init__(None, message)
         self.issuer = issuer
+
+
+class PACError(ProxyError):
+    """The PAC file could not be fetched or evaluated, or named no route we can use."""
+
+    def __init__(self, message: str):
+        super().__init__(None, message)
 
 
 class RequestTimeoutError(ProxyError, defer.TimeoutError):
