@@ -121,16 +121,23 @@ async def fetch_pac(reactor, url: str, *, trust_root=None, timeout: float = 10.0
         response = await agent.request(b"GET", url.encode(), headers)
         return response.code, await client.readBody(response)
 
+    fetching = defer.ensureDeferred(get())
+    # Our own timer, not addTimeout(): a cancelled request fails with whatever the
+    # agent raises (ResponseNeverReceived, ...), not always CancelledError.
+    timer = reactor.callLater(timeout, fetching.cancel)
     try:
-        code, body = await defer.ensureDeferred(get()).addTimeout(timeout, reactor)
-    except defer.TimeoutError:
-        raise PACError(f"no PAC file from {url} within {timeout} s") from None
-    except (net_error.ConnectError, net_error.DNSLookupError) as exc:
-        raise PACError(f"cannot fetch the PAC file {url}: nothing answers there "
-                       f"({type(exc).__name__})") from None
+        code, body = await fetching
     except Exception as exc:
+        if not timer.active():
+            raise PACError(f"no PAC file from {url} within {timeout} s") from None
+        if isinstance(exc, net_error.ConnectError | net_error.DNSLookupError):
+            raise PACError(f"cannot fetch the PAC file {url}: nothing answers there "
+                           f"({type(exc).__name__})") from None
         raise PACError(f"cannot fetch the PAC file {url}: "
                        f"{translate(exc, 'DIRECT', 'GET ' + url)}") from None
+    finally:
+        if timer.active():
+            timer.cancel()
     if code != 200:
         raise PACError(f"the PAC file {url} answered {code}")
     return PAC(body.decode("utf-8", "replace"), source=f"the PAC file {url}")
