@@ -19,6 +19,19 @@ def private_stack() -> Stack:
     return Stack(load_config(environ=side_by_side_env(PROJECT, SUBNET)))
 
 
+def busy_share(seconds: float = 20.0) -> float:
+    """Share of all cores busy over `seconds`, from /proc/stat (what `top` sums up)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        idle = fields[3] + fields[4]                # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)                             # measuring a duration, not waiting on one
+    busy1, total1 = sample()
+    return 100.0 * (busy1 - busy0) / max(1, total1 - total0)
+
+
 def _spread(report, what: str, seconds: list[float]) -> None:
     report(f"{what} (min of {len(seconds)})", min(seconds), "s")
     report(f"{what} (median)", statistics.median(seconds), "s")
@@ -49,5 +62,10 @@ def run(report, cold: bool = True) -> None:
     _spread(report, "warm lab up, until all healthy", ups)
     _spread(report, "lab up when already up (no-op)", noops)
     _spread(report, "lab down", downs)
+    report("machine busy over 20 s, no lab", busy_share(), "%")
+    stack.up()
+    stack.wait_healthy(lambda _m: None, 120)
+    report("machine busy over 20 s, lab up and idle", busy_share(), "%")
+    stack.down()
     for image in stack.engine.project_images(PROJECT):     # leave no private images behind
         stack.engine.client.images.remove(image.id, force=True)

@@ -18,15 +18,22 @@ def _say(message: str) -> None:
 @pytest.fixture(scope="session")
 def lab_stack():
     """The running lab's `Stack`: attaches to a lab that is up (and leaves it up),
-    or starts one and takes it down at the end of the session (LAB_KEEP=1 keeps it)."""
+    or starts one and takes it down at the end of the session (LAB_KEEP=1 keeps it).
+    Under pytest-xdist every worker attaches to one lab; the last worker out takes
+    down a lab the workers started (`lab.leases`)."""
+    from lab.leases import Leases
     from lab.stack import Stack
 
     stack = Stack()
-    was_up = stack.is_up()
-    stack.up(say=_say)
+    leases = Leases(stack.config.state_dir)
+    with stack.lock:                   # one worker brings it up; the others wait, attach
+        was_up = stack.is_up()
+        stack.up(say=_say)
+        leases.take(started_it=not was_up)
     yield stack
-    if not was_up and not os.environ.get("LAB_KEEP"):
-        stack.down(say=_say)
+    with stack.lock:
+        if leases.release() and not os.environ.get("LAB_KEEP"):
+            stack.down(say=_say)
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,14 @@ until [ -s /lab-shared/HTTP.keytab ] && ldapsearch -x -H "ldap://${LAB_DC_FQDN}"
 done
 
 # A fresh machine account on every start: a DC recreated since the last one
-# knows nothing of the old.
-net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates >/dev/null
+# knows nothing of the old. The DC answers LDAP a moment before it can take a join:
+# retry (bounded), and say why if it never works.
+tries=0
+until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates 2>&1); do
+    tries=$((tries + 1))
+    [ "$tries" -le 120 ] || { echo "net ads join failed for 30 s: $out" >&2; exit 1; }
+    sleep 0.25
+done
 winbindd --foreground --no-process-group --debug-stdout &
 tries=0
 until wbinfo -P >/dev/null 2>&1; do

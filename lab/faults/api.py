@@ -1,0 +1,171 @@
+"""Toxiproxy's HTTP control API on twisted.web, so Toxiproxy's clients work unchanged.
+
+Routes, status codes and JSON are Toxiproxy's (api.go): 201 for a new proxy,
+200 for a new toxic, 204 for deletes and reset, `{"error": ..., "status": ...}`
+for errors (400 bad input, 404 unknown proxy or toxic, 409 duplicates), a
+`User-Agent: Mozilla/...` refused with 403 (Toxiproxy's guard against web pages
+driving it). Changes that close sockets answer only once they are closed, so
+"down" is really down when the response arrives.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.web import resource, server
+
+from lab.faults.proxy import Proxies
+from lab.faults.schema import BAD_REQUEST_BODY, MISSING_FIELD, ApiError, toxic_from_json
+
+#: The Toxiproxy API version this speaks (GET /version).
+VERSION = "2.12.0"
+
+_NO_CONTENT = object()
+
+
+def _body(request) -> Any:
+    raw = request.content.read() if request.content is not None else b""
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as error:
+        raise BAD_REQUEST_BODY.joined(str(error)) from None
+
+
+def _object(request) -> dict:
+    body = _body(request)
+    if not isinstance(body, dict):
+        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+    return body
+
+
+def _field(body: dict, name: str, kind: type, default: Any) -> Any:
+    value = body.get(name, default)
+    if not isinstance(value, kind):
+        raise BAD_REQUEST_BODY.joined(f"{name} must be a {kind.__name__}")
+    return value
+
+
+class ControlAPI(resource.Resource):
+    """The whole API as one leaf resource, routed on (method, path segments)."""
+
+    isLeaf = True
+
+    def __init__(self, proxies: Proxies):
+        super().__init__()
+        self.proxies = proxies
+
+    def render(self, request):
+        agent = request.getHeader(b"user-agent") or b""
+        if agent.startswith(b"Mozilla/"):
+            request.setResponseCode(403)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"User agent not allowed\n"
+        parts = [p.decode("utf-8", "replace") for p in request.postpath]
+        request.notifyFinish().addErrback(lambda _: setattr(request, "_lab_gone", True))
+        d = defer.maybeDeferred(self._route, request.method.decode(), parts, request)
+        d.addCallbacks(lambda result: self._answer(request, result),
+                       lambda failure: self._fail(request, failure))
+        return server.NOT_DONE_YET
+
+    def _route(self, method: str, parts: list[str], request):
+        proxies = self.proxies
+        match method, parts:
+            case "GET", ["version"]:
+                return 200, {"version": VERSION}
+            case "POST", ["reset"]:
+                proxies.reset()
+                return 204, _NO_CONTENT
+            case "GET", ["proxies"]:
+                return 200, {name: p.to_json() for name, p in proxies.proxies.items()}
+            case "POST", ["proxies"]:
+                return self._create(request)
+            case "POST", ["populate"]:
+                return self._populate(request)
+            case "GET", ["proxies", name]:
+                return 200, proxies.get(name).to_json()
+            case ("POST" | "PATCH"), ["proxies", name]:
+                return self._update(proxies.get(name), request)
+            case "DELETE", ["proxies", name]:
+                return proxies.delete(name).addCallback(lambda _: (204, _NO_CONTENT))
+            case "GET", ["proxies", name, "toxics"]:
+                return 200, [t.to_json() for t in proxies.get(name).toxic_list()]
+            case "POST", ["proxies", name, "toxics"]:
+                proxy = proxies.get(name)
+                return 200, proxy.add_toxic(toxic_from_json(_body(request))).to_json()
+            case "GET", ["proxies", name, "toxics", toxic]:
+                return 200, proxies.get(name).get_toxic(toxic).to_json()
+            case ("POST" | "PATCH"), ["proxies", name, "toxics", toxic]:
+                return 200, proxies.get(name).update_toxic(toxic, _body(request)).to_json()
+            case "DELETE", ["proxies", name, "toxics", toxic]:
+                proxies.get(name).remove_toxic(toxic)
+                return 204, _NO_CONTENT
+        known = parts in (["version"], ["reset"], ["proxies"], ["populate"]) or (
+            parts[:1] == ["proxies"] and len(parts) in (2, 4)
+            or parts[:1] == ["proxies"] and len(parts) == 3 and parts[2] == "toxics")
+        if known:
+            return 405, None
+        return 404, None
+
+    def _create(self, request):
+        body = _object(request)
+        for required in ("name", "upstream"):
+            if not body.get(required):
+                raise MISSING_FIELD.joined(required)
+        proxy = self.proxies.create(
+            _field(body, "name", str, ""), _field(body, "listen", str, "127.0.0.1:0"),
+            _field(body, "upstream", str, ""), _field(body, "enabled", bool, True))
+        return 201, proxy.to_json()
+
+    def _update(self, proxy, request):
+        body = _object(request)
+        d = proxy.update(_field(body, "listen", str, proxy.listen),
+                         _field(body, "upstream", str, proxy.upstream),
+                         _field(body, "enabled", bool, proxy.enabled))
+        return d.addCallback(lambda _: (200, proxy.to_json()))
+
+    def _populate(self, request):
+        specs = _body(request)
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            raise BAD_REQUEST_BODY.joined("expected a JSON array of proxies")
+        for spec in specs:
+            for required in ("name", "upstream"):
+                if not isinstance(spec.get(required), str) or not spec[required]:
+                    raise MISSING_FIELD.joined(required)
+        d = self.proxies.populate(specs)
+        return d.addCallback(lambda made: (201, {"proxies": [p.to_json() for p in made]}))
+
+    def _answer(self, request, result) -> None:
+        if getattr(request, "_lab_gone", False):   # the caller hung up; the change stands
+            return
+        status, body = result
+        request.setResponseCode(status)
+        if status in (404, 405) and body is None:
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.write(b"404 page not found\n" if status == 404 else b"")
+        elif body is not _NO_CONTENT:
+            request.setHeader(b"content-type", b"application/json")
+            request.write(json.dumps(body).encode())
+        request.finish()
+
+    def _fail(self, request, failure) -> None:
+        if getattr(request, "_lab_gone", False):
+            return
+        error = failure.value
+        if not isinstance(error, ApiError):
+            log.err(failure, "lab.faults API")
+            error = ApiError(str(error) or error.__class__.__name__, 500)
+        request.setResponseCode(error.status)
+        request.setHeader(b"content-type", b"application/json")
+        request.write(json.dumps(error.to_json()).encode() + b"\n")
+        request.finish()
+
+
+def site(proxies: Proxies) -> server.Site:
+    """The API as a Site, ready for `listenTCP` (quiet: no per-request log lines)."""
+    factory = server.Site(ControlAPI(proxies))
+    factory.log = lambda request: None
+    factory.noisy = False
+    return factory

@@ -1,0 +1,277 @@
+"""One proxied connection: a client, its upstream, and a pipe each way.
+
+Toxiproxy's shape on Twisted: per accepted client the proxy connects upstream
+(the client is paused until then, so nothing is buffered), then bytes flow
+client → server through the `upstream` pipe and server → client through the
+`downstream` pipe, each a chain of toxic stages ending in a sink that writes
+to the other socket. Flow control is end to end: each pipe is the streaming
+producer of its destination socket, and it stops reading its source whenever
+that socket is full or its stages hold more than `HIGH_WATER` bytes, so a
+slow reader never makes the proxy buffer without bound.
+
+Closing is Toxiproxy's where it has one and TCP's where it does not: a peer's
+half-close (FIN) is passed on as a half-close, after the toxics ahead of it;
+a toxic's close, or a peer lost outright, closes both sides; `reset_peer`
+aborts both with RST. Anything still open `CLOSE_GRACE` seconds after a close
+(a reader that never drains its data) is aborted, so closing always ends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
+from zope.interface import implementer
+
+from lab.faults.schema import UPSTREAM, Toxic
+from lab.faults.toxics import Stage, make_stage
+
+if TYPE_CHECKING:
+    from lab.faults.proxy import Proxy
+
+HIGH_WATER = 1 << 20            # bytes a pipe's stages may hold before its source pauses
+LOW_WATER = HIGH_WATER // 4     # ... and below which it reads again
+CLOSE_GRACE = 1.0               # seconds a closing connection may take before it is aborted
+CONNECT_TIMEOUT = 30.0          # seconds to reach the upstream before the client is closed
+
+
+class _Sink:
+    """The end of a pipe's chain: the destination socket."""
+
+    def __init__(self, pipe: Pipe):
+        self.pipe = pipe
+
+    def data(self, chunk: bytes) -> None:
+        self.pipe.deliver(chunk)
+
+    def eof(self, full: bool) -> None:
+        self.pipe.finish(full)
+
+
+@implementer(IPushProducer)
+class Pipe:
+    """One direction of a connection: source socket → stages → destination socket.
+    It is the destination's streaming producer (the socket tells it when it is
+    full) and the `Link` its stages call back."""
+
+    def __init__(self, conn: Connection, stream: str, source: _Side, dest: _Side):
+        self.conn, self.stream, self.source, self.dest = conn, stream, source, dest
+        self.stages: list[Stage] = []
+        self.sink = _Sink(self)
+        self.ended = False          # the source's end has entered the chain
+        self.finished = False       # the end has reached the destination
+        self._dest_full = self._reading_paused = False
+        dest.transport.registerProducer(self, True)
+
+    def _wire(self) -> None:
+        for stage, after in zip(self.stages, self.stages[1:] + [self.sink]):  # noqa: B905
+            stage.next = after
+
+    def append(self, toxic: Toxic) -> None:
+        """A new toxic joins at the end of the chain, as in Toxiproxy."""
+        proxy = self.conn.proxy
+        self.stages.append(make_stage(toxic, self, proxy.reactor, proxy.rng))
+        self._wire()
+
+    def _index(self, name: str) -> int | None:
+        return next((i for i, s in enumerate(self.stages) if s.toxic.name == name), None)
+
+    def remove(self, name: str) -> None:
+        index = self._index(name)
+        if index is not None:
+            stage = self.stages.pop(index)
+            self._wire()
+            stage.detach(removed=True)
+            self.flow()
+
+    def replace(self, toxic: Toxic) -> None:
+        """An updated toxic takes its old place; what the old one held goes on at once."""
+        index = self._index(toxic.name)
+        if index is not None:
+            old = self.stages[index]
+            new = make_stage(toxic, self, self.conn.proxy.reactor, self.conn.proxy.rng)
+            new.adopt(old)
+            self.stages[index] = new
+            self._wire()
+            old.detach(removed=False)
+            self.flow()
+
+    # input, from the source socket
+    def data(self, chunk: bytes) -> None:
+        if not self.ended:
+            (self.stages[0] if self.stages else self.sink).data(chunk)
+            if self.stages:
+                self.flow()
+
+    def eof(self, full: bool) -> None:
+        if not self.ended:
+            self.ended = True
+            (self.stages[0] if self.stages else self.sink).eof(full)
+
+    # output, to the destination socket
+    def deliver(self, chunk: bytes) -> None:
+        if not self.finished and not self.dest.gone:
+            self.dest.transport.write(chunk)
+
+    def finish(self, full: bool) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if full:
+            self.conn.close()
+            return
+        if not self.dest.gone:
+            transport = self.dest.transport
+            transport.unregisterProducer()
+            lose_write = getattr(transport, "loseWriteConnection", transport.loseConnection)
+            lose_write()
+        self.conn.pipe_finished()
+
+    # back-pressure
+    def flow(self) -> None:
+        held = sum(stage.buffered() for stage in self.stages)
+        if self._dest_full or held > self.conn.proxy.high_water:
+            if not self._reading_paused and not self.ended and not self.source.gone:
+                self._reading_paused = True
+                self.source.transport.pauseProducing()
+        elif self._reading_paused and held <= self.conn.proxy.high_water // 4:
+            self._reading_paused = False
+            if not self.ended and not self.source.gone:
+                self.source.transport.resumeProducing()
+
+    def pauseProducing(self) -> None:
+        self._dest_full = True
+        self.flow()
+
+    def resumeProducing(self) -> None:
+        self._dest_full = False
+        self.flow()
+
+    def stopProducing(self) -> None:
+        """The destination is gone; `Connection.side_lost` handles that."""
+
+    def reset(self) -> None:
+        self.conn.abort()
+
+    def stop(self) -> None:
+        for stage in self.stages:
+            stage.stop()
+
+
+@implementer(IHalfCloseableProtocol)
+class _Side(protocol.Protocol):
+    """One socket of a connection: the accepted client or the upstream."""
+
+    def __init__(self, conn: Connection | None = None):
+        self.conn = conn
+        self.pipe: Pipe | None = None   # the pipe this socket feeds
+        self.gone = False
+
+    def connectionMade(self) -> None:
+        self.conn.side_made(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.pipe is not None:
+            self.pipe.data(data)
+
+    def readConnectionLost(self) -> None:
+        if self.pipe is not None:
+            self.pipe.eof(full=False)
+        else:
+            self.conn.close()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason=None) -> None:
+        self.gone = True
+        self.conn.side_lost(self)
+
+
+class _UpstreamFactory(protocol.ClientFactory):
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def buildProtocol(self, addr) -> _Side:
+        return _Side(self.conn)
+
+    def clientConnectionFailed(self, connector, reason) -> None:
+        self.conn.close()
+
+
+class Connection:
+    """A client, its upstream and the two pipes; lives in `proxy.connections`
+    until both sockets are gone."""
+
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+        self.client = _Side(self)
+        self.server: _Side | None = None
+        self.pipes: dict[str, Pipe] = {}
+        self.closing = False
+        self._connector = None
+        self._grace = None
+
+    def side_made(self, side: _Side) -> None:
+        if side is self.client:
+            side.transport.pauseProducing()     # until the upstream answers
+            host, port = self.proxy.upstream_address()
+            self._connector = self.proxy.reactor.connectTCP(
+                host, port, _UpstreamFactory(self), timeout=CONNECT_TIMEOUT)
+            return
+        self.server, self._connector = side, None
+        if self.closing:
+            side.transport.loseConnection()
+            return
+        up = Pipe(self, UPSTREAM, self.client, side)
+        down = Pipe(self, "downstream", side, self.client)
+        self.pipes = {up.stream: up, down.stream: down}
+        self.client.pipe, side.pipe = up, down
+        for toxic in self.proxy.toxic_list():
+            self.pipes[toxic.stream].append(toxic)
+        self.client.transport.resumeProducing()
+
+    def side_lost(self, side: _Side) -> None:
+        if not self.closing and side.pipe is not None:
+            side.pipe.eof(full=True)
+        if self.client.gone and (self.server is None or self.server.gone):
+            self._stop()
+            if self._connector is not None:
+                self._connector.disconnect()
+            self.proxy.forget(self)
+
+    def pipe_finished(self) -> None:
+        if self.pipes and all(pipe.finished for pipe in self.pipes.values()):
+            self.close()
+
+    def _sides(self) -> list[_Side]:
+        return [s for s in (self.client, self.server) if s is not None and not s.gone]
+
+    def _stop(self) -> None:
+        for pipe in self.pipes.values():
+            pipe.stop()
+        if self._grace is not None and self._grace.active():
+            self._grace.cancel()
+
+    def close(self) -> None:
+        """Close both sides politely (pending writes flushed), abort after the grace."""
+        if self.closing:
+            return
+        self.closing = True
+        for pipe in self.pipes.values():
+            pipe.stop()
+        if self._connector is not None and self.server is None:
+            self._connector.disconnect()
+        for side in self._sides():
+            side.transport.unregisterProducer()
+            side.transport.loseConnection()
+        if self._sides():
+            self._grace = self.proxy.reactor.callLater(CLOSE_GRACE, self.abort)
+
+    def abort(self) -> None:
+        """Both sides gone at once, with a TCP RST (`abortConnection` sets SO_LINGER 0)."""
+        self.closing = True
+        self._stop()
+        for side in self._sides():
+            side.transport.abortConnection()

@@ -1,0 +1,218 @@
+"""Proxies and their toxics: the one state the HTTP API, the client and the CLI share.
+
+A `Proxy` listens on `listen` and forwards every accepted connection to
+`upstream` through its toxics (see lab.faults.link). Toxics are added, updated
+and removed live: connections already open get the change too, as in
+Toxiproxy, so a keep-alive client cannot dodge a fault. `enabled=False` is a
+service down: the listener closes (new connections are refused) and every open
+connection is closed. `Proxies` is the collection, with Toxiproxy's reset.
+"""
+
+from __future__ import annotations
+
+import random
+
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IListeningPort
+
+from lab.faults.link import HIGH_WATER, Connection
+from lab.faults.schema import (
+    BAD_REQUEST_BODY,
+    PROXY_EXISTS,
+    PROXY_NOT_FOUND,
+    STREAMS,
+    TOXIC_EXISTS,
+    TOXIC_NOT_FOUND,
+    ApiError,
+    Toxic,
+    toxic_updated,
+)
+
+
+def split_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """`host:port`, `[v6]:port` or `:port` → (host, port); an empty host is `default_host`."""
+    host, colon, port = str(text).rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not colon or not 0 <= number <= 65535:
+        raise BAD_REQUEST_BODY.joined(f"address {text!r} is not host:port")
+    return host or default_host, number
+
+
+def join_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Accept(protocol.Factory):
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+
+    def buildProtocol(self, addr):
+        conn = Connection(self.proxy)
+        self.proxy.connections.add(conn)
+        return conn.client
+
+
+class Proxy:
+    """One listening port in front of one upstream, with its toxics."""
+
+    def __init__(self, name: str, listen: str, upstream: str, reactor=None,
+                 rng: random.Random | None = None, high_water: int = HIGH_WATER):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.name, self.listen, self.upstream = name, listen, upstream
+        self.reactor, self.rng, self.high_water = reactor, rng or random.Random(), high_water
+        split_address(listen)
+        split_address(upstream)
+        self.toxics: dict[str, Toxic] = {}
+        self.connections: set[Connection] = set()
+        self._port: IListeningPort | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._port is not None
+
+    def upstream_address(self) -> tuple[str, int]:
+        return split_address(self.upstream)
+
+    def toxic_list(self) -> list[Toxic]:
+        """Upstream toxics, then downstream ones, each in the order added (Toxiproxy's)."""
+        return [t for stream in STREAMS for t in self.toxics.values() if t.stream == stream]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
+                "enabled": self.enabled, "toxics": [t.to_json() for t in self.toxic_list()]}
+
+    def start(self) -> None:
+        """Listen (a no-op if listening). Port 0 becomes the port actually bound."""
+        if self._port is not None:
+            return
+        host, port = split_address(self.listen, default_host="0.0.0.0")
+        try:
+            self._port = self.reactor.listenTCP(port, _Accept(self), interface=host)
+        except Exception as error:  # CannotListenError, or a bad interface
+            raise ApiError(f"cannot listen on {self.listen}: {error}", 500) from None
+        self.listen = join_address(host, self._port.getHost().port)
+
+    def stop(self) -> defer.Deferred:
+        """Stop listening and close every connection; fires once the port is closed."""
+        port, self._port = self._port, None
+        for conn in list(self.connections):
+            conn.close()
+        if port is None:
+            return defer.succeed(None)
+        return defer.maybeDeferred(port.stopListening)
+
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    @defer.inlineCallbacks
+    def update(self, listen: str, upstream: str, enabled: bool):
+        """Toxiproxy's ProxyUpdate: a new address restarts the proxy (dropping its
+        connections); then `enabled` takes it down or up."""
+        split_address(listen)
+        split_address(upstream)
+        if (listen, upstream) != (self.listen, self.upstream):
+            was = self.enabled
+            yield self.stop()
+            self.listen, self.upstream = listen, upstream
+            if was:
+                self.start()
+        if enabled and not self.enabled:
+            self.start()
+        elif not enabled and self.enabled:
+            yield self.stop()
+
+    def _pipes(self, stream: str):
+        return [c.pipes[stream] for c in self.connections if c.pipes]
+
+    def add_toxic(self, toxic: Toxic) -> Toxic:
+        if toxic.name in self.toxics:
+            raise TOXIC_EXISTS
+        self.toxics[toxic.name] = toxic
+        for pipe in self._pipes(toxic.stream):
+            pipe.append(toxic)
+        return toxic
+
+    def get_toxic(self, name: str) -> Toxic:
+        if name not in self.toxics:
+            raise TOXIC_NOT_FOUND
+        return self.toxics[name]
+
+    def update_toxic(self, name: str, body: object) -> Toxic:
+        toxic = toxic_updated(self.get_toxic(name), body)
+        self.toxics[name] = toxic
+        for pipe in self._pipes(toxic.stream):
+            pipe.replace(toxic)
+        return toxic
+
+    def remove_toxic(self, name: str) -> None:
+        toxic = self.get_toxic(name)
+        del self.toxics[name]
+        for pipe in self._pipes(toxic.stream):
+            pipe.remove(name)
+
+    def remove_all_toxics(self) -> None:
+        for name in list(self.toxics):
+            self.remove_toxic(name)
+
+
+class Proxies:
+    """The named proxies of one fault server."""
+
+    def __init__(self, reactor=None, rng: random.Random | None = None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor, self.rng = reactor, rng or random.Random()
+        self.proxies: dict[str, Proxy] = {}
+
+    def get(self, name: str) -> Proxy:
+        if name not in self.proxies:
+            raise PROXY_NOT_FOUND
+        return self.proxies[name]
+
+    def create(self, name: str, listen: str, upstream: str, enabled: bool = True) -> Proxy:
+        """A new proxy, listening at once if `enabled`; 409 if the name is taken."""
+        if name in self.proxies:
+            raise PROXY_EXISTS
+        proxy = Proxy(name, listen, upstream, self.reactor, self.rng)
+        if enabled:
+            proxy.start()
+        self.proxies[name] = proxy
+        return proxy
+
+    @defer.inlineCallbacks
+    def delete(self, name: str):
+        proxy = self.get(name)
+        del self.proxies[name]
+        yield proxy.stop()
+
+    @defer.inlineCallbacks
+    def populate(self, specs: list[dict]):
+        """Toxiproxy's /populate: create each, replacing a same-named proxy whose
+        listen or upstream differs; an identical one is left as it is."""
+        result = []
+        for spec in specs:
+            name = spec.get("name")
+            existing = self.proxies.get(name)
+            if existing is not None and (existing.upstream != spec.get("upstream")
+                                         or existing.listen != spec.get("listen")):
+                yield self.delete(name)
+                existing = None
+            result.append(existing or self.create(name, spec.get("listen") or "127.0.0.1:0",
+                                                  spec["upstream"], spec.get("enabled", True)))
+        return result
+
+    def reset(self) -> None:
+        """Every proxy enabled, every toxic removed (Toxiproxy's POST /reset)."""
+        for proxy in self.proxies.values():
+            proxy.start()
+            proxy.remove_all_toxics()
+
+    @defer.inlineCallbacks
+    def stop(self):
+        """Close everything (shutdown); the proxies stay defined but disabled."""
+        yield defer.gatherResults([p.stop() for p in self.proxies.values()])

@@ -1,0 +1,166 @@
+"""What a toxic is, as Toxiproxy's API spells it: types, attributes, JSON, errors.
+
+Pure data and validation, no Twisted: the HTTP API, the Python client and the
+CLI's `attr=value` parser all check input against the same table, so a typo is
+rejected with the same one-line message wherever it is typed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+UPSTREAM, DOWNSTREAM = "upstream", "downstream"
+STREAMS = (UPSTREAM, DOWNSTREAM)
+
+#: Toxiproxy's toxic types and their attributes (every one an integer, default 0),
+#: with the unit each is in: the schema the API and the CLI check input against.
+ATTRIBUTES: dict[str, dict[str, str]] = {
+    "latency": {"latency": "ms", "jitter": "ms"},
+    "bandwidth": {"rate": "KB/s"},
+    "slicer": {"average_size": "bytes", "size_variation": "bytes", "delay": "us"},
+    "timeout": {"timeout": "ms, 0 = never close"},
+    "reset_peer": {"timeout": "ms"},
+    "limit_data": {"bytes": "bytes"},
+    "slow_close": {"delay": "ms"},
+}
+
+
+class ApiError(Exception):
+    """An error the HTTP API answers with: Toxiproxy's message and status code."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+    def joined(self, detail: str) -> ApiError:
+        """This error with a detail appended, as Toxiproxy's `joinError` does."""
+        return ApiError(f"{self.message}: {detail}", self.status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, "status": self.status}
+
+
+# Toxiproxy's own error values (api.go), message for message.
+BAD_REQUEST_BODY = ApiError("bad request body", 400)
+MISSING_FIELD = ApiError("missing required field", 400)
+PROXY_NOT_FOUND = ApiError("proxy not found", 404)
+PROXY_EXISTS = ApiError("proxy already exists", 409)
+INVALID_STREAM = ApiError("stream was invalid, can be either upstream or downstream", 400)
+INVALID_TOXIC_TYPE = ApiError("invalid toxic type", 400)
+TOXIC_EXISTS = ApiError("toxic already exists", 409)
+TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
+
+
+@dataclass(frozen=True)
+class Toxic:
+    """One toxic's settings. Frozen: an update makes a new Toxic, so a running
+    stage never sees its attributes change under it."""
+
+    name: str
+    type: str
+    stream: str = DOWNSTREAM
+    toxicity: float = 1.0
+    attributes: Mapping[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """In Toxiproxy's field order (its ToxicWrapper struct)."""
+        return {"attributes": dict(self.attributes), "name": self.name, "type": self.type,
+                "stream": self.stream, "toxicity": self.toxicity}
+
+
+def _check_attributes(kind: str, given: Any, base: Mapping[str, int]) -> dict[str, int]:
+    """`base` updated with `given`; unknown names and non-integers are 400s.
+    (Toxiproxy ignores unknown names; a lab is better off told about the typo.)"""
+    if not isinstance(given, Mapping):
+        raise BAD_REQUEST_BODY.joined("attributes must be an object")
+    known = ATTRIBUTES[kind]
+    result = dict(base)
+    for key, value in given.items():
+        if key not in known:
+            raise BAD_REQUEST_BODY.joined(f"{kind} has no attribute {key!r} "
+                                          f"(known: {', '.join(known)})")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BAD_REQUEST_BODY.joined(f"{kind} attribute {key!r} must be a "
+                                          f"non-negative integer, got {value!r}")
+        result[key] = value
+    if kind == "slicer":
+        if result["average_size"] < 1:
+            raise BAD_REQUEST_BODY.joined("slicer average_size must be at least 1")
+        if result["size_variation"] >= result["average_size"]:
+            raise BAD_REQUEST_BODY.joined("slicer size_variation must be below average_size")
+    return result
+
+
+def _check_toxicity(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise BAD_REQUEST_BODY.joined(f"toxicity must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def toxic_from_json(body: Any) -> Toxic:
+    """A new Toxic from a `POST /proxies/{proxy}/toxics` body, checked in
+    Toxiproxy's order: body, stream, default name, type, then attributes."""
+    if not isinstance(body, Mapping):
+        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+    stream = body.get("stream") or DOWNSTREAM
+    if stream not in STREAMS:
+        raise INVALID_STREAM
+    kind = body.get("type")
+    name = body.get("name") or f"{kind}_{stream}"
+    if not isinstance(name, str):
+        raise BAD_REQUEST_BODY.joined("name must be a string")
+    if kind not in ATTRIBUTES:
+        raise INVALID_TOXIC_TYPE
+    defaults = dict.fromkeys(ATTRIBUTES[kind], 0)
+    if kind == "slicer":    # a zero-byte slice would never end; the README's example size
+        defaults["average_size"] = 1
+    attributes = _check_attributes(kind, body.get("attributes") or {}, defaults)
+    return Toxic(name, kind, stream, _check_toxicity(body.get("toxicity", 1.0)), attributes)
+
+
+def toxic_updated(toxic: Toxic, body: Any) -> Toxic:
+    """`toxic` after a `POST /proxies/{proxy}/toxics/{toxic}` body: attributes
+    merge, toxicity replaces; name, type and stream stay (as in Toxiproxy)."""
+    if not isinstance(body, Mapping):
+        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+    attributes = _check_attributes(toxic.type, body.get("attributes") or {}, toxic.attributes)
+    toxicity = _check_toxicity(body.get("toxicity", toxic.toxicity))
+    return replace(toxic, attributes=attributes, toxicity=toxicity)
+
+
+class UsageError(ValueError):
+    """A one-line message for a person at a command line."""
+
+
+def parse_assignments(kind: str, assignments: Iterable[str]) -> dict[str, int]:
+    """`["latency=100", "jitter=10"]` → `{"latency": 100, "jitter": 10}`, checked
+    against `kind`'s schema; every mistake is a UsageError with a one-line message."""
+    if kind not in ATTRIBUTES:
+        raise UsageError(f"unknown toxic {kind!r} (known: {', '.join(ATTRIBUTES)})")
+    known = ATTRIBUTES[kind]
+    result: dict[str, int] = {}
+    for text in assignments:
+        key, equals, value = text.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise UsageError(f"{text!r} is not attr=value")
+        if key not in known:
+            raise UsageError(f"{kind} has no attribute {key!r} (known: {', '.join(known)})")
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise UsageError(f"{kind} {key} wants an integer ({known[key]}), "
+                             f"got {value!r}") from None
+        if number < 0:
+            raise UsageError(f"{kind} {key} must not be negative, got {number}")
+        result[key] = number
+    try:
+        _check_attributes(kind, result, dict.fromkeys(known, 0) | (
+            {"average_size": 1} if kind == "slicer" else {}))
+    except ApiError as error:
+        raise UsageError(error.message.removeprefix("bad request body: ")) from None
+    return result
