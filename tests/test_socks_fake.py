@@ -88,9 +88,7 @@ def test_curl_socks5_hostname_over_http_and_https(make_socks, origin, tmp_path):
     for url in (origin.get_url(), origin.get_https_url()):
         out, err, code = yield utils.getProcessOutputAndValue(
             shutil.which("curl"),
-            # --no-alpn: the mock server's TLS on current Twisted answers any ALPN offer
-            # with "internal error" (a lab.tidy/mockweb bug, not the SOCKS fake's)
-            ["-sS", "--max-time", "10", "--no-alpn", "--cacert", str(ca), "--socks5-hostname",
+            ["-sS", "--max-time", "10", "--cacert", str(ca), "--socks5-hostname",
              f"127.0.0.1:{proxy.port}", "--proxy-user", f"{SOCKS_USER}:{SOCKS_PASSWORD}",
              url + "simpleresource"], env=env, reactor=reactor)
         assert (code, out) == (0, SAMPLE_RESOURCE), err
