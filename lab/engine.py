@@ -32,9 +32,11 @@ class ServiceState:
         return self.state == "running" and self.health == "healthy"
 
     @property
-    def starting(self) -> bool:
-        """Running, and docker has not judged its health yet (its first check is due)."""
-        return self.state == "running" and self.health == "starting"
+    def unsettled(self) -> bool:
+        """Running, and docker's verdict is not (or no longer) `healthy`: not judged yet
+        (its first check is due), or `unhealthy` from before it was healed (a service
+        back from a fault). Its own health check, run now, says which."""
+        return self.state == "running" and self.health in ("starting", "unhealthy")
 
     @property
     def broken(self) -> bool:

@@ -88,7 +88,7 @@ class Stack:
         check passes when run now: docker checks every few seconds to keep an idle lab
         cheap, so readiness is not left waiting for its next check."""
         return {name for name, state in states.items()
-                if state.healthy or (state.starting and self.engine.probe(state))}
+                if state.healthy or (state.unsettled and self.engine.probe(state))}
 
     def is_up(self) -> bool:
         try:
@@ -183,8 +183,8 @@ class Stack:
     def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False
                      ) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is.
-        `heal`: services just brought back from a fault may still carry docker's
-        `unhealthy` from while they were gone: probe them instead of giving up."""
+        `heal`: services just brought back from a fault may fail their checks for a
+        while: keep probing them, until the deadline, instead of giving up at once."""
         started = time.monotonic()
         deadline = started + timeout
         reported: set[str] = set()
@@ -194,13 +194,11 @@ class Stack:
                 state = states.get(service)
                 if state is None or service in reported:
                     continue
-                recovering = heal and state.state == "running" and state.health == "unhealthy"
-                if state.broken and not recovering:
-                    raise StackError(self.diagnose() or f"service {service} failed")
-                if state.healthy or ((state.starting or recovering)
-                                     and self.engine.probe(state)):
+                if state.healthy or (state.unsettled and self.engine.probe(state)):
                     reported.add(service)
                     say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
+                elif state.broken and not (heal and state.state == "running"):
+                    raise StackError(self.diagnose() or f"service {service} failed")
             if reported == set(SERVICE_NAMES):
                 return states
             if time.monotonic() > deadline:

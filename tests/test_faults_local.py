@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl
 
 
 @pytest.fixture(scope="module")
-def lab_faults():
+def local_faults():
     origin, origin_address = start_origin()
     try:
         faults, ready = start_faults(("web", origin_address))
@@ -35,21 +35,21 @@ def lab_faults():
 
 
 @pytest.fixture
-def api(lab_faults):
-    api = FaultClient("http://" + lab_faults[1]["api"])
+def api(local_faults):
+    api = FaultClient("http://" + local_faults[1]["api"])
     api.reset()
     yield api
     api.reset()
 
 
 @pytest.fixture
-def web(lab_faults):
+def web(local_faults):
     """The base URL through the fault proxy."""
-    return "http://" + lab_faults[1]["proxies"]["web"]
+    return "http://" + local_faults[1]["proxies"]["web"]
 
 
-def test_fault_free_the_same_bytes_as_direct(api, web, lab_faults):
-    direct = curl(f"http://{lab_faults[0]}/large?bytes=300000")
+def test_fault_free_the_same_bytes_as_direct(api, web, local_faults):
+    direct = curl(f"http://{local_faults[0]}/large?bytes=300000")
     through = curl(f"{web}/large?bytes=300000")
     assert (through.exit, through.status, through.size) == (0, 200, 300000)
     assert hashlib.sha256(through.body).digest() == hashlib.sha256(direct.body).digest()
@@ -111,10 +111,10 @@ def test_bandwidth_paces_the_body(api, web):
     assert (result.exit, result.size, result.seconds >= 0.5) == (0, 50000, True)
 
 
-def test_slicer_keeps_every_byte(api, web, lab_faults):
+def test_slicer_keeps_every_byte(api, web, local_faults):
     api.add_toxic("web", "slicer", {"average_size": 100, "size_variation": 50, "delay": 100})
     result = curl(f"{web}/large?bytes=20000")
-    direct = curl(f"http://{lab_faults[0]}/large?bytes=20000")
+    direct = curl(f"http://{local_faults[0]}/large?bytes=20000")
     assert (result.exit, result.body) == (0, direct.body)
 
 
@@ -131,8 +131,8 @@ def test_down_refuses_then_up_serves(api, web):
     assert curl(f"{web}/simpleresource").exit == 0
 
 
-def test_cli_functions_add_list_clear(api, web, lab_faults):
-    url = "http://" + lab_faults[1]["api"]
+def test_cli_functions_add_list_clear(api, web, local_faults):
+    url = "http://" + local_faults[1]["api"]
     made = client.add("web", "latency", ["latency=250"], upstream=True, url=url)
     assert made["name"] == "latency_upstream"
     assert [t["name"] for t in client.list(url=url)[0]["toxics"]] == ["latency_upstream"]
@@ -143,18 +143,18 @@ def test_cli_functions_add_list_clear(api, web, lab_faults):
     assert client.list(url=url)[0]["toxics"] == []
 
 
-def test_toxiproxy_python_drives_it_unchanged(api, web, lab_faults):
+def test_toxiproxy_python_drives_it_unchanged(api, web, local_faults):
     """Toxiproxy's own Python client (PyPI toxiproxy-python 0.1.1), as published."""
-    toxiproxy = pytest.importorskip("toxiproxy")
+    import toxiproxy  # a test dependency: missing is a failure
     from toxiproxy.api import APIConsumer
 
-    host, port = lab_faults[1]["api"].split(":")
+    host, port = local_faults[1]["api"].split(":")
     server = toxiproxy.Toxiproxy()
     server.update_api_consumer(host, int(port))
     try:
         assert server.running() and b"version" in server.version()
         proxy = server.get_proxy("web")
-        assert (proxy.upstream, proxy.enabled) == (lab_faults[0], True)
+        assert (proxy.upstream, proxy.enabled) == (local_faults[0], True)
         proxy.add_toxic(type="latency", attributes={"latency": 300})
         assert list(proxy.toxics()) == ["latency_downstream"]
         assert curl(f"{web}/simpleresource").seconds >= 0.3
@@ -162,10 +162,10 @@ def test_toxiproxy_python_drives_it_unchanged(api, web, lab_faults):
         with proxy.down():
             assert curl(f"{web}/simpleresource").exit == 7
         assert curl(f"{web}/simpleresource").exit == 0
-        extra = server.create(upstream=lab_faults[0], name="extra")   # listen 127.0.0.1:0
+        extra = server.create(upstream=local_faults[0], name="extra")   # listen 127.0.0.1:0
         assert curl(f"http://{extra.listen}/simpleresource").exit == 0
         with pytest.raises(toxiproxy.server.ProxyExists):
-            server.create(upstream=lab_faults[0], name="extra")
+            server.create(upstream=local_faults[0], name="extra")
         assert server.destroy(extra)
         proxy.add_toxic(type="reset_peer", stream="upstream")
         assert curl(f"{web}/simpleresource").exit == 56
