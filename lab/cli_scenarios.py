@@ -70,6 +70,11 @@ def cmd_env(args) -> int:
         raise UsageError("which scenario? `lab env SCENARIO` (`lab env --list`): "
                          + ", ".join(NAMES))
     name = _select([args.scenario], [])[0]
+    from lab.scenarios import spec
+
+    if spec(name).fault is not None:
+        raise UsageError(f"{name} needs a faulty proxy that lives as long as its client, "
+                         f"which `lab env` cannot give: use `lab run {name} -- CMD`")
     stack, endpoints = _lab_for_scenarios()
     # the shell uses the files after we exit: they live in the project's state dir
     workdir = stack.config.state_dir / "env"
@@ -91,9 +96,13 @@ def cmd_run(args) -> int:
     name = _select([args.scenario], [])[0]
     command = _command(args)
     endpoints = _lab_for_scenarios()[1]
-    with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir:
+    from lab.faultgateway import fault_gateways
+    from lab.scenarios import spec
+
+    with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir, \
+            fault_gateways(endpoints, [spec(name)]) as gateways:
         scenario = build_scenarios(endpoints, [name], run=new_run_id(),
-                                   workdir=Path(workdir))[0]
+                                   workdir=Path(workdir), gateways=gateways)[0]
         argv = substitute(command, scenario)
         try:
             code = subprocess.run(argv, env=scenario.environ()).returncode

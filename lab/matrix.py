@@ -29,7 +29,8 @@ from typing import Any
 
 from lab.bounded import Completed, CredentialGate, ProcessGroups, Stopped, run_bounded
 from lab.endpoints import Endpoints
-from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port
+from lab.faultgateway import fault_gateways
+from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port, spec
 
 __all__ = ["DEFAULT_TIMEOUT", "Completed", "CredentialGate", "MatrixResult", "Outcome",
            "ProcessGroups", "Stopped", "Verdict", "judge", "new_run_id", "run_bounded",
@@ -89,7 +90,7 @@ def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
         if exit_code == 0:
             return Verdict(False, "exit 0", f"succeeded where it must be refused "
                            f"({scenario.expect})")
-        if records:
+        if records and not scenario.origin_reached:
             return Verdict(False, f"exit {exit_code}", "failed, but a request reached the "
                            "origin: the refusal was not enforced where it should be")
         return Verdict(True, f"exit {exit_code}", f"refused ({scenario.expect} expected)")
@@ -158,9 +159,10 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
     at the end; the `proxy-down` port is held closed for the whole run."""
     run_id = new_run_id()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down:
+    with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
+            fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
         scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
-                                    down_port=down.getsockname()[1])
+                                    down_port=down.getsockname()[1], gateways=gateways)
         gate, groups = CredentialGate(), ProcessGroups()
         with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
             try:

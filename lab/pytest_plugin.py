@@ -132,9 +132,14 @@ def lab_scenario(request, lab_endpoints, tmp_path_factory):
     if name is None:
         pytest.fail("lab_scenario is parametrized by the lab plugin; request it as a "
                     "test argument", pytrace=False)
+    from lab.faultgateway import fault_gateways
+    from lab.scenarios import spec
+
     workdir = tmp_path_factory.mktemp(f"lab-scenario-{name}")
     try:
-        yield build_scenarios(lab_endpoints, [name], run=new_run_id(), workdir=workdir)[0]
+        with fault_gateways(lab_endpoints, [spec(name)]) as gateways:
+            yield build_scenarios(lab_endpoints, [name], run=new_run_id(), workdir=workdir,
+                                  gateways=gateways)[0]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)     # a ticket cache is a credential
 

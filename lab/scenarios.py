@@ -42,10 +42,13 @@ __all__ = ["CA_VARIABLES", "MANAGED_VARIABLES", "NAMES", "REFUSALS", "SPECS", "S
            "Spec", "UnknownScenario", "build_scenarios", "closed_port", "describe", "select",
            "spec", "system_ca_file"]
 
-Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout"]
+Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout",
+                 "reset", "origin-error"]
 #: The outcomes a scenario can expect besides `ok`: the client must fail, cleanly.
 REFUSALS: tuple[str, ...] = ("proxy-auth", "forbidden", "unreachable", "tls-untrusted",
-                             "timeout")
+                             "timeout", "reset", "origin-error")
+#: (toxic, attributes, stream) applied, in order, to a fault scenario's own proxy.
+Fault = tuple[tuple[str, dict[str, int], str], ...]
 #: What a host client calls the Negotiate proxy (the SPN HTTP/localhost exists for it).
 NEGOTIATE_PROXY_NAME = "localhost"
 NO_PROXY = "127.0.0.1,localhost"
@@ -65,6 +68,9 @@ class Spec:
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     trust_lab_ca: bool = True
+    fault: Fault | None = None        # faults on a proxy of its own (lab.faultgateway)
+    query: str = ""                   # asked of the origin (`?status=503`, `?bytes=N`)
+    origin_reached: bool = False      # a refusal that happens after the origin answered
 
 
 SPECS: tuple[Spec, ...] = (
@@ -102,6 +108,20 @@ SPECS: tuple[Spec, ...] = (
     Spec("tls-untrusted", "HTTPS through the open proxy, CA variables without the lab's CA: "
          "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
          trust_lab_ca=False),
+    Spec("proxy-latency", "the open proxy answers 2 s late: must still work (the client's "
+         "own timeout must allow for it)", "ok", "noauth",
+         fault=(("latency", {"latency": 2000}, "downstream"),)),
+    Spec("proxy-reset-midstream", "the open proxy resets the connection in the middle of a "
+         "4 MB body: must fail, never report a truncated body as success", "reset", "noauth",
+         fault=(("bandwidth", {"rate": 400}, "downstream"),
+                ("reset_peer", {"timeout": 1500}, "downstream")),
+         query="?bytes=4000000", origin_reached=True),
+    Spec("proxy-stall", "the open proxy takes the request and never answers: the client "
+         "must give up by its own bound", "timeout", "noauth",
+         fault=(("timeout", {"timeout": 0}, "downstream"),), origin_reached=True),
+    Spec("origin-503", "the origin answers 503 (Retry-After: 1) through the open proxy: "
+         "must fail, not treat the error page as the content", "origin-error", "noauth",
+         query="?status=503", origin_reached=True),
 )
 NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
 _BY_NAME = {spec.name: spec for spec in SPECS}
@@ -154,6 +174,7 @@ class Scenario:
     #: fails a concurrent right one, so `lab matrix` never overlaps runs that send
     #: the same user different passwords.
     credential: tuple[str, str] | None = field(default=None, repr=False)
+    origin_reached: bool = False      # the origin may see a request this scenario refuses
 
     def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """`base` (default: this process's environment) without any variable a
@@ -192,11 +213,16 @@ class Scenario:
         return judge(self, exit_code, timed_out, self.origin_saw())
 
 
-def _proxy_url(s: Spec, endpoints: Endpoints,
-               down_port: int) -> tuple[str, tuple[str, str] | None]:
+def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
+               gateways: Mapping[str, int]) -> tuple[str, tuple[str, str] | None]:
     """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
     if s.port is None:
         return f"http://{LOOPBACK}:{down_port}", None
+    if s.fault is not None:
+        if s.name not in gateways:
+            raise LabError(f"{s.name} needs a faulty proxy that lives as long as its client: "
+                           f"run it with `lab run {s.name} -- CMD` or `lab matrix`")
+        return f"http://{LOOPBACK}:{gateways[s.name]}", None
     proxy = endpoints.proxy[s.port]
     if s.credentials == "kerberos":
         return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}", None
@@ -215,7 +241,8 @@ def _proxy_url(s: Spec, endpoints: Endpoints,
 
 
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
-                    workdir: Path, down_port: int | None = None) -> list[Scenario]:
+                    workdir: Path, down_port: int | None = None,
+                    gateways: Mapping[str, int] | None = None) -> list[Scenario]:
     """The named scenarios (default: all) of the running lab, for run id `run`.
 
     Kerberos scenarios get a fresh ticket (one kinit, one ccache copy each, so
@@ -249,11 +276,11 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     for s in chosen:
         token = f"/matrix/{run}/{s.name}"
         if s.direct:
-            http_url = endpoints.web.url.rstrip("/") + token
-            https_url = endpoints.web.https_url.rstrip("/") + token
+            http_url = endpoints.web.url.rstrip("/") + token + s.query
+            https_url = endpoints.web.https_url.rstrip("/") + token + s.query
         else:
-            http_url, https_url = proxied + token, proxied_https + token
-        proxy, credential = _proxy_url(s, endpoints, down_port)
+            http_url, https_url = proxied + token + s.query, proxied_https + token + s.query
+        proxy, credential = _proxy_url(s, endpoints, down_port, gateways or {})
         env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
                "HTTPS_PROXY": proxy}
         if s.direct:
@@ -272,5 +299,5 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             s.name, s.description.format(workgroup=endpoints.dc.workgroup,
                                          realm=endpoints.dc.realm),
             s.expect, url, https_url, env, s.scheme, s.direct, token, endpoints.web.url,
-            endpoints.proxy_lab_address, credential))
+            endpoints.proxy_lab_address, credential, s.origin_reached))
     return scenarios

@@ -57,6 +57,9 @@ class RequestLog:
         return [dict(r) for r in self.records if r["path"].startswith(prefix)]
 
 
+MAX_MATRIX_BYTES = 16 * 1024 * 1024
+
+
 class MatrixResource(resource.Resource):
     """`/matrix/<run>/<scenario>[/...]`: 200, and the request recorded; shorter paths 404."""
 
@@ -73,7 +76,18 @@ class MatrixResource(resource.Resource):
         run, scenario = (p.decode("latin-1") for p in request.postpath[:2])
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return f"lab matrix {run}/{scenario} ok\n".encode()
+        # what a scenario asks of the origin: an error status (`origin-503`), or a body
+        # long enough to be cut in the middle (`proxy-reset-midstream`)
+        status, size = query_arg(request, "status", "200"), query_arg(request, "bytes", "0")
+        if not (status.isdigit() and 200 <= int(status) <= 599 and size.isdigit()
+                and int(size) <= MAX_MATRIX_BYTES):
+            request.setResponseCode(400)
+            return b"status: 200-599; bytes: at most 16 MiB\n"
+        request.setResponseCode(int(status))
+        if int(status) in (429, 503):
+            request.setHeader(b"retry-after", b"1")
+        line = f"lab matrix {run}/{scenario} {'ok' if int(status) < 400 else status}\n"
+        return line.encode() + b"x" * int(size)
 
 
 class RequestsResource(resource.Resource):

@@ -59,7 +59,9 @@ def kinits(monkeypatch):
 
 @pytest.fixture
 def catalogue(endpoints, kinits, tmp_path):
-    built = build_scenarios(endpoints, run="r1", workdir=tmp_path / "work", down_port=1)
+    gateways = {spec.name: 40000 + i for i, spec in enumerate(SPECS) if spec.fault}
+    built = build_scenarios(endpoints, run="r1", workdir=tmp_path / "work", down_port=1,
+                            gateways=gateways)
     return {s.name: s for s in built}
 
 
@@ -107,7 +109,8 @@ def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, e
         assert env["LAB_URL"] == s.url and env["LAB_HTTPS_URL"] == s.https_url
         assert env["LAB_SCENARIO"] == s.name and env["LAB_EXPECT"] == s.expect
         assert s.url.startswith(s.scheme + "://") and s.https_url.startswith("https://")
-        assert s.token == f"/matrix/r1/{s.name}" and s.url.endswith(s.token)
+        assert s.token == f"/matrix/r1/{s.name}"
+        assert s.url.split("?")[0].endswith(s.token)
         assert set(env) <= set(MANAGED_VARIABLES)
         if s.name != "tls-untrusted":
             assert {env[v] for v in CA_VARIABLES} == {str(bundle)}
@@ -230,3 +233,18 @@ def test_unreadable_lab_ca_is_one_line_saying_run_lab_up(endpoints, tmp_path):
     Path(endpoints.web.ca_cert).unlink()
     with pytest.raises(scenarios.LabError, match="lab up"):
         build_scenarios(endpoints, ["basic"], run="r", workdir=tmp_path / "w")
+
+
+def test_fault_scenarios_go_through_their_own_proxy(catalogue):
+    for name in ("proxy-latency", "proxy-reset-midstream", "proxy-stall"):
+        host, port = _userinfo(catalogue[name].env["http_proxy"])[2:]
+        assert host == "127.0.0.1" and port >= 40000
+    assert catalogue["origin-503"].url.endswith("?status=503")
+    assert catalogue["proxy-reset-midstream"].url.endswith("?bytes=4000000")
+
+
+def test_a_fault_scenario_without_its_proxy_names_how_to_run_it(endpoints, kinits, tmp_path):
+    from lab.errors import LabError
+
+    with pytest.raises(LabError, match="lab run proxy-stall"):
+        build_scenarios(endpoints, ["proxy-stall"], run="r", workdir=tmp_path / "w")
