@@ -1,4 +1,5 @@
-"""`python -m bench [tidy|proxy|matrix|lab ...] [--warm]`: print the project's benchmark figures."""
+"""`python -m bench [tidy|proxy|faults|faults-lab|matrix|lab ...] [--warm]`: the project's
+benchmark figures."""
 
 import subprocess
 import sys
@@ -10,12 +11,18 @@ def report(what: str, value: float, unit: str) -> None:
 
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
-    wanted = [a for a in argv if not a.startswith("--")] or ["tidy", "proxy", "matrix", "lab"]
-    for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests")):
+    everything = ["tidy", "proxy", "faults", "faults-lab", "matrix", "lab"]
+    wanted = [a for a in argv if not a.startswith("--")] or everything
+    for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests"),
+                         ("faults", "faults"), ("faults-lab", "faults_lab")):
         if name in wanted:
             # each in a child process: task.react() owns the reactor, then exits
             subprocess.run([sys.executable, "-c", f"from bench import {module}, "
                             f"__main__ as m; {module}.run(m.report)"], check=True)
+    if "faults-lab" in wanted:
+        from bench import faults_lab
+
+        faults_lab.clear_times(report)
     if "matrix" in wanted:
         from bench import matrix_wall
 
