@@ -25,7 +25,7 @@ from lab.errors import StackError
 from lab.topology import SERVICES
 
 COMPOSE_FILE = "docker-compose.yml"
-#: The package's own modules the images copy in (the `lab/...` build inputs).
+#: The package's own modules and subpackages the images copy in (`lab/...` build inputs).
 MODULES: tuple[str, ...] = tuple(sorted({name for service in SERVICES
                                          for name in service.build_inputs
                                          if name.startswith("lab/")}))
@@ -49,9 +49,10 @@ def context_files(config: LabConfig) -> dict[str, bytes]:
     share = package / "share"
     try:
         files = {COMPOSE_FILE: (share / COMPOSE_FILE).read_bytes(),
-                 **_walk(share / "images", "images"),
-                 **{module: (package / module.removeprefix("lab/")).read_bytes()
-                    for module in MODULES}}
+                 **_walk(share / "images", "images")}
+        for module in MODULES:            # a module, or a subpackage (lab/faults)
+            node = package / module.removeprefix("lab/")
+            files.update(_walk(node, module) if node.is_dir() else {module: node.read_bytes()})
     except FileNotFoundError as exc:
         raise StackError(f"the lab package at {package} is incomplete ({exc.filename} is "
                          "missing): reinstall lab") from None

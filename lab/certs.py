@@ -1,4 +1,4 @@
-"""The web service's TLS material, kept per project on the host.
+"""The lab's TLS material, kept per project on the host.
 
 A small lab CA (the file clients trust, `web-ca.pem`) signs a server
 certificate for the web service's names (`web-tls.pem`: key, leaf, CA; mounted
@@ -6,6 +6,14 @@ into the container). Both outlive `lab down`, so a client that trusts the CA
 keeps working; the leaf is renewed when it nears expiry or when the names it
 must carry change. Private keys are written 0600, files appear whole or not at
 all.
+
+The corporate root CA (`corporate-ca.pem`, `corporate_ca` in `lab status
+--json`) is what the TLS-inspecting `bump` proxy port re-signs origins with,
+as a company's proxy does: a separate CA, so trusting the web CA never means
+trusting bumped traffic. Its key stays in the state directory
+(`corporate-ca.key`) and in `bump-ca.pem` (key + certificate, what squid's
+`tls-cert=` reads; mounted into the proxy container). RSA, not EC: squid's
+certificate generator signs with it, and RSA is what every squid build takes.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lab.config import LabConfig
@@ -28,6 +36,9 @@ CA_KEY_FILE = "lab-ca.key"
 CA_DAYS = 5 * 365
 LEAF_DAYS = 397                   # what browsers accept for a server certificate
 RENEW_BEFORE = datetime.timedelta(days=30)
+CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
+CORPORATE_CA_KEY_FILE = "corporate-ca.key"
+BUMP_CA_FILE = "bump-ca.pem"               # key + certificate, 0600: mounted into the proxy
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -48,19 +59,18 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _ca(state: Path, project: str):
-    """The project's CA (certificate, key), made on first use."""
-    cert_path, key_path = state / WEB_CA_FILE, state / CA_KEY_FILE
+def _load_or_make_ca(cert_path: Path, key_path: Path, name: x509.Name, make_key):
+    """(certificate, key, made): the CA in these files, or a new one (written, key
+    0600) when they are missing, unreadable or near expiry."""
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        if cert.not_valid_after_utc - _now() > RENEW_BEFORE:
-            return cert, key
+        if (cert.not_valid_after_utc - _now() > RENEW_BEFORE
+                and cert.public_key() == key.public_key()):
+            return cert, key, False
     except (OSError, ValueError):
         pass                    # missing or unreadable: make a new CA
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"lab CA ({project})")])
+    key = make_key()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(_now() - datetime.timedelta(minutes=5))
@@ -73,8 +83,41 @@ def _ca(state: Path, project: str):
             .sign(key, hashes.SHA256()))
     _write(key_path, _pem_key(key), 0o600)
     _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    (state / WEB_TLS_FILE).unlink(missing_ok=True)       # its leaf was signed by the old CA
+    return cert, key, True
+
+
+def _ca(state: Path, project: str):
+    """The project's web CA (certificate, key), made on first use."""
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"lab CA ({project})")])
+    cert, key, made = _load_or_make_ca(state / WEB_CA_FILE, state / CA_KEY_FILE, name,
+                                       lambda: ec.generate_private_key(ec.SECP256R1()))
+    if made:
+        (state / WEB_TLS_FILE).unlink(missing_ok=True)   # its leaf was signed by the old CA
     return cert, key
+
+
+def corporate_ca_path(config: LabConfig) -> Path:
+    """Where the corporate CA's certificate is (`corporate_ca` in `lab status --json`)."""
+    return config.state_dir / CORPORATE_CA_FILE
+
+
+def ensure_corporate_ca(config: LabConfig) -> Path:
+    """Make (or renew) the corporate root CA of TLS inspection and squid's copy of it
+    (`bump-ca.pem`); returns the certificate's path, the file clients trust."""
+    state = config.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab corporate"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"lab corporate CA ({config.project})")])
+    cert, key, made = _load_or_make_ca(
+        state / CORPORATE_CA_FILE, state / CORPORATE_CA_KEY_FILE, name,
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    pem = _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM)
+    bump = state / BUMP_CA_FILE
+    if made or not bump.is_file() or bump.read_bytes() != pem:
+        _write(bump, pem, 0o600)
+    return state / CORPORATE_CA_FILE
 
 
 def _leaf_is_current(path: Path, names: list[x509.GeneralName], ca) -> bool:

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from lab import cli_project, cli_scenarios
+from lab import cli_faults, cli_project, cli_scenarios
 from lab.endpoints import Endpoints
 from lab.errors import LabError, LabNotRunning, StackError, UsageError
 from lab.topology import PROXY_PORTS, SERVICE_NAMES
@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     kinit.add_argument("user")
     kinit.set_defaults(func=cmd_ad_kinit)
     cli_scenarios.add_parsers(sub)
+    cli_faults.add_parsers(sub)
     cli_project.add_parsers(sub)
     logs = sub.add_parser("logs", help="service logs")
     logs.add_argument("service", nargs="?", choices=SERVICE_NAMES, metavar="SERVICE",

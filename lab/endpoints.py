@@ -106,6 +106,7 @@ class Endpoints:
     dc: Dc
     web: Web
     host_interface: str     # this host on the lab network: bind test servers here
+    faults_api: Endpoint | None = None    # the fault layer's Toxiproxy-compatible API
     #: The proxy's own address on the lab network: the client address the origin
     #: sees for a proxied request (lab matrix's evidence). Not in `to_json()`.
     proxy_lab_address: str | None = field(default=None, compare=False)
@@ -114,7 +115,8 @@ class Endpoints:
         return {"project": self.project,
                 "proxy": {name: port.to_json() for name, port in self.proxy.items()},
                 "dns": self.dns.to_json(), "dc": self.dc.to_json(), "web": self.web.to_json(),
-                "host_interface": self.host_interface}
+                "host_interface": self.host_interface,
+                **({"faults": {"api": self.faults_api.to_json()}} if self.faults_api else {})}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Endpoints:
@@ -125,7 +127,8 @@ class Endpoints:
             dc=Dc(**{**doc["dc"], "ldap": Endpoint(**doc["dc"]["ldap"]),
                      "kerberos": Endpoint(**doc["dc"]["kerberos"])}),
             web=Web(**doc["web"]),
-            host_interface=doc["host_interface"])
+            host_interface=doc["host_interface"],
+            faults_api=Endpoint(**doc["faults"]["api"]) if "faults" in doc else None)
 
 
 def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> Endpoints:
@@ -168,4 +171,5 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                 https_proxy_url=f"https://{config.web_fqdn}/",
                 ca_cert=str(config.state_dir / WEB_CA_FILE)),
         host_interface=config.gateway,
+        faults_api=Endpoint(LOOPBACK, port("faults_api")),
         proxy_lab_address=config.address("proxy"))

@@ -11,6 +11,7 @@ connection, keep-alive ones included, is gone.
 Resources (`/` lists them: HTML, or JSON with `Accept: application/json`):
 the pages in `lab.webresources` (`/simpleresource`, `/throwerror`,
 `/unauthorized`, `/headers`, `/slow`, `/large`, `/redirect`, `/status`), and
+`/proxy.pac` and `/wpad.dat` when given a PAC (`--pac-file`, `--pac-lab-file`), and
 the evidence in `lab.webrecords`: `/matrix/<run>/<scenario>` records each
 request that reached the origin, `/_lab/requests?prefix=...` returns the records.
 Their names are re-exported here, so `lab.mockweb.SAMPLE_RESOURCE` etc. still work.
@@ -35,6 +36,7 @@ from lab.webresources import (
     MAX_LARGE_BYTES,
     MAX_SLOW_SECONDS,
     NOT_FOUND,
+    PROXY_PAC,
     REDIRECT,
     REQUESTS,
     SAMPLE_RESOURCE,
@@ -43,11 +45,13 @@ from lab.webresources import (
     STATUS,
     THROWERROR,
     UNAUTHORIZED,
+    WPAD_DAT,
     ErrorResource,
     Folder,
     HeadersResource,
     IndexResource,
     LargeResource,
+    PacResource,
     RedirectResource,
     SimpleResource,
     SlowResource,
@@ -59,14 +63,16 @@ __all__ = [
     "MAX_SLOW_SECONDS", "NOT_FOUND", "REDIRECT", "REQUESTS", "SAMPLE_RESOURCE",
     "SIMPLERESOURCE", "SLOW", "STATUS", "THROWERROR", "UNAUTHORIZED", "ErrorResource",
     "Folder", "HeadersResource", "IndexResource", "LargeResource", "MatrixResource",
-    "MockWebServer", "NotListeningError", "RedirectResource", "RequestLog",
+    "MockWebServer", "NotListeningError", "PacResource", "RedirectResource", "RequestLog",
     "RequestsResource", "SimpleResource", "SlowResource", "StatusResource",
     "TidyTCPServer", "TidyTLSServer", "build_root", "main",
 ]
 
 
-def build_root(reactor=None, log: RequestLog | None = None) -> resource.Resource:
-    """The site's root; `reactor` times `/slow` and the records of `log`."""
+def build_root(reactor=None, log: RequestLog | None = None,
+               pac: PacResource | None = None) -> resource.Resource:
+    """The site's root; `reactor` times `/slow` and the records of `log`; `pac`
+    serves `/proxy.pac` and `/wpad.dat` (else they are 404)."""
     from lab.tidy import global_reactor
 
     reactor = reactor or global_reactor()
@@ -82,6 +88,8 @@ def build_root(reactor=None, log: RequestLog | None = None) -> resource.Resource
                         ("_lab", lab)):
         root.putChild(name.encode(), child)
     lab.putChild(REQUESTS.split("/")[1].encode(), RequestsResource(log))
+    for name in (PROXY_PAC, WPAD_DAT):
+        root.putChild(name.encode(), pac or NOT_FOUND)
     return root
 
 
@@ -107,7 +115,7 @@ class MockWebServer:
 
     def __init__(self, interface: str = "127.0.0.1", host: str | None = None,
                  port: int = 0, https_port: int = 0, certificate=None, reactor=None,
-                 max_records: int = MAX_RECORDS):
+                 max_records: int = MAX_RECORDS, pac: PacResource | None = None):
         from lab.tidy import global_reactor
         from lab.tls import make_self_signed
 
@@ -118,7 +126,7 @@ class MockWebServer:
                                         if _is_ip(a) and a != "0.0.0.0"))
         self.certificate = certificate or make_self_signed(names or ("localhost",), addresses)
         self.requests = RequestLog(self.reactor, max_records)
-        self.site = server.Site(build_root(self.reactor, self.requests))
+        self.site = server.Site(build_root(self.reactor, self.requests, pac))
         self.site.timeOut = None   # stop() closes keep-alive connections, not a timer
         self._http = TidyTCPServer(interface, port, reactor=self.reactor)
         self._https = TidyTLSServer(self.certificate, interface, https_port,
@@ -216,7 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--https-port", type=int, default=8443)
     parser.add_argument("--tls-pem", help="key, certificate, then any CA certificates, PEM")
+    parser.add_argument("--pac-file", help="PAC text for /proxy.pac and /wpad.dat (host view)")
+    parser.add_argument("--pac-lab-file", help="PAC text for clients in --lab-subnet")
+    parser.add_argument("--lab-subnet", help="the lab network, e.g. 172.29.53.0/24")
+    parser.add_argument("--lab-gateway", help="docker's gateway (default: subnet's first)")
     args = parser.parse_args(argv)
+    if (args.pac_lab_file or args.lab_subnet) and not (args.pac_file and args.lab_subnet):
+        parser.error("--pac-lab-file needs --pac-file and --lab-subnet")
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
     log = Logger("lab.mockweb")
     certificate = None
@@ -232,8 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     def serving(web: MockWebServer) -> None:
         log.info("serving {http} and {https}", http=web.get_url(), https=web.get_https_url())
 
+    pac = None
+    if args.pac_file:
+        lab_text = Path(args.pac_lab_file).read_text() if args.pac_lab_file else None
+        pac = PacResource(Path(args.pac_file).read_text(), lab_text, args.lab_subnet,
+                          args.lab_gateway)
     MockWebServer(args.interface, port=args.port, https_port=args.https_port,
-                  certificate=certificate).listening().addCallbacks(serving, failed)
+                  certificate=certificate, pac=pac).listening().addCallbacks(serving, failed)
     reactor.run()
     return exit_code[0]
 

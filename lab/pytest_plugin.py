@@ -17,6 +17,23 @@ lab_project_name = pytest_knobs.lab_project_name
 lab_keep = pytest_knobs.lab_keep
 lab_config = pytest_knobs.lab_config
 lab_stack = pytest_knobs.lab_stack
+_say = pytest_knobs._say
+
+
+@pytest.fixture
+def lab_faults(lab_stack):
+    """A `lab.faults.client.FaultClient` on the lab's fault layer (Toxiproxy's API),
+    and `pause(service)` / `stop(service)` for whole services. Whatever a test breaks
+    is healed at its teardown, even when it fails: the next test starts from a
+    healthy lab."""
+    from lab import service_faults
+    from lab.faults.client import FaultClient
+
+    client = FaultClient(service_faults.api_url(lab_stack))
+    client.pause = lambda service: service_faults.pause(lab_stack, service)
+    client.stop = lambda service: service_faults.stop(lab_stack, service)
+    yield client
+    service_faults.restore(lab_stack, _say)
 
 
 @pytest.fixture(scope="session")

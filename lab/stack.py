@@ -182,8 +182,11 @@ class Stack:
                 raise
             return self.endpoints(states, checked=True)
 
-    def wait_healthy(self, say: Say, timeout: float) -> dict[str, ServiceState]:
-        """Block until every service is healthy; fail with its logs if one never is."""
+    def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False
+                     ) -> dict[str, ServiceState]:
+        """Block until every service is healthy; fail with its logs if one never is.
+        `heal`: services just brought back from a fault may still carry docker's
+        `unhealthy` from while they were gone: probe them instead of giving up."""
         started = time.monotonic()
         deadline = started + timeout
         reported: set[str] = set()
@@ -193,9 +196,11 @@ class Stack:
                 state = states.get(service)
                 if state is None or service in reported:
                     continue
-                if state.broken:
+                recovering = heal and state.state == "running" and state.health == "unhealthy"
+                if state.broken and not recovering:
                     raise StackError(self.diagnose() or f"service {service} failed")
-                if state.healthy or (state.starting and self.engine.probe(state)):
+                if state.healthy or ((state.starting or recovering)
+                                     and self.engine.probe(state)):
                     reported.add(service)
                     say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
             if reported == set(SERVICE_NAMES):

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
+from zope.interface import alsoProvides
 
 
 def observe(deferred: defer.Deferred) -> defer.Deferred:
@@ -61,6 +63,14 @@ class TrackingFactory(WrappingFactory):
             wrapped.protocol = protocol.Protocol
         super().__init__(wrapped)
         self.connections = connections
+        if IProtocolNegotiationFactory.providedBy(wrapped):
+            # TLS negotiates ALPN with the factory it wraps, i.e. with us: offer what
+            # the user's factory offers (a web Site: http/1.1), or a client that sends
+            # ALPN (curl, browsers) is refused with "internal error".
+            alsoProvides(self, IProtocolNegotiationFactory)
+
+    def acceptableProtocols(self) -> list[bytes]:
+        return self.wrappedFactory.acceptableProtocols()
 
     def buildProtocol(self, addr) -> TrackedProtocol:
         inner = self.wrappedFactory.buildProtocol(addr)

@@ -49,6 +49,8 @@ SERVICES: tuple[Service, ...] = (
     # the proxy joins the domain at start: a new DC means a new proxy too
     Service("proxy", 12, ("images/proxy", "images/dc", "lab.toml", *_CONFIG_MODULES,
                           "lab/render.py")),
+    # the fault layer: every published proxy and web port goes through it
+    Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py",
                         "lab/webresources.py", "lab/webrecords.py", "lab/tidy.py",
                         "lab/tidytracking.py", "lab/tls.py")),
@@ -58,13 +60,19 @@ SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: Proxy port names, in the order they are shown (each is `proxy_<name>` in [ports]).
 PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group")
 
+#: Ports the fault layer stands in front of: published by `faults`, which forwards each
+#: to the same container port on the service named here.
+FAULTABLE: dict[str, str] = {**{f"proxy_{name}": "proxy" for name in PROXY_PORTS},
+                             "web": "web", "web_https": "web"}
+
 PORTS: tuple[Port, ...] = (
-    *(Port(f"proxy_{name}", "proxy", 3128 + i) for i, name in enumerate(PROXY_PORTS)),
+    *(Port(f"proxy_{name}", "faults", 3128 + i) for i, name in enumerate(PROXY_PORTS)),
     Port("dns", "dns", 53, udp=True),
     Port("ldap", "dc", 389),
     Port("kerberos", "dc", 88, udp=True),
-    Port("web", "web", 80),
-    Port("web_https", "web", 443),
+    Port("web", "faults", 80),
+    Port("web_https", "faults", 443),
+    Port("faults_api", "faults", 8474),        # Toxiproxy's own port, inside
 )
 PORTS_BY_NAME: dict[str, Port] = {p.name: p for p in PORTS}
 

@@ -6,6 +6,8 @@ request-recording `/matrix/` and `/_lab/requests` resources are in
 `lab.webrecords`; `lab.mockweb.build_root` puts them all in one tree.
 
 - `/` lists what is here: HTML, or JSON with `Accept: application/json`.
+- `/proxy.pac` and `/wpad.dat` (when given a PAC text, `PacResource`): the PAC
+  file, in the view that works from the client's address.
 - `/simpleresource` (the seed's body), `/throwerror` (404), `/unauthorized` (401),
   `/headers` (the request as the origin saw it, JSON), `/slow?seconds=N`,
   `/large?bytes=N` (chunked), `/redirect?to=PATH`, `/status?code=N`
@@ -15,6 +17,7 @@ request-recording `/matrix/` and `/_lab/requests` resources are in
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 
 from twisted.web import resource, server, util
@@ -31,6 +34,9 @@ REDIRECT = "redirect"
 STATUS = "status"
 MATRIX = "matrix"
 REQUESTS = "_lab/requests"
+PROXY_PAC = "proxy.pac"
+WPAD_DAT = "wpad.dat"
+PAC_CONTENT_TYPE = b"application/x-ns-proxy-autoconfig"
 
 MAX_SLOW_SECONDS = 30.0
 MAX_LARGE_BYTES = 64 * 1024 * 1024
@@ -48,6 +54,8 @@ INDEX = (
     ("/" + STATUS, "?code=N: answers status N (503 and 429 with Retry-After: 1)"),
     (f"/{MATRIX}/<run>/<scenario>", "200, and the request is recorded as evidence"),
     (f"/{REQUESTS}", "?prefix=/matrix/<run>/: the recorded requests, JSON"),
+    ("/" + PROXY_PAC, "the lab's PAC file, for this client's view (when configured)"),
+    ("/" + WPAD_DAT, "the same PAC file, where WPAD looks for it"),
 )
 
 
@@ -208,3 +216,36 @@ class IndexResource(resource.Resource):
         return (f"<!DOCTYPE html>\n<html><head><title>lab mock web server</title></head>"
                 f"<body><h1>lab mock web server</h1>\n<ul>\n{items}</ul></body></html>\n"
                 ).encode()
+
+
+class PacResource(resource.Resource):
+    """`/proxy.pac` and `/wpad.dat`: a PAC file whose addresses work for the client
+    that asks. A client inside the lab network (an address in `lab_subnet` other
+    than `gateway`, docker's address for connections through a published port)
+    gets `lab_text`; any other client, `host_text`."""
+
+    isLeaf = True
+
+    def __init__(self, host_text: str, lab_text: str | None = None,
+                 lab_subnet: str | None = None, gateway: str | None = None):
+        super().__init__()
+        if lab_text is not None and lab_subnet is None:
+            raise ValueError("a lab view of the PAC needs the lab subnet to pick it by")
+        self.host_text, self.lab_text = host_text, lab_text
+        self.subnet = ipaddress.ip_network(lab_subnet) if lab_subnet else None
+        self.gateway = ipaddress.ip_address(gateway) if gateway else (
+            self.subnet.network_address + 1 if self.subnet else None)
+
+    def text_for(self, client: str) -> str:
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return self.host_text              # a UNIX socket or the like: not the lab
+        if self.lab_text is not None and address in self.subnet and address != self.gateway:
+            return self.lab_text
+        return self.host_text
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", PAC_CONTENT_TYPE)
+        request.setHeader(b"cache-control", b"no-cache")
+        return self.text_for(request.getClientAddress().host).encode()

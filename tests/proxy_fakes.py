@@ -106,7 +106,7 @@ class ProxyProtocol(protocol.Protocol):
                 self.transport.loseConnection()
                 return
             self.origin = True
-            self.transport.startTLS(ORIGIN.server_options())
+            self.transport.startTLS(factory.origin_certificate.server_options())
         else:
             self.send(b"200 OK", body=b"proxied " + target)
 
@@ -179,6 +179,7 @@ class FakeProxyFactory(protocol.Factory):
     def __init__(self, offered=(b'Basic realm="fake"',), mode: str = "normal"):
         self.offered = list(offered)
         self.mode = mode
+        self.origin_certificate = ORIGIN     # what the TLS origin presents (a bump: re-signed)
         self.password = PASSWORD
         self.requests: list = []
         self.connections = 0

@@ -37,7 +37,7 @@ def test_starting_services_count_once_their_own_check_passes():
 def test_up_is_a_no_op_when_current(tmp_path):
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
     stack = Stack(config, engine=None)
-    published = {p.service: {} for p in PORTS}
+    published = {name: {} for name in stack.fingerprints}
     for port in PORTS:
         published[port.service][port.container_port] = config.ports[port.name]
     states = {name: ServiceState(name, "running", "healthy", fp, published[name])

@@ -44,6 +44,7 @@ class ProxyAgent:
                  schemes: dict[str, Factory] = DEFAULT_SCHEMES):
         self.proxy_host = proxy_host
         self.proxy_port = proxy_port
+        self.name = f"{proxy_host}:{proxy_port}"
         self._credentials = credentials
         if endpoint is None:
             endpoint = endpoints.HostnameEndpoint(reactor, proxy_address or proxy_host,

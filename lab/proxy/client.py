@@ -20,23 +20,48 @@ class ProxyWebClient:
     port. Credentials are used when the proxy asks (407) and then sent
     pre-emptively. `trust_root` (e.g. `ssl.Certificate.loadPEM(...)`) verifies
     a self-signed origin over HTTPS.
+
+    `agent` replaces the `ProxyAgent` with any agent that has `close()`: a
+    `SOCKSAgent`, or a `PACAgent` that picks the proxy per URL (see `from_pac`).
     """
 
     def __init__(self, proxy_url=None, proxy_port=None, username=None, password=None, *,
-                 proxy_address=None, trust_root=None, reactor=None):
+                 proxy_address=None, trust_root=None, reactor=None, agent=None):
         if reactor is None:
             from twisted.internet import reactor
         self.proxy_url = proxy_url
         self.proxy_port = proxy_port
         self.username = username
-        credentials = Credentials(username, password) if username is not None else None
         self._reactor = reactor
-        self.agent = ProxyAgent(reactor, proxy_url, proxy_port, credentials,
-                                proxy_address=proxy_address, trust_root=trust_root)
+        if agent is None:
+            credentials = Credentials(username, password) if username is not None else None
+            agent = ProxyAgent(reactor, proxy_url, proxy_port, credentials,
+                               proxy_address=proxy_address, trust_root=trust_root)
+        self.agent = agent
+        self._name = (f"{proxy_url}:{proxy_port}" if proxy_url is not None
+                      else getattr(agent, "name", repr(agent)))
         self._in_flight: set[defer.Deferred] = set()
 
+    @classmethod
+    async def from_pac(cls, pac_url: str, username=None, password=None, *, trust_root=None,
+                       reactor=None, **agent_options) -> ProxyWebClient:
+        """A client that fetches the PAC file at `pac_url` once (directly, never through
+        a proxy) and then takes each URL's proxy from it (`lab.proxy.pac.PACAgent`;
+        needs the `pac` extra). `agent_options` go to `PACAgent`."""
+        if reactor is None:
+            from twisted.internet import reactor
+        from lab.proxy.pac import fetch_pac
+        from lab.proxy.pacagent import PACAgent
+
+        credentials = Credentials(username, password) if username is not None else None
+        pac = await fetch_pac(reactor, pac_url, trust_root=trust_root)
+        agent = PACAgent(reactor, pac, credentials, trust_root=trust_root, **agent_options)
+        client = cls(reactor=reactor, agent=agent)
+        client.username = username
+        return client
+
     def __repr__(self) -> str:
-        return f"ProxyWebClient({self.proxy_url}:{self.proxy_port}, username={self.username!r})"
+        return f"ProxyWebClient({self._name}, username={self.username!r})"
 
     def request(self, url, method=b"GET", headers=None, timeout=DEFAULT_TIMEOUT,
                 follow_redirects=True) -> defer.Deferred:
@@ -51,8 +76,7 @@ class ProxyWebClient:
             try:
                 return response, await client.readBody(response)
             except Exception as exc:   # the body cut short: a lab.proxy error too
-                raise translate(exc, f"{self.proxy_url}:{self.proxy_port}",
-                                f"reading {url.decode()}") from None
+                raise translate(exc, self._name, f"reading {url.decode()}") from None
 
         d = defer.ensureDeferred(fetch())
         self._in_flight.add(d)
@@ -67,7 +91,7 @@ class ProxyWebClient:
             elif isinstance(result, Failure) and result.check(defer.CancelledError):
                 raise RequestTimeoutError(
                     f"no complete response for {url.decode()} through proxy "
-                    f"{self.proxy_url}:{self.proxy_port} within {timeout} s")
+                    f"{self._name} within {timeout} s")
             return result
 
         return d.addBoth(done)

@@ -5,9 +5,11 @@
     ├── ProxyAuthenticationError    407: no, wrong or unusable credentials; `.schemes` offered
     ├── ProxyForbiddenError         403 the proxy made itself
     ├── ProxyTunnelError            CONNECT answered with another status (`.code` is the real one)
+    │   └── SOCKSConnectError       a SOCKS5 proxy refused CONNECT (`.reply`: RFC 1928's REP)
     ├── ProxyProtocolError          a malformed or oversized answer (`.code` is None)
     ├── ProxyConnectionLostError    (also ConnectionError): the connection closed mid-exchange
     ├── OriginTLSError              TLS with the origin, through the tunnel, failed
+    ├── PACError                    the PAC file could not be fetched or run, or gave no route
     └── RequestTimeoutError         (also defer.TimeoutError): no complete answer in time
 
 `OriginError` is deliberately outside: it is the origin's status, passed through
@@ -65,6 +67,17 @@ class ProxyTunnelError(ProxyError):
     """The proxy answered CONNECT with another non-200 status: `code` is that status."""
 
 
+class SOCKSConnectError(ProxyTunnelError):
+    """A SOCKS5 proxy answered CONNECT with a failure reply: `reply` is RFC 1928's
+    REP code (e.g. 2 "connection not allowed by ruleset", 5 "connection refused")
+    and `meaning` its text. `code` is None: SOCKS has no HTTP status."""
+
+    def __init__(self, reply: int, meaning: str, message: str):
+        ProxyError.__init__(self, None, message)
+        self.reply = reply
+        self.meaning = meaning
+
+
 class ProxyProtocolError(ProxyError):
     """The proxy's answer was not HTTP we accept (bad status line, oversized head,
     a garbled authentication token). `code` is None: the proxy sent no usable status."""
@@ -81,7 +94,16 @@ class ProxyConnectionLostError(ProxyError, ConnectionError):
 
 
 class OriginTLSError(ProxyError):
-    """The tunnel opened, but TLS with the origin failed (e.g. an untrusted certificate)."""
+    """The tunnel opened, but TLS with the origin failed (e.g. an untrusted certificate).
+    `issuer` names who issued the refused chain, when known (a bumping proxy's CA)."""
+
+    def __init__(self, message: str, issuer: str | None = None):
+        super().__init__(None, message)
+        self.issuer = issuer
+
+
+class PACError(ProxyError):
+    """The PAC file could not be fetched or evaluated, or named no route we can use."""
 
     def __init__(self, message: str):
         super().__init__(None, message)
@@ -141,7 +163,7 @@ def translate(exc: BaseException, proxy: str, what: str) -> BaseException:
     if isinstance(exc, _LOST):
         return ProxyConnectionLostError(
             f"the connection through proxy {proxy} closed before {what} completed")
-    if type(exc).__module__.startswith("OpenSSL"):
+    if type(exc).__module__.startswith(("OpenSSL", "service_identity")):
         return OriginTLSError(f"TLS with the origin failed for {what} through proxy {proxy}: "
                               f"{exc}")
     if type(exc).__module__.startswith("twisted."):

@@ -14,15 +14,22 @@ CONNECT alike. Everything Twisted raises comes out as a `lab.proxy` error.
 
 from __future__ import annotations
 
-from twisted.internet import defer, endpoints, ssl
+from twisted.internet import defer, endpoints
 from twisted.web import client, http_headers, iweb
 from twisted.web._newclient import Request, RequestNotSent, ResponseNeverReceived
 from zope.interface import implementer
 
 from lab.proxy.challenges import parse_challenges
-from lab.proxy.errors import ProxyError, ProxyForbiddenError, RequestTimeoutError, translate
+from lab.proxy.errors import (
+    OriginTLSError,
+    ProxyError,
+    ProxyForbiddenError,
+    RequestTimeoutError,
+    translate,
+)
 from lab.proxy.exchange import Answer, AuthExchange, authenticate
 from lab.proxy.pool import ConnectionPool
+from lab.proxy.trust import VerifyingCreator, explain
 from lab.proxy.tunnel import TunnelEndpoint
 
 _IDEMPOTENT = {b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"}
@@ -126,7 +133,7 @@ class ProxyTransportAgent:
         self.pool = pool or ConnectionPool(reactor)
         self._trust_root = trust_root
         self._answer_timeout = answer_timeout
-        self._tls: dict[bytes, object] = {}
+        self._tls: dict[bytes, VerifyingCreator] = {}
 
     def request(self, method, uri, headers=None, bodyProducer=None, *,
                 exchange: AuthExchange | None = None) -> defer.Deferred:
@@ -134,6 +141,7 @@ class ProxyTransportAgent:
 
     async def _request(self, method, uri, headers, body, exchange):
         what = f"{method.decode('latin-1')} {uri.decode('latin-1')}"
+        parsed = None
         try:
             parsed = client.URI.fromBytes(uri)
             headers = headers.copy() if headers is not None else http_headers.Headers()
@@ -146,6 +154,9 @@ class ProxyTransportAgent:
             return await self._http(method, parsed, headers, body, exchange, what)
         except Exception as exc:
             translated = translate(exc, self.name, what)
+            if isinstance(translated, OriginTLSError) and parsed is not None:
+                translated = explain(translated, self._tls.get(parsed.host),
+                                     f"{what} through proxy {self.name}")
             if translated is exc:
                 raise
             raise translated from None
@@ -185,11 +196,11 @@ class ProxyTransportAgent:
         self.pool.release(channel.conn)
         return answer.payload
 
-    def _tls_options(self, host: bytes):
-        """Client TLS options per origin host, made once (each makes an SSL context)."""
+    def _tls_options(self, host: bytes) -> VerifyingCreator:
+        """Client TLS options per origin host, made once (each makes an SSL context);
+        they remember the issuer of a refused certificate, for `OriginTLSError`."""
         if host not in self._tls:
-            self._tls[host] = ssl.optionsForClientTLS(host.decode("idna"),
-                                                      trustRoot=self._trust_root)
+            self._tls[host] = VerifyingCreator(host.decode("idna"), self._trust_root)
         return self._tls[host]
 
     def close(self) -> defer.Deferred:

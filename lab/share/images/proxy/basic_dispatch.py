@@ -7,12 +7,15 @@ map basic_ldap_auth's "BH" (what 5.7 answers for a wrong password) to ERR.
 """
 
 import os
+import select
 import subprocess
 import sys
 
 HELPERS = "/usr/lib/squid"
+ANSWER_TIMEOUT = 5.0
 HTPASSWD = [f"{HELPERS}/basic_ncsa_auth", "/etc/squid/htpasswd"]
-LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R",
+# -c/-t: a domain controller that is gone or frozen costs a client seconds, not minutes
+LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R", "-c", "3", "-t", "3",
         "-b", f"cn=Users,{os.environ['LAB_BASE_DN']}",
         "-f", "sAMAccountName=%s",
         "-D", os.environ["LAB_LDAP_BIND_DN"],
@@ -40,6 +43,16 @@ def main() -> None:
                 CHECKERS[port], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 text=True, bufsize=1)
         child.stdin.write(f"{user} {password}\n")
+        # A frozen or vanished DC must cost the client seconds, not minutes: no answer
+        # within ANSWER_TIMEOUT is a refusal (the client sees 407), and the checker
+        # is replaced.
+        ready, _, _ = select.select([child.stdout], [], [], ANSWER_TIMEOUT)
+        if not ready:
+            child.kill()
+            child.wait()
+            children.pop(port)
+            print("ERR message=the domain controller did not answer", flush=True)
+            continue
         answer = child.stdout.readline().strip() or "BH message=checker died"
         if answer.startswith("BH"):
             answer = "ERR message=" + answer[2:].strip().removeprefix("message=")

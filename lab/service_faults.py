@@ -1,0 +1,69 @@
+"""Faults of whole services (the DC frozen or gone, DNS down, the origin gone), and
+putting everything back: what `lab fault pause|stop|clear` and the `lab_faults`
+fixture do. The port-level toxics live in `lab.faults` (no Docker there); this module
+is the Docker side: it finds the fault layer's API and the containers by label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lab.errors import LabError, LabNotRunning
+from lab.stack import Stack
+from lab.topology import PORTS_BY_NAME, SERVICE_NAMES
+
+#: Services a fault may take away (the fault layer itself stays: it is the switch).
+FAULTABLE_SERVICES = tuple(s for s in SERVICE_NAMES if s != "faults")
+
+
+def api_url(stack: Stack) -> str:
+    """The fault layer's API, from the published port (found even while some other
+    service is down, when `stack.endpoints()` would refuse)."""
+    state = stack.states().get("faults")
+    port = state.published.get(PORTS_BY_NAME["faults_api"].container_port) if state else None
+    if state is None or state.state != "running" or port is None:
+        raise LabNotRunning(f"the fault layer of lab {stack.config.project!r} is not running: "
+                            "run `lab up`")
+    return f"http://127.0.0.1:{port}"
+
+
+def _container(stack: Stack, service: str):
+    if service not in FAULTABLE_SERVICES:
+        raise LabError(f"no service {service!r} to take away; the lab's services are: "
+                       + ", ".join(FAULTABLE_SERVICES))
+    state = stack.states().get(service)
+    if state is None:
+        raise LabNotRunning(f"service {service} of lab {stack.config.project!r} does not exist:"
+                            " run `lab up`")
+    return stack.engine.client.containers.get(state.container_id)
+
+
+def pause(stack: Stack, service: str) -> None:
+    """Freeze the service: its ports still accept connections, nothing answers."""
+    container = _container(stack, service)
+    if container.status != "paused":
+        container.pause()
+
+
+def stop(stack: Stack, service: str) -> None:
+    """Stop the service: its address no longer answers at all."""
+    _container(stack, service).stop(timeout=0)
+
+
+def restore(stack: Stack, say: Callable[[str], None] = lambda _m: None,
+            timeout: float = 120) -> None:
+    """Every toxic gone, every service back and healthy (services first: the API's
+    own answer comes through the fault layer's container, which never goes away)."""
+    from lab.faults.client import FaultClient
+
+    states = stack.states()
+    for service, state in states.items():
+        container = stack.engine.client.containers.get(state.container_id)
+        if state.state == "paused":
+            say(f"unpausing {service}")
+            container.unpause()
+        elif state.state in ("exited", "created"):
+            say(f"starting {service}")
+            container.start()
+    FaultClient(api_url(stack)).reset()
+    stack.wait_healthy(say, timeout, heal=True)
