@@ -54,7 +54,7 @@ status: venv
 	$(LAB) status
 
 lint: venv
-	$(VENV)/bin/ruff check lab tests
+	$(VENV)/bin/ruff check lab tests bench examples
 
 # Unit tests: no Docker needed.
 unit: venv

@@ -12,8 +12,9 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
-from lab import cli_faults, cli_scenarios
+from lab import cli_faults, cli_project, cli_scenarios
 from lab.endpoints import Endpoints
 from lab.errors import LabError, LabNotRunning, StackError, UsageError
 from lab.topology import PROXY_PORTS, SERVICE_NAMES
@@ -23,10 +24,12 @@ def _say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
-def _stack(**kwargs):
+def _stack(args, **kwargs):
+    """The Stack of the configuration `--config` (or discovery) names."""
+    from lab.config import load_config
     from lab.stack import Stack
 
-    return Stack(**kwargs)
+    return Stack(config=load_config(file=args.config), **kwargs)
 
 
 def format_endpoints(ep: Endpoints) -> str:
@@ -56,12 +59,12 @@ def cmd_up(args) -> int:
     from lab import host
 
     base_image = host.prepare(_say)       # the CLI prepares the host; Stack.up() never does
-    print(format_endpoints(_stack(base_image=base_image).up(say=_say)))
+    print(format_endpoints(_stack(args, base_image=base_image).up(say=_say)))
     return 0
 
 
 def cmd_down(args) -> int:
-    stack = _stack()
+    stack = _stack(args)
     if args.all:
         from lab.prune import down_all
 
@@ -76,7 +79,7 @@ def cmd_down(args) -> int:
 
 
 def cmd_status(args) -> int:
-    stack = _stack()
+    stack = _stack(args)
     if args.json:
         from lab.scenarios import describe
 
@@ -104,7 +107,7 @@ def cmd_check(args) -> int:
     from lab.check import run_checks
 
     failed = 0
-    for what, ok, detail in run_checks(_stack().endpoints()):
+    for what, ok, detail in run_checks(_stack(args).endpoints()):
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
         failed += not ok
     if failed:
@@ -116,7 +119,7 @@ def cmd_fetch(args) -> int:
     from lab import fetch
 
     fetch.check_url(args.url)
-    stack = _stack()
+    stack = _stack(args)
     endpoints = stack.endpoints()
     proxy = endpoints.proxy[args.via]
     username, password = proxy.username, proxy.password
@@ -135,7 +138,7 @@ def cmd_fetch(args) -> int:
 def cmd_dns(args) -> int:
     from lab.ad import make_resolver, query
 
-    dns_ep = _stack().endpoints().dns
+    dns_ep = _stack(args).endpoints().dns
     answer = query(make_resolver(dns_ep.host, dns_ep.port), args.name, args.type)
     for record in answer:
         print(f"{answer.qname} {answer.rrset.ttl} {args.type.upper()} {record.to_text()}")
@@ -145,7 +148,7 @@ def cmd_dns(args) -> int:
 def cmd_ad_users(args) -> int:
     from lab.config import load_config
 
-    config = load_config()
+    config = load_config(file=args.config)
     print(f"{'user':<12} {'exists in':<18} groups")
     for user in config.users:
         where = "+".join(sorted(user.places)) + (" (service)" if user.service else "")
@@ -159,7 +162,7 @@ def cmd_ad_users(args) -> int:
 def cmd_ad_kinit(args) -> int:
     from lab.ad import kinit
 
-    stack = _stack()
+    stack = _stack(args)
     endpoints = stack.endpoints()
     user = stack.config.user(args.user)
     if not user.in_domain:
@@ -173,12 +176,15 @@ def cmd_ad_kinit(args) -> int:
 
 
 def cmd_logs(args) -> int:
-    return _stack().logs(args.service, follow=args.follow)
+    return _stack(args).logs(args.service, follow=args.follow)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab", description="A corporate LAN in containers: proxy, DNS, AD, web.")
+    parser.add_argument("--config", metavar="FILE", type=Path,
+                        help="the project's lab.toml (default: LAB_CONFIG, else lab.toml "
+                        "here or in a parent directory, else the packaged default)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("up", help="build and start the lab, wait until healthy").set_defaults(
         func=cmd_up)
@@ -215,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     kinit.set_defaults(func=cmd_ad_kinit)
     cli_scenarios.add_parsers(sub)
     cli_faults.add_parsers(sub)
+    cli_project.add_parsers(sub)
     logs = sub.add_parser("logs", help="service logs")
     logs.add_argument("service", nargs="?", choices=SERVICE_NAMES, metavar="SERVICE",
                       help="one of: " + ", ".join(SERVICE_NAMES))
@@ -230,7 +237,10 @@ def _interrupt(_signum, _frame) -> None:
 def _parse(argv: list[str]) -> argparse.Namespace:
     """Everything after the first `--` is the command to run, never an option of ours."""
     command: list[str] | None = None
-    if argv[:1] in (["run"], ["matrix"]) and "--" in argv:
+    at = 0                                   # the subcommand, after global options
+    while at < len(argv) and argv[at].startswith("-") and argv[at] != "--":
+        at += 2 if argv[at] == "--config" else 1
+    if argv[at:at + 1] in (["run"], ["matrix"]) and "--" in argv[at:]:
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1:]
     args = build_parser().parse_args(argv)

@@ -19,15 +19,16 @@ def _say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
-def _stack():
+def _stack(args):
+    from lab.config import load_config
     from lab.stack import Stack
 
-    return Stack()
+    return Stack(config=load_config(file=args.config))
 
 
-def _lab_for_scenarios():
+def _lab_for_scenarios(args):
     """(stack, endpoints); no lab is a usage error here (nothing to prove against)."""
-    stack = _stack()
+    stack = _stack(args)
     try:
         return stack, stack.endpoints()
     except LabNotRunning as exc:
@@ -62,7 +63,7 @@ def cmd_env(args) -> int:
     from lab.scenarios import MANAGED_VARIABLES, NAMES, build_scenarios, describe
 
     if args.list:
-        config = load_config()
+        config = load_config(file=args.config)
         for entry in describe(config.workgroup, config.realm):
             print(f"{entry['name']:<22} {entry['expect']:<14} {entry['description']}")
         return 0
@@ -75,7 +76,7 @@ def cmd_env(args) -> int:
     if spec(name).fault is not None:
         raise UsageError(f"{name} needs a faulty proxy that lives as long as its client, "
                          f"which `lab env` cannot give: use `lab run {name} -- CMD`")
-    stack, endpoints = _lab_for_scenarios()
+    stack, endpoints = _lab_for_scenarios(args)
     # the shell uses the files after we exit: they live in the project's state dir
     workdir = stack.config.state_dir / "env"
     scenario = build_scenarios(endpoints, [name], run=new_run_id(), workdir=workdir)[0]
@@ -95,7 +96,7 @@ def cmd_run(args) -> int:
 
     name = _select([args.scenario], [])[0]
     command = _command(args)
-    endpoints = _lab_for_scenarios()[1]
+    endpoints = _lab_for_scenarios(args)[1]
     from lab.faultgateway import fault_gateways
     from lab.scenarios import spec
 
@@ -129,7 +130,7 @@ def cmd_matrix(args) -> int:
     _check_output_path("--html", args.html)
     names = _select(args.only, args.skip)
     command = _command(args)
-    endpoints = _lab_for_scenarios()[1]
+    endpoints = _lab_for_scenarios(args)[1]
     result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs)
     if args.junit:
         Path(args.junit).write_text(reports.junit(result))

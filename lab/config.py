@@ -2,10 +2,12 @@
 
 Everything that needs a port, an address, a user or a password gets it from
 here: the compose file (through `compose_env`), the images (they copy this
-module and `lab.toml` in at build time) and the Python API. The file is
-validated as it is loaded (`lab.schema`), so a mistake is one line naming the
-fix, before anything is built. Standard library only: it also runs inside the
-images on Debian's Python 3.11.
+module and the effective `lab.toml` in at build time, `lab.buildctx`) and the
+Python API. Which file, and how a project's file extends the packaged default,
+is `lab.discovery`. The result is validated as it is loaded (`lab.schema`), so
+a mistake is one line naming the fix, before anything is built. Standard
+library only: it also runs inside the images on Debian's Python 3.11 (where
+`load_file` reads the complete file staged for them).
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lab import schema
 from lab.errors import ConfigError
 from lab.topology import PORTS, PROXY_PORTS, SERVICES, service
 from lab.users import DOMAIN, HTPASSWD, Group, Roles, User, parse_users, settle_roles
 
+if TYPE_CHECKING:
+    from lab.discovery import Origin
+
 __all__ = ["DOMAIN", "HTPASSWD", "ConfigError", "Group", "LabConfig", "Roles", "User",
-           "check_samba_password", "load_config", "read_dotenv", "repo_root"]
+           "check_samba_password", "load_config", "load_file", "read_dotenv", "repo_root"]
 
 check_samba_password = schema.samba_password_problem
 PROXY_PORT_NAMES = PROXY_PORTS
@@ -48,6 +54,10 @@ class LabConfig:
     groups: tuple[Group, ...]
     roles: Roles
     state_home: Path = Path.home() / ".local" / "state"
+    #: the merged file document (project settled, before environment overrides): what
+    #: the images get as their lab.toml, so an override alone never rebuilds them
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
 
     @property
     def dc_fqdn(self) -> str:
@@ -85,6 +95,11 @@ class LabConfig:
         return self.state_home / "lab" / self.project
 
     @property
+    def build_dir(self) -> Path:
+        """The images' build context, staged by `lab.buildctx` (and the compose file)."""
+        return self.state_dir / "build"
+
+    @property
     def ldap_bind_user(self) -> User:
         return self.roles.ldap_bind
 
@@ -96,7 +111,8 @@ class LabConfig:
         for user in self.users:
             if user.name == name:
                 return user
-        raise ConfigError(f"no user {name!r} in {self.root / 'lab.toml'} "
+        where = self.origin.label if self.origin else self.root / "lab.toml"
+        raise ConfigError(f"no user {name!r} in {where} "
                           f"(users: {', '.join(u.name for u in self.users)})")
 
     def compose_env(self) -> dict[str, str]:
@@ -129,7 +145,8 @@ class LabConfig:
 
 
 def repo_root() -> Path:
-    """The directory holding `lab.toml` and `docker-compose.yml`."""
+    """LAB_ROOT, else the directory above the package (old callers; `lab.discovery`
+    decides which lab.toml is used)."""
     if "LAB_ROOT" in os.environ:
         return Path(os.environ["LAB_ROOT"])
     return Path(__file__).resolve().parent.parent
@@ -172,20 +189,37 @@ def _override_ports(ports: dict[str, int], env: dict[str, str]) -> dict[str, int
     return result
 
 
-def load_config(root: Path | None = None, environ: dict[str, str] | None = None) -> LabConfig:
-    """Read and validate `lab.toml` under `root`, then apply `.env` and the environment."""
-    root = Path(root) if root is not None else repo_root()
-    path = root / "lab.toml"
+def load_config(root: Path | None = None, environ: dict[str, str] | None = None, *,
+                file: Path | None = None, cwd: Path | None = None) -> LabConfig:
+    """The effective configuration: the lab.toml `lab.discovery` finds (`file`, else
+    `root`/lab.toml, LAB_CONFIG, LAB_ROOT, a lab.toml from `cwd` upwards) merged onto
+    the packaged default, then `.env` beside that file and the environment."""
+    # lab.discovery is not in the images: they read one complete file (load_file)
+    from lab import discovery
+
+    return discovery.load(file, Path(root) if root is not None else None,
+                          dict(os.environ if environ is None else environ),
+                          Path.cwd() if cwd is None else Path(cwd))
+
+
+def load_file(path: Path, environ: dict[str, str] | None = None) -> LabConfig:
+    """One complete lab.toml, on its own (the images' copy of the effective one)."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path} not found; run from a checkout of the lab "
-                          "repository or set LAB_ROOT") from None
+        raise ConfigError(f"{path} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return from_document(data, Path(path).parent, dict(os.environ if environ is None
+                                                       else environ), None)
+
+
+def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
+                  origin: Origin | None) -> LabConfig:
+    """Validate a complete document, then apply `.env` in `root` and `environ`."""
     schema.check_document(data)
-    env = read_dotenv(root / ".env")
-    env.update(os.environ if environ is None else environ)
+    env = read_dotenv(root / ".env") if origin is None or origin.file else {}
+    env.update(environ)
 
     project = env.get("LAB_PROJECT", data["lab"]["project"])
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", project):
@@ -217,5 +251,6 @@ def load_config(root: Path | None = None, environ: dict[str, str] | None = None)
         roles=settle_roles(users, proxy["group"]),
         state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
                         or Path.home() / ".local" / "state"),
+        document=data, origin=origin,
     )
 

@@ -2,7 +2,9 @@
 
 Compose labels each container with its service's fingerprint; `lab up`
 rebuilds and recreates only the services whose fingerprint changed, and is a
-no-op when none did.
+no-op when none did. The inputs are the staged build context's files
+(`lab.buildctx.context_files`: the effective lab.toml, not any one file on
+disk), so a project's extra user rebuilds dc and proxy only.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from lab.buildctx import context_files
 from lab.config import LabConfig
 from lab.topology import SERVICES
 
@@ -17,17 +20,13 @@ from lab.topology import SERVICES
 def fingerprints(config: LabConfig) -> dict[str, str]:
     """service -> 16 hex digits over the lab's settings and the service's build inputs."""
     settings = json.dumps(config.compose_env(), sort_keys=True).encode()
+    files = context_files(config)
     result = {}
     for service in SERVICES:
         digest = hashlib.sha256(settings)
         for name in service.build_inputs:
-            path = config.root / name
-            files = sorted(p for p in path.rglob("*") if p.is_file()) \
-                if path.is_dir() else [path]
-            for file in files:
-                if "__pycache__" in file.parts:
-                    continue
-                digest.update(str(file.relative_to(config.root)).encode())
-                digest.update(file.read_bytes())
+            for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
+                digest.update(path.encode())
+                digest.update(files[path])
         result[service.name] = digest.hexdigest()[:16]
     return result

@@ -6,34 +6,18 @@ the fixtures that need it, so it coexists with pytest-twisted's reactor choice.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from lab import pytest_knobs
 
-def _say(message: str) -> None:
-    print(f"lab: {message}", flush=True)
-
-
-@pytest.fixture(scope="session")
-def lab_stack():
-    """The running lab's `Stack`: attaches to a lab that is up (and leaves it up),
-    or starts one and takes it down at the end of the session (LAB_KEEP=1 keeps it).
-    Under pytest-xdist every worker attaches to one lab; the last worker out takes
-    down a lab the workers started (`lab.leases`)."""
-    from lab.leases import Leases
-    from lab.stack import Stack
-
-    stack = Stack()
-    leases = Leases(stack.config.state_dir)
-    with stack.lock:                   # one worker brings it up; the others wait, attach
-        was_up = stack.is_up()
-        stack.up(say=_say)
-        leases.take(started_it=not was_up)
-    yield stack
-    with stack.lock:
-        if leases.release() and not os.environ.get("LAB_KEEP"):
-            stack.down(say=_say)
+# The knobs (override them in a conftest.py), lab_config and lab_stack: fixtures
+# live in lab.pytest_knobs; pytest finds them by name in this module.
+lab_config_file = pytest_knobs.lab_config_file
+lab_project_name = pytest_knobs.lab_project_name
+lab_keep = pytest_knobs.lab_keep
+lab_config = pytest_knobs.lab_config
+lab_stack = pytest_knobs.lab_stack
+_say = pytest_knobs._say
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
-from lab.config import LabConfig, load_config
+from lab.config import LabConfig, load_file
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -46,7 +47,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in RENDERERS:
         print(f"usage: python3 -m lab.render {{{'|'.join(RENDERERS)}}}", file=sys.stderr)
         return 2
-    sys.stdout.write(RENDERERS[argv[0]](load_config(environ={})))
+    # in the image: /opt/lab/lab.toml, the effective configuration `lab up` staged
+    config = load_file(Path(__file__).resolve().parent.parent / "lab.toml", environ={})
+    sys.stdout.write(RENDERERS[argv[0]](config))
     return 0
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
 
-from lab import host, preflight
+from lab import buildctx, host, preflight
 from lab.certs import ensure_web_certificate
 from lab.compose import LabCompose
 from lab.config import LabConfig, load_config
@@ -38,7 +38,8 @@ def _say_nothing(_message: str) -> None:
 
 
 class Stack:
-    """One compose project of the lab (its name comes from lab.toml / LAB_PROJECT).
+    """One compose project of the lab (its name comes from lab.toml / LAB_PROJECT),
+    run from its staged build context (`lab.buildctx`).
 
     As a context manager it brings the lab up and, if it started it, takes it
     down again on exit: `with Stack() as stack: stack.endpoints()`.
@@ -71,7 +72,8 @@ class Stack:
                "LAB_BASE_IMAGE": self.base_image or host.base_image_name()}
         for service, fingerprint in self.fingerprints.items():
             env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
-        return LabCompose(context=str(self.config.root), compose_file_name="docker-compose.yml",
+        context = buildctx.stage(self.config)     # the compose file and what images copy
+        return LabCompose(context=str(context), compose_file_name=buildctx.COMPOSE_FILE,
                           project=self.config.project, env=env)
 
     # -- questions ------------------------------------------------------------

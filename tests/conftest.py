@@ -10,8 +10,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def lab_root(tmp_path):
-    """A copy of the repo's lab.toml in a temp dir, to edit freely."""
-    shutil.copy(REPO / "lab.toml", tmp_path / "lab.toml")
+    """A copy of the packaged default lab.toml in a temp dir, to edit freely (loaded
+    as a project's file: merged onto the default, which it restates whole)."""
+    shutil.copy(REPO / "lab" / "share" / "lab.toml", tmp_path / "lab.toml")
     return tmp_path
 
 # trial TestCases run under trial (`make trial`), never under pytest.

@@ -58,7 +58,7 @@ def test_bad_input_is_one_line_never_a_traceback(argv, needle, capsys, monkeypat
 
     stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints(),
                              "config": load_config(environ={})})
-    monkeypatch.setattr(lab.cli, "_stack", lambda **_: stub())
+    monkeypatch.setattr(lab.cli, "_stack", lambda *_, **__: stub())
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("lab: error: ") and err.count("\n") == 1 and needle in err

@@ -25,8 +25,8 @@ class NeverAsked:
 
 
 def run(monkeypatch, capsys, argv, stack=NeverAsked):
-    monkeypatch.setattr(cli, "_stack", lambda **_: stack())
-    monkeypatch.setattr(cli_scenarios, "_stack", lambda **_: stack())
+    monkeypatch.setattr(cli, "_stack", lambda *_, **__: stack())
+    monkeypatch.setattr(cli_scenarios, "_stack", lambda *_, **__: stack())
     code = cli.main(argv)
     return code, capsys.readouterr()
 

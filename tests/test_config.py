@@ -1,6 +1,6 @@
 import pytest
 
-from lab.config import ConfigError, check_samba_password, load_config, read_dotenv
+from lab.config import ConfigError, check_samba_password, load_config, load_file, read_dotenv
 
 
 def test_repo_config_loads_and_declares_what_the_lab_needs():
@@ -108,7 +108,6 @@ def test_state_dir_belongs_to_the_project_not_the_checkout(lab_root, tmp_path):
 
 @pytest.mark.parametrize("old,new,needle", [
     ("[domain]", "[domian]", "unknown section 'domian'; did you mean 'domain'"),
-    ("[lab]\nproject = \"lab\"\n", "", r"section \[lab\] is missing"),
     ("proxy_basic = 3129", 'proxy_basic = "3129"', r"\[ports\] proxy_basic = '3129' must be an "
                                                   "integer"),
     ("proxy_basic = 3129", "proxy_basic = 70000", "from 1 to 65535"),
@@ -128,6 +127,13 @@ def test_config_mistakes_are_caught_at_load_with_the_fix(lab_root, old, new, nee
     _edit(lab_root, old, new)
     with pytest.raises(ConfigError, match=needle):
         load_config(lab_root, environ={})
+
+
+def test_a_complete_file_missing_a_section_is_refused(lab_root):
+    """The images load their staged file alone (`load_file`): nothing fills a gap there."""
+    _edit(lab_root, "[lab]\nproject = \"lab\"\n", "")
+    with pytest.raises(ConfigError, match=r"section \[lab\] is missing"):
+        load_file(lab_root / "lab.toml", environ={})
 
 
 @pytest.mark.parametrize("value", ["70000", "0", "-1", "12x"])

@@ -11,8 +11,9 @@ def test_users_change_reaches_dc_and_proxy_only(tmp_path):
     root = copy_repo(tmp_path)
     before = fingerprints(load_config(root, environ={}))
     assert before == fingerprints(load_config(root, environ={}))
-    toml = root / "lab.toml"
-    toml.write_text(toml.read_text().replace("Hazel+Nut-31", "Hazel+Nut-32"))
+    with open(root / "lab.toml", "a") as toml:     # replaces the default's carol
+        toml.write('\n[[users]]\nname = "carol"\npassword = "Hazel+Nut-32"\n'
+                   'in = ["htpasswd"]\n')
     after = fingerprints(load_config(root, environ={}))
     assert {s for s in before if before[s] != after[s]} == {"dc", "proxy"}
 

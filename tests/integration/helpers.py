@@ -24,12 +24,11 @@ def curl(url, *args, env=None, program="curl", timeout=20) -> tuple[int, bytes]:
 
 
 def copy_repo(target):
-    """What a lab needs from the repository, copied to `target` (use with LAB_ROOT)."""
-    for name in ("lab.toml", "docker-compose.yml", ".dockerignore"):
-        shutil.copy(os.path.join(REPO, name), target / name)
-    for name in ("images", "lab"):
-        shutil.copytree(os.path.join(REPO, name), target / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    """What a lab needs from the repository, copied to `target` (use with LAB_ROOT:
+    the lab is then built from the copy's package, `lab/` with `lab/share/`)."""
+    shutil.copy(os.path.join(REPO, "lab.toml"), target / "lab.toml")
+    shutil.copytree(os.path.join(REPO, "lab"), target / "lab",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 

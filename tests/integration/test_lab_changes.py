@@ -91,8 +91,10 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
 def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
     root, env = copy_env
     assert lab(env, "up").returncode == 0
-    compose = ["docker", "compose", "-f", str(root / "docker-compose.yml"), "-p", PROJECT]
-    compose_env = {**env, **load_config(root, environ=env).compose_env(),
+    config = load_config(root, environ=env)
+    compose = ["docker", "compose", "-f", str(config.build_dir / "docker-compose.yml"),
+               "-p", PROJECT]
+    compose_env = {**env, **config.compose_env(),
                    "LAB_BASE_IMAGE": "unused-no-build"}
     subprocess.run([*compose, "up", "-d", "--force-recreate", "--no-deps", "--no-build", "dc"],
                    env=compose_env, capture_output=True, timeout=120, check=True)

@@ -1,18 +1,18 @@
-"""Create lab.toml's domain users and groups in the provisioned directory."""
+"""Create the effective lab.toml's domain users and groups in the provisioned directory."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, "/opt/lab")
-from lab.config import load_config  # noqa: E402
+from lab.config import load_file  # noqa: E402
 
 
 def samba_tool(*args: str) -> None:
     subprocess.run(["samba-tool", *args], check=True, stdout=subprocess.DEVNULL)
 
 
-config = load_config(Path("/opt/lab"), environ={})
+config = load_file(Path("/opt/lab/lab.toml"), environ={})
 for group in config.groups:
     samba_tool("group", "add", group.name, f"--description={group.description}")
 for user in config.users:

@@ -1,0 +1,55 @@
+"""The sync client against the lab: one test per corporate situation, through the lab
+plugin's `lab_scenario` fixture, for the Python client and for the shell script.
+
+Nothing here starts or configures the lab: the plugin finds this project's lab.toml
+(from pytest's rootdir) and attaches to its lab, or brings it up for the session.
+"""
+
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import requests
+
+from lab.scenarios import NAMES
+
+PROJECT = Path(__file__).resolve().parent.parent
+#: requests does Basic proxy authentication only: NTLM and Negotiate are not its to pass.
+BASIC_ONLY = [name for name in NAMES if not name.startswith(("ntlm", "negotiate"))]
+
+
+def _judge(lab_scenario, proc, directory: Path) -> None:
+    verdict = lab_scenario.verdict(proc.returncode)
+    assert verdict.passed, f"{verdict.reason}\n{proc.stdout}{proc.stderr}"
+    synced = [p for p in directory.iterdir() if not p.name.startswith(".")]
+    assert bool(synced) == (lab_scenario.expect == "ok")          # nothing half-written
+
+
+@pytest.mark.lab_scenarios(*BASIC_ONLY)
+def test_python_client(lab_scenario, tmp_path):
+    proc = subprocess.run([sys.executable, str(PROJECT / "sync_client.py"), lab_scenario.url,
+                           str(tmp_path)], env=lab_scenario.environ(), capture_output=True,
+                          text=True, timeout=60)
+    _judge(lab_scenario, proc, tmp_path)
+
+
+def test_shell_client(lab_scenario, tmp_path):
+    proc = subprocess.run(["sh", str(PROJECT / "sync.sh"), lab_scenario.url, str(tmp_path)],
+                          env=lab_scenario.environ(), capture_output=True, text=True,
+                          timeout=60)
+    _judge(lab_scenario, proc, tmp_path)
+
+
+@pytest.mark.parametrize("port", ["basic", "ldap", "group"])
+def test_this_projects_own_user_gets_through(lab_config, lab_endpoints, port):
+    """syncbot comes from this project's lab.toml, not the lab's default."""
+    user = lab_config.user("syncbot")
+    proxy = lab_endpoints.proxy[port]
+    credentials = f"{user.name}:{urllib.parse.quote(user.password, safe='')}"
+    session = requests.Session()
+    session.trust_env = False                  # this test's proxy only, not the shell's
+    response = session.get(lab_endpoints.web.proxy_url + "simpleresource", timeout=15,
+                           proxies={"http": f"http://{credentials}@{proxy.host}:{proxy.port}"})
+    assert response.status_code == 200

@@ -1,0 +1,82 @@
+"""Two projects on one machine, each with its own lab.toml and no project name in it:
+each gets a lab of its own (derived compose project names), side by side, each
+found from its own directory; both taken down and their images removed at the end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lab.discovery import derive_project
+from lab.engine import Engine
+from lab.sidebyside import free_port
+from lab.topology import PORTS
+
+#: Two halves of this suite's private /24 (a lab needs a /27 or larger).
+SUBNETS = {"alpha": "172.29.72.0/25", "beta": "172.29.72.128/25"}
+
+
+def _lab(directory, env, *args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=directory, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _project_file(subnet: str, taken: set[int]) -> str:
+    lines = [f'[network]\nsubnet = "{subnet}"\n\n[ports]']
+    for port in PORTS:
+        number = free_port()
+        while number in taken:
+            number = free_port()
+        taken.add(number)
+        lines.append(f"{port.name} = {number}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def projects(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LAB_PORT_", "LAB_PROJECT", "LAB_SUBNET", "LAB_CONFIG",
+                                "LAB_ROOT"))}
+    env["LAB_STATE_HOME"] = str(tmp_path / "state")
+    taken: set[int] = set()
+    directories = {}
+    for name, subnet in SUBNETS.items():
+        directory = tmp_path / name / "client"        # the same directory name in both
+        directory.mkdir(parents=True)
+        (directory / "lab.toml").write_text(_project_file(subnet, taken))
+        directories[name] = directory
+    yield directories, env
+    engine = Engine()
+    for directory in directories.values():
+        _lab(directory, env, "down", timeout=120)
+        for image in engine.project_images(derive_project(directory)):
+            engine.client.images.remove(image.id, force=True)
+
+
+@pytest.mark.timeout(900)
+def test_two_projects_get_two_labs_side_by_side(projects):
+    directories, env = projects
+    names = {name: derive_project(d) for name, d in directories.items()}
+    assert len(set(names.values())) == 2 and "lab" not in names.values()
+    for directory in directories.values():
+        proc = _lab(directory, env, "up", timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    ports = {}
+    for name, directory in directories.items():
+        proc = _lab(directory, env, "status", "--json")
+        assert proc.returncode == 0, proc.stderr
+        ports[name] = json.loads(proc.stdout)["proxy"]["basic"]["port"]
+        toml = (directory / "lab.toml").read_text()
+        assert f"proxy_basic = {ports[name]}\n" in toml  # its own file's port
+        check = _lab(directory, env, "check")
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert ports["alpha"] != ports["beta"]
+    running = subprocess.run(["docker", "ps", "--format",
+                              '{{.Label "com.docker.compose.project"}}'],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    assert {names["alpha"], names["beta"]} <= set(running.split())
+    proc = _lab(directories["alpha"], env, "down")
+    assert proc.returncode == 0
+    assert _lab(directories["beta"], env, "check").returncode == 0     # beta untouched

@@ -1,0 +1,58 @@
+"""The staged build context: what the images are built from, and what fingerprints hash."""
+
+import os
+import tomllib
+
+from lab.buildctx import MODULES, context_files, stage
+from lab.config import load_config
+from lab.fingerprint import fingerprints
+from lab.topology import SERVICES
+
+EXTRA_USER = '[[users]]\nname = "dave"\npassword = "Harbour-Light-55"\nin = ["domain"]\n'
+
+
+def _config(tmp_path, text=""):
+    (tmp_path / "proj").mkdir(exist_ok=True)
+    (tmp_path / "proj" / "lab.toml").write_text(text)
+    return load_config(file=tmp_path / "proj" / "lab.toml",
+                       environ={"LAB_STATE_HOME": str(tmp_path / "state")})
+
+
+def test_context_holds_what_the_dockerfiles_copy(tmp_path):
+    files = context_files(_config(tmp_path, EXTRA_USER))
+    assert "docker-compose.yml" in files and "images/dc/Dockerfile" in files
+    for module in MODULES:                              # a module, or a subpackage
+        assert any(f == module or f.startswith(f"{module}/") for f in files), module
+    assert not any("__pycache__" in name for name in files)
+    users = [u["name"] for u in tomllib.loads(files["lab.toml"].decode())["users"]]
+    assert "dave" in users and "alice" in users         # the effective configuration
+    for service in SERVICES:                            # every build input is there
+        for name in service.build_inputs:
+            assert any(f == name or f.startswith(f"{name}/") for f in files), name
+
+
+def test_stage_writes_scripts_executable_and_drops_stale_files(tmp_path):
+    config = _config(tmp_path)
+    target = stage(config)
+    assert target == config.build_dir
+    assert os.access(target / "images" / "dc" / "entrypoint.sh", os.X_OK)
+    assert not os.access(target / "images" / "dc" / "Dockerfile", os.X_OK)
+    assert (target / "lab.toml").stat().st_mode & 0o077 == 0     # it holds passwords
+    (target / "images" / "old.txt").write_text("left from an older lab")
+    before = (target / "lab" / "config.py").stat().st_mtime_ns
+    stage(config)
+    assert not (target / "images" / "old.txt").exists()
+    assert (target / "lab" / "config.py").stat().st_mtime_ns == before    # unchanged: kept
+
+
+def test_a_projects_extra_user_reaches_dc_and_proxy_only(tmp_path):
+    before = fingerprints(_config(tmp_path))
+    after = fingerprints(_config(tmp_path, EXTRA_USER))
+    assert {s for s in before if before[s] != after[s]} == {"dc", "proxy"}
+
+
+def test_an_environment_override_does_not_change_the_images_lab_toml(tmp_path):
+    config = _config(tmp_path)
+    moved = load_config(file=tmp_path / "proj" / "lab.toml",
+                        environ={"LAB_PORT_WEB": "18080", "LAB_PROJECT": "other"})
+    assert context_files(config)["lab.toml"] == context_files(moved)["lab.toml"]
