@@ -9,54 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import statistics
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 from twisted.internet import defer, task
 from twisted.web import client
 
 from bench.proxy_requests import CONCURRENT, concurrent_rate
 from bench.rate import rate
+from tests.faults_procs import DEADLINE, start, wait_for_line
 
-REPO = Path(__file__).resolve().parent.parent
-DEADLINE = 20.0
 ROUNDS = 5
-
-
-def _start(module: str, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=env)
-
-
-def _drain(fd: int) -> None:
-    """Keep reading the process's output after its ready line, so a chatty process
-    (lab.mockweb logs every request) never blocks on a full pipe."""
-    threading.Thread(target=lambda: all(iter(lambda: os.read(fd, 65536), b"")),
-                     daemon=True).start()
-
-
-def _line(process: subprocess.Popen, needle: str) -> str:
-    """The first output line with `needle`, waiting at most DEADLINE seconds."""
-    fd, text = process.stdout.fileno(), ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        end = time.monotonic() + DEADLINE
-        while (left := end - time.monotonic()) > 0 and selector.select(left):
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            text += chunk.decode(errors="replace")
-            for line in text.splitlines(keepends=True):
-                if needle in line and line.endswith("\n"):
-                    _drain(fd)
-                    return line
-    raise RuntimeError(f"no {needle!r} from {process.args}: {text}")
 
 
 def run(report, count: int = 1000) -> None:
@@ -64,12 +26,12 @@ def run(report, count: int = 1000) -> None:
     try:
         origin = os.environ.get("BENCH_FAULTS_ORIGIN")
         if not origin:
-            processes.append(_start("lab.mockweb", "--interface", "127.0.0.1", "--port", "0",
+            processes.append(start("lab.mockweb", "--interface", "127.0.0.1", "--port", "0",
                                     "--https-port", "0"))
-            origin = _line(processes[-1], "serving").split()[-3].split("//")[1].rstrip("/")
-        processes.append(_start("lab.faults", "--proxy", "web", "127.0.0.1:0", origin,
+            origin = wait_for_line(processes[-1], "serving").split()[-3].split("//")[1].rstrip("/")
+        processes.append(start("lab.faults", "--proxy", "web", "127.0.0.1:0", origin,
                                 "--api", "127.0.0.1:0"))
-        through = json.loads(_line(processes[-1], '"api"'))["proxies"]["web"]
+        through = json.loads(wait_for_line(processes[-1], '"api"'))["proxies"]["web"]
 
         @defer.inlineCallbacks
         def measure(reactor, address):
