@@ -1,0 +1,123 @@
+"""The scenario catalogue's static part: names, descriptions, what must happen.
+
+pytest parametrizes on these names before any lab runs; `lab.scenarios` turns
+each into the environment a client needs, from a running lab's endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from lab.errors import LabError
+
+Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout",
+                 "reset", "origin-error"]
+#: The outcomes a scenario can expect besides `ok`: the client must fail, cleanly.
+REFUSALS: tuple[str, ...] = ("proxy-auth", "forbidden", "unreachable", "tls-untrusted",
+                             "timeout", "reset", "origin-error")
+#: (toxic, attributes, stream) applied, in order, to a fault scenario's own proxy.
+Fault = tuple[tuple[str, dict[str, int], str], ...]
+#: What a host client calls the Negotiate proxy (the SPN HTTP/localhost exists for it).
+NEGOTIATE_PROXY_NAME = "localhost"
+NO_PROXY = "127.0.0.1,localhost"
+class UnknownScenario(LabError):
+    """A scenario name that is not in the catalogue (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The static part of a scenario: what it is and what must happen."""
+
+    name: str
+    description: str
+    expect: Expect
+    port: str | None                  # lab proxy port; None: a closed port (proxy-down)
+    credentials: Literal["none", "valid", "wrong", "denied", "kerberos"] = "none"
+    scheme: Literal["http", "https"] = "http"
+    direct: bool = False              # the client must bypass the proxy (no_proxy)
+    trust_lab_ca: bool = True
+    fault: Fault | None = None        # faults on a proxy of its own (lab.faultgateway)
+    query: str = ""                   # asked of the origin (`?status=503`, `?bytes=N`)
+    origin_reached: bool = False      # a refusal that happens after the origin answered
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("noauth", "open proxy, no authentication", "ok", "noauth"),
+    Spec("noauth-https", "open proxy, HTTPS through CONNECT", "ok", "noauth", scheme="https"),
+    Spec("basic", "Basic against htpasswd; user:password in the proxy URL", "ok", "basic",
+         "valid"),
+    Spec("basic-https", "Basic, HTTPS through an authenticated CONNECT", "ok", "basic",
+         "valid", "https"),
+    Spec("basic-wrong-password", "Basic with a wrong password: must fail on 407",
+         "proxy-auth", "basic", "wrong"),
+    Spec("basic-no-credentials", "Basic port, no credentials in the proxy URL: must fail "
+         "on 407", "proxy-auth", "basic"),
+    Spec("ldap", "Basic checked against the AD DC over LDAP", "ok", "ldap", "valid"),
+    Spec("ldap-https", "LDAP-checked Basic, HTTPS through CONNECT", "ok", "ldap", "valid",
+         "https"),
+    Spec("negotiate", "Kerberos (Negotiate): a domain user's ticket in KRB5CCNAME, proxy "
+         "called localhost (no credentials in the URL)", "ok", "negotiate", "kerberos"),
+    Spec("negotiate-https", "Kerberos (Negotiate), HTTPS through CONNECT", "ok", "negotiate",
+         "kerberos", "https"),
+    Spec("ntlm", "NTLM via winbind; the domain goes in the user name: {workgroup}\\user "
+         "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
+         "valid"),
+    Spec("ntlm-https", "NTLM, HTTPS through CONNECT", "ok", "ntlm", "valid", "https"),
+    Spec("group", "Basic against AD, plus membership of the proxy's AD group", "ok", "group",
+         "valid"),
+    Spec("group-https", "AD group port, HTTPS through CONNECT", "ok", "group", "valid",
+         "https"),
+    Spec("group-denied", "a valid domain user outside the group: must fail on 403",
+         "forbidden", "group", "denied"),
+    Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
+         "proxy variables set", "ok", "noauth", direct=True),
+    Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",
+         "unreachable", None),
+    Spec("tls-untrusted", "HTTPS through the open proxy, CA variables without the lab's CA: "
+         "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
+         trust_lab_ca=False),
+    Spec("proxy-latency", "the open proxy answers 2 s late: must still work (the client's "
+         "own timeout must allow for it)", "ok", "noauth",
+         fault=(("latency", {"latency": 2000}, "downstream"),)),
+    Spec("proxy-reset-midstream", "the open proxy resets the connection in the middle of a "
+         "4 MB body: must fail, never report a truncated body as success", "reset", "noauth",
+         fault=(("bandwidth", {"rate": 400}, "downstream"),
+                ("reset_peer", {"timeout": 1500}, "downstream")),
+         query="?bytes=4000000", origin_reached=True),
+    Spec("proxy-stall", "the open proxy takes the request and never answers: the client "
+         "must give up by its own bound", "timeout", "noauth",
+         fault=(("timeout", {"timeout": 0}, "downstream"),), origin_reached=True),
+    Spec("origin-503", "the origin answers 503 (Retry-After: 1) through the open proxy: "
+         "must fail, not treat the error page as the content", "origin-error", "noauth",
+         query="?status=503", origin_reached=True),
+)
+NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def spec(name: str) -> Spec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnknownScenario(f"no scenario {name!r}; the catalogue has: "
+                              + ", ".join(NAMES)) from None
+
+
+def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+    """Catalogue names in catalogue order: all, or `only`, minus `skip` (each checked)."""
+    only, skip = list(only), list(skip)
+    for name in (*only, *skip):
+        spec(name)
+    chosen = [n for n in NAMES if (not only or n in only) and n not in skip]
+    if not chosen:
+        raise UnknownScenario("--only/--skip leave no scenario to run")
+    return chosen
+
+
+def describe(workgroup: str = "WORKGROUP", realm: str = "REALM") -> list[dict[str, str]]:
+    """The catalogue as `lab status --json` lists it: name, description, expect."""
+    return [{"name": s.name, "description": s.description.format(workgroup=workgroup,
+                                                                 realm=realm),
+             "expect": s.expect} for s in SPECS]
