@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lab.sidebyside import side_by_side_env
+from lab.topology import SERVICE_NAMES
 from tests.integration.helpers import remove_private_lab, run_lab
 
 PROJECT = "lab-lifecycle-test"
@@ -49,7 +50,7 @@ def test_up_then_down_leaves_nothing_of_the_project(lab_stack, private_env):
     status = json.loads(lab(private_env, "status", "--json").stdout)
     assert status["project"] == PROJECT
     assert status["proxy"]["noauth"]["port"] == int(private_env["LAB_PORT_PROXY_NOAUTH"])
-    assert len(docker_objects("container")) == 4 and docker_objects("network")
+    assert len(docker_objects("container")) == len(SERVICE_NAMES) and docker_objects("network")
 
     proc = lab(private_env, "down", timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -93,7 +94,7 @@ def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, private_
     assert [code for code, _ in results] == [0, 0], results
     assert sum("already up" in err for _, err in results) == 1, results
     assert sum("starting containers" in err for _, err in results) == 1, results
-    assert len(docker_objects("container")) == 4
+    assert len(docker_objects("container")) == len(SERVICE_NAMES)
 
 
 @pytest.mark.timeout(400)
