@@ -262,9 +262,6 @@ class _OriginFault(resource.Resource):
         call = self.reactor.callLater(seconds, what, *args)
         request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
 
-    def render_HEAD(self, request: server.Request) -> int:
-        return self.render_GET(request)
-
 
 class ResetResource(_OriginFault):
     """`/reset?after=N`: a 200 promising N + 1000 bytes, N of them, then a TCP
