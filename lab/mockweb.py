@@ -10,7 +10,9 @@ connection, keep-alive ones included, is gone.
 
 Resources (`/` lists them: HTML, or JSON with `Accept: application/json`):
 the pages in `lab.webresources` (`/simpleresource`, `/throwerror`,
-`/unauthorized`, `/headers`, `/slow`, `/large`, `/redirect`, `/status`), and
+`/unauthorized`, `/headers`, `/slow`, `/large`, `/redirect`, `/status`, and
+the origin faults `/reset`, `/truncate`, `/stall`, `/slow-headers`,
+`/bad-chunking`), and
 `/proxy.pac` and `/wpad.dat` when given a PAC (`--pac-file`, `--pac-lab-file`), and
 the evidence in `lab.webrecords`: `/matrix/<run>/<scenario>` records each
 request that reached the origin, `/_lab/requests?prefix=...` returns the records.
@@ -56,6 +58,7 @@ from lab.webresources import (
     SimpleResource,
     SlowResource,
     StatusResource,
+    origin_fault_resources,
 )
 
 __all__ = [
@@ -85,7 +88,7 @@ def build_root(reactor=None, log: RequestLog | None = None,
                         (HEADERS, HeadersResource()), (SLOW, SlowResource(reactor)),
                         (LARGE, LargeResource()), (REDIRECT, RedirectResource()),
                         (STATUS, StatusResource()), (MATRIX, MatrixResource(log)),
-                        ("_lab", lab)):
+                        ("_lab", lab), *origin_fault_resources(reactor).items()):
         root.putChild(name.encode(), child)
     lab.putChild(REQUESTS.split("/")[1].encode(), RequestsResource(log))
     for name in (PROXY_PAC, WPAD_DAT):

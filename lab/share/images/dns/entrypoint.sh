@@ -2,13 +2,20 @@
 # Render named.conf and, on first start only, the zone (a restart keeps the
 # zone and its journal, so the DC's dynamic records survive), then run named.
 set -eu
-vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS}'
+# DNS faults (issue 13): the dead name server of timeout.<domain> is host .250
+# of the lab network, where nothing runs; servfail.<domain>'s zone file is junk
+# on purpose, so that zone fails to load and bind answers SERVFAIL in it.
+LAB_DNS_DEAD_IP="${LAB_DNS_IP%.*}.250"
+export LAB_DNS_DEAD_IP
+printf '; deliberately not a zone file (the servfail fault)\nthis is not a zone\n' \
+    > /var/lib/bind/db.servfail
+vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS} ${LAB_DNS_DEAD_IP}'
 envsubst "$vars" < /etc/lab/named.conf.template > /etc/bind/named.conf
 zone="/var/lib/bind/db.${LAB_DOMAIN}"
 if [ ! -e "$zone" ]; then
     envsubst "$vars" < /etc/lab/zone.template > "$zone"
 fi
-chown bind:bind "$zone" /var/lib/bind
+chown bind:bind "$zone" /var/lib/bind /var/lib/bind/db.servfail
 mkdir -p /run/named && chown bind:bind /run/named
 named-checkconf /etc/bind/named.conf
 named-checkzone -q "${LAB_DOMAIN}" "$zone"
