@@ -52,8 +52,8 @@ SERVICES: tuple[Service, ...] = (
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py",
-                        "lab/webresources.py", "lab/webrecords.py", "lab/tidy.py",
-                        "lab/tidytracking.py", "lab/tls.py")),
+                        "lab/webresources.py", "lab/webrecords.py", "lab/webfaults.py",
+                        "lab/tidy.py", "lab/tidytracking.py", "lab/tls.py")),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 

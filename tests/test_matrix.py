@@ -6,7 +6,6 @@ The verdict rules are a pure function; runs use real processes (sh, sleep).
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -80,14 +79,19 @@ def test_substitute_replaces_only_the_placeholders():
                     "basic.log"]
 
 
-def _dead(pid: int) -> bool:
-    """Gone, or a zombie waiting for its new parent to reap it: either way not running."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+def _dead(pid: int, timeout: float = 5.0) -> bool:
+    """Dead within `timeout` (a SIGKILL lands a moment after it is sent): waits on the
+    kernel's exit event for `pid` (a pidfd), not on a clock."""
+    import select
 
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 def test_a_run_past_the_bound_is_killed_with_its_whole_process_group(tmp_path):
     pidfile = tmp_path / "pid"

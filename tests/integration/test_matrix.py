@@ -14,6 +14,7 @@ import pytest
 
 from lab.scenarios import NAMES, REFUSALS, SPECS, spec
 from tests.integration.helpers import REPO, run_lab
+from tests.test_matrix import _dead
 
 pytestmark = pytest.mark.timeout(120)
 OK = [s.name for s in SPECS if s.expect == "ok"]
@@ -187,10 +188,3 @@ def _html_rows(page: str) -> int:
     parser.feed(page)
     return parser.rows
 
-
-def _dead(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
