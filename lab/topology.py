@@ -45,10 +45,12 @@ _CONFIG_MODULES = ("lab/__init__.py", "lab/errors.py", "lab/topology.py", "lab/c
 
 SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",)),
-    Service("dc", 11, ("images/dc", "lab.toml", *_CONFIG_MODULES)),
+    # the DC registers its records in bind as it starts: a new bind (empty of them)
+    # means a new DC too
+    Service("dc", 11, ("images/dc", "images/dns", "lab.toml", *_CONFIG_MODULES)),
     # the proxy joins the domain at start: a new DC means a new proxy too
-    Service("proxy", 12, ("images/proxy", "images/dc", "lab.toml", *_CONFIG_MODULES,
-                          "lab/render.py")),
+    Service("proxy", 12, ("images/proxy", "images/dc", "images/dns", "lab.toml",
+                          *_CONFIG_MODULES, "lab/render.py")),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/mockweb.py",

@@ -33,3 +33,14 @@ def test_a_port_change_reaches_every_service(tmp_path):
     before = fingerprints(load_config(root, environ={}))
     after = fingerprints(load_config(root, environ={"LAB_PORT_WEB": "18080"}))
     assert all(before[s] != after[s] for s in before)
+
+
+def test_a_dns_change_reaches_dns_dc_and_proxy(tmp_path):
+    """A new bind has none of the DC's dynamic records: the DC must start again (and
+    register them), and the proxy must join that new DC."""
+    root = copy_repo(tmp_path)
+    before = fingerprints(load_config(root, environ={}))
+    zone = next(root.rglob("images/dns/zone.template"))
+    zone.write_text(zone.read_text() + "; changed\n")
+    after = fingerprints(load_config(root, environ={}))
+    assert {s for s in before if before[s] != after[s]} == {"dns", "dc", "proxy"}
