@@ -91,10 +91,13 @@ def cmd_status(args) -> int:
     states = stack.states()
     if not states:
         raise LabNotRunning(f"lab {stack.config.project!r} is not running: run `make lab-up`")
+    ready = stack.ready(states)         # its own check, where docker has not run one yet
     for service in SERVICE_NAMES:
         state = states.get(service)
-        print(f"{service:<6} {state.describe() if state else 'absent'}")
-    endpoints = stack.endpoints(states)
+        text = "running (healthy)" if service in ready else (
+            state.describe() if state else "absent")
+        print(f"{service:<6} {text}")
+    endpoints = stack.endpoints(states, checked=set(SERVICE_NAMES) <= ready)
     from lab.check import dynamic_dns_registered
 
     print(f"dc dynamic DNS registrations in bind: {dynamic_dns_registered(endpoints)[1]}")

@@ -4,7 +4,8 @@ Compose labels each container with its service's fingerprint; `lab up`
 rebuilds and recreates only the services whose fingerprint changed, and is a
 no-op when none did. The inputs are the staged build context's files
 (`lab.buildctx.context_files`: the effective lab.toml, not any one file on
-disk), so a project's extra user rebuilds dc and proxy only.
+disk), so a project's extra user rebuilds dc and proxy only; and the compose
+file, so a changed health check or command recreates what it describes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def fingerprints(config: LabConfig) -> dict[str, str]:
     result = {}
     for service in SERVICES:
         digest = hashlib.sha256(settings)
+        # how compose runs it (ports, health checks, command) is part of what it is
+        digest.update(files.get("docker-compose.yml", b""))
         for name in service.build_inputs:
             for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
                 digest.update(path.encode())
