@@ -141,5 +141,15 @@ class Engine:
             return None
         return (image.labels or {}).get(FINGERPRINT_LABEL)
 
+    def prune_replaced_images(self, project: str) -> None:
+        """Remove the project's dangling images (what a rebuild left without a tag)."""
+        import docker
+
+        try:
+            self.client.images.prune(filters={"dangling": True,
+                                              "label": f"{PROJECT_LABEL}={project}"})
+        except docker.errors.APIError:
+            pass                    # another prune is running: the next build does it
+
     def project_images(self, project: str) -> list:
         return self.client.images.list(filters={"label": f"{PROJECT_LABEL}={project}"})

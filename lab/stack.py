@@ -122,6 +122,8 @@ class Stack:
             self.compose.run("build", service, timeout=1800)
         if stale:
             say(f"images ready ({time.monotonic() - started:.1f} s)")
+            # the images these replaced: left behind, disk use would grow with every change
+            self.engine.prune_replaced_images(self.config.project)
 
     def endpoints(self, states: dict[str, ServiceState] | None = None,
                   checked: bool = False) -> Endpoints:

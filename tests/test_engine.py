@@ -56,3 +56,10 @@ def test_subnets_by_network_ipv4_only():
     client = SimpleNamespace(networks=SimpleNamespace(list=lambda: networks))
     subnets = Engine(client).subnets()
     assert [str(s) for s in subnets["a"]] == ["10.1.0.0/24"] and subnets["none"] == []
+
+
+def test_replaced_images_are_pruned_for_this_project_only():
+    calls = []
+    client = SimpleNamespace(images=SimpleNamespace(prune=lambda filters: calls.append(filters)))
+    Engine(client).prune_replaced_images("p1")
+    assert calls == [{"dangling": True, "label": "com.docker.compose.project=p1"}]
