@@ -5,50 +5,23 @@ bounded by a deadline; nothing sleeps.
 """
 
 import json
-import os
-import selectors
 import socket
 import ssl
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lab.tls import make_ca, make_issued
+from tests.faults_procs import start, wait_for_line
 
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE = 20.0
 
 
 def _start(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "lab.mockweb", "--interface", "127.0.0.1",
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env)
-
-
-def _wait_for_line(process: subprocess.Popen, needle: str) -> str:
-    """The first output line containing `needle`; fails at the deadline or on exit.
-    Reads the pipe's fd unbuffered: a buffered readline could swallow the line into
-    its buffer, where select() never sees it."""
-    fd, text = process.stdout.fileno(), ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        end = time.monotonic() + DEADLINE
-        while (left := end - time.monotonic()) > 0:
-            if not selector.select(left):
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            text += chunk.decode(errors="replace")
-            for line in text.splitlines(keepends=True):
-                if needle in line and line.endswith("\n"):
-                    return line
-    pytest.fail(f"no {needle!r} from lab.mockweb; it said:\n{text}")
+    return start("lab.mockweb", "--interface", "127.0.0.1", *args)
 
 
 @pytest.fixture
@@ -65,7 +38,7 @@ def test_serves_root_over_http_and_verified_https(chain_pem):
     process = _start("--port", "0", "--https-port", "0",
                      "--tls-pem", str(chain_pem / "web-tls.pem"))
     try:
-        words = _wait_for_line(process, "serving").split()
+        words = wait_for_line(process, "serving").split()
         http_url, https_url = words[-3], words[-1]
         with urllib.request.urlopen(http_url, timeout=DEADLINE) as response:
             assert response.status == 200
