@@ -3,7 +3,8 @@ the `web` container will run to serve the lab's PAC file, as a process."""
 
 import urllib.request
 
-from tests.test_mockweb_cli import DEADLINE, _start, _wait_for_line
+from tests.faults_procs import DEADLINE, wait_for_line
+from tests.test_mockweb_cli import _start
 
 HOST_VIEW = 'function FindProxyForURL(u, h) { return "PROXY 127.0.0.1:13128"; }\n'
 LAB_VIEW = 'function FindProxyForURL(u, h) { return "PROXY proxy.ad.example.com:3128"; }\n'
@@ -23,7 +24,7 @@ def test_serves_the_view_for_the_client_address(tmp_path):
                          "--pac-lab-file", str(tmp_path / "lab.pac"),
                          "--lab-subnet", "127.0.0.0/8", "--lab-gateway", gateway)
         try:
-            http_url = _wait_for_line(process, "serving").split()[-3]
+            http_url = wait_for_line(process, "serving").split()[-3]
             for path in ("proxy.pac", "wpad.dat"):
                 assert _get(http_url + path) == ("application/x-ns-proxy-autoconfig",
                                                  expected)
