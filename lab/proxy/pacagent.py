@@ -20,10 +20,10 @@ from zope.interface import implementer
 
 from lab.proxy.agent import ProxyAgent
 from lab.proxy.challenges import Credentials
-from lab.proxy.errors import OriginTLSError, ProxyUnreachableError, translate
+from lab.proxy.errors import ProxyUnreachableError
 from lab.proxy.pac import PAC, HTTPSPolicy, Route
 from lab.proxy.socksagent import SOCKSAgent
-from lab.proxy.trust import explain
+from lab.proxy.trust import request_error
 
 _SAME = object()
 
@@ -53,12 +53,8 @@ class DirectAgent:
                 f"cannot connect to {target.host.decode('idna')}:{target.port} directly "
                 f"(the PAC said DIRECT): {type(exc).__name__}") from None
         except Exception as exc:
-            what = f"{method.decode('latin-1')} {uri.decode('latin-1')}"
-            translated = translate(exc, "DIRECT", what)
-            if isinstance(translated, OriginTLSError):
-                host = client.URI.fromBytes(uri).host.decode("idna")
-                translated = explain(translated, self.policy.creators.get(host),
-                                     f"{what} (DIRECT)")
+            translated = request_error(exc, "DIRECT", method, uri, self.policy.creators,
+                                       "(DIRECT)")
             if translated is exc:
                 raise
             raise translated from None

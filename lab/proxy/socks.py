@@ -34,6 +34,7 @@ from lab.proxy.errors import (
     SOCKSConnectError,
     translate,
 )
+from lab.proxy.tunnel import hand_over
 
 NO_AUTH, USERNAME_PASSWORD, NO_ACCEPTABLE = 0x00, 0x02, 0xFF
 #: RFC 1928 section 6: what each failure reply means.
@@ -161,11 +162,7 @@ class _SOCKS5Protocol(protocol.Protocol):
         return False
 
     def hand_over(self, factory: protocol.Factory) -> protocol.Protocol:
-        self._inner = factory.buildProtocol(self.transport.getPeer())
-        self._inner.makeConnection(self.transport)
-        rest, self._buffer = self._buffer, b""
-        if rest:
-            self._inner.dataReceived(rest)
+        self._inner = hand_over(self, factory)
         return self._inner
 
     def _timed_out(self) -> None:

@@ -16,9 +16,8 @@ from twisted.web import client, iweb
 from zope.interface import implementer
 
 from lab.proxy.challenges import Credentials
-from lab.proxy.errors import OriginTLSError, translate
 from lab.proxy.socks import SOCKS5Endpoint
-from lab.proxy.trust import VerifyingCreator, explain
+from lab.proxy.trust import VerifyingCreator, request_error
 
 
 @implementer(iweb.IAgentEndpointFactory)
@@ -84,12 +83,9 @@ class SOCKSAgent:
         try:
             return await self._agent.request(method, uri, headers, body)
         except Exception as exc:
-            what = f"{method.decode('latin-1')} {uri.decode('latin-1')}"
-            translated = translate(exc, f"socks5://{self.name}", what)
-            if isinstance(translated, OriginTLSError):
-                host = client.URI.fromBytes(uri).host.decode("idna")
-                translated = explain(translated, self.endpoints.creators.get(host),
-                                     f"{what} through socks5://{self.name}")
+            translated = request_error(exc, f"socks5://{self.name}", method, uri,
+                                       self.endpoints.creators,
+                                       f"through socks5://{self.name}")
             if translated is exc:
                 raise
             raise translated from None

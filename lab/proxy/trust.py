@@ -87,3 +87,19 @@ def explain(error: OriginTLSError, creator: VerifyingCreator | None,
         "re-signs every origin with its own CA: trust that CA (e.g. `corporate_ca` of "
         "`lab status --json`) if this proxy is meant to inspect traffic",
         issuer=issuer)
+
+
+def request_error(exc: Exception, via: str, method: bytes, uri: bytes,
+                  creators: dict, where: str) -> Exception:
+    """What a failed request through `via` raises: a `lab.proxy` error (an untrusted
+    origin certificate names its issuer), or `exc` itself when nothing fits."""
+    from twisted.web import client
+
+    from lab.proxy.errors import translate
+
+    what = f"{method.decode('latin-1')} {uri.decode('latin-1')}"
+    translated = translate(exc, via, what)
+    if isinstance(translated, OriginTLSError):
+        host = client.URI.fromBytes(uri).host.decode("idna")
+        translated = explain(translated, creators.get(host), f"{what} {where}")
+    return translated

@@ -31,6 +31,18 @@ from lab.proxy.wire import HeadLimit
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: (.*))?\r?$")
 
 
+def hand_over(negotiator: protocol.Protocol, factory: protocol.Factory) -> protocol.Protocol:
+    """Give a connection whose proxy handshake is done (CONNECT's 200, SOCKS5's reply)
+    to the protocol the caller asked for, with whatever arrived after the handshake:
+    the negotiator keeps the transport and passes bytes on from then on."""
+    inner = factory.buildProtocol(negotiator.transport.getPeer())
+    inner.makeConnection(negotiator.transport)
+    rest, negotiator._buffer = negotiator._buffer, b""
+    if rest:
+        inner.dataReceived(rest)
+    return inner
+
+
 class _TunnelProtocol(protocol.Protocol):
     """Sends CONNECT requests and reads their answers until one is 200, then hands
     the connection over to the protocol the caller asked for."""
@@ -115,11 +127,7 @@ class _TunnelProtocol(protocol.Protocol):
         return True
 
     def hand_over(self, factory):
-        self._inner = factory.buildProtocol(self.transport.getPeer())
-        self._inner.makeConnection(self.transport)
-        rest, self._buffer = self._buffer, b""
-        if rest:
-            self._inner.dataReceived(rest)
+        self._inner = hand_over(self, factory)
         return self._inner
 
     def _cancel(self, _):
