@@ -37,7 +37,11 @@ class Spec:
     credentials: Literal["none", "valid", "wrong", "denied", "kerberos"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
-    trust_lab_ca: bool = True
+    #: what the CA variables trust besides the system's CAs: the web service's own
+    #: CA ("lab"), the corporate CA TLS inspection re-signs with, or nothing more
+    trust: Literal["lab", "corporate", "system"] = "lab"
+    origin: str = "web"               # which of the web service's names the URL uses
+    pac: bool = False                 # the client gets only the PAC URL, no proxy variables
     fault: Fault | None = None        # faults on a proxy of its own (lab.faultgateway)
     query: str = ""                   # asked of the origin (`?status=503`, `?bytes=N`)
     origin_reached: bool = False      # a refusal that happens after the origin answered
@@ -77,7 +81,25 @@ SPECS: tuple[Spec, ...] = (
          "unreachable", None),
     Spec("tls-untrusted", "HTTPS through the open proxy, CA variables without the lab's CA: "
          "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
-         trust_lab_ca=False),
+         trust="system"),
+    Spec("bump-trusted", "TLS inspection: the bump port re-signs the origin with the "
+         "corporate CA (corporate_ca in `lab status --json`), which the CA variables trust "
+         "instead of the origin's own CA", "ok", "bump", scheme="https", trust="corporate"),
+    Spec("bump-untrusted", "TLS inspection, the client trusts the origin's own CA but not "
+         "the corporate one (as a client shipping its own CA bundle does): must refuse the "
+         "re-signed certificate", "tls-untrusted", "bump", scheme="https"),
+    Spec("bump-exempt", "TLS inspection spares the names in [proxy] bump_exempt: HTTPS to "
+         "bank.<domain> through the bump port keeps the origin's own certificate",
+         "ok", "bump", scheme="https", origin="bank"),
+    Spec("pac", "proxy auto-config: no proxy variables, only the PAC URL in auto_proxy "
+         "(Chromium's variable) and LAB_PAC_URL; the client must fetch the PAC, run "
+         "FindProxyForURL and use the proxy it names (pypac's PACSession, Node's "
+         "pac-proxy-agent); curl cannot", "ok", "noauth", pac=True),
+    Spec("socks5", "SOCKS5 with a username and password (RFC 1929), names resolved by the "
+         "proxy: socks5h://user:password@host:port in all_proxy and the proxy variables",
+         "ok", "socks", "valid"),
+    Spec("socks5-wrong-password", "SOCKS5 with a wrong password: must fail on the server's "
+         "refusal", "proxy-auth", "socks", "wrong"),
     Spec("proxy-latency", "the open proxy answers 2 s late: must still work (the client's "
          "own timeout must allow for it)", "ok", "noauth",
          fault=(("latency", {"latency": 2000}, "downstream"),)),

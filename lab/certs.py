@@ -29,14 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lab.config import LabConfig
-from lab.endpoints import WEB_CA_FILE
+from lab.endpoints import CORPORATE_CA_FILE, WEB_CA_FILE
 
 WEB_TLS_FILE = "web-tls.pem"      # key + leaf + CA, mounted into the web container
 CA_KEY_FILE = "lab-ca.key"
 CA_DAYS = 5 * 365
 LEAF_DAYS = 397                   # what browsers accept for a server certificate
 RENEW_BEFORE = datetime.timedelta(days=30)
-CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
 CORPORATE_CA_KEY_FILE = "corporate-ca.key"
 BUMP_CA_FILE = "bump-ca.pem"               # key + certificate, 0600: mounted into the proxy
 
@@ -137,7 +136,7 @@ def ensure_web_certificate(config: LabConfig) -> Path:
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key = _ca(state, config.project)
-    names = [x509.DNSName(n) for n in (config.web_fqdn, "web", "localhost")] + [
+    names = [x509.DNSName(n) for n in (*config.web_names, "web", "localhost")] + [
         x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", config.address("web"))]
     tls_path = state / WEB_TLS_FILE
     if not _leaf_is_current(tls_path, names, ca_cert):

@@ -37,15 +37,19 @@ def fetch_via_proxy(proxy: ProxyPort, url: str, username: str | None = None,
 
 
 #: Schemes urllib does not speak: checked with curl (and kinit for Negotiate).
-CURL_ONLY = ("negotiate", "ntlm")
+CURL_ONLY = ("negotiate", "ntlm", "socks")
 
 
-def curl_via_proxy(endpoints: Endpoints, port: str, url: str) -> tuple[bool, str]:
-    """(ok, detail) of curl through the Negotiate or NTLM port, as a user would run it."""
+def curl_via_proxy(endpoints: Endpoints, port: str, url: str,
+                   cacert: str | None = None) -> tuple[bool, str]:
+    """(ok, detail) of curl through a proxy port, as a user would run it (`cacert`:
+    the CA file it trusts for an HTTPS `url`)."""
     proxy = endpoints.proxy[port]
     if shutil.which("curl") is None:
         return False, "curl is not installed (make host)"
     cmd = ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]
+    if cacert:
+        cmd += ["--cacert", cacert]
     env = None
     with tempfile.TemporaryDirectory(prefix="lab-check-") as tmp:
         if port == "negotiate":
@@ -85,6 +89,12 @@ def run_checks(endpoints: Endpoints) -> list[tuple[str, bool, str]]:
             results.append((what, ok, f"HTTP {status}"))
         except OSError as exc:
             results.append((what, False, str(exc)))
+    if endpoints.corporate_ca:
+        # TLS inspection: the origin re-signed by the corporate CA, trusted alone
+        https_url = endpoints.web.https_proxy_url + SIMPLERESOURCE
+        results.append((f"GET {https_url} via proxy bump, trusting the corporate CA",
+                        *curl_via_proxy(endpoints, "bump", https_url,
+                                        cacert=endpoints.corporate_ca)))
     for record in ("_ldap._tcp", "_kerberos._tcp", "_kpasswd._tcp"):
         what = f"DNS SRV {record}.{endpoints.dc.domain}"
         try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab import schema
 from lab.errors import ConfigError
-from lab.topology import PORTS, PROXY_PORTS, SERVICES, service
+from lab.topology import PORTS, PROXY_PORTS, SERVICES, WEB_ALIASES, service
 from lab.users import DOMAIN, HTPASSWD, Group, Roles, User, parse_users, settle_roles
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class LabConfig:
     users: tuple[User, ...]
     groups: tuple[Group, ...]
     roles: Roles
+    #: names the `bump` port splices (tunnels untouched), as written ("bank": lab domain)
+    bump_exempt: tuple[str, ...] = ()
+    pac_proxy_port: str = "proxy_noauth"     # [pac] proxy_port: a [ports] key
+    pac_direct: tuple[str, ...] = ()         # [pac] direct
     state_home: Path = Path.home() / ".local" / "state"
     #: the merged file document (project settled, before environment overrides): what
     #: the images get as their lab.toml, so an override alone never rebuilds them
@@ -79,6 +83,17 @@ class LabConfig:
     @property
     def web_fqdn(self) -> str:
         return f"web.{self.domain}"
+
+    @property
+    def web_names(self) -> tuple[str, ...]:
+        """Every name of the web service in the lab domain (its certificate's names)."""
+        return (self.web_fqdn, *(f"{alias}.{self.domain}" for alias in WEB_ALIASES))
+
+    @property
+    def bump_exempt_fqdns(self) -> tuple[str, ...]:
+        """`[proxy] bump_exempt`, each name completed with the lab domain if it has no dot."""
+        return tuple(name if "." in name else f"{name}.{self.domain}"
+                     for name in self.bump_exempt)
 
     @property
     def gateway(self) -> str:
@@ -135,6 +150,8 @@ class LabConfig:
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
             "LAB_STATE_DIR": str(self.state_dir),
+            "LAB_BUMP_EXEMPT": " ".join(self.bump_exempt_fqdns) or "none.invalid",
+            "LAB_WEB_ALIASES": " ".join(WEB_ALIASES),
         }
         for svc in SERVICES:
             env[f"LAB_{svc.name.upper()}_IP"] = self.address(svc.name)
@@ -240,6 +257,7 @@ def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
     domain, proxy = data["domain"], data["proxy"]
     schema.check_domain(domain)
     schema.check_proxy(proxy, group_names)
+    pac_port, pac_direct = schema.check_pac(data["pac"])
     return LabConfig(
         root=root, project=project, subnet=subnet,
         domain=domain["domain"], realm=domain["realm"], workgroup=domain["workgroup"],
@@ -249,6 +267,8 @@ def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
         proxy_group=proxy["group"],
         ports=_override_ports(data["ports"], env), users=users, groups=groups,
         roles=settle_roles(users, proxy["group"]),
+        bump_exempt=schema.check_bump_exempt(proxy["bump_exempt"]),
+        pac_proxy_port=pac_port, pac_direct=pac_direct,
         state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
                         or Path.home() / ".local" / "state"),
         document=data, origin=origin,

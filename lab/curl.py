@@ -1,6 +1,7 @@
 """How curl reaches a lab proxy port: the arguments, built in one place.
 
-Each scheme needs its own flags: Basic-style ports take `-U user:password`,
+Each scheme needs its own flags: Basic-style ports (and SOCKS5, as
+`-x socks5h://...`) take `-U user:password`,
 `ntlm` takes `--proxy-ntlm` and the user as `WORKGROUP\\user`, `negotiate`
 takes `--proxy-negotiate -U :` with a Kerberos ticket in the environment and
 the proxy called by its principal's name (`--resolve` maps it to 127.0.0.1).
@@ -20,8 +21,9 @@ def proxy_args(proxy: ProxyPort, *, workgroup: str = "", user: str | None = None
     the port; `credentials=False` sends none.
     """
     scheme = scheme or {"ntlm": "ntlm", "negotiate": "negotiate"}.get(proxy.name, "basic")
+    address = f"{proxy.scheme}://{proxy.connect_address}:{proxy.port}"
     if not credentials:
-        return ["-x", f"http://{proxy.connect_address}:{proxy.port}"]
+        return ["-x", address]
     if scheme == "negotiate":
         return ["--proxy-negotiate", "-U", ":",
                 "--resolve", f"{proxy.host}:{proxy.port}:{proxy.connect_address}",
@@ -29,7 +31,6 @@ def proxy_args(proxy: ProxyPort, *, workgroup: str = "", user: str | None = None
     user = user if user is not None else proxy.username
     password = password if password is not None else proxy.password
     if scheme == "ntlm":
-        return ["--proxy-ntlm", "-U", f"{workgroup}\\{user}:{password}",
-                "-x", f"http://{proxy.connect_address}:{proxy.port}"]
+        return ["--proxy-ntlm", "-U", f"{workgroup}\\{user}:{password}", "-x", address]
     args = ["-U", f"{user}:{password}"] if user else []
-    return [*args, "-x", f"http://{proxy.connect_address}:{proxy.port}"]
+    return [*args, "-x", address]

@@ -15,10 +15,12 @@ from typing import Any
 
 from lab.config import LabConfig
 from lab.errors import LabNotRunning
-from lab.topology import PROXY_PORTS
+from lab.topology import PROXY_PORTS, SOCKS_PORT
 
 LOOPBACK = "127.0.0.1"
 WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
+CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
+PROXY_PAC = "proxy.pac"    # = lab.webresources.PROXY_PAC (the web image has not this module)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class ProxyPort:
     address: str | None = None
     denied_username: str | None = None           # `group`: a valid user it refuses (403)
     denied_password: str | None = field(default=None, repr=False)
+    #: how clients name it in a proxy URL: "http", or "socks5h" (SOCKS5, names
+    #: resolved by the proxy) for the `socks` port
+    scheme: str = "http"
 
     @property
     def connect_address(self) -> str:
@@ -54,11 +59,14 @@ class ProxyPort:
 
     @property
     def url(self) -> str:
-        """`http://host:port`, as proxy variables and `curl -x` take it."""
-        return f"http://{self.host}:{self.port}"
+        """`http://host:port` (`socks5h://...` for SOCKS), as proxy variables and
+        `curl -x` take it."""
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"host": self.host, "port": self.port}
+        if self.scheme != "http":
+            doc["scheme"] = self.scheme
         if self.username is not None:
             doc.update(username=self.username, password=self.password)
         if self.address is not None:
@@ -107,6 +115,9 @@ class Endpoints:
     web: Web
     host_interface: str     # this host on the lab network: bind test servers here
     faults_api: Endpoint | None = None    # the fault layer's Toxiproxy-compatible API
+    #: PEM of the corporate root CA the `bump` port re-signs origins with
+    corporate_ca: str | None = None
+    pac_url: str | None = None            # the PAC file, host view (/proxy.pac)
     #: The proxy's own address on the lab network: the client address the origin
     #: sees for a proxied request (lab matrix's evidence). Not in `to_json()`.
     proxy_lab_address: str | None = field(default=None, compare=False)
@@ -116,7 +127,9 @@ class Endpoints:
                 "proxy": {name: port.to_json() for name, port in self.proxy.items()},
                 "dns": self.dns.to_json(), "dc": self.dc.to_json(), "web": self.web.to_json(),
                 "host_interface": self.host_interface,
-                **({"faults": {"api": self.faults_api.to_json()}} if self.faults_api else {})}
+                **({"faults": {"api": self.faults_api.to_json()}} if self.faults_api else {}),
+                **({"corporate_ca": self.corporate_ca} if self.corporate_ca else {}),
+                **({"pac": {"url": self.pac_url}} if self.pac_url else {})}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Endpoints:
@@ -128,7 +141,9 @@ class Endpoints:
                      "kerberos": Endpoint(**doc["dc"]["kerberos"])}),
             web=Web(**doc["web"]),
             host_interface=doc["host_interface"],
-            faults_api=Endpoint(**doc["faults"]["api"]) if "faults" in doc else None)
+            faults_api=Endpoint(**doc["faults"]["api"]) if "faults" in doc else None,
+            corporate_ca=doc.get("corporate_ca"),
+            pac_url=doc["pac"]["url"] if "pac" in doc else None)
 
 
 def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> Endpoints:
@@ -158,6 +173,9 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                                roles.group_member.password,
                                denied_username=roles.group_denied.name,
                                denied_password=roles.group_denied.password)
+    # SOCKS5 (dante) checks the htpasswd users, as the `basic` port does
+    proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, LOOPBACK, port(SOCKS_PORT), roles.basic.name,
+                                  roles.basic.password, scheme="socks5h")
     return Endpoints(
         project=config.project,
         proxy=proxy,
@@ -172,4 +190,6 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                 ca_cert=str(config.state_dir / WEB_CA_FILE)),
         host_interface=config.gateway,
         faults_api=Endpoint(LOOPBACK, port("faults_api")),
+        corporate_ca=str(config.state_dir / CORPORATE_CA_FILE),
+        pac_url=f"http://{LOOPBACK}:{port('web')}/{PROXY_PAC}",
         proxy_lab_address=config.address("proxy"))

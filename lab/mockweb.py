@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pac-file", help="PAC text for /proxy.pac and /wpad.dat (host view)")
     parser.add_argument("--pac-lab-file", help="PAC text for clients in --lab-subnet")
     parser.add_argument("--lab-subnet", help="the lab network, e.g. 172.29.53.0/24")
-    parser.add_argument("--lab-gateway", help="docker's gateway (default: subnet's first)")
+    parser.add_argument("--lab-gateway", action="append",
+                        help="an address in --lab-subnet through which HOST clients come "
+                        "(docker's gateway, a forwarder); repeatable (default: the "
+                        "subnet's first)")
     args = parser.parse_args(argv)
     if (args.pac_lab_file or args.lab_subnet) and not (args.pac_file and args.lab_subnet):
         parser.error("--pac-lab-file needs --pac-file and --lab-subnet")
@@ -251,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
 
     pac = None
     if args.pac_file:
-        lab_text = Path(args.pac_lab_file).read_text() if args.pac_lab_file else None
-        pac = PacResource(Path(args.pac_file).read_text(), lab_text, args.lab_subnet,
-                          args.lab_gateway)
+        # read at each request: `lab up` rewrites them when lab.toml changes
+        pac = PacResource.from_files(
+            Path(args.pac_file), Path(args.pac_lab_file) if args.pac_lab_file else None,
+            args.lab_subnet, args.lab_gateway)
     MockWebServer(args.interface, port=args.port, https_port=args.https_port,
                   certificate=certificate, pac=pac).listening().addCallbacks(serving, failed)
     reactor.run()

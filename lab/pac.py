@@ -21,7 +21,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from lab.clientenv import write_if_changed
 from lab.config import LabConfig
 from lab.errors import ConfigError
 from lab.topology import PORTS_BY_NAME
@@ -131,3 +133,21 @@ def pac_views(config: LabConfig, published: Mapping[str, int | None], *,
         host=pac_text(policy(pac_entry(keyword, LOOPBACK, host_port), "host")),
         lab=pac_text(policy(pac_entry(keyword, config.proxy_fqdn, port.container_port),
                             "lab network")))
+
+
+PAC_DIR = "pac"                  # in the state dir; mounted into the web service
+HOST_VIEW_FILE = "host.pac"
+LAB_VIEW_FILE = "lab.pac"
+
+
+def write_pac_files(config: LabConfig) -> Path:
+    """The PAC of `[pac]` in lab.toml, both views, where the web service reads them
+    (at each request: a changed lab.toml takes effect at the next `lab up`, no
+    restart). Published ports are lab.toml's. Returns the directory."""
+    views = pac_views(config, config.ports, port_name=config.pac_proxy_port,
+                      direct=config.pac_direct)
+    directory = config.state_dir / PAC_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    write_if_changed(directory / HOST_VIEW_FILE, views.host.encode())
+    write_if_changed(directory / LAB_VIEW_FILE, views.lab.encode())
+    return directory

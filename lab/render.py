@@ -32,15 +32,29 @@ def ldap_bind_password(config: LabConfig) -> str:
     return config.ldap_bind_user.password
 
 
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def health_user(config: LabConfig) -> str:
-    """Shell variables naming the domain user the proxy's health check authenticates as."""
-    user = config.roles.domain
-    quoted = user.password.replace("'", "'\\''")
-    return f"HEALTH_USER='{user.name}'\nHEALTH_PASSWORD='{quoted}'\n"
+    """Shell variables naming the users the proxy's health check authenticates as:
+    a domain user (Negotiate, NTLM) and an htpasswd user (SOCKS5)."""
+    domain, socks = config.roles.domain, config.roles.basic
+    return (f"HEALTH_USER={_shell_quote(domain.name)}\n"
+            f"HEALTH_PASSWORD={_shell_quote(domain.password)}\n"
+            f"SOCKS_USER={_shell_quote(socks.name)}\n"
+            f"SOCKS_PASSWORD={_shell_quote(socks.password)}\n")
+
+
+def socks_users(config: LabConfig) -> str:
+    """`name:password` lines for chpasswd: the htpasswd users, who are the SOCKS5
+    server's users (dante checks the system's password database)."""
+    return "".join(f"{user.name}:{user.password}\n" for user in config.users
+                   if user.in_htpasswd)
 
 
 RENDERERS = {"htpasswd": htpasswd, "ldap-bind-password": ldap_bind_password,
-             "health-user": health_user}
+             "health-user": health_user, "socks-users": socks_users}
 
 
 def main(argv: list[str]) -> int:

@@ -43,6 +43,7 @@ from lab.catalogue import (
 from lab.clientenv import (
     CA_VARIABLES,
     MANAGED_VARIABLES,
+    PAC_VARIABLES,
     closed_port,
     copy_private,
     system_ca_file,
@@ -133,13 +134,16 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
                       "denied": (proxy.denied_username, proxy.denied_password)
                       }.get(s.credentials, (None, None))
     if user is None:
-        return f"http://{LOOPBACK}:{proxy.port}", None
+        return f"{proxy.scheme}://{LOOPBACK}:{proxy.port}", None
     password = password or ""
-    credential = (f"{'ntlm' if s.port == 'ntlm' else 'basic'}:{user}", password)
+    # squid caches one credential per scheme and user (see Scenario.credential); dante none
+    credential = None if proxy.scheme != "http" else (
+        f"{'ntlm' if s.port == 'ntlm' else 'basic'}:{user}", password)
     if s.port == "ntlm":
         user = f"{endpoints.dc.workgroup}\\{user}"
     quote = lambda text: urllib.parse.quote(text, safe="")  # noqa: E731
-    return f"http://{quote(user)}:{quote(password)}@{LOOPBACK}:{proxy.port}", credential
+    return (f"{proxy.scheme}://{quote(user)}:{quote(password)}@{LOOPBACK}:{proxy.port}",
+            credential)
 
 
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
@@ -160,8 +164,10 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
                        "(read from JSON?): build them with Stack().endpoints()")
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir.chmod(0o700)                # ticket caches are credentials
-    trusted, system = write_ca_bundles(Path(endpoints.web.ca_cert).parent,
-                                       Path(endpoints.web.ca_cert))
+    wants_corporate = any(s.trust == "corporate" for s in chosen)
+    bundles = write_ca_bundles(
+        Path(endpoints.web.ca_cert).parent, Path(endpoints.web.ca_cert),
+        Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate else None)
     session = None
     if any(s.credentials == "kerberos" for s in chosen):
         user = endpoints.proxy["negotiate"]
@@ -180,15 +186,28 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         if s.direct:
             http_url = endpoints.web.url.rstrip("/") + token + s.query
             https_url = endpoints.web.https_url.rstrip("/") + token + s.query
+        elif s.origin != "web":           # another of the web service's names
+            origin = f"{s.origin}.{endpoints.dc.domain}"
+            http_url = f"http://{origin}{token}{s.query}"
+            https_url = f"https://{origin}{token}{s.query}"
         else:
             http_url, https_url = proxied + token + s.query, proxied_https + token + s.query
         proxy, credential = _proxy_url(s, endpoints, down_port, gateways or {})
-        env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
-               "HTTPS_PROXY": proxy}
+        if s.pac:
+            if endpoints.pac_url is None:
+                raise LabError("these endpoints have no PAC URL (an older lab?): `lab up`")
+            env = {name: endpoints.pac_url for name in PAC_VARIABLES}
+        else:
+            env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
+                   "HTTPS_PROXY": proxy}
+        if proxy.startswith("socks"):     # the variable SOCKS-only clients read
+            env.update(all_proxy=proxy, ALL_PROXY=proxy)
         if s.direct:
             env.update(no_proxy=NO_PROXY, NO_PROXY=NO_PROXY)
-        bundle = trusted if s.trust_lab_ca else system
-        env.update({name: str(bundle) for name in CA_VARIABLES})
+        if s.trust not in bundles:
+            raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "
+                           "where it is (an older lab?): `lab up`")
+        env.update({name: str(bundles[s.trust]) for name in CA_VARIABLES})
         if session is not None and s.credentials == "kerberos":
             ccache = workdir / s.name / "ccache"
             ccache.parent.mkdir(mode=0o700, exist_ok=True)

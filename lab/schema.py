@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from lab.errors import ConfigError
-from lab.topology import PORTS_BY_NAME
+from lab.topology import PORTS_BY_NAME, PROXY_PORTS, SOCKS_PORT
 
 #: section -> key -> type. Every key is required; nothing else is allowed.
 SECTIONS: dict[str, dict[str, type]] = {
@@ -20,7 +20,8 @@ SECTIONS: dict[str, dict[str, type]] = {
     "network": {"subnet": str},
     "domain": {"domain": str, "realm": str, "workgroup": str, "dc_hostname": str,
                "dns_hostname": str, "admin_password": str},
-    "proxy": {"hostname": str, "ntlm_netbios_name": str, "group": str},
+    "proxy": {"hostname": str, "ntlm_netbios_name": str, "group": str, "bump_exempt": list},
+    "pac": {"proxy_port": str, "direct": list},
     "ports": {name: int for name in PORTS_BY_NAME},
 }
 #: [[users]] and [[groups]] entries: key -> (type, required).
@@ -125,6 +126,31 @@ def check_proxy(proxy: dict[str, str], groups: set[str]) -> None:
     if proxy["group"] not in groups:
         raise ConfigError(f"lab.toml: [proxy] group = {proxy['group']!r} is not declared "
                           "under [[groups]]")
+
+
+_PATTERN = re.compile(r"^[A-Za-z0-9*?._-]+$")
+#: The [ports] keys a PAC can route through.
+PAC_PORTS: tuple[str, ...] = (*(f"proxy_{name}" for name in PROXY_PORTS), SOCKS_PORT)
+
+
+def _names(where: str, values: list, what: str) -> tuple[str, ...]:
+    for value in values:
+        if not isinstance(value, str) or not _PATTERN.match(value):
+            raise ConfigError(f"lab.toml: {where} has {value!r}: each entry is {what}")
+    return tuple(values)
+
+
+def check_bump_exempt(values: list) -> tuple[str, ...]:
+    return _names("[proxy] bump_exempt", values, "a host name (e.g. \"bank\" or "
+                  "\"login.example.com\"); a name without a dot is in the lab domain")
+
+
+def check_pac(pac: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """([ports] key the PAC routes lab names through, names it sends DIRECT)."""
+    if pac["proxy_port"] not in PAC_PORTS:
+        raise _unknown("[pac] proxy_port", pac["proxy_port"], PAC_PORTS)
+    return pac["proxy_port"], _names("[pac] direct", pac["direct"], "a host name, "
+                                     "\".suffix\" or a shell pattern such as \"*.internal\"")
 
 
 def samba_password_problem(user: str, password: str) -> str | None:

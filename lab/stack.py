@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 
 from lab import buildctx, host, preflight
-from lab.certs import ensure_web_certificate
+from lab.certs import ensure_corporate_ca, ensure_web_certificate
 from lab.compose import LabCompose
 from lab.config import LabConfig, load_config
 from lab.endpoints import Endpoints, build_endpoints
@@ -26,6 +26,7 @@ from lab.engine import Engine, ServiceState
 from lab.errors import LabNotRunning, StackError
 from lab.fingerprint import fingerprints
 from lab.lock import ProjectLock
+from lab.pac import write_pac_files
 from lab.topology import PORTS, SERVICE_NAMES
 
 Say = Callable[[str], None]
@@ -152,6 +153,7 @@ class Stack:
         """
         self.lock.say = say
         with self.lock:
+            write_pac_files(self.config)        # read per request: current even when up
             states = self.states()
             if self.is_current(states):
                 say("lab is already up")
@@ -159,6 +161,7 @@ class Stack:
             preflight.check_ports_free(self.config, states)
             preflight.check_subnet(self.config, self.engine)
             ensure_web_certificate(self.config)
+            ensure_corporate_ca(self.config)
             self.build(say)
             try:
                 say("starting containers")        # in the try: an interrupt from here on

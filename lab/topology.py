@@ -60,15 +60,26 @@ SERVICES: tuple[Service, ...] = (
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 
 #: Proxy port names, in the order they are shown (each is `proxy_<name>` in [ports]).
-PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group")
+#: `bump` is open like `noauth`, and inspects TLS: it re-signs every HTTPS origin
+#: it tunnels with the lab's corporate CA (squid's ssl-bump).
+PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group",
+                                "bump")
+#: The SOCKS5 port (dante, in the proxy's container): username/password, remote names.
+SOCKS_PORT = "socks"
+
+#: The web service's names besides `web`, each an A record in the lab zone and a
+#: name on its certificate: `bank`, the site TLS inspection exempts by default (as
+#: companies exempt banking), and `wpad`, where proxy auto-discovery looks.
+WEB_ALIASES: tuple[str, ...] = ("bank", "wpad")
 
 #: Ports the fault layer stands in front of: published by `faults`, which forwards each
 #: to the same container port on the service named here.
 FAULTABLE: dict[str, str] = {**{f"proxy_{name}": "proxy" for name in PROXY_PORTS},
-                             "web": "web", "web_https": "web"}
+                             SOCKS_PORT: "proxy", "web": "web", "web_https": "web"}
 
 PORTS: tuple[Port, ...] = (
     *(Port(f"proxy_{name}", "faults", 3128 + i) for i, name in enumerate(PROXY_PORTS)),
+    Port(SOCKS_PORT, "faults", 1080),
     Port("dns", "dns", 53, udp=True),
     Port("ldap", "dc", 389),
     Port("kerberos", "dc", 88, udp=True),

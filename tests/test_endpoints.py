@@ -8,7 +8,8 @@ from lab.endpoints import Endpoints, build_endpoints
 
 #: The default published ports (what lab.toml says), by [ports] name.
 PORTS = {"proxy_noauth": 3128, "proxy_basic": 3129, "proxy_ldap": 3130,
-         "proxy_negotiate": 3131, "proxy_ntlm": 3132, "proxy_group": 3133, "dns": 10053,
+         "proxy_negotiate": 3131, "proxy_ntlm": 3132, "proxy_group": 3133,
+         "proxy_bump": 3134, "socks": 1080, "dns": 10053,
          "ldap": 10389, "kerberos": 10088, "web": 8080, "web_https": 8443,
          "faults_api": 8474}
 STORED = Path(__file__).parent / "data" / "status.json"
@@ -19,9 +20,36 @@ def _endpoints(**env):
     return build_endpoints(config, PORTS)
 
 
+def _missing(stored, doc, where="") -> list[str]:
+    """Keys (and values) of `stored` that `doc` lacks or changed: additions are fine."""
+    if isinstance(stored, dict) and isinstance(doc, dict):
+        return [m for key, value in stored.items()
+                for m in (_missing(value, doc[key], f"{where}.{key}") if key in doc
+                          else [f"{where}.{key} (gone)"])]
+    return [] if stored == doc else [f"{where}: {stored!r} -> {doc!r}"]
+
+
 def test_status_json_keeps_every_key_and_value_it_had():
-    """Pinned against the document the untyped code produced (tests/data/status.json)."""
-    assert _endpoints().to_json() == json.loads(STORED.read_text())
+    """Pinned against the document the untyped code produced (tests/data/status.json):
+    clients of `lab status --json` keep working as keys are added."""
+    assert _missing(json.loads(STORED.read_text()), _endpoints().to_json()) == []
+
+
+def test_status_json_says_where_tls_inspection_pac_and_socks_are():
+    doc = _endpoints().to_json()
+    assert doc["proxy"]["bump"] == {"host": "127.0.0.1", "port": 3134}
+    socks = doc["proxy"]["socks"]
+    assert (socks["host"], socks["port"], socks["scheme"]) == ("127.0.0.1", 1080, "socks5h")
+    assert socks["username"] and socks["password"]
+    assert doc["corporate_ca"] == "/home/user/.local/state/lab/lab/corporate-ca.pem"
+    assert doc["pac"] == {"url": "http://127.0.0.1:8080/proxy.pac"}
+
+
+def test_the_pac_path_is_the_one_the_web_service_serves():
+    from lab.endpoints import PROXY_PAC
+    from lab.webresources import PROXY_PAC as SERVED
+
+    assert PROXY_PAC == SERVED
 
 
 def test_round_trip_through_json():

@@ -27,6 +27,7 @@ from lab.scenarios import (
 from tests.test_endpoints import PORTS
 
 LAB_CA = b"-----BEGIN CERTIFICATE-----\nLABCA\n-----END CERTIFICATE-----\n"
+CORPORATE_CA = b"-----BEGIN CERTIFICATE-----\nCORPORATE\n-----END CERTIFICATE-----\n"
 REQUIRED = ("noauth", "basic", "basic-wrong-password", "basic-no-credentials", "ldap",
             "negotiate", "ntlm", "group", "group-denied", "no-proxy", "proxy-down")
 
@@ -36,6 +37,7 @@ def endpoints(tmp_path):
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
     config.state_dir.mkdir(parents=True)
     (config.state_dir / "web-ca.pem").write_bytes(LAB_CA)
+    (config.state_dir / "corporate-ca.pem").write_bytes(CORPORATE_CA)
     return build_endpoints(config, PORTS)
 
 
@@ -101,10 +103,14 @@ def test_select_keeps_catalogue_order_and_rejects_unknown_names():
 
 
 def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, endpoints):
-    bundle = Path(endpoints.web.ca_cert).parent / "ca-bundle.pem"
+    state = Path(endpoints.web.ca_cert).parent
+    bundle = {"lab": state / "ca-bundle.pem", "corporate": state / "ca-corporate.pem",
+              "system": state / "ca-system.pem"}
     for s in catalogue.values():
         env = s.env
-        assert env["http_proxy"] == env["https_proxy"] == env["HTTP_PROXY"] == env["HTTPS_PROXY"]
+        if s.name != "pac":
+            assert env["http_proxy"] == env["https_proxy"] == env["HTTP_PROXY"] \
+                == env["HTTPS_PROXY"]
         assert set(CA_VARIABLES) <= set(env)
         assert env["LAB_URL"] == s.url and env["LAB_HTTPS_URL"] == s.https_url
         assert env["LAB_SCENARIO"] == s.name and env["LAB_EXPECT"] == s.expect
@@ -112,8 +118,38 @@ def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, e
         assert s.token == f"/matrix/r1/{s.name}"
         assert s.url.split("?")[0].endswith(s.token)
         assert set(env) <= set(MANAGED_VARIABLES)
-        if s.name != "tls-untrusted":
-            assert {env[v] for v in CA_VARIABLES} == {str(bundle)}
+        assert {env[v] for v in CA_VARIABLES} == {str(bundle[scenarios.spec(s.name).trust])}
+
+
+def test_tls_inspection_scenarios_trust_the_corporate_ca_or_only_the_origins(catalogue):
+    trusted, untrusted, exempt = (catalogue[n] for n in
+                                  ("bump-trusted", "bump-untrusted", "bump-exempt"))
+    for s in (trusted, untrusted, exempt):
+        assert _userinfo(s.env["https_proxy"]) == (None, None, "127.0.0.1", 3134)
+        assert s.scheme == "https"
+    corporate = Path(trusted.env["SSL_CERT_FILE"]).read_bytes()
+    assert CORPORATE_CA in corporate and LAB_CA not in corporate
+    assert LAB_CA in Path(untrusted.env["SSL_CERT_FILE"]).read_bytes()
+    assert (trusted.expect, untrusted.expect, exempt.expect) == ("ok", "tls-untrusted", "ok")
+    assert exempt.url == "https://bank.ad.example.com/matrix/r1/bump-exempt"
+
+
+def test_pac_scenario_gives_only_the_pac_url(catalogue, endpoints):
+    env = catalogue["pac"].env
+    assert env["auto_proxy"] == env["LAB_PAC_URL"] == "http://127.0.0.1:8080/proxy.pac"
+    assert not {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"} & set(env)
+    assert catalogue["pac"].url == "http://web.ad.example.com/matrix/r1/pac"
+
+
+def test_socks_scenarios_name_socks5h_with_credentials_in_every_proxy_variable(catalogue):
+    ok, wrong = catalogue["socks5"], catalogue["socks5-wrong-password"]
+    for s in (ok, wrong):
+        assert s.env["all_proxy"] == s.env["ALL_PROXY"] == s.env["http_proxy"]
+        assert s.env["http_proxy"].startswith("socks5h://")
+        assert s.credential is None           # dante caches no credential: may overlap
+    assert _userinfo(ok.env["all_proxy"]) == ("alice", "Rabbit-Hole-2024", "127.0.0.1", 1080)
+    assert _userinfo(wrong.env["all_proxy"])[1] != "Rabbit-Hole-2024"
+    assert wrong.expect == "proxy-auth"
 
 
 def test_proxied_urls_use_the_lab_name_and_https_variants_fetch_https(catalogue):

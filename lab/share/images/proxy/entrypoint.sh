@@ -9,6 +9,18 @@ vars=$(env | sed -n 's/^\(LAB_[A-Z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
 envsubst "$vars" < /etc/lab/smb.conf.template > /etc/samba/smb.conf
 envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf
+envsubst "$vars" < /etc/lab/danted.conf.template > /etc/danted.conf
+
+# SOCKS5 needs nothing from the DC: start it first, so it is up while the join runs.
+danted -f /etc/danted.conf &
+
+# TLS inspection: squid's copy of the corporate CA (key + certificate), and a fresh
+# certificate database (its certificates are signed by the CA mounted now).
+install -o proxy -g proxy -m 600 /etc/lab/bump-ca.pem /etc/squid/bump-ca.pem
+rm -rf /var/lib/squid/ssl_db
+install -d -o proxy -g proxy /var/lib/squid
+setpriv --reuid=proxy --regid=proxy --init-groups \
+    /usr/lib/squid/security_file_certgen -c -s /var/lib/squid/ssl_db -M 4MB >/dev/null
 
 # The DC starts alongside: wait (bounded) for the keytab it exports at its start
 # and for its LDAP, which the join needs.

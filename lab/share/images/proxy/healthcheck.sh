@@ -1,6 +1,6 @@
 #!/bin/bash
 # Healthy means authentication WORKS, not just that squid answers: a real
-# Negotiate and a real NTLM request through the proxy. A DC recreated under a
+# Negotiate and a real NTLM request through the proxy, and one through SOCKS5. A DC recreated under a
 # running proxy (new keys, no machine account) turns this red.
 set -euo pipefail
 curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:${LAB_CPORT_PROXY_NOAUTH}/squid-internal-mgr/info
@@ -10,5 +10,8 @@ url="http://web.${LAB_DOMAIN}/simpleresource"
 export KRB5CCNAME=FILE:/tmp/health.ccache
 klist -s 2>/dev/null || echo "$HEALTH_PASSWORD" | kinit "$HEALTH_USER" >/dev/null
 curl -fsS -o /dev/null --max-time 3 --proxy-negotiate -U : -x "http://${LAB_PROXY_FQDN}:${LAB_CPORT_PROXY_NEGOTIATE}" "$url"
+# SOCKS5 (dante): a real request with an htpasswd user, the name resolved by dante
+curl -fsS -o /dev/null --max-time 3 -x "socks5h://127.0.0.1:${LAB_CPORT_SOCKS}" \
+     -U "${SOCKS_USER}:${SOCKS_PASSWORD}" "$url"
 curl -fsS -o /dev/null --max-time 3 --proxy-ntlm -U "${LAB_WORKGROUP}\\${HEALTH_USER}:${HEALTH_PASSWORD}" \
      -x "http://127.0.0.1:${LAB_CPORT_PROXY_NTLM}" "$url"
