@@ -18,6 +18,8 @@ from tests.test_matrix import _dead
 
 pytestmark = pytest.mark.timeout(120)
 OK = [s.name for s in SPECS if s.expect == "ok"]
+#: Scenarios that need a PAC engine: curl, requests and Node have none.
+PAC = [s.name for s in SPECS if s.pac]
 REFUSED = [s.name for s in SPECS if s.expect in REFUSALS]
 #: What a curl user passes: --proxy-anyauth lets curl pick NTLM/Negotiate/Basic from
 #: the 407; -U : enables Negotiate from the ticket cache (credentials in the proxy URL
@@ -40,19 +42,37 @@ def failed(doc):
     return sorted(s["name"] for s in doc["scenarios"] if s["verdict"] == "fail")
 
 
-def test_curl_with_the_proxy_auth_flags_passes_every_scenario(tool, lab_endpoints, tmp_path):
+def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac(tool, lab_endpoints,
+                                                                       tmp_path):
+    """curl has no PAC engine: given only the PAC's URL, it goes direct, and the lab
+    name resolves nowhere on the host (exit 6)."""
     junit, html = tmp_path / "m.xml", tmp_path / "m.html"
     code, doc = matrix("--junit", str(junit), "--html", str(html), "--",
                        tool("curl"), *CURL[1:])
-    assert code == 0 and failed(doc) == [] and doc["passed"] == len(NAMES)
+    assert code == 1 and failed(doc) == PAC and doc["passed"] == len(NAMES) - len(PAC)
+    assert {s["name"]: s["exit_code"] for s in doc["scenarios"] if s["name"] in PAC} == {
+        name: 6 for name in PAC}
     seen = {s["name"]: s["origin_seen"] for s in doc["scenarios"]}
-    assert all(seen[name] for name in OK)
+    assert all(seen[name] for name in OK if name not in PAC)
     assert not any(seen[name] for name in REFUSED if not spec(name).origin_reached)
     assert all(s["exit_code"] != 0 for s in doc["scenarios"] if s["name"] in REFUSED)
     cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
     assert sorted(c.get("name") for c in cases) == sorted(NAMES)
-    assert all(c.find("failure") is None for c in cases)
+    assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == PAC
     assert _html_rows(html.read_text()) == len(NAMES)
+
+
+def test_a_pac_aware_client_passes_pac(lab_endpoints, tmp_path):
+    """pypac's PACSession, given the URL in LAB_PAC_URL: fetches the PAC, runs
+    FindProxyForURL, and goes through the proxy it names."""
+    client = tmp_path / "pac_get.py"
+    client.write_text("import os, sys\n"
+                      "from pypac import PACSession, get_pac\n"
+                      "pac = get_pac(url=os.environ['LAB_PAC_URL'])\n"
+                      "PACSession(pac).get(sys.argv[1], timeout=10).raise_for_status()\n")
+    code, doc = matrix("--only", ",".join(PAC), "--", sys.executable, str(client), "{url}")
+    assert code == 0 and failed(doc) == []
+    assert all(s["origin_seen"] for s in doc["scenarios"])
 
 
 def test_a_client_that_ignores_proxy_variables_fails_where_a_proxy_is_needed(tool,
@@ -86,24 +106,28 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
               "wait")
     code, doc = matrix("--timeout", "3", "--", tool("sh"), "-c", script, "sh", "{url}",
                        "{scenario}")
-    # proxy-stall fails too: curl's own 10 s bound is longer than this run's 3 s
+    # proxy-stall fails too: curl's own 10 s bound is longer than this run's 3 s; pac
+    # fails at once (curl has no PAC engine)
     assert code == 1 and failed(doc) == sorted([*OK, "proxy-stall"])
+    fetched = [name for name in OK if name not in PAC]
     for s in doc["scenarios"]:
-        if s["name"] in OK:
+        if s["name"] in fetched:
             assert s["exit_code"] is None and s["timed_out"] and 3 <= s["seconds"] < 8
     pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
-    assert len(pids) == len(OK)
+    assert len(pids) == len(fetched)
     assert all(_dead(pid) for pid in pids)
 
 
 def test_python_requests_fails_exactly_the_schemes_it_cannot_speak(lab_endpoints, tmp_path):
-    """requests does Basic proxy auth only: NTLM and Negotiate ports refuse it."""
+    """requests does Basic proxy auth only: NTLM and Negotiate ports refuse it; it has
+    no PAC engine. SOCKS5 works (PySocks installed), TLS inspection too (it reads
+    REQUESTS_CA_BUNDLE)."""
     client = tmp_path / "get.py"
     client.write_text("import sys, requests\n"
                       "requests.get(sys.argv[1], timeout=10).raise_for_status()\n")
     code, doc = matrix("--", sys.executable, str(client), "{url}")
     assert code == 1
-    assert failed(doc) == ["negotiate", "negotiate-https", "ntlm", "ntlm-https"]
+    assert failed(doc) == sorted(["negotiate", "negotiate-https", "ntlm", "ntlm-https", *PAC])
 
 
 def test_only_and_skip_choose_the_scenarios(tool, lab_endpoints):
@@ -152,11 +176,17 @@ def test_status_json_lists_the_scenarios(lab_endpoints):
 def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path):
     (tmp_path / "test_client.py").write_text(textwrap.dedent("""
         import subprocess
+        import sys
 
         def test_curl(lab_scenario):
-            proc = subprocess.run(
-                ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "10",
-                 "-o", "/dev/null", lab_scenario.url], env=lab_scenario.environ(), timeout=20)
+            client = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "10",
+                      "-o", "/dev/null", lab_scenario.url]
+            if lab_scenario.name == "pac":      # curl has no PAC engine: pypac has
+                client = [sys.executable, "-c", "import os, sys; from pypac import "
+                          "PACSession, get_pac; PACSession(get_pac(url=os.environ["
+                          "'LAB_PAC_URL'])).get(sys.argv[1], timeout=10).raise_for_status()",
+                          lab_scenario.url]
+            proc = subprocess.run(client, env=lab_scenario.environ(), timeout=20)
             verdict = lab_scenario.verdict(proc.returncode)
             assert verdict.passed, verdict.reason
             if lab_scenario.expect == "ok":
