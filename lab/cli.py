@@ -37,7 +37,9 @@ def format_endpoints(ep: Endpoints) -> str:
     rows = [("what", "where", "credentials")]
     for name, proxy in ep.proxy.items():
         creds = f"{proxy.username} / {proxy.password}" if proxy.username else "-"
-        rows.append((f"proxy {name}", f"{proxy.host}:{proxy.port}", creds))
+        where = f"{proxy.host}:{proxy.port}"
+        rows.append((f"proxy {name}", where if proxy.scheme == "http"
+                     else f"{proxy.scheme}://{where}", creds))
     rows.append(("dns", f"{ep.dns.host}:{ep.dns.port} (udp+tcp)", f"zone {ep.dc.domain}"))
     rows.append(("dc ldap", f"{ep.dc.ldap.host}:{ep.dc.ldap.port}", f"base {ep.dc.base_dn}"))
     rows.append(("dc kerberos", f"{ep.dc.kerberos.host}:{ep.dc.kerberos.port}",
@@ -45,6 +47,10 @@ def format_endpoints(ep: Endpoints) -> str:
     rows.append(("web", ep.web.url, f"via proxy: {ep.web.proxy_url}"))
     rows.append(("web https", ep.web.https_url,
                  f"via proxy: {ep.web.https_proxy_url} (CA {ep.web.ca_cert})"))
+    if ep.pac_url:
+        rows.append(("pac", ep.pac_url, "proxy auto-config (also /wpad.dat)"))
+    if ep.corporate_ca:
+        rows.append(("corporate CA", ep.corporate_ca, "what `bump` re-signs HTTPS with"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
