@@ -149,7 +149,6 @@ class LabConfig:
             "LAB_PROXY_FQDN": self.proxy_fqdn,
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
-            "LAB_STATE_DIR": str(self.state_dir),
             "LAB_BUMP_EXEMPT": " ".join(self.bump_exempt_fqdns) or "none.invalid",
             "LAB_WEB_ALIASES": " ".join(WEB_ALIASES),
         }

@@ -5,7 +5,8 @@ rebuilds and recreates only the services whose fingerprint changed, and is a
 no-op when none did. The inputs are the staged build context's files
 (`lab.buildctx.context_files`: the effective lab.toml, not any one file on
 disk), so a project's extra user rebuilds dc and proxy only; and the compose
-file, so a changed health check or command recreates what it describes.
+file, so a changed health check or command recreates what it describes; and the
+files `lab up` makes for a service (`lab.statefiles`: its certificate, the PAC).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from lab import statefiles
 from lab.buildctx import context_files
 from lab.config import LabConfig
 from lab.topology import SERVICES
@@ -22,6 +24,7 @@ def fingerprints(config: LabConfig) -> dict[str, str]:
     """service -> 16 hex digits over the lab's settings and the service's build inputs."""
     settings = json.dumps(config.compose_env(), sort_keys=True).encode()
     files = context_files(config)
+    made = statefiles.contents(config)
     result = {}
     for service in SERVICES:
         digest = hashlib.sha256(settings)
@@ -31,5 +34,8 @@ def fingerprints(config: LabConfig) -> dict[str, str]:
             for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
                 digest.update(path.encode())
                 digest.update(files[path])
+        for state_file in statefiles.of_service(service.name):   # certificates, PAC
+            digest.update(state_file.variable.encode())
+            digest.update(made[state_file.variable].encode())
         result[service.name] = digest.hexdigest()[:16]
     return result

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pac = None
     if args.pac_file:
-        # read at each request: `lab up` rewrites them when lab.toml changes
+        # read at each request: a file rewritten under a running server takes effect
         pac = PacResource.from_files(
             Path(args.pac_file), Path(args.pac_lab_file) if args.pac_lab_file else None,
             args.lab_subnet, args.lab_gateway)

@@ -141,9 +141,9 @@ LAB_VIEW_FILE = "lab.pac"
 
 
 def write_pac_files(config: LabConfig) -> Path:
-    """The PAC of `[pac]` in lab.toml, both views, where the web service reads them
-    (at each request: a changed lab.toml takes effect at the next `lab up`, no
-    restart). Published ports are lab.toml's. Returns the directory."""
+    """The PAC of `[pac]` in lab.toml, both views, in the state dir (`lab up` copies
+    them into the web service, `lab.statefiles`; a change recreates it). Published
+    ports are lab.toml's. Returns the directory."""
     views = pac_views(config, config.ports, port_name=config.pac_proxy_port,
                       direct=config.pac_direct)
     directory = config.state_dir / PAC_DIR

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
 
-from lab import buildctx, host, preflight
-from lab.certs import ensure_corporate_ca, ensure_web_certificate
+from lab import buildctx, host, preflight, statefiles
 from lab.compose import LabCompose
 from lab.config import LabConfig, load_config
 from lab.endpoints import Endpoints, build_endpoints
@@ -26,7 +25,6 @@ from lab.engine import Engine, ServiceState
 from lab.errors import LabNotRunning, StackError
 from lab.fingerprint import fingerprints
 from lab.lock import ProjectLock
-from lab.pac import write_pac_files
 from lab.topology import PORTS, SERVICE_NAMES
 
 Say = Callable[[str], None]
@@ -70,6 +68,7 @@ class Stack:
     @cached_property
     def compose(self) -> LabCompose:
         env = {**os.environ, **self.config.compose_env(),
+               **statefiles.contents(self.config),
                "LAB_BASE_IMAGE": self.base_image or host.base_image_name()}
         for service, fingerprint in self.fingerprints.items():
             env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
@@ -153,15 +152,16 @@ class Stack:
         """
         self.lock.say = say
         with self.lock:
-            write_pac_files(self.config)        # read per request: current even when up
+            # certificates and the PAC first: they are part of the fingerprints
+            statefiles.prepare(self.config)
+            for stale in ("fingerprints", "compose"):      # taken before they changed?
+                self.__dict__.pop(stale, None)
             states = self.states()
             if self.is_current(states):
                 say("lab is already up")
                 return self.endpoints(states, checked=True)
             preflight.check_ports_free(self.config, states)
             preflight.check_subnet(self.config, self.engine)
-            ensure_web_certificate(self.config)
-            ensure_corporate_ca(self.config)
             self.build(say)
             try:
                 say("starting containers")        # in the try: an interrupt from here on

@@ -44,3 +44,33 @@ def test_a_dns_change_reaches_dns_dc_and_proxy(tmp_path):
     zone.write_text(zone.read_text() + "; changed\n")
     after = fingerprints(load_config(root, environ={}))
     assert {s for s in before if before[s] != after[s]} == {"dns", "dc", "proxy"}
+
+
+def test_a_changed_pac_recreates_web_only_and_a_new_corporate_ca_the_proxy_only(tmp_path):
+    from lab import statefiles
+
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    statefiles.prepare(config)
+    before = fingerprints(config)
+    (config.state_dir / "pac" / "host.pac").write_text("function FindProxyForURL() {}\n")
+    after_pac = fingerprints(config)
+    assert {s for s in before if before[s] != after_pac[s]} == {"web"}
+    for name in ("corporate-ca.pem", "corporate-ca.key"):
+        (config.state_dir / name).unlink()
+    statefiles.prepare(config)                       # a new corporate CA, a new PAC
+    after_ca = fingerprints(config)
+    assert {s for s in after_pac if after_pac[s] != after_ca[s]} == {"proxy", "web"}
+
+
+def test_no_service_bind_mounts_a_path_of_this_host():
+    """With DOCKER_HOST naming another machine, a host path would name a path THERE:
+    files reach containers as compose configs with inline content instead."""
+    import re
+
+    from lab.discovery import package_dir
+
+    text = (package_dir(None) / "share" / "docker-compose.yml").read_text()
+    mounts = re.findall(r"^\s+- +['\"]?([^\s'\"]+:/[^\s'\"]*)", text, re.MULTILINE)
+    assert mounts == ["lab-shared:/lab-shared", "lab-shared:/lab-shared:ro"]
+    for name in ("web_tls", "web_ca", "bump_ca", "pac_host", "pac_lab"):
+        assert re.search(rf"^  {name}:\n    content: \$\{{LAB_[A-Z_]+:-\}}$", text, re.MULTILINE)
