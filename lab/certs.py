@@ -136,8 +136,17 @@ def ensure_web_certificate(config: LabConfig) -> Path:
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key = _ca(state, config.project)
-    names = [x509.DNSName(n) for n in (*config.web_names, "web", "localhost")] + [
-        x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", config.address("web"))]
+    # how clients reach it: by its lab names through a proxy, and at the published
+    # port on this machine (localhost, 127.0.0.1) or on a remote engine's host
+    public = config.public_host
+    addresses = dict.fromkeys(("127.0.0.1", config.address("web")))
+    dns_names = dict.fromkeys((*config.web_names, "web", "localhost"))
+    try:
+        addresses[str(ipaddress.ip_address(public))] = None
+    except ValueError:
+        dns_names[public] = None
+    names = [x509.DNSName(n) for n in dns_names] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     tls_path = state / WEB_TLS_FILE
     if not _leaf_is_current(tls_path, names, ca_cert):
         key = ec.generate_private_key(ec.SECP256R1())

@@ -57,6 +57,9 @@ class LabConfig:
     bump_exempt: tuple[str, ...] = ()
     pac_proxy_port: str = "proxy_noauth"     # [pac] proxy_port: a [ports] key
     pac_direct: tuple[str, ...] = ()         # [pac] direct
+    bind: str = "127.0.0.1"                  # LAB_BIND: where ports are published
+    #: the variables that say which Docker engine (lab.dockerhost reads them)
+    docker_env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     state_home: Path = Path.home() / ".local" / "state"
     #: the merged file document (project settled, before environment overrides): what
     #: the images get as their lab.toml, so an override alone never rebuilds them
@@ -94,6 +97,21 @@ class LabConfig:
         """`[proxy] bump_exempt`, each name completed with the lab domain if it has no dot."""
         return tuple(name if "." in name else f"{name}.{self.domain}"
                      for name in self.bump_exempt)
+
+    @property
+    def docker_host(self) -> str | None:
+        """The engine's URL (DOCKER_HOST, else the docker context); None: local socket."""
+        from lab import dockerhost  # not in the images, which never ask
+
+        return dockerhost.docker_host(self.docker_env)
+
+    @property
+    def public_host(self) -> str:
+        """Where clients on this machine reach the published ports: 127.0.0.1, or
+        the remote engine's host (`lab.dockerhost`)."""
+        from lab import dockerhost
+
+        return dockerhost.public_host(self.bind, dockerhost.engine_address(self.docker_host))
 
     @property
     def gateway(self) -> str:
@@ -149,6 +167,7 @@ class LabConfig:
             "LAB_PROXY_FQDN": self.proxy_fqdn,
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
+            "LAB_BIND": self.bind,
             "LAB_BUMP_EXEMPT": " ".join(self.bump_exempt_fqdns) or "none.invalid",
             "LAB_WEB_ALIASES": " ".join(WEB_ALIASES),
         }
@@ -203,6 +222,19 @@ def _override_ports(ports: dict[str, int], env: dict[str, str]) -> dict[str, int
                               f"LAB_PORT_{name.upper()} (or [ports] {name}) to another port")
         taken[port] = name
     return result
+
+
+#: What decides the Docker engine (see lab.dockerhost).
+DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "HOME")
+
+
+def _bind(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ConfigError(f"LAB_BIND={value!r}: give the IPv4 address to publish the lab's "
+                          "ports on (127.0.0.1, 0.0.0.0, or one of the engine host's)") from None
+    return value
 
 
 def load_config(root: Path | None = None, environ: dict[str, str] | None = None, *,
@@ -268,6 +300,8 @@ def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
         roles=settle_roles(users, proxy["group"]),
         bump_exempt=schema.check_bump_exempt(proxy["bump_exempt"]),
         pac_proxy_port=pac_port, pac_direct=pac_direct,
+        bind=_bind(env.get("LAB_BIND", "127.0.0.1")),
+        docker_env={k: v for k, v in env.items() if k in DOCKER_VARIABLES},
         state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
                         or Path.home() / ".local" / "state"),
         document=data, origin=origin,

@@ -158,38 +158,41 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
         return number
 
     roles = config.roles
+    host = config.public_host          # 127.0.0.1, or a remote engine's host
     credentials = {"basic": roles.basic, "ldap": roles.domain, "negotiate": roles.domain,
                    "ntlm": roles.domain, "group": roles.group_member}
     proxy = {}
     for name in PROXY_PORTS:
         user = credentials.get(name)
         proxy[name] = ProxyPort(
-            name, LOOPBACK, port(f"proxy_{name}"),
+            name, host, port(f"proxy_{name}"),
             username=user.name if user else None, password=user.password if user else None)
-    # Kerberos asks for HTTP/<host>: name the proxy by its principal, connect to loopback
+    # Kerberos asks for HTTP/<host>: name the proxy by its principal, connect to `host`
     proxy["negotiate"] = ProxyPort("negotiate", config.proxy_fqdn, port("proxy_negotiate"),
-                                   roles.domain.name, roles.domain.password, address=LOOPBACK)
-    proxy["group"] = ProxyPort("group", LOOPBACK, port("proxy_group"), roles.group_member.name,
+                                   roles.domain.name, roles.domain.password, address=host)
+    proxy["group"] = ProxyPort("group", host, port("proxy_group"), roles.group_member.name,
                                roles.group_member.password,
                                denied_username=roles.group_denied.name,
                                denied_password=roles.group_denied.password)
     # SOCKS5 (dante) checks the htpasswd users, as the `basic` port does
-    proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, LOOPBACK, port(SOCKS_PORT), roles.basic.name,
+    proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, host, port(SOCKS_PORT), roles.basic.name,
                                   roles.basic.password, scheme="socks5h")
+    # the web certificate names localhost (and the remote engine's host, if any)
+    https_host = "localhost" if host == LOOPBACK else host
     return Endpoints(
         project=config.project,
         proxy=proxy,
-        dns=Endpoint(LOOPBACK, port("dns")),
-        dc=Dc(Endpoint(LOOPBACK, port("ldap")), Endpoint(LOOPBACK, port("kerberos")),
+        dns=Endpoint(host, port("dns")),
+        dc=Dc(Endpoint(host, port("ldap")), Endpoint(host, port("kerberos")),
               realm=config.realm, domain=config.domain, workgroup=config.workgroup,
               hostname=config.dc_fqdn, base_dn=config.base_dn),
-        web=Web(url=f"http://{LOOPBACK}:{port('web')}/",
+        web=Web(url=f"http://{host}:{port('web')}/",
                 proxy_url=f"http://{config.web_fqdn}/",
-                https_url=f"https://localhost:{port('web_https')}/",
+                https_url=f"https://{https_host}:{port('web_https')}/",
                 https_proxy_url=f"https://{config.web_fqdn}/",
                 ca_cert=str(config.state_dir / WEB_CA_FILE)),
         host_interface=config.gateway,
-        faults_api=Endpoint(LOOPBACK, port("faults_api")),
+        faults_api=Endpoint(host, port("faults_api")),
         corporate_ca=str(config.state_dir / CORPORATE_CA_FILE),
-        pac_url=f"http://{LOOPBACK}:{port('web')}/{PROXY_PAC}",
+        pac_url=f"http://{host}:{port('web')}/{PROXY_PAC}",
         proxy_lab_address=config.address("proxy"))

@@ -74,8 +74,9 @@ def _state_of(container) -> ServiceState:
 class Engine:
     """A Docker engine (the one `DOCKER_HOST` / the docker context names)."""
 
-    def __init__(self, client=None):
+    def __init__(self, client=None, docker_host: str | None = None):
         self._given = client
+        self.docker_host = docker_host      # None: DOCKER_HOST or the local socket
 
     @cached_property
     def client(self):
@@ -84,6 +85,8 @@ class Engine:
         if self._given is not None:
             return self._given
         try:
+            if self.docker_host:
+                return docker.DockerClient(base_url=self.docker_host, timeout=60)
             return docker.from_env(timeout=60)
         except docker.errors.DockerException:
             raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "

@@ -30,11 +30,16 @@ def fault_gateways(endpoints: Endpoints, specs: Sequence) -> Iterator[dict[str, 
     if not faulty:
         yield {}
         return
-    upstream = f"{LOOPBACK}:{endpoints.proxy[faulty[0].port].port}"
+
+    def address(port: str) -> str:          # 127.0.0.1, or a remote engine's host
+        proxy = endpoints.proxy[port]
+        return f"{proxy.connect_address}:{proxy.port}"
+
+    upstream = address(faulty[0].port)
     argv = [sys.executable, "-m", "lab.faults", "--api", f"{LOOPBACK}:0", "--seed", "0"]
     for spec in faulty:
         argv += ["--proxy", spec.name, f"{LOOPBACK}:0",
-                 f"{LOOPBACK}:{endpoints.proxy[spec.port].port}" if spec.port else upstream]
+                 address(spec.port) if spec.port else upstream]
     server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:

@@ -6,7 +6,8 @@ port, then the fallback entries in order; anything else gets `otherwise`.
 
 A PAC's addresses must work for the client that fetched it, so there are two
 views of one policy: the host view (`PROXY 127.0.0.1:<published port>`, for
-clients on this host through the published port) and the lab view (`PROXY
+clients on this host through the published port; a remote engine's host instead
+of 127.0.0.1) and the lab view (`PROXY
 <proxy lab name>:<container port>`, for clients inside the lab network). The
 web service picks the view per client address (see `lab.webresources.PacResource`).
 
@@ -28,7 +29,6 @@ from lab.config import LabConfig
 from lab.errors import ConfigError
 from lab.topology import PORTS_BY_NAME
 
-LOOPBACK = "127.0.0.1"
 KEYWORDS = ("PROXY", "SOCKS5", "SOCKS", "HTTPS", "DIRECT")
 _NAME = re.compile(r"^[A-Za-z0-9*?._-]+$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._-]+:[0-9]{1,5}$")
@@ -130,7 +130,7 @@ def pac_views(config: LabConfig, published: Mapping[str, int | None], *,
                          comment=f"lab project {config.project}, {view} view")
 
     return PacViews(
-        host=pac_text(policy(pac_entry(keyword, LOOPBACK, host_port), "host")),
+        host=pac_text(policy(pac_entry(keyword, config.public_host, host_port), "host")),
         lab=pac_text(policy(pac_entry(keyword, config.proxy_fqdn, port.container_port),
                             "lab network")))
 

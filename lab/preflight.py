@@ -1,7 +1,9 @@
 """Checks made before `lab up` touches anything: each failure is one line naming the fix.
 
-- every port the lab publishes is free on 127.0.0.1 (or already the lab's own);
+- every port the lab publishes is free on LAB_BIND (or already the lab's own);
 - the lab's subnet overlaps no other docker network and no host route;
+With a remote engine (lab.dockerhost) the host checks are the engine's to make:
+this machine's ports and routes say nothing about it.
 - a running lab is not asked to change what cannot change under it (its subnet).
 """
 
@@ -22,7 +24,9 @@ def network_name(config: LabConfig) -> str:
 
 
 def check_ports_free(config: LabConfig, states: dict[str, ServiceState]) -> None:
-    """Every port we publish is free on 127.0.0.1 (or already ours)."""
+    """Every port we publish is free on LAB_BIND (or already ours)."""
+    if _remote(config):
+        return
     ours = {port for s in states.values() for port in s.published.values()}
     for name, port in config.ports.items():
         if port in ours:
@@ -35,13 +39,13 @@ def check_ports_free(config: LabConfig, states: dict[str, ServiceState]) -> None
                     # (e.g. right after a test run) must not count as "in use"
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
-                    sock.bind(("127.0.0.1", port))
+                    sock.bind((config.bind, port))
                     if kind == socket.SOCK_STREAM:
                         sock.listen(1)
                 except OSError:
                     proto = "TCP" if kind == socket.SOCK_STREAM else "UDP"
                     raise StackError(
-                        f"port {port}/{proto} ({name}) on 127.0.0.1 is in use by another "
+                        f"port {port}/{proto} ({name}) on {config.bind} is in use by another "
                         f"program: stop it, or set LAB_PORT_{name.upper()}=<free port> "
                         "in the environment or in .env") from None
 
@@ -64,13 +68,19 @@ def check_subnet(config: LabConfig, engine: Engine) -> None:
                     f"the lab subnet {subnet} overlaps docker network {name!r} ({other}): "
                     "set LAB_SUBNET to a free range (e.g. 10.77.0.0/24) in the environment "
                     "or in .env")
-    for iface, network in host_routes():
+    for iface, network in ([] if _remote(config) else host_routes()):
         if iface.startswith(("br-", "docker", "veth")):
             continue
         if subnet.overlaps(network):
             raise StackError(f"the lab subnet {subnet} overlaps the host's route to {network} "
                              f"on {iface}: set LAB_SUBNET to a free range in the environment "
                              "or in .env")
+
+
+def _remote(config: LabConfig) -> bool:
+    from lab.dockerhost import engine_address
+
+    return engine_address(config.docker_host) is not None
 
 
 def host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:

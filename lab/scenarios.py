@@ -127,6 +127,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
                            f"run it with `lab run {s.name} -- CMD` or `lab matrix`")
         return f"http://{LOOPBACK}:{gateways[s.name]}", None
     proxy = endpoints.proxy[s.port]
+    where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
     if s.credentials == "kerberos":
         return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
@@ -134,7 +135,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
                       "denied": (proxy.denied_username, proxy.denied_password)
                       }.get(s.credentials, (None, None))
     if user is None:
-        return f"{proxy.scheme}://{LOOPBACK}:{proxy.port}", None
+        return f"{proxy.scheme}://{where}", None
     password = password or ""
     # squid caches one credential per scheme and user (see Scenario.credential); dante none
     credential = None if proxy.scheme != "http" else (
@@ -142,8 +143,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     if s.port == "ntlm":
         user = f"{endpoints.dc.workgroup}\\{user}"
     quote = lambda text: urllib.parse.quote(text, safe="")  # noqa: E731
-    return (f"{proxy.scheme}://{quote(user)}:{quote(password)}@{LOOPBACK}:{proxy.port}",
-            credential)
+    return f"{proxy.scheme}://{quote(user)}:{quote(password)}@{where}", credential
 
 
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
@@ -178,6 +178,8 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     if down_port is None:
         with closed_port() as sock:
             down_port = sock.getsockname()[1]
+    web_host = urllib.parse.urlsplit(endpoints.web.url).hostname
+    no_proxy = NO_PROXY if web_host in NO_PROXY.split(",") else f"{NO_PROXY},{web_host}"
     proxied = endpoints.web.proxy_url.rstrip("/")
     proxied_https = endpoints.web.https_proxy_url.rstrip("/")
     scenarios = []
@@ -203,7 +205,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         if proxy.startswith("socks"):     # the variable SOCKS-only clients read
             env.update(all_proxy=proxy, ALL_PROXY=proxy)
         if s.direct:
-            env.update(no_proxy=NO_PROXY, NO_PROXY=NO_PROXY)
+            env.update(no_proxy=no_proxy, NO_PROXY=no_proxy)
         if s.trust not in bundles:
             raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "
                            "where it is (an older lab?): `lab up`")

@@ -47,7 +47,7 @@ class Stack:
     def __init__(self, config: LabConfig | None = None, engine: Engine | None = None,
                  base_image: str | None = None):
         self.config = config or load_config()
-        self.engine = engine or Engine()
+        self.engine = engine or Engine(docker_host=self.config.docker_host)
         self.base_image = base_image
         self._started = False
         self.lock = ProjectLock(self.config.state_dir, self.config.project)
@@ -69,6 +69,8 @@ class Stack:
     def compose(self) -> LabCompose:
         env = {**os.environ, **self.config.compose_env(),
                **statefiles.contents(self.config),
+               # the engine the SDK talks to, even when a docker context named it
+               **({"DOCKER_HOST": self.config.docker_host} if self.config.docker_host else {}),
                "LAB_BASE_IMAGE": self.base_image or host.base_image_name()}
         for service, fingerprint in self.fingerprints.items():
             env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
