@@ -49,6 +49,12 @@ def ensure_engine(say: Say) -> None:
     """A Docker engine answers `docker info`, installing and starting it if need be."""
     if engine_answers():
         return
+    from lab.dockerhost import docker_host, engine_address
+
+    remote = docker_host(os.environ)
+    if engine_address(remote) is not None:      # not ours to install or start
+        raise HostError(f"the Docker engine at {remote} (DOCKER_HOST or the docker context) "
+                        "does not answer: start it, or unset DOCKER_HOST for a local one")
     if shutil.which("dockerd") is None:
         _require_installable("the Docker engine")
         say("installing the Docker engine (docker.io)")
