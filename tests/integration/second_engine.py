@@ -42,7 +42,7 @@ from lab import host
 
 #: Label on the engine's image, container and volume (the image carries it too).
 LABEL = "lab.test=second-engine"
-#: The pid of the process that started an engine: a leftover is one whose owner is gone.
+#: "pid:start" of the process that started an engine: a leftover's owner is gone.
 OWNER_LABEL = "lab.test.owner"
 IMAGE = "lab-test/dind:bookworm"
 CONTEXT = Path(__file__).resolve().parent.parent / "data" / "dind"
@@ -156,20 +156,25 @@ def build_image(base: str) -> str:
     return IMAGE
 
 
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot), None when there is none:
+    with the pid, it names a process even after its pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def _owner() -> str:
+    return f"{os.getpid()}:{_process_start(os.getpid())}"
+
+
 def _owner_alive(labels: dict[str, str] | None) -> bool:
-    try:
-        pid = int((labels or {}).get(OWNER_LABEL, ""))
-    except ValueError:
+    pid, _, start = (labels or {}).get(OWNER_LABEL, "").partition(":")
+    if not pid.isdigit():
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _process_start(int(pid)) == start
 
 
 def remove_leftovers() -> list[str]:
@@ -282,10 +287,11 @@ def _remove(name: str) -> None:
 
 
 @contextmanager
-def running_second_engine(base: str | None = None, *,
-                          ready_timeout: float = READY_TIMEOUT) -> Iterator[SecondEngine]:
+def running_second_engine(base: str | None = None, *, ready_timeout: float = READY_TIMEOUT,
+                          storage_driver: str | None = None) -> Iterator[SecondEngine]:
     """A second Docker engine holding the base image, removed (container and volume)
-    when the block ends, also when it ends by an exception."""
+    when the block ends, also when it ends by an exception. `storage_driver` forces
+    the inner engine's (default: overlay2 where the volume takes it, else vfs)."""
     base = base or base_image()
     remove_leftovers()
     timings = {}
@@ -293,10 +299,11 @@ def running_second_engine(base: str | None = None, *,
     build_image(base)
     timings["build"] = time.monotonic() - started
     name = f"lab-test-engine2-{os.getpid()}-{secrets.token_hex(3)}"
-    labels = ["--label", LABEL, "--label", f"{OWNER_LABEL}={os.getpid()}"]
+    labels = ["--label", LABEL, "--label", f"{OWNER_LABEL}={_owner()}"]
     try:
         _docker("volume", "create", *labels, name)
-        _docker("run", "-d", "--name", name, *labels, *privilege_options(),
+        driver_env = ["-e", f"DOCKERD_STORAGE_DRIVER={storage_driver}"] if storage_driver else []
+        _docker("run", "-d", "--name", name, *labels, *privilege_options(), *driver_env,
                 "-v", f"{name}:/var/lib/docker", IMAGE)
         info = json.loads(_docker("inspect", name).stdout)[0]["NetworkSettings"]
         address = info.get("IPAddress") or next(
