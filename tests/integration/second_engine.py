@@ -2,7 +2,8 @@
 lab against a remote engine (`DOCKER_HOST=tcp://host:port`, issue 14).
 
 Docker-in-docker from Debian's packages (tests/data/dind/, no registry needed): the
-engine's image is built on the engine the tests use, run privileged with a volume
+engine's image is built on the engine the tests use, run privileged (or the same
+without a capability the machine lacks, see privilege_options) with a volume
 of its own on /var/lib/docker, and given the lab's base image (`docker save | docker
 -H ... load`), so that it builds the lab's images without a registry.
 
