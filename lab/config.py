@@ -168,6 +168,9 @@ class LabConfig:
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
             "LAB_BIND": self.bind,
+            # what host clients call the proxy by: the DC gives it an SPN (Negotiate)
+            "LAB_PUBLIC_HOST": self.public_host,
+            "LAB_PROXY_SERVICE_ACCOUNT": self.ldap_bind_user.name,
             "LAB_BUMP_EXEMPT": " ".join(self.bump_exempt_fqdns) or "none.invalid",
             "LAB_WEB_ALIASES": " ".join(WEB_ALIASES),
         }

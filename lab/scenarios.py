@@ -116,6 +116,13 @@ class Scenario:
         return judge(self, exit_code, timed_out, self.origin_saw())
 
 
+def negotiate_proxy_name(endpoints: Endpoints) -> str:
+    """What a host client calls the Negotiate proxy (an SPN HTTP/<name> exists for
+    it): `localhost`, or a remote engine's host."""
+    address = endpoints.proxy["negotiate"].connect_address
+    return NEGOTIATE_PROXY_NAME if address == LOOPBACK else address
+
+
 def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
                gateways: Mapping[str, int]) -> tuple[str, tuple[str, str] | None]:
     """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
@@ -129,7 +136,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     proxy = endpoints.proxy[s.port]
     where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
     if s.credentials == "kerberos":
-        return f"http://{NEGOTIATE_PROXY_NAME}:{proxy.port}", None
+        return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
                       "wrong": (proxy.username, f"{proxy.password}-wrong"),
                       "denied": (proxy.denied_username, proxy.denied_password)
@@ -174,7 +181,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         kdc = endpoints.dc.kerberos
         session = kinit(user.username or "", user.password or "", endpoints.dc.realm, kdc.host,
                         kdc.port, directory=workdir / "krb5",
-                        extra_hosts=(NEGOTIATE_PROXY_NAME,))
+                        extra_hosts=(negotiate_proxy_name(endpoints),))
     if down_port is None:
         with closed_port() as sock:
             down_port = sock.getsockname()[1]

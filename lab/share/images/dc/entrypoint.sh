@@ -8,6 +8,12 @@ rm -f "$keytab.new"
 samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PROXY_FQDN}" >/dev/null
 # the name host clients use (lab matrix's negotiate scenario); exportkeytab appends
 samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/localhost" >/dev/null
+# with a remote engine, clients call the proxy by the engine's host: its SPN too
+if [ "${LAB_PUBLIC_HOST}" != 127.0.0.1 ]; then
+    samba-tool spn list "${LAB_PROXY_SERVICE_ACCOUNT}" | grep -qi "HTTP/${LAB_PUBLIC_HOST}\$" \
+        || samba-tool spn add "HTTP/${LAB_PUBLIC_HOST}" "${LAB_PROXY_SERVICE_ACCOUNT}" >/dev/null
+    samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PUBLIC_HOST}" >/dev/null
+fi
 chmod 644 "$keytab.new"          # squid's helper runs as user proxy; a test lab
 mv -f "$keytab.new" "$keytab"
 # samba registers its dynamic records in bind as it starts: let bind answer first
