@@ -14,22 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from lab import cli_faults, cli_project, cli_scenarios
+from lab import cli_ad, cli_faults, cli_project, cli_scenarios
+from lab.cli_common import say as _say
+from lab.cli_common import stack_of as _stack
 from lab.endpoints import Endpoints
-from lab.errors import LabError, LabNotRunning, StackError, UsageError
+from lab.errors import LabError, LabNotRunning, UsageError
 from lab.topology import PROXY_PORTS, SERVICE_NAMES
-
-
-def _say(message: str) -> None:
-    print(f"lab: {message}", file=sys.stderr, flush=True)
-
-
-def _stack(args, **kwargs):
-    """The Stack of the configuration `--config` (or discovery) names."""
-    from lab.config import load_config
-    from lab.stack import Stack
-
-    return Stack(config=load_config(file=args.config), **kwargs)
 
 
 def format_endpoints(ep: Endpoints) -> str:
@@ -144,46 +134,6 @@ def cmd_fetch(args) -> int:
     return fetch.run(endpoints, args.url, args.via, username, password)
 
 
-def cmd_dns(args) -> int:
-    from lab.ad import make_resolver, query
-
-    dns_ep = _stack(args).endpoints().dns
-    answer = query(make_resolver(dns_ep.host, dns_ep.port), args.name, args.type)
-    for record in answer:
-        print(f"{answer.qname} {answer.rrset.ttl} {args.type.upper()} {record.to_text()}")
-    return 0
-
-
-def cmd_ad_users(args) -> int:
-    from lab.config import load_config
-
-    config = load_config(file=args.config)
-    print(f"{'user':<12} {'exists in':<18} groups")
-    for user in config.users:
-        where = "+".join(sorted(user.places)) + (" (service)" if user.service else "")
-        print(f"{user.name:<12} {where:<18} {', '.join(user.groups) or '-'}")
-    for group in config.groups:
-        members = [u.name for u in config.users if group.name in u.groups]
-        print(f"group {group.name}: {', '.join(members) or '(empty)'}  {group.description}")
-    return 0
-
-
-def cmd_ad_kinit(args) -> int:
-    from lab.ad import kinit
-
-    stack = _stack(args)
-    endpoints = stack.endpoints()
-    user = stack.config.user(args.user)
-    if not user.in_domain:
-        raise StackError(f"{user.name} is not a domain user (see `lab ad users`)")
-    kdc = endpoints.dc.kerberos
-    session = kinit(user.name, user.password, endpoints.dc.realm, kdc.host, kdc.port)
-    _say(f"ticket for {session.principal}; use it with:")
-    for name, value in session.env.items():
-        print(f"export {name}={value}")
-    return 0
-
-
 def cmd_logs(args) -> int:
     return _stack(args).logs(args.service, follow=args.follow)
 
@@ -217,17 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "lab.toml user needs no --password)")
     fetch.add_argument("--password")
     fetch.set_defaults(func=cmd_fetch)
-    dns = sub.add_parser("dns", help="query the lab's DNS server")
-    dns.add_argument("name")
-    dns.add_argument("type", nargs="?", default="A")
-    dns.set_defaults(func=cmd_dns)
-    ad = sub.add_parser("ad", help="the AD domain: users, tickets")
-    ad_sub = ad.add_subparsers(dest="ad_command", required=True, metavar="COMMAND")
-    ad_sub.add_parser("users", help="lab users and groups, and where each exists"
-                      ).set_defaults(func=cmd_ad_users)
-    kinit = ad_sub.add_parser("kinit", help="a ticket for a lab user, in a private cache")
-    kinit.add_argument("user")
-    kinit.set_defaults(func=cmd_ad_kinit)
+    cli_ad.add_parsers(sub)
     cli_scenarios.add_parsers(sub)
     cli_faults.add_parsers(sub)
     cli_project.add_parsers(sub)

@@ -12,15 +12,12 @@ published port number. Toxics and attributes are Toxiproxy's (`lab.faults.schema
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.error
 
+from lab.cli_common import say as _say
+from lab.cli_common import stack_of as _stack
 from lab.errors import LabError, UsageError
-
-
-def _say(message: str) -> None:
-    print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
 def _run(action):
@@ -42,9 +39,8 @@ def _run(action):
 def cmd_fault(args) -> int:
     from lab import service_faults
     from lab.faults import client
-    from lab.stack import Stack
 
-    stack = Stack()
+    stack = _stack(args)
     if args.fault_command in ("pause", "stop"):
         getattr(service_faults, args.fault_command)(stack, args.service)
         _say(f"{args.service} {'paused' if args.fault_command == 'pause' else 'stopped'}; "

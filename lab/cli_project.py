@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.resources
-import sys
 from pathlib import Path
 from typing import Any
 
 from lab import tomlout
+from lab.cli_common import say as _say
 from lab.config import LabConfig, load_config
 from lab.discovery import FILE_NAME, derive_project
 from lab.errors import LabError
@@ -44,10 +44,6 @@ pytest
 lab matrix -- ./your-client {url}      # every corporate-proxy scenario, judged
 lab down
 '''
-
-
-def _say(message: str) -> None:
-    print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
 def effective_document(config: LabConfig) -> dict[str, Any]:

@@ -12,18 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from lab.cli_common import say as _say
+from lab.cli_common import stack_of as _stack
 from lab.errors import LabNotRunning, UsageError
-
-
-def _say(message: str) -> None:
-    print(f"lab: {message}", file=sys.stderr, flush=True)
-
-
-def _stack(args):
-    from lab.config import load_config
-    from lab.stack import Stack
-
-    return Stack(config=load_config(file=args.config))
 
 
 def _lab_for_scenarios(args):

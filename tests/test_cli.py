@@ -55,10 +55,12 @@ def test_bad_input_is_one_line_never_a_traceback(argv, needle, capsys, monkeypat
     checked before the lab is asked anything, so these hold with no lab at all."""
     monkeypatch.setenv("LAB_PROJECT", "no-lab-for-this-test")
     import lab.cli
+    import lab.cli_ad
 
     stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints(),
                              "config": load_config(environ={})})
-    monkeypatch.setattr(lab.cli, "_stack", lambda *_, **__: stub())
+    for module in (lab.cli, lab.cli_ad):
+        monkeypatch.setattr(module, "_stack", lambda *_, **__: stub())
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("lab: error: ") and err.count("\n") == 1 and needle in err
