@@ -1,4 +1,4 @@
-"""`python -m bench [tidy|proxy|faults|faults-lab|matrix|lab ...] [--warm]`: the project's
+"""`python -m bench [tidy|proxy|corpnet|faults|faults-lab|matrix|lab ...] [--warm]`: the project's
 benchmark figures."""
 
 import subprocess
@@ -11,10 +11,11 @@ def report(what: str, value: float, unit: str) -> None:
 
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
-    everything = ["tidy", "proxy", "faults", "faults-lab", "matrix", "lab"]
+    everything = ["tidy", "proxy", "corpnet", "faults", "faults-lab", "matrix", "lab"]
     wanted = [a for a in argv if not a.startswith("--")] or everything
     for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests"),
-                         ("faults", "faults"), ("faults-lab", "faults_lab")):
+                         ("corpnet", "corpnet_requests"), ("faults", "faults"),
+                         ("faults-lab", "faults_lab")):
         if name in wanted:
             # each in a child process: task.react() owns the reactor, then exits
             subprocess.run([sys.executable, "-c", f"from bench import {module}, "

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 import pytest_twisted
-from twisted.internet import endpoints, reactor
+from twisted.internet import defer, endpoints, reactor
 
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
 from lab.proxy import (
@@ -72,6 +72,34 @@ def test_keep_alive_reuses_the_socks_connection(make_socks, socks_client, origin
     for _ in range(3):
         yield client.get_page(origin.get_url() + "simpleresource")
     assert len(proxy.requests) == 1
+
+
+def _open_to(port: int) -> list:
+    """This process's TCP connections to 127.0.0.1:`port` the reactor still watches."""
+    from twisted.internet import tcp
+
+    return [s for s in set(reactor.getReaders()) | set(reactor.getWriters())
+            if isinstance(s, tcp.Client) and s.getPeer().port == port]
+
+
+@pytest_twisted.inlineCallbacks
+def test_close_closes_every_connection_promptly(make_socks, socks_client, origin):
+    """Twisted's pool keeps 2 idle connections per origin and closes the rest without
+    waiting; a polite TLS close waits for the peer's close_notify. close() must leave
+    nothing open, and promptly, even when the peer no longer answers (relays paused)."""
+    proxy = yield make_socks(USERS)
+    client = socks_client(proxy)
+    for base in (origin.get_url(), origin.get_https_url()):
+        pages = [client.get_page(base + "simpleresource") for _ in range(10)]
+        assert [SAMPLE_RESOURCE] * 10 == (yield defer.gatherResults(pages))
+    for relay in proxy.relays:
+        relay.transport.pauseProducing()        # nothing more from the origin
+    try:
+        yield client.shutdown().addTimeout(5, reactor)
+        assert [] == _open_to(proxy.port)
+    finally:
+        for relay in proxy.relays:
+            relay.transport.resumeProducing()
 
 
 @pytest_twisted.inlineCallbacks

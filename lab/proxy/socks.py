@@ -69,6 +69,7 @@ class _SOCKS5Protocol(protocol.Protocol):
         self._timer = None
         self.ready: defer.Deferred = defer.Deferred()
         self.lost = False
+        self.gone: defer.Deferred = defer.Deferred()     # fires once the connection is closed
 
     def connectionMade(self) -> None:
         endpoint = self._endpoint
@@ -180,11 +181,14 @@ class _SOCKS5Protocol(protocol.Protocol):
 
     def connectionLost(self, reason) -> None:
         self.lost = True
-        if self._inner is not None:
-            self._inner.connectionLost(reason)
-            return
-        self._fail(ProxyConnectionLostError(f"SOCKS proxy {self._endpoint.proxy_name} closed "
-                                            f"the connection during {self._stage}"))
+        try:
+            if self._inner is not None:
+                self._inner.connectionLost(reason)
+                return
+            self._fail(ProxyConnectionLostError(f"SOCKS proxy {self._endpoint.proxy_name} "
+                                                f"closed the connection during {self._stage}"))
+        finally:
+            self.gone.callback(None)
 
 
 @implementer(IStreamClientEndpoint)

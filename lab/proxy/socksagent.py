@@ -5,13 +5,18 @@ Unlike an HTTP proxy, SOCKS carries every request on a connection to the origin
 itself: plain HTTP speaks origin-form inside the SOCKS connection, HTTPS
 wraps it in TLS verified against `trust_root` (an untrusted certificate is an
 `OriginTLSError` naming its issuer, see `lab.proxy.trust`). Twisted's
-connection pool keeps them alive per origin. Errors are `lab.proxy` errors, as
-for `ProxyAgent`, so callers handle both kinds of proxy alike.
+connection pool keeps them alive per origin; it keeps at most 2 idle per origin
+and closes the rest without waiting, so `close()` tracks every connection to the
+proxy itself. Errors are `lab.proxy` errors, as for `ProxyAgent`, so callers
+handle both kinds of proxy alike.
 """
 
 from __future__ import annotations
 
+import weakref
+
 from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.web import client, iweb
 from zope.interface import implementer
 
@@ -28,7 +33,9 @@ class SOCKS5EndpointFactory:
     def __init__(self, reactor, proxy_endpoint, credentials: Credentials | None = None, *,
                  proxy_name: str = "", trust_root=None, answer_timeout: float = 30.0):
         self._reactor = reactor
-        self._proxy = proxy_endpoint
+        #: every connection to the proxy, open or not yet collected (`SOCKSAgent.close`)
+        self.connections: weakref.WeakSet = weakref.WeakSet()
+        self._proxy = _Noted(proxy_endpoint, self.connections)
         self._credentials = credentials
         self._proxy_name = proxy_name
         self._trust_root = trust_root
@@ -49,6 +56,31 @@ class SOCKS5EndpointFactory:
         if uri.scheme == b"https":
             return endpoints.wrapClientTLS(self.creator(host), endpoint)
         return endpoint
+
+    def close(self) -> defer.Deferred:
+        """Abort every open connection to the proxy; fires when they are all closed."""
+        closing = []
+        for connection in list(self.connections):
+            if not connection.lost:
+                closing.append(connection.gone)
+                connection.transport.abortConnection()
+        return defer.gatherResults(closing).addCallback(lambda _: None)
+
+
+@implementer(IStreamClientEndpoint)
+class _Noted:
+    """`endpoint`, noting each protocol it connects in `connections`."""
+
+    def __init__(self, endpoint, connections: weakref.WeakSet):
+        self._endpoint = endpoint
+        self._connections = connections
+
+    def connect(self, protocol_factory) -> defer.Deferred:
+        def note(protocol):
+            self._connections.add(protocol)
+            return protocol
+
+        return self._endpoint.connect(protocol_factory).addCallback(note)
 
 
 @implementer(iweb.IAgent)
@@ -91,5 +123,11 @@ class SOCKSAgent:
             raise translated from None
 
     def close(self) -> defer.Deferred:
-        """Close every kept-alive connection; fires when they are gone."""
-        return self.pool.closeCachedConnections()
+        """Close every connection this agent opened: kept alive, in use, or being
+        closed by the pool (which does not wait for those it drops); at once rather
+        than politely, as a TLS close would wait for the peer's close_notify. Fires
+        when they are all gone."""
+        cached = self.pool.closeCachedConnections()
+        closed = self.endpoints.close()
+        return defer.gatherResults([cached, closed], consumeErrors=True).addCallback(
+            lambda _: None)
