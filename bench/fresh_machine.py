@@ -336,7 +336,7 @@ def parse_steps(lines: list[tuple[float, str]], end: float, rc: int) -> list[dic
         elif rest.startswith("FAILED") or rest.startswith("error"):
             step["end"], step["status"] = at, "FAILED"
     out = []
-    for step in sorted(steps.values(), key=lambda s: s["start"]):
+    for step in sorted(steps.values(), key=lambda s: (s["start"], s["step"])):
         if step["end"] is None:
             if check_at is not None and check_at > step["start"]:
                 step["end"], step["status"] = check_at, "done"
@@ -345,10 +345,33 @@ def parse_steps(lines: list[tuple[float, str]], end: float, rc: int) -> list[dic
                 step["status"] = "done" if rc == 0 else "unfinished"
         out.append({"step": step["step"], "what": step["what"], "start": round(step["start"], 1),
                     "seconds": round(step["end"] - step["start"], 1), "status": step["status"]})
+    out += _lab_up_phases(lines, check_at if check_at is not None else end)
     if check_at is not None:
         out.append({"step": "5/5", "what": "lab check", "start": round(check_at, 1),
                     "seconds": round(end - check_at, 1),
                     "status": "done" if rc == 0 else "FAILED"})
+    return out
+
+
+def _lab_up_phases(lines: list[tuple[float, str]], end: float) -> list[dict]:
+    """Inside 5/5 lab up: each image's build (`lab: building image X (i/n, ...)` until
+    the next such line or `images ready`), then `starting containers` until healthy."""
+    marks = []
+    for at, line in lines:
+        if match := re.match(r"lab: building image (\S+) \((\d+/\d+)", line):
+            marks.append((at, f"image {match.group(1)} ({match.group(2)})"))
+        elif line.startswith("lab: images ready"):
+            marks.append((at, None))
+        elif line.startswith("lab: starting containers"):
+            marks.append((at, "start, until all healthy"))
+        elif re.fullmatch(r"\S*/lab check", line.strip()):
+            break
+    out = []
+    for i, (at, what) in enumerate(marks):
+        if what is not None:
+            until = marks[i + 1][0] if i + 1 < len(marks) else end
+            out.append({"step": "5/5", "what": what, "start": round(at, 1),
+                        "seconds": round(until - at, 1), "status": "done"})
     return out
 
 
@@ -483,7 +506,10 @@ def run(report, source: Path = REPO) -> dict:
 def print_result(report, result: dict, prefix: str = "fresh machine") -> None:
     for step in result.get("steps", []):
         status = "" if step["status"] == "done" else f" {step['status']}"
-        report(f"{prefix}: [{step['step']} {step['what'][:30]}] at {step['start']:.0f} s{status}",
+        what = re.split(r"[:(]", step["what"])[0].strip() if step["what"].startswith(
+            ("host", "Python", "Kerberos")) else step["what"]
+        indent = "  " if step["what"].startswith(("image ", "start,")) else ""
+        report(f"{prefix}: {indent}[{step['step']} {what}] from {step['start']:.0f} s{status}",
                step["seconds"], "s")
     status = "lab check passed" if result.get("make_exit") == 0 else \
         f"FAILED, exit {result.get('make_exit')}"
