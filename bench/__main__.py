@@ -1,5 +1,6 @@
-"""`python -m bench [tidy|proxy|corpnet|faults|faults-lab|matrix|lab ...] [--warm]`: the project's
-benchmark figures."""
+"""`python -m bench [tidy|proxy|corpnet|faults|faults-lab|matrix|lab|fresh ...] [--warm]
+[--source=DIR]`: the project's benchmark figures. `fresh` (make lab-up on a fresh Debian 12
+machine, minutes) runs only when named; the default set prints its last recorded run."""
 
 import subprocess
 import sys
@@ -11,7 +12,8 @@ def report(what: str, value: float, unit: str) -> None:
 
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
-    everything = ["tidy", "proxy", "corpnet", "faults", "faults-lab", "matrix", "lab"]
+    everything = ["tidy", "proxy", "corpnet", "faults", "faults-lab", "matrix", "lab",
+                  "fresh-last"]
     wanted = [a for a in argv if not a.startswith("--")] or everything
     for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests"),
                          ("corpnet", "corpnet_requests"), ("faults", "faults"),
@@ -32,6 +34,14 @@ def main(argv: list[str]) -> int:
         from bench import lab_lifecycle
 
         lab_lifecycle.run(report, cold=not warm_only)
+    if "fresh-last" in wanted:
+        from bench import fresh_machine
+
+        fresh_machine.report_last(report)
+    if "fresh" in wanted:
+        from bench import fresh_machine
+
+        return fresh_machine.main(argv)
     return 0
 
 

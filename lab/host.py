@@ -130,10 +130,19 @@ def base_image_name() -> str:
     return UPSTREAM_BASE_IMAGE
 
 
+def python_headers_missing() -> bool:
+    """No Python.h for this Python: the Kerberos bindings' source build would fail."""
+    import sysconfig
+
+    return not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+
+
 def ensure_client_tools(say: Say) -> None:
     """curl, dig, ldapsearch and kinit, as the README and the tests use them; and
-    what building the Kerberos Python bindings (gssapi, krb5) needs."""
-    missing = sorted({pkg for tool, pkg in CLIENT_TOOLS.items() if shutil.which(tool) is None})
+    what building the Kerberos Python bindings (gssapi, krb5) needs: gcc, libkrb5-dev
+    and Python's headers (python3-dev, which a fresh Debian does not have)."""
+    missing = sorted({pkg for tool, pkg in CLIENT_TOOLS.items() if shutil.which(tool) is None}
+                     | ({"python3-dev"} if python_headers_missing() else set()))
     if not missing:
         return
     _require_installable(", ".join(missing))

@@ -34,3 +34,21 @@ def test_debian_release_reads_os_release():
 
 def test_mirror_is_a_url():
     assert apt._debian_mirror().startswith("http")
+
+
+def test_client_tools_add_python_headers_when_missing(monkeypatch, tmp_path):
+    """gssapi and krb5 build from source: without Python.h (python3-dev, not on a fresh
+    Debian) the Kerberos step fails, so it is installed with the client tools."""
+    import sysconfig
+
+    installed = []
+    monkeypatch.setattr(host.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(host, "_require_installable", lambda what: 12)
+    monkeypatch.setattr(host, "_apt_install", lambda pkgs, say: installed.extend(pkgs))
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    host.ensure_client_tools(lambda message: None)
+    assert installed == ["python3-dev"]
+    installed.clear()
+    (tmp_path / "Python.h").write_text("")
+    host.ensure_client_tools(lambda message: None)
+    assert installed == []
