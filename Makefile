@@ -40,16 +40,16 @@ base-image: venv
 
 # After `lab.host` has installed libkrb5-dev: gssapi/krb5 build from source. Only the
 # `kerberos` extra's own requirements (read from pyproject.toml): lab's own install
-# is left alone, as `lab up` may be running from it meanwhile (make lab-up).
+# is left alone, as a `lab` command may be running from it meanwhile.
 $(KRB_STAMP): $(STAMP)
 	@$(STEP) "4/5 Kerberos bindings (gssapi, krb5: a source build)" sh -c \
 	    "$(PY) -c 'import tomllib; print(*tomllib.load(open(\"pyproject.toml\", \"rb\"))[\"project\"][\"optional-dependencies\"][\"kerberos\"], sep=\"\\n\")' | xargs $(VENV)/bin/pip install"
 	@touch $@
 
 # The lab does not need the Kerberos bindings (only the tests' Twisted Negotiate
-# client does): their ~2-minute source build runs beside the base image and `lab up`.
+# client does): `make lab-up` leaves their ~2.5-minute source build to `make test`.
 lab-up: tools
-	@$(MAKE) --no-print-directory -j2 lab-started $(KRB_STAMP)
+	@$(MAKE) --no-print-directory lab-started
 
 lab-started: base-image
 	@echo "lab: [5/5 lab up] ..." >&2
