@@ -6,7 +6,9 @@ is the Docker side: it finds the fault layer's API and the containers by label.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 
 from lab.errors import LabError, LabNotRunning
 from lab.stack import Stack
@@ -14,6 +16,8 @@ from lab.topology import PORTS_BY_NAME, SERVICE_NAMES
 
 #: Services a fault may take away (the fault layer itself stays: it is the switch).
 FAULTABLE_SERVICES = tuple(s for s in SERVICE_NAMES if s != "faults")
+#: How long a service back from a fault may take until the lab is healthy again.
+RECOVERY_TIMEOUT = 120.0
 
 
 def api_url(stack: Stack) -> str:
@@ -51,19 +55,42 @@ def stop(stack: Stack, service: str) -> None:
 
 
 def restore(stack: Stack, say: Callable[[str], None] = lambda _m: None,
-            timeout: float = 120) -> None:
+            timeout: float = RECOVERY_TIMEOUT) -> None:
     """Every toxic gone, every service back and healthy (services first: the API's
     own answer comes through the fault layer's container, which never goes away)."""
     from lab.faults.client import FaultClient
 
     states = stack.states()
+    brought_back = False
     for service, state in states.items():
         container = stack.engine.client.containers.get(state.container_id)
         if state.state == "paused":
             say(f"unpausing {service}")
             container.unpause()
+            brought_back = True
         elif state.state in ("exited", "created"):
             say(f"starting {service}")
             container.start()
+            brought_back = True
     FaultClient(api_url(stack)).reset()
-    stack.wait_healthy(say, timeout, heal=True)
+    # after a service was away, docker's last verdicts may predate it: check afresh
+    stack.wait_healthy(say, timeout, heal=True, fresh=brought_back)
+
+
+@contextlib.contextmanager
+def paused(stack: Stack, service: str, say: Callable[[str], None] = lambda _m: None,
+           timeout: float = RECOVERY_TIMEOUT) -> Iterator[None]:
+    """`service` frozen for the block; then thawed, and every service's own health
+    check passing again (bounded by `timeout`) before the block is left. A service
+    that was already paused is left paused."""
+    already = _container(stack, service).status == "paused"
+    pause(stack, service)
+    try:
+        yield
+    finally:
+        if not already:
+            _container(stack, service).unpause()
+            started = time.monotonic()
+            stack.wait_healthy(lambda _m: None, timeout, heal=True, fresh=True)
+            say(f"{service} back, the lab healthy again after "
+                f"{time.monotonic() - started:.1f} s")
