@@ -34,7 +34,7 @@ class Spec:
     description: str
     expect: Expect
     port: str | None                  # lab proxy port; None: a closed port (proxy-down)
-    credentials: Literal["none", "valid", "wrong", "denied", "kerberos"] = "none"
+    credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "uncached"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
@@ -45,6 +45,10 @@ class Spec:
     fault: Fault | None = None        # faults on a proxy of its own (lab.faultgateway)
     query: str = ""                   # asked of the origin (`?status=503`, `?bytes=N`)
     origin_reached: bool = False      # a refusal that happens after the origin answered
+    #: a lab service frozen while the client runs (`lab fault pause`). It breaks every
+    #: other client of the lab, so only `lab matrix` runs such a scenario: alone, after
+    #: the others, and it waits until the lab is healthy again before it returns.
+    pause: str | None = None
 
 
 SPECS: tuple[Spec, ...] = (
@@ -114,6 +118,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("origin-503", "the origin answers 503 (Retry-After: 1) through the open proxy: "
          "must fail, not treat the error page as the content", "origin-error", "noauth",
          query="?status=503", origin_reached=True),
+    Spec("dc-down", "the domain controller is frozen: the ldap port cannot check a user "
+         "it has not cached and answers 407 within ~5 s: must fail, promptly (a user "
+         "validated in the last two hours would still pass; `lab matrix` runs this one "
+         "alone, after the others)", "proxy-auth", "ldap", "uncached", pause="dc"),
 )
 NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
 _BY_NAME = {spec.name: spec for spec in SPECS}
@@ -136,6 +144,13 @@ def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
     if not chosen:
         raise UnknownScenario("--only/--skip leave no scenario to run")
     return chosen
+
+
+def split_exclusive(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(names that may run side by side, names that pause a service and so run alone)."""
+    names = list(names)
+    return ([n for n in names if spec(n).pause is None],
+            [n for n in names if spec(n).pause is not None])
 
 
 def describe(workgroup: str = "WORKGROUP", realm: str = "REALM") -> list[dict[str, str]]:

@@ -48,6 +48,14 @@ def _command(args) -> list[str]:
     return list(args.cmd)
 
 
+def _refuse_exclusive(name: str) -> None:
+    """A scenario that pauses a lab service runs only under `lab matrix`."""
+    from lab.scenarios import only_under_matrix, spec
+
+    if spec(name).pause is not None:
+        raise UsageError(only_under_matrix(name))
+
+
 def cmd_env(args) -> int:
     from lab.config import load_config
     from lab.matrix import new_run_id
@@ -67,6 +75,7 @@ def cmd_env(args) -> int:
     if spec(name).fault is not None:
         raise UsageError(f"{name} needs a faulty proxy that lives as long as its client, "
                          f"which `lab env` cannot give: use `lab run {name} -- CMD`")
+    _refuse_exclusive(name)
     stack, endpoints = _lab_for_scenarios(args)
     # the shell uses the files after we exit: they live in the project's state dir
     workdir = stack.config.state_dir / "env"
@@ -86,6 +95,7 @@ def cmd_run(args) -> int:
     from lab.scenarios import build_scenarios
 
     name = _select([args.scenario], [])[0]
+    _refuse_exclusive(name)
     command = _command(args)
     endpoints = _lab_for_scenarios(args)[1]
     from lab.faultgateway import fault_gateways
@@ -121,8 +131,11 @@ def cmd_matrix(args) -> int:
     _check_output_path("--html", args.html)
     names = _select(args.only, args.skip)
     command = _command(args)
-    endpoints = _lab_for_scenarios(args)[1]
-    result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs)
+    stack, endpoints = _lab_for_scenarios(args)
+    from lab import service_faults
+
+    result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs,
+                        pause=lambda service: service_faults.paused(stack, service, _say))
     if args.junit:
         Path(args.junit).write_text(reports.junit(result))
     if args.html:

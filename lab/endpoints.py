@@ -9,6 +9,7 @@ reads one back (for clients that only have the document).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,10 @@ class ProxyPort:
     address: str | None = None
     denied_username: str | None = None           # `group`: a valid user it refuses (403)
     denied_password: str | None = field(default=None, repr=False)
+    #: `ldap`: a valid domain user nothing in the lab sends squid while the DC answers,
+    #: so never in squid's credential cache (the `dc-down` scenario's)
+    uncached_username: str | None = None
+    uncached_password: str | None = field(default=None, repr=False)
     #: how clients name it in a proxy URL: "http", or "socks5h" (SOCKS5, names
     #: resolved by the proxy) for the `socks` port
     scheme: str = "http"
@@ -74,6 +79,9 @@ class ProxyPort:
         if self.denied_username is not None:
             doc.update(denied_username=self.denied_username,
                        denied_password=self.denied_password)
+        if self.uncached_username is not None:
+            doc.update(uncached_username=self.uncached_username,
+                       uncached_password=self.uncached_password)
         return doc
 
 
@@ -174,6 +182,8 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                                roles.group_member.password,
                                denied_username=roles.group_denied.name,
                                denied_password=roles.group_denied.password)
+    proxy["ldap"] = dataclasses.replace(proxy["ldap"], uncached_username=roles.uncached.name,
+                                        uncached_password=roles.uncached.password)
     # SOCKS5 (dante) checks the htpasswd users, as the `basic` port does
     proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, host, port(SOCKS_PORT), roles.basic.name,
                                   roles.basic.password, scheme="socks5h")

@@ -21,19 +21,28 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab.bounded import Completed, CredentialGate, ProcessGroups, Stopped, run_bounded
 from lab.endpoints import Endpoints
+from lab.errors import LabError
 from lab.faultgateway import fault_gateways
-from lab.scenarios import REFUSALS, Scenario, build_scenarios, closed_port, spec
+from lab.scenarios import (
+    REFUSALS,
+    Scenario,
+    build_scenarios,
+    closed_port,
+    spec,
+    split_exclusive,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "Completed", "CredentialGate", "MatrixResult", "Outcome",
-           "ProcessGroups", "Stopped", "Verdict", "judge", "new_run_id", "run_bounded",
+           "Pauser", "ProcessGroups", "Stopped", "Verdict", "judge", "new_run_id", "run_bounded",
            "run_matrix", "run_scenario", "substitute"]
 
 DEFAULT_TIMEOUT = 20.0
@@ -151,27 +160,55 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
 
 
+#: `pause(service)`: a context manager holding `service` frozen for its block, then
+#: the lab healthy again before it is left (`lab.service_faults.paused`).
+Pauser = Callable[[str], AbstractContextManager[None]]
+
+
 def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
                timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
-               base_env: Mapping[str, str] | None = None) -> MatrixResult:
+               base_env: Mapping[str, str] | None = None,
+               pause: Pauser | None = None) -> MatrixResult:
     """Run `command` once per named scenario, in parallel (`jobs` at a time,
     default all), and judge each run. Ticket caches live in a temp dir removed
-    at the end; the `proxy-down` port is held closed for the whole run."""
+    at the end; the `proxy-down` port is held closed for the whole run.
+
+    Scenarios that pause a service (`dc-down`) break the others, so they run
+    afterwards, one at a time, each inside `pause(service)`, which must also
+    wait until the lab is healthy again; without `pause` they are refused."""
+    shared, alone = split_exclusive(names)
+    if alone and pause is None:
+        raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
+                       "`lab matrix` runs it")
     run_id = new_run_id()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
             fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
         scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
-                                    down_port=down.getsockname()[1], gateways=gateways)
+                                    down_port=down.getsockname()[1], gateways=gateways,
+                                    exclusive=True)
+        by_name = {s.name: s for s in scenarios}
         gate, groups = CredentialGate(), ProcessGroups()
-        with ThreadPoolExecutor(max_workers=jobs or len(scenarios)) as pool:
-            try:
-                outcomes = tuple(pool.map(
-                    lambda s: run_scenario(s, command, timeout, base_env, gate, groups),
-                    scenarios))
-            except BaseException:          # Ctrl-C: stop every client, start no other
-                groups.stop()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    return MatrixResult(run_id, tuple(command), timeout, outcomes,
+        done: dict[str, Outcome] = {}
+        try:
+            if shared:
+                with ThreadPoolExecutor(max_workers=jobs or len(shared)) as pool:
+                    try:
+                        for outcome in pool.map(
+                                lambda n: run_scenario(by_name[n], command, timeout, base_env,
+                                                       gate, groups), shared):
+                            done[outcome.scenario.name] = outcome
+                    except BaseException:     # Ctrl-C: stop every client, start no other
+                        groups.stop()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        raise
+            for name in alone:             # the exclusive phase: one at a time, alone
+                with pause(str(spec(name).pause)):  # type: ignore[misc]  (checked above)
+                    done[name] = run_scenario(by_name[name], command, timeout, base_env,
+                                              gate, groups)
+        except BaseException:              # the same in the exclusive phase (idempotent)
+            groups.stop()
+            raise
+    return MatrixResult(run_id, tuple(command), timeout,
+                        tuple(done[n] for n in names if n in done),
                         time.monotonic() - started)

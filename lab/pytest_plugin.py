@@ -85,10 +85,11 @@ def pytest_generate_tests(metafunc):
     names are static: collection needs no lab."""
     if "lab_scenario" not in metafunc.fixturenames:
         return
-    from lab.scenarios import NAMES, UnknownScenario, spec
+    from lab.scenarios import NAMES, UnknownScenario, only_under_matrix, spec
 
     marker = metafunc.definition.get_closest_marker("lab_scenarios")
-    names = list(marker.args) if marker else list(NAMES)
+    # scenarios that pause a lab service (dc-down) would break the tests beside them
+    names = list(marker.args) if marker else [n for n in NAMES if spec(n).pause is None]
     if not names:
         pytest.fail(f"{metafunc.definition.nodeid}: @pytest.mark.lab_scenarios() names no "
                     "scenario", pytrace=False)
@@ -97,6 +98,9 @@ def pytest_generate_tests(metafunc):
             spec(name)
         except UnknownScenario as exc:
             pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
+        if spec(name).pause is not None:
+            pytest.fail(f"{metafunc.definition.nodeid}: {only_under_matrix(name)}",
+                        pytrace=False)
     metafunc.parametrize("lab_scenario", names, indirect=True, ids=names)
 
 

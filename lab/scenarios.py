@@ -39,6 +39,7 @@ from lab.catalogue import (
     describe,
     select,
     spec,
+    split_exclusive,
 )
 from lab.clientenv import (
     CA_VARIABLES,
@@ -53,8 +54,8 @@ from lab.endpoints import LOOPBACK, Endpoints
 from lab.errors import LabError
 
 __all__ = ["CA_VARIABLES", "MANAGED_VARIABLES", "NAMES", "REFUSALS", "SPECS", "Scenario",
-           "Spec", "UnknownScenario", "build_scenarios", "closed_port", "describe", "select",
-           "spec", "system_ca_file"]
+           "Spec", "UnknownScenario", "build_scenarios", "closed_port", "describe",
+           "only_under_matrix", "select", "spec", "split_exclusive", "system_ca_file"]
 
 @dataclass(frozen=True)
 class Scenario:
@@ -123,6 +124,13 @@ def negotiate_proxy_name(endpoints: Endpoints) -> str:
     return NEGOTIATE_PROXY_NAME if address == LOOPBACK else address
 
 
+def only_under_matrix(name: str) -> str:
+    """Why a scenario that pauses a service cannot run outside `lab matrix`."""
+    return (f"{name} pauses the lab's {spec(name).pause}, which breaks every other client of "
+            f"the lab: only `lab matrix` runs it (alone, after the others, then heals the "
+            f"lab): `lab matrix --only {name} -- CMD`")
+
+
 def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
                gateways: Mapping[str, int]) -> tuple[str, tuple[str, str] | None]:
     """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
@@ -139,8 +147,12 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
                       "wrong": (proxy.username, f"{proxy.password}-wrong"),
-                      "denied": (proxy.denied_username, proxy.denied_password)
+                      "denied": (proxy.denied_username, proxy.denied_password),
+                      "uncached": (proxy.uncached_username, proxy.uncached_password),
                       }.get(s.credentials, (None, None))
+    if s.credentials != "none" and user is None:
+        raise LabError(f"{s.name}: these endpoints name no {s.credentials} user for the "
+                       f"{s.port} port (an older lab?): `lab up`")
     if user is None:
         return f"{proxy.scheme}://{where}", None
     password = password or ""
@@ -155,17 +167,23 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
 
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
                     workdir: Path, down_port: int | None = None,
-                    gateways: Mapping[str, int] | None = None) -> list[Scenario]:
+                    gateways: Mapping[str, int] | None = None,
+                    exclusive: bool = False) -> list[Scenario]:
     """The named scenarios (default: all) of the running lab, for run id `run`.
 
     Kerberos scenarios get a fresh ticket (one kinit, one ccache copy each, so
     parallel clients never share a cache) under `workdir`, which the caller
     owns and removes. `down_port` is the closed port of `proxy-down`
     (default: one free now; hold a `closed_port()` to be sure it stays closed).
+    Scenarios that pause a service (`dc-down`) are refused unless `exclusive`: the
+    caller runs them alone, with that service paused (`lab matrix`).
     """
     from lab.ad import kinit
 
     chosen = [spec(n) for n in (NAMES if names is None else names)]
+    for s in chosen:
+        if s.pause is not None and not exclusive:
+            raise LabError(only_under_matrix(s.name))
     if endpoints.proxy_lab_address is None:
         raise LabError("these endpoints do not say where the proxy sits on the lab network "
                        "(read from JSON?): build them with Stack().endpoints()")

@@ -189,11 +189,13 @@ class Stack:
                 raise
             return self.endpoints(states, checked=True)
 
-    def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False
-                     ) -> dict[str, ServiceState]:
+    def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False,
+                     fresh: bool = False) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is.
         `heal`: services just brought back from a fault may fail their checks for a
-        while: keep probing them, until the deadline, instead of giving up at once."""
+        while: keep probing them, until the deadline, instead of giving up at once.
+        `fresh`: docker's last verdict may predate the fault (a check every 10-30 s):
+        run every service's own check now, and trust only that."""
         started = time.monotonic()
         deadline = started + timeout
         reported: set[str] = set()
@@ -203,7 +205,11 @@ class Stack:
                 state = states.get(service)
                 if state is None or service in reported:
                     continue
-                if state.healthy or (state.unsettled and self.engine.probe(state)):
+                if fresh:
+                    ready = state.state == "running" and self.engine.probe(state)
+                else:
+                    ready = state.healthy or (state.unsettled and self.engine.probe(state))
+                if ready:
                     reported.add(service)
                     say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
                 elif state.broken and not (heal and state.state == "running"):

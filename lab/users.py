@@ -53,6 +53,9 @@ class Roles:
     group_member: User     # domain user in the proxy group: `group` admits them
     group_denied: User     # domain user outside it: `group` answers 403
     ldap_bind: User        # squid's LDAP bind account (service = true)
+    #: a domain user playing no other role: nothing in the lab sends it to squid while
+    #: the DC answers, so squid cannot have it cached (the `dc-down` scenario's user)
+    uncached: User
 
 
 def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
@@ -92,9 +95,9 @@ def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
 
 def _pick(users: tuple[User, ...], role: str, fix: str, *, place: str = DOMAIN,
           service: bool = False, in_group: str | None = None,
-          not_in_group: str | None = None) -> User:
+          not_in_group: str | None = None, taken: tuple[User, ...] = ()) -> User:
     for user in users:
-        if user.service != service or place not in user.places:
+        if user in taken or user.service != service or place not in user.places:
             continue
         if in_group is not None and in_group not in user.groups:
             continue
@@ -106,13 +109,17 @@ def _pick(users: tuple[User, ...], role: str, fix: str, *, place: str = DOMAIN,
 
 def settle_roles(users: tuple[User, ...], group: str) -> Roles:
     """Who plays each part, or one line saying which user to add."""
+    basic = _pick(users, "the `basic` port's user", 'add one with in = ["htpasswd"]',
+                  place=HTPASSWD)
+    domain = _pick(users, "the domain ports' user", 'add one with in = ["domain"]')
+    member = _pick(users, f"a member of {group!r}",
+                   f'add a domain user with groups = ["{group}"]', in_group=group)
+    denied = _pick(users, f"a domain user outside {group!r} (the `group` port's 403)",
+                   f"add a domain user not in {group!r}", not_in_group=group)
     return Roles(
-        basic=_pick(users, "the `basic` port's user", 'add one with in = ["htpasswd"]',
-                    place=HTPASSWD),
-        domain=_pick(users, "the domain ports' user", 'add one with in = ["domain"]'),
-        group_member=_pick(users, f"a member of {group!r}",
-                           f'add a domain user with groups = ["{group}"]', in_group=group),
-        group_denied=_pick(users, f"a domain user outside {group!r} (the `group` port's 403)",
-                           f"add a domain user not in {group!r}", not_in_group=group),
+        basic=basic, domain=domain, group_member=member, group_denied=denied,
         ldap_bind=_pick(users, "squid's LDAP bind account",
-                        'add a domain user with service = true', service=True))
+                        'add a domain user with service = true', service=True),
+        uncached=_pick(users, "the `dc-down` scenario's user (a domain user playing no "
+                       "other role, so squid never caches it)", 'add another user with '
+                       'in = ["domain"]', taken=(basic, domain, member, denied)))

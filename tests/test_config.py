@@ -118,7 +118,6 @@ def test_state_dir_belongs_to_the_project_not_the_checkout(lab_root, tmp_path):
     ('admin_password = "Lab-Admin-2024!"', 'admin_password = "admin"', "admin_password"),
     ('realm = "AD.EXAMPLE.COM"', 'realm = "OTHER.COM"', "realm is the domain in upper case"),
     ('hostname = "proxy"', 'hostname = "LABPROXY"', "hostname"),
-    ('groups = []', 'groups = ["proxy-users"]', "outside 'proxy-users'"),
     ('in = ["domain"]\nservice = true', 'in = ["domain"]\nservice = false',
      "LDAP bind account"),
 ])
@@ -148,6 +147,47 @@ def test_roles_are_settled_at_load():
     assert "proxy-users" in roles.group_member.groups
     assert "proxy-users" not in roles.group_denied.groups
     assert roles.ldap_bind.service
+    # dc-down's user plays no other part: nothing sends it to squid while the DC answers
+    others = (roles.basic, roles.domain, roles.group_member, roles.group_denied,
+              roles.ldap_bind)
+    assert roles.uncached.in_domain and roles.uncached not in others
+    assert roles.uncached.name == "erin"
+
+
+def _users(*entries):
+    from lab.users import parse_users
+
+    return parse_users([{"name": name, "password": "Xyzzy-Plugh-42", "in": places,
+                         "groups": groups, "service": service}
+                        for name, places, groups, service in entries], {"proxy-users"})
+
+
+ALICE = ("alice", ["domain", "htpasswd"], ["proxy-users"], False)
+BOB = ("bob", ["domain"], [], False)
+ERIN = ("erin", ["domain"], [], False)
+SVC = ("svc", ["domain"], [], True)
+
+
+@pytest.mark.parametrize("entries,needle", [
+    ((ALICE, SVC), "outside 'proxy-users'"),
+    ((ALICE, ("bob", ["domain"], ["proxy-users"], False),
+      ("erin", ["domain"], ["proxy-users"], False), SVC), "outside 'proxy-users'"),
+    ((ALICE, BOB, SVC), "dc-down"),            # every domain user already plays a part
+    ((ALICE, BOB, ("carol", ["htpasswd"], [], False), SVC), "dc-down"),
+])
+def test_a_user_set_that_cannot_play_every_part_is_refused(entries, needle):
+    from lab.users import settle_roles
+
+    with pytest.raises(ConfigError, match=needle):
+        settle_roles(_users(*entries), "proxy-users")
+
+
+def test_the_dc_down_user_is_a_domain_user_playing_no_other_part():
+    from lab.users import settle_roles
+
+    roles = settle_roles(_users(ALICE, BOB, ERIN, SVC), "proxy-users")
+    assert (roles.domain.name, roles.group_denied.name, roles.uncached.name) == (
+        "alice", "bob", "erin")
 
 
 def test_compose_env_carries_host_and_container_ports():

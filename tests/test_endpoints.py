@@ -82,6 +82,9 @@ def test_roles_come_from_the_configuration():
     assert ep.proxy["basic"].username == config.roles.basic.name
     assert ep.proxy["ntlm"].username == config.roles.domain.name
     assert ep.proxy["group"].denied_username == config.roles.group_denied.name
+    assert ep.proxy["ldap"].uncached_username == config.roles.uncached.name
+    assert ep.proxy["ldap"].uncached_password == config.roles.uncached.password
+    assert "uncached_username" not in ep.proxy["basic"].to_json()
 
 
 def test_a_port_docker_did_not_publish_is_named():

@@ -173,3 +173,96 @@ def test_stop_kills_every_running_client_and_starts_no_other():
     groups.end(proc)
     proc.stdout.close()
     proc.stderr.close()
+
+
+# -- the exclusive phase: scenarios that pause a lab service run alone, afterwards ------
+
+
+@pytest.fixture
+def origin():
+    """A stand-in for the web service's evidence endpoint: it saw nothing."""
+    import http.server
+    import json
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"requests": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def lab(tmp_path, origin):
+    import dataclasses
+
+    from lab.config import load_config
+    from lab.endpoints import build_endpoints
+    from tests.test_endpoints import PORTS
+
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
+    config.state_dir.mkdir(parents=True)
+    (config.state_dir / "web-ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    endpoints = build_endpoints(config, PORTS)
+    return dataclasses.replace(endpoints, web=dataclasses.replace(endpoints.web, url=origin))
+
+
+def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path):
+    import contextlib
+
+    from lab.matrix import run_matrix
+
+    log = tmp_path / "log"
+    paused: list[str] = []
+
+    @contextlib.contextmanager
+    def pause(service):
+        with log.open("a") as out:
+            out.write(f"pause {service}\n")
+        paused.append(service)
+        yield
+        with log.open("a") as out:
+            out.write(f"healed {service}\n")
+
+    # each run logs its scenario and whether the DC was paused when it ran; all refuse
+    command = ["sh", "-c", f'echo "$LAB_SCENARIO" >> {log}; exit 22']
+    names = ["basic-wrong-password", "dc-down", "group-denied"]
+    result = run_matrix(lab, command, names, timeout=10, pause=pause)
+    lines = log.read_text().splitlines()
+    assert sorted(lines[:2]) == ["basic-wrong-password", "group-denied"]   # the others first
+    assert lines[2:] == ["pause dc", "dc-down", "healed dc"]     # then alone, DC paused
+    assert paused == ["dc"]
+    assert [o.scenario.name for o in result.outcomes] == names         # catalogue order
+    assert all(o.verdict.passed for o in result.outcomes), [o.verdict for o in
+                                                              result.outcomes]
+
+
+def test_without_a_way_to_pause_the_exclusive_scenarios_are_refused(lab):
+    from lab.errors import LabError
+    from lab.matrix import run_matrix
+
+    with pytest.raises(LabError, match="dc-down"):
+        run_matrix(lab, ["true"], ["basic", "dc-down"], timeout=5)
+
+
+def test_nothing_is_paused_when_no_exclusive_scenario_is_chosen(lab):
+    from lab.matrix import run_matrix
+
+    def pause(service):
+        raise AssertionError(f"paused {service}")
+
+    result = run_matrix(lab, ["sh", "-c", "exit 22"], ["basic-wrong-password"], timeout=5,
+                        pause=pause)
+    assert result.passed == 1

@@ -34,7 +34,21 @@ def test_one_test_per_scenario_with_readable_ids(tmp_path):
             pass
     """)
     ids = [line.split("::")[1] for line in proc.stdout.splitlines() if "::" in line]
-    assert ids == [f"test_all[{n}]" for n in NAMES] + ["test_some[basic]", "test_some[ntlm]"]
+    # dc-down pauses the shared DC: never a test of its own beside the others
+    assert ids == [f"test_all[{n}]" for n in NAMES if n != "dc-down"] + [
+        "test_some[basic]", "test_some[ntlm]"]
+
+
+def test_naming_a_scenario_that_pauses_the_dc_is_a_collection_error_saying_why(tmp_path):
+    proc = collect(tmp_path, """
+        import pytest
+
+        @pytest.mark.lab_scenarios("dc-down")
+        def test_some(lab_scenario):
+            pass
+    """)
+    assert proc.returncode != 0
+    assert "only `lab matrix` runs it" in proc.stdout + proc.stderr
 
 
 def test_an_unknown_scenario_in_the_marker_is_a_collection_error_naming_it(tmp_path):

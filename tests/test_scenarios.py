@@ -63,7 +63,7 @@ def kinits(monkeypatch):
 def catalogue(endpoints, kinits, tmp_path):
     gateways = {spec.name: 40000 + i for i, spec in enumerate(SPECS) if spec.fault}
     built = build_scenarios(endpoints, run="r1", workdir=tmp_path / "work", down_port=1,
-                            gateways=gateways)
+                            gateways=gateways, exclusive=True)
     return {s.name: s for s in built}
 
 
@@ -284,3 +284,41 @@ def test_a_fault_scenario_without_its_proxy_names_how_to_run_it(endpoints, kinit
 
     with pytest.raises(LabError, match="lab run proxy-stall"):
         build_scenarios(endpoints, ["proxy-stall"], run="r", workdir=tmp_path / "w")
+
+
+def test_dc_down_sends_a_valid_domain_user_squid_cannot_have_cached(catalogue, endpoints):
+    s = catalogue["dc-down"]
+    assert (s.expect, scenarios.spec("dc-down").pause) == ("proxy-auth", "dc")
+    user, password, host, port = _userinfo(s.env["http_proxy"])
+    assert (host, port) == ("127.0.0.1", 3130)               # the ldap port
+    assert (user, password) == ("erin", "Dormant-Owl-58")
+    # no other scenario sends that user: squid never validates it while the DC answers
+    others = {_userinfo(o.env["http_proxy"])[0] for o in catalogue.values()
+              if o.name != "dc-down" and "http_proxy" in o.env}
+    assert "erin" not in others and "AD\\erin" not in others
+    assert s.credential == ("basic:erin", "Dormant-Owl-58")
+
+
+def test_scenarios_that_pause_a_service_run_alone_after_the_others():
+    shared, alone = scenarios.split_exclusive(NAMES)
+    assert alone == ["dc-down"] and "dc-down" not in shared
+    assert shared + alone == list(NAMES)                 # nothing lost, order kept
+    assert scenarios.split_exclusive(["basic", "ldap"]) == (["basic", "ldap"], [])
+
+
+def test_dc_down_outside_lab_matrix_is_refused_with_one_line(endpoints, kinits, tmp_path):
+    with pytest.raises(scenarios.LabError) as caught:
+        build_scenarios(endpoints, ["dc-down"], run="r", workdir=tmp_path / "w")
+    message = str(caught.value)
+    assert "lab matrix --only dc-down" in message and "\n" not in message
+    with pytest.raises(scenarios.LabError, match="dc-down"):
+        build_scenarios(endpoints, run="r", workdir=tmp_path / "w2")     # the whole catalogue
+
+
+def test_endpoints_without_the_uncached_user_say_lab_up(endpoints, kinits, tmp_path):
+    proxy = dict(endpoints.proxy)
+    proxy["ldap"] = dataclasses.replace(proxy["ldap"], uncached_username=None,
+                                        uncached_password=None)
+    with pytest.raises(scenarios.LabError, match="lab up"):
+        build_scenarios(dataclasses.replace(endpoints, proxy=proxy), ["dc-down"], run="r",
+                        workdir=tmp_path / "w", exclusive=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from twisted.internet import protocol
+from twisted.internet import protocol, tcp
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from zope.interface import implementer
 
@@ -34,6 +34,24 @@ HIGH_WATER = 1 << 20            # bytes a pipe's stages may hold before its sour
 LOW_WATER = HIGH_WATER // 4     # ... and below which it reads again
 CLOSE_GRACE = 1.0               # seconds a closing connection may take before it is aborted
 CONNECT_TIMEOUT = 30.0          # seconds to reach the upstream before the client is closed
+
+
+def write_now(transport, chunk: bytes) -> None:
+    """`transport.write(chunk)`, except that on a TCP socket with nothing queued the
+    bytes go out now, in this reactor turn. `write()` only queues them and asks the
+    reactor for the next writable event: per relayed chunk an extra epoll turn and
+    two epoll_ctl calls, which fault-free are most of what the layer adds to a
+    request's latency. Whatever the socket does not take at once is queued by
+    `write()` as usual, so ordering, back-pressure and closing stay Twisted's."""
+    if (isinstance(transport, tcp.Connection) and transport.connected
+            and not transport.disconnecting and not transport._writeDisconnected
+            and transport.offset == len(transport.dataBuffer)
+            and not transport._tempDataBuffer):
+        sent = transport.writeSomeData(chunk)
+        if isinstance(sent, int) and sent > 0:
+            chunk = chunk[sent:]
+    if chunk:
+        transport.write(chunk)
 
 
 class _Sink:
@@ -112,7 +130,7 @@ class Pipe:
     # output, to the destination socket
     def deliver(self, chunk: bytes) -> None:
         if not self.finished and not self.dest.gone:
-            self.dest.transport.write(chunk)
+            write_now(self.dest.transport, chunk)
 
     def finish(self, full: bool) -> None:
         if self.finished:

@@ -1,6 +1,7 @@
 """The fault layer in front of the real lab, seen by real clients (curl, Toxiproxy's own
 Python client), and the `lab_faults` fixture's promise: healed at teardown, always."""
 
+import os
 import subprocess
 import sys
 import time
@@ -117,10 +118,12 @@ def test_breaks_the_lab_then_fails(lab_faults):
 @pytest.mark.timeout(300)
 def test_faults_are_healed_even_when_the_test_fails(lab_stack, lab_endpoints, url, tmp_path):
     (tmp_path / "test_failing.py").write_text(FAILING_TEST)
+    # the same lab as this session's (LAB_PROJECT, LAB_ROOT, ports...), never another
+    lab_env = {k: v for k, v in os.environ.items() if k.startswith("LAB_")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-o", "addopts=", str(tmp_path)], cwd=tmp_path, timeout=240,
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO),
-                                                               "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True,
+                          env={**lab_env, "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert "1 failed" in proc.stdout, proc.stdout[-2000:]
     assert timed_curl(url, "-f", *proxy_args(lab_endpoints.proxy["noauth"]))[0] == 0
     listing = run_lab("fault", "list").stdout

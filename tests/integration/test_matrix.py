@@ -106,9 +106,10 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
               "wait")
     code, doc = matrix("--timeout", "3", "--", tool("sh"), "-c", script, "sh", "{url}",
                        "{scenario}")
-    # proxy-stall fails too: curl's own 10 s bound is longer than this run's 3 s; pac
-    # fails at once (curl has no PAC engine)
-    assert code == 1 and failed(doc) == sorted([*OK, "proxy-stall"])
+    # proxy-stall fails too: curl's own 10 s bound is longer than this run's 3 s, and so
+    # does dc-down (squid's LDAP check takes 5 s to give up); pac fails at once (curl
+    # has no PAC engine)
+    assert code == 1 and failed(doc) == sorted([*OK, "proxy-stall", "dc-down"])
     fetched = [name for name in OK if name not in PAC]
     for s in doc["scenarios"]:
         if s["name"] in fetched:
@@ -199,9 +200,46 @@ def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path)
                            str(tmp_path / "test_client.py")], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=100)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    for name in NAMES:
+    names = [n for n in NAMES if spec(n).pause is None]      # dc-down: lab matrix only
+    for name in names:
         assert f"test_curl[{name}] PASSED" in proc.stdout
-    assert f"{len(NAMES)} passed" in proc.stdout
+    assert f"{len(names)} passed" in proc.stdout
+
+
+def test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy(tool, lab_stack,
+                                                                 lab_endpoints):
+    """The DC paused, alone, after any other scenario: the ldap port cannot check a user
+    squid has not cached and answers 407 (curl 22); the lab is healthy again before
+    `lab matrix` returns. (Never send dc-down's user with the DC up: squid would then
+    cache it for two hours and let it through.)"""
+    # a client killed while squid's check waits on the frozen DC: that check must not
+    # complete once the DC is back (squid would cache the user as valid for two hours)
+    code, doc = matrix("--only", "dc-down", "--timeout", "2", "--", tool("curl"), *CURL[1:])
+    assert code == 1 and doc["scenarios"][0]["timed_out"]
+    code, doc = matrix("--only", "dc-down", "--", tool("curl"), *CURL[1:])
+    [run] = doc["scenarios"]
+    assert code == 0 and run["verdict"] == "pass", run
+    assert run["exit_code"] == 22 and not run["origin_seen"] and not run["timed_out"]
+    assert lab_stack.is_up()
+    assert lab_stack.states()["dc"].state == "running"
+    # what the pause may break answers again at once: LDAP-checked Basic and NTLM
+    url = lab_endpoints.web.proxy_url + "simpleresource"
+    for port, extra in (("ldap", []), ("ntlm", ["--proxy-ntlm"])):
+        proxy = lab_endpoints.proxy[port]
+        user = proxy.username if port == "ldap" else f"{lab_endpoints.dc.workgroup}\\" \
+            f"{proxy.username}"
+        done = subprocess.run([tool("curl"), "-fsS", "-o", "/dev/null", "--max-time", "10",
+                               *extra, "-x", f"http://127.0.0.1:{proxy.port}", "-U",
+                               f"{user}:{proxy.password}", url], capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0, (port, done.stderr)
+
+
+@pytest.mark.parametrize("argv", [["env", "dc-down"], ["run", "dc-down", "--", "true"]])
+def test_dc_down_outside_lab_matrix_is_one_line_saying_so(argv, lab_endpoints):
+    proc = run_lab(*argv)
+    assert proc.returncode == 2 and "lab matrix --only dc-down" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
 
 
 class _Rows(HTMLParser):

@@ -59,16 +59,42 @@ def test_servfail_zone_answers_servfail(tool, lab_endpoints, name):
     assert "status: SERVFAIL" in out
 
 
-def test_timeout_name_is_a_referral_to_a_dead_server(tool, lab_endpoints):
-    # bind has recursion off, so it answers at once with the delegation; only a
-    # resolver that follows it (to .250 of the lab network) waits in vain.
+@pytest.mark.parametrize("name", ["timeout", "x.timeout", "a.b.timeout"])
+@pytest.mark.parametrize("transport", ["+notcp", "+tcp"])
+def test_timeout_name_gets_no_answer(tool, lab_endpoints, name, transport):
+    # bind drops these queries (a response policy, DROP): dig's own bound ends them,
+    # "no servers could be reached" is dig's exit 9
+    dns = lab_endpoints.dns
+    done = subprocess.run([tool("dig"), transport, "+time=2", "+tries=1", "-p", str(dns.port),
+                           f"@{dns.host}", f"{name}.{lab_endpoints.dc.domain}", "A"],
+                          capture_output=True, text=True, timeout=15)
+    assert done.returncode == 9, done.stdout
+    assert "timed out" in done.stdout and "status:" not in done.stdout
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_timeout_name_is_a_dnspython_timeout(lab_endpoints, tcp):
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [lab_endpoints.dns.host]
+    resolver.port = lab_endpoints.dns.port
     domain = lab_endpoints.dc.domain
-    out = dig(tool, lab_endpoints, f"x.timeout.{domain}").stdout
-    assert "status: NOERROR" in out and "ANSWER: 0" in out
-    assert f"timeout.{domain}.\t300\tIN\tNS\tns.timeout.{domain}." in out
+    with pytest.raises(dns.resolver.LifetimeTimeout) as caught:
+        resolver.resolve(f"x.timeout.{domain}", "A", tcp=tcp, lifetime=2)
+    assert isinstance(caught.value, dns.exception.Timeout)
+    # the same resolver, the same server: every other name answers at once
+    assert resolver.resolve(f"web.{domain}", "A", tcp=tcp, lifetime=5).rrset
 
 
 def test_absent_name_is_nxdomain_and_main_zone_still_loads(tool, lab_endpoints):
     domain = lab_endpoints.dc.domain
     assert "status: NXDOMAIN" in dig(tool, lab_endpoints, f"nothere.{domain}").stdout
     assert "status: NOERROR" in dig(tool, lab_endpoints, f"web.{domain}").stdout
+
+
+def test_the_lab_dns_is_still_no_resolver(tool, lab_endpoints):
+    # the timeout fault needs no recursion: a name outside the lab is refused, at once
+    out = dig(tool, lab_endpoints, "example.org").stdout
+    assert "status: REFUSED" in out and "flags: qr rd;" in out     # no `ra`

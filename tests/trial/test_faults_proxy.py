@@ -204,3 +204,80 @@ class BackPressureTests(unittest.TestCase):
         self.assertEqual(b"last", self.dest.transport.value())
         self.assertTrue(self.dest.transport.disconnecting)
         self.assertIsNone(self.dest.transport.producer)
+
+
+class Collect(protocol.Protocol):
+    """The peer: collects what arrives until the other side closes."""
+
+    def connectionMade(self):
+        self.received, self.done = b"", defer.Deferred()
+        self.factory.peers.append(self)
+
+    def dataReceived(self, data):
+        self.received += data
+
+    def connectionLost(self, reason):
+        self.done.callback(self.received)
+
+
+class WriteNowTests(unittest.TestCase):
+    """`write_now` on a real TCP socket: sent in the same reactor turn when nothing is
+    queued, queued behind what is, never reordered, never lost."""
+
+    timeout = 10
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        factory = protocol.Factory.forProtocol(Collect)
+        factory.peers = []
+        self.listener = yield endpoints.TCP4ServerEndpoint(
+            reactor, 0, interface="127.0.0.1").listen(factory)
+        self.client = Client()
+        point = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1",
+                                             self.listener.getHost().port)
+        yield endpoints.connectProtocol(point, self.client)
+        yield until(lambda: factory.peers)
+        self.peer = factory.peers[0]
+
+    @defer.inlineCallbacks
+    def tearDown(self):
+        if self.client.transport.connected:
+            self.client.transport.abortConnection()
+        yield self.client.done
+        yield self.listener.stopListening()
+
+    def queued(self) -> int:
+        transport = self.client.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    @defer.inlineCallbacks
+    def finish(self):
+        self.client.transport.loseConnection()
+        return (yield self.peer.done)
+
+    @defer.inlineCallbacks
+    def test_an_idle_socket_takes_the_bytes_at_once(self):
+        from lab.faults.link import write_now
+
+        write_now(self.client.transport, b"now")
+        self.assertEqual(0, self.queued())         # nothing left for a later turn
+        self.assertEqual(b"now", (yield self.finish()))
+
+    @defer.inlineCallbacks
+    def test_bytes_behind_queued_ones_wait_their_turn(self):
+        from lab.faults.link import write_now
+
+        self.client.transport.write(b"first,")
+        write_now(self.client.transport, b"second")
+        self.assertEqual(len(b"first,second"), self.queued())
+        self.assertEqual(b"first,second", (yield self.finish()))
+
+    @defer.inlineCallbacks
+    def test_what_the_socket_cannot_take_is_queued_in_order(self):
+        from lab.faults.link import write_now
+
+        big = bytes(range(256)) * 32768            # 8 MiB: more than the socket takes
+        write_now(self.client.transport, big)
+        self.assertGreater(self.queued(), 0)
+        write_now(self.client.transport, b"tail")
+        self.assertEqual(big + b"tail", (yield self.finish()))

@@ -2,14 +2,19 @@
 # Render named.conf and, on first start only, the zone (a restart keeps the
 # zone and its journal, so the DC's dynamic records survive), then run named.
 set -eu
-# DNS faults (issue 13): the dead name server of timeout.<domain> is host .250
-# of the lab network, where nothing runs; servfail.<domain>'s zone file is junk
-# on purpose, so that zone fails to load and bind answers SERVFAIL in it.
-LAB_DNS_DEAD_IP="${LAB_DNS_IP%.*}.250"
-export LAB_DNS_DEAD_IP
+# DNS faults (issue 13): servfail.<domain>'s zone file is junk on purpose, so that
+# zone fails to load and bind answers SERVFAIL in it; timeout.<domain> and every
+# name under it are dropped by a response policy (no answer at all; named.conf).
 printf '; deliberately not a zone file (the servfail fault)\nthis is not a zone\n' \
     > /var/lib/bind/db.servfail
-vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS} ${LAB_DNS_DEAD_IP}'
+cat > /var/lib/bind/db.dns-faults.rpz <<EOF
+\$TTL 300
+@   IN SOA localhost. hostmaster.localhost. 1 3600 600 86400 300
+@   IN NS  localhost.
+timeout.${LAB_DOMAIN}    CNAME rpz-drop.
+*.timeout.${LAB_DOMAIN}  CNAME rpz-drop.
+EOF
+vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS}'
 envsubst "$vars" < /etc/lab/named.conf.template > /etc/bind/named.conf
 zone="/var/lib/bind/db.${LAB_DOMAIN}"
 if [ ! -e "$zone" ]; then
@@ -19,8 +24,9 @@ if [ ! -e "$zone" ]; then
         printf '%-27s IN A   %s\n' "$alias" "$LAB_WEB_IP" >> "$zone"
     done
 fi
-chown bind:bind "$zone" /var/lib/bind /var/lib/bind/db.servfail
+chown bind:bind "$zone" /var/lib/bind /var/lib/bind/db.servfail /var/lib/bind/db.dns-faults.rpz
 mkdir -p /run/named && chown bind:bind /run/named
 named-checkconf /etc/bind/named.conf
 named-checkzone -q "${LAB_DOMAIN}" "$zone"
+named-checkzone -q dns-faults.rpz /var/lib/bind/db.dns-faults.rpz
 exec named -g -u bind -c /etc/bind/named.conf
