@@ -29,7 +29,7 @@ def api_url(stack: Stack) -> str:
     if state is None or state.state != "running" or port is None:
         raise LabNotRunning(f"the fault layer of lab {stack.config.project!r} is not running: "
                             "run `lab up`")
-    return f"http://127.0.0.1:{port}"
+    return f"http://{stack.config.public_host}:{port}"   # 127.0.0.1, or a remote engine
 
 
 def _container(stack: Stack, service: str):
