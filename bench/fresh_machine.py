@@ -50,13 +50,13 @@ import time
 from pathlib import Path
 
 from lab.host import LOCAL_BASE_IMAGE
+from tests.integration import second_engine
 from tests.integration.second_engine import (
     CONTEXT as DIND_CONTEXT,
 )
 from tests.integration.second_engine import (
     OWNER_LABEL,
     _owner,
-    _owner_alive,
     privilege_options,
 )
 
@@ -218,20 +218,7 @@ def bridge_gateway() -> str:
 
 def remove_leftovers() -> list[str]:
     """Fresh machines (container, volume) of earlier runs whose owner process is gone."""
-    removed = []
-    ids = _docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
-    if ids:
-        for info in json.loads(_docker("inspect", *ids).stdout):
-            if not _owner_alive(info["Config"].get("Labels")):
-                _docker("rm", "-f", info["Id"], check=False, timeout=300)
-                removed.append(info["Name"].lstrip("/"))
-    names = _docker("volume", "ls", "-q", "--filter", f"label={LABEL}").stdout.split()
-    if names:
-        for info in json.loads(_docker("volume", "inspect", *names).stdout):
-            if not _owner_alive(info.get("Labels")):
-                if _docker("volume", "rm", info["Name"], check=False).returncode == 0:
-                    removed.append(info["Name"])
-    return removed
+    return second_engine.remove_leftovers(LABEL)
 
 
 def host_pip_cert() -> Path | None:

@@ -178,18 +178,18 @@ def _owner_alive(labels: dict[str, str] | None) -> bool:
     return _process_start(int(pid)) == start
 
 
-def remove_leftovers() -> list[str]:
-    """Remove the engines (container and volume) that earlier runs left behind: those
-    with our label whose owner process is gone. Returns their names."""
+def remove_leftovers(label: str = LABEL) -> list[str]:
+    """Remove the containers and volumes that earlier runs left behind: those with
+    `label` (default: our engines') whose owner process is gone. Returns their names."""
     removed = []
-    ids = _docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
+    ids = _docker("ps", "-aq", "--filter", f"label={label}").stdout.split()
     if ids:
         for info in json.loads(_docker("inspect", *ids).stdout):
             if not _owner_alive(info["Config"].get("Labels")):
                 name = info["Name"].lstrip("/")
-                _docker("rm", "-f", name, check=False)
+                _docker("rm", "-f", name, check=False, timeout=300)
                 removed.append(name)
-    names = _docker("volume", "ls", "-q", "--filter", f"label={LABEL}").stdout.split()
+    names = _docker("volume", "ls", "-q", "--filter", f"label={label}").stdout.split()
     if names:
         for info in json.loads(_docker("volume", "inspect", *names).stdout):
             if not _owner_alive(info.get("Labels")):
