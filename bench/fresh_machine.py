@@ -56,6 +56,7 @@ from tests.integration.second_engine import (
 )
 from tests.integration.second_engine import (
     OWNER_LABEL,
+    _docker,
     _owner,
     privilege_options,
 )
@@ -92,14 +93,6 @@ STEP_LINE = re.compile(r"^lab: \[(\d+/\d+) ([^\]]*)\] (.*)$")
 
 class FreshMachineError(RuntimeError):
     pass
-
-
-def _docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise FreshMachineError(f"docker {' '.join(args[:3])} ... exited {proc.returncode}: "
-                                f"{(proc.stdout + proc.stderr).strip()[-2000:]}")
-    return proc
 
 
 # -- the relay: HTTP CONNECT to PyPI only ---------------------------------------

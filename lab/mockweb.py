@@ -254,10 +254,9 @@ def main(argv: list[str] | None = None) -> int:
 
     pac = None
     if args.pac_file:
-        # read at each request: a file rewritten under a running server takes effect
-        pac = PacResource.from_files(
-            Path(args.pac_file), Path(args.pac_lab_file) if args.pac_lab_file else None,
-            args.lab_subnet, args.lab_gateway)
+        lab_text = Path(args.pac_lab_file).read_text() if args.pac_lab_file else None
+        pac = PacResource(Path(args.pac_file).read_text(), lab_text, args.lab_subnet,
+                          args.lab_gateway)
     MockWebServer(args.interface, port=args.port, https_port=args.https_port,
                   certificate=certificate, pac=pac).listening().addCallbacks(serving, failed)
     reactor.run()

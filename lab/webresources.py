@@ -27,8 +27,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from twisted.web import resource, server, util
 
@@ -246,51 +245,31 @@ class IndexResource(resource.Resource):
 class PacResource(resource.Resource):
     """`/proxy.pac` and `/wpad.dat`: a PAC file whose addresses work for the client
     that asks. A client inside the lab network (an address in `lab_subnet` other
-    than the `gateways`: docker's gateway and the fault layer, through which
-    clients on the host arrive at a published port) gets `lab_text`; any other
-    client, `host_text`. A text is a string, or a callable read at each request
-    (`from_files`: `lab up` rewrites the files as lab.toml changes)."""
+    than the `gateway` addresses: docker's gateway and the fault layer, through
+    which clients on the host arrive at a published port) gets `lab_text`; any
+    other client, `host_text`."""
 
     isLeaf = True
 
-    def __init__(self, host_text: str | Callable[[], str],
-                 lab_text: str | Callable[[], str] | None = None,
+    def __init__(self, host_text: str, lab_text: str | None = None,
                  lab_subnet: str | None = None, gateway: str | Sequence[str] | None = None):
         super().__init__()
         if lab_text is not None and lab_subnet is None:
             raise ValueError("a lab view of the PAC needs the lab subnet to pick it by")
-        self._host, self._lab = host_text, lab_text
+        self.host_text, self.lab_text = host_text, lab_text
         self.subnet = ipaddress.ip_network(lab_subnet) if lab_subnet else None
         if isinstance(gateway, str):
             gateway = (gateway,)
         self.gateways = frozenset(ipaddress.ip_address(g) for g in gateway) if gateway else (
             frozenset({self.subnet.network_address + 1}) if self.subnet else frozenset())
 
-    @classmethod
-    def from_files(cls, host_file: Path, lab_file: Path | None = None,
-                   lab_subnet: str | None = None,
-                   gateway: str | Sequence[str] | None = None) -> PacResource:
-        return cls(host_file.read_text, lab_file.read_text if lab_file else None,
-                   lab_subnet, gateway)
-
-    @staticmethod
-    def _text(text: str | Callable[[], str]) -> str:
-        return text if isinstance(text, str) else text()
-
-    @property
-    def host_text(self) -> str:
-        return self._text(self._host)
-
-    @property
-    def lab_text(self) -> str | None:
-        return None if self._lab is None else self._text(self._lab)
-
     def text_for(self, client: str) -> str:
         try:
             address = ipaddress.ip_address(client)
         except ValueError:
             return self.host_text              # a UNIX socket or the like: not the lab
-        if self._lab is not None and address in self.subnet and address not in self.gateways:
+        if self.lab_text is not None and address in self.subnet and \
+                address not in self.gateways:
             return self.lab_text
         return self.host_text
 
