@@ -1,21 +1,27 @@
 #!/bin/sh
-# Export the proxy's keytab (both its principals) to the volume the proxy mounts
-# (fresh keys on every start, so a recreated DC never leaves the proxy a stale
-# keytab), then run samba in the foreground, logging to stdout (docker compose logs dc).
+# Export the proxy's keytab (its HTTP principals) to the volume the proxy mounts,
+# then run samba in the foreground, logging to stdout (docker compose logs dc).
+# The export runs beside samba's start rather than before it: samba-tool takes
+# ~0.3 s a call, and the proxy needs the keytab only for squid's Negotiate, after
+# its own domain join (which needs samba answering).
 set -eu
 keytab=/lab-shared/HTTP.keytab
-rm -f "$keytab.new"
-samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PROXY_FQDN}" >/dev/null
-# the name host clients use (lab matrix's negotiate scenario); exportkeytab appends
-samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/localhost" >/dev/null
-# with a remote engine, clients call the proxy by the engine's host: its SPN too
-if [ "${LAB_PUBLIC_HOST}" != 127.0.0.1 ]; then
-    samba-tool spn list "${LAB_PROXY_SERVICE_ACCOUNT}" | grep -qi "HTTP/${LAB_PUBLIC_HOST}\$" \
-        || samba-tool spn add "HTTP/${LAB_PUBLIC_HOST}" "${LAB_PROXY_SERVICE_ACCOUNT}" >/dev/null
-    samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PUBLIC_HOST}" >/dev/null
-fi
-chmod 644 "$keytab.new"          # squid's helper runs as user proxy; a test lab
-mv -f "$keytab.new" "$keytab"
+export_keytab() {
+    rm -f "$keytab.new" &&
+    samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PROXY_FQDN}" >/dev/null &&
+    # the name host clients use (lab matrix's negotiate scenario); exportkeytab appends
+    samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/localhost" >/dev/null &&
+    # with a remote engine, clients call the proxy by the engine's host: its SPN too
+    { [ "${LAB_PUBLIC_HOST}" = 127.0.0.1 ] || {
+        { samba-tool spn list "${LAB_PROXY_SERVICE_ACCOUNT}" | grep -qi "HTTP/${LAB_PUBLIC_HOST}\$" ||
+          samba-tool spn add "HTTP/${LAB_PUBLIC_HOST}" "${LAB_PROXY_SERVICE_ACCOUNT}" >/dev/null; } &&
+        samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PUBLIC_HOST}" >/dev/null; }; } &&
+    chmod 644 "$keytab.new" &&   # squid's helper runs as user proxy; a test lab
+    mv -f "$keytab.new" "$keytab"
+}
+# A failed export stops the DC (tini, PID 1, passes the TERM to samba): `lab up`
+# then names the DC and shows this line, rather than the proxy waiting in vain.
+( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
 # samba registers its dynamic records in bind as it starts: let bind answer first
 # (it starts alongside; bounded, as bind offers no readiness event)
 tries=0

@@ -22,11 +22,17 @@ install -d -o proxy -g proxy /var/lib/squid
 setpriv --reuid=proxy --regid=proxy --init-groups \
     /usr/lib/squid/security_file_certgen -c -s /var/lib/squid/ssl_db -M 4MB >/dev/null
 
-# The DC starts alongside: wait (bounded) for the keytab it exports at its start
-# and for its LDAP, which the join needs.
+# The DNS and the DC start alongside. First the DC's name, through the resolver
+# every tool here uses (docker's, forwarding to bind), each try cut at 0.5 s: a
+# lookup sent while bind is still starting is lost, and waits out the resolver's 5 s.
 tries=0
-until [ -s /lab-shared/HTTP.keytab ] && ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base \
-        defaultNamingContext >/dev/null 2>&1; do
+until timeout 0.5 getent hosts "$LAB_DC_FQDN" >/dev/null; do
+    tries=$((tries + 1))
+    [ "$tries" -le 60 ] || { echo "${LAB_DC_FQDN} did not resolve (bind at $LAB_DNS_IP) within 30 s" >&2; exit 1; }
+done
+# Then the DC's LDAP, which the join needs (bounded).
+tries=0
+until ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base defaultNamingContext >/dev/null 2>&1; do
     tries=$((tries + 1))
     [ "$tries" -le 600 ] || { echo "the DC ${LAB_DC_FQDN} did not answer within 60 s" >&2; exit 1; }
     sleep 0.1
@@ -38,8 +44,8 @@ done
 tries=0
 until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates 2>&1); do
     tries=$((tries + 1))
-    [ "$tries" -le 120 ] || { echo "net ads join failed for 30 s: $out" >&2; exit 1; }
-    sleep 0.25
+    [ "$tries" -le 300 ] || { echo "net ads join failed for 30 s: $out" >&2; exit 1; }
+    sleep 0.1
 done
 winbindd --foreground --no-process-group --debug-stdout &
 tries=0
@@ -47,6 +53,14 @@ until wbinfo -P >/dev/null 2>&1; do
     tries=$((tries + 1))
     [ "$tries" -le 100 ] || { echo "winbind did not reach the DC" >&2; exit 1; }
     sleep 0.1   # winbindd offers no readiness event; bounded at 10 s
+done
+
+# squid's Negotiate reads the keytab the DC exports beside its own start (bounded).
+tries=0
+until [ -s /lab-shared/HTTP.keytab ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 300 ] || { echo "the DC exported no keytab to /lab-shared within 30 s" >&2; exit 1; }
+    sleep 0.1
 done
 
 install -d -o proxy -g proxy /var/log/squid
