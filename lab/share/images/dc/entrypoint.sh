@@ -6,6 +6,9 @@
 # its own domain join (which needs samba answering).
 set -eu
 keytab=/lab-shared/HTTP.keytab
+# The volume outlives a recreated DC: remove the previous DC's keytab now, before
+# samba answers, so a proxy that sees a keytab after its join sees this DC's.
+rm -f "$keytab"
 export_keytab() {
     rm -f "$keytab.new" &&
     samba-tool domain exportkeytab "$keytab.new" --principal="HTTP/${LAB_PROXY_FQDN}" >/dev/null &&

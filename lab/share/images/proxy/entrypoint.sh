@@ -22,29 +22,28 @@ install -d -o proxy -g proxy /var/lib/squid
 setpriv --reuid=proxy --regid=proxy --init-groups \
     /usr/lib/squid/security_file_certgen -c -s /var/lib/squid/ssl_db -M 4MB >/dev/null
 
+# Every wait below is bounded by one deadline, 60 s from here, not by a count of
+# tries: a failed try may take 1 ms or 1 s.
+deadline=$(( $(date +%s) + 60 ))
+in_time() { [ "$(date +%s)" -lt "$deadline" ]; }
+
 # The DNS and the DC start alongside. First the DC's name, through the resolver
 # every tool here uses (docker's, forwarding to bind), each try cut at 0.5 s: a
 # lookup sent while bind is still starting is lost, and waits out the resolver's 5 s.
-tries=0
 until timeout 0.5 getent hosts "$LAB_DC_FQDN" >/dev/null; do
-    tries=$((tries + 1))
-    [ "$tries" -le 60 ] || { echo "${LAB_DC_FQDN} did not resolve (bind at $LAB_DNS_IP) within 30 s" >&2; exit 1; }
+    in_time || { echo "${LAB_DC_FQDN} did not resolve (bind at $LAB_DNS_IP) within 60 s of the proxy's start" >&2; exit 1; }
+    sleep 0.1
 done
-# Then the DC's LDAP, which the join needs (bounded).
-tries=0
+# Then the DC's LDAP, which the join needs.
 until ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base defaultNamingContext >/dev/null 2>&1; do
-    tries=$((tries + 1))
-    [ "$tries" -le 600 ] || { echo "the DC ${LAB_DC_FQDN} did not answer within 60 s" >&2; exit 1; }
+    in_time || { echo "the DC ${LAB_DC_FQDN} did not answer LDAP within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
 
 # A fresh machine account on every start: a DC recreated since the last one
-# knows nothing of the old. The DC answers LDAP a moment before it can take a join:
-# retry (bounded), and say why if it never works.
-tries=0
+# knows nothing of the old. The DC answers LDAP a moment before it can take a join.
 until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates 2>&1); do
-    tries=$((tries + 1))
-    [ "$tries" -le 300 ] || { echo "net ads join failed for 30 s: $out" >&2; exit 1; }
+    in_time || { echo "net ads join still failed 60 s after the proxy's start: $out" >&2; exit 1; }
     sleep 0.1
 done
 winbindd --foreground --no-process-group --debug-stdout &
@@ -55,11 +54,10 @@ until wbinfo -P >/dev/null 2>&1; do
     sleep 0.1   # winbindd offers no readiness event; bounded at 10 s
 done
 
-# squid's Negotiate reads the keytab the DC exports beside its own start (bounded).
-tries=0
+# squid's Negotiate reads the keytab the DC exports beside its own start (the DC
+# removes the previous one first, so this is the current DC's).
 until [ -s /lab-shared/HTTP.keytab ]; do
-    tries=$((tries + 1))
-    [ "$tries" -le 300 ] || { echo "the DC exported no keytab to /lab-shared within 30 s" >&2; exit 1; }
+    in_time || { echo "the DC exported no keytab to /lab-shared within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
 
