@@ -130,6 +130,24 @@ def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, private_env):
 
 
 @pytest.mark.timeout(400)
+def test_docker_restart_of_every_service_then_up_attaches_without_recreating(
+        lab_stack, private_env):
+    """`docker restart` (by hand, or the engine's own restart) keeps each container's
+    files and volumes: every service must come back by itself, with no recreation
+    (a proxy restarted by hand was once seen to stay exited)."""
+    assert lab(private_env, "up").returncode == 0
+    before = sorted(docker_objects("container"))
+    subprocess.run(["docker", "restart", "--time", "3", *before], check=True,
+                   capture_output=True, timeout=120)
+    proc = lab(private_env, "up")
+    assert proc.returncode == 0, proc.stderr
+    assert "recreating" not in proc.stderr, proc.stderr
+    assert sorted(docker_objects("container")) == before, "a service had to be recreated"
+    check = lab(private_env, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.timeout(400)
 def test_down_all_takes_down_a_project_and_its_images(lab_stack, private_env):
     from lab.engine import Engine
     from lab.prune import down_all
