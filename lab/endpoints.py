@@ -9,7 +9,6 @@ reads one back (for clients that only have the document).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,21 +168,23 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
     host = config.public_host          # 127.0.0.1, or a remote engine's host
     credentials = {"basic": roles.basic, "ldap": roles.domain, "negotiate": roles.domain,
                    "ntlm": roles.domain, "group": roles.group_member}
+    # what a port has beyond its address and user: Kerberos asks for HTTP/<host>, so
+    # `negotiate` is named by the proxy's principal and connects to `host`; `group`
+    # names a valid user it refuses; `ldap` a user squid cannot have cached (dc-down)
+    extra: dict[str, dict[str, Any]] = {
+        "negotiate": {"host": config.proxy_fqdn, "address": host},
+        "group": {"denied_username": roles.group_denied.name,
+                  "denied_password": roles.group_denied.password},
+        "ldap": {"uncached_username": roles.uncached.name,
+                 "uncached_password": roles.uncached.password},
+    }
     proxy = {}
     for name in PROXY_PORTS:
         user = credentials.get(name)
+        fields = {"host": host, **extra.get(name, {})}
         proxy[name] = ProxyPort(
-            name, host, port(f"proxy_{name}"),
-            username=user.name if user else None, password=user.password if user else None)
-    # Kerberos asks for HTTP/<host>: name the proxy by its principal, connect to `host`
-    proxy["negotiate"] = ProxyPort("negotiate", config.proxy_fqdn, port("proxy_negotiate"),
-                                   roles.domain.name, roles.domain.password, address=host)
-    proxy["group"] = ProxyPort("group", host, port("proxy_group"), roles.group_member.name,
-                               roles.group_member.password,
-                               denied_username=roles.group_denied.name,
-                               denied_password=roles.group_denied.password)
-    proxy["ldap"] = dataclasses.replace(proxy["ldap"], uncached_username=roles.uncached.name,
-                                        uncached_password=roles.uncached.password)
+            name, port=port(f"proxy_{name}"), username=user.name if user else None,
+            password=user.password if user else None, **fields)
     # SOCKS5 (dante) checks the htpasswd users, as the `basic` port does
     proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, host, port(SOCKS_PORT), roles.basic.name,
                                   roles.basic.password, scheme="socks5h")
