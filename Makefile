@@ -63,7 +63,8 @@ status: venv
 	$(LAB) status
 
 lint: venv
-	$(VENV)/bin/ruff check lab tests bench examples
+	$(VENV)/bin/ruff check lab tests bench harness examples
+	$(VENV)/bin/lint-imports --no-cache
 
 # Unit tests: no Docker needed.
 unit: venv

@@ -5,9 +5,7 @@ machine, minutes) runs only when named; the default set prints its last recorded
 import subprocess
 import sys
 
-
-def report(what: str, value: float, unit: str) -> None:
-    print(f"{what:<62} {value:10.2f} {unit}", flush=True)
+from bench.rate import report
 
 
 def main(argv: list[str]) -> int:
@@ -20,8 +18,8 @@ def main(argv: list[str]) -> int:
                          ("faults-lab", "faults_lab")):
         if name in wanted:
             # each in a child process: task.react() owns the reactor, then exits
-            subprocess.run([sys.executable, "-c", f"from bench import {module}, "
-                            f"__main__ as m; {module}.run(m.report)"], check=True)
+            subprocess.run([sys.executable, "-c", f"from bench import {module}; "
+                            f"from bench.rate import report; {module}.run(report)"], check=True)
     if "faults-lab" in wanted:
         from bench import faults_lab
 

@@ -30,7 +30,7 @@ from zope.interface import implementer
 from bench.proxy_requests import CONCURRENT, concurrent_rate
 from bench.rate import WARM_UP, rate
 from lab.proxy import Credentials, ProxyAgent, ProxyWebClient, SOCKSAgent, load_trust_root
-from lab.stack import Stack
+from lab.stack.lifecycle import Stack
 
 NEW_CONNECTION_COUNT = 200
 ROUNDS = 3

@@ -1,7 +1,7 @@
 """Requests per second through the fault layer with no toxics, next to the direct
 path: the cost of `python -m lab.faults` in front of a service (issue 13's goal:
 at least 0.80 of the direct rate). Keep-alive, one at a time and `CONCURRENT`
-at once, against a local origin (lab.mockweb on 127.0.0.1, or $BENCH_FAULTS_ORIGIN
+at once, against a local origin (lab.web.server on 127.0.0.1, or $BENCH_FAULTS_ORIGIN
 as host:port). Origin and fault server each run in a process of their own, as
 they will in the lab. Run alone with `python -m bench faults`."""
 
@@ -16,7 +16,7 @@ from twisted.web import client
 
 from bench.proxy_requests import CONCURRENT, concurrent_rate
 from bench.rate import rate
-from tests.faults_procs import DEADLINE, start, wait_for_line
+from harness.processes import DEADLINE, start, wait_for_line
 
 ROUNDS = 5
 
@@ -26,7 +26,7 @@ def run(report, count: int = 1000) -> None:
     try:
         origin = os.environ.get("BENCH_FAULTS_ORIGIN")
         if not origin:
-            processes.append(start("lab.mockweb", "--interface", "127.0.0.1", "--port", "0",
+            processes.append(start("lab.web", "--interface", "127.0.0.1", "--port", "0",
                                     "--https-port", "0"))
             origin = wait_for_line(processes[-1], "serving").split()[-3].split("//")[1].rstrip("/")
         processes.append(start("lab.faults", "--proxy", "web", "127.0.0.1:0", origin,

@@ -21,14 +21,14 @@ from twisted.internet import defer, task
 
 from bench.proxy_requests import CONCURRENT, concurrent_rate
 from bench.rate import rate
+from lab.config.topology import PORTS_BY_NAME
 from lab.proxy import ProxyWebClient
-from lab.topology import PORTS_BY_NAME
 
 ROUNDS = 5
 
 
 def run(report, count: int = 1000) -> None:
-    from lab.stack import Stack
+    from lab.stack.lifecycle import Stack
 
     stack = Stack()
     endpoints = stack.up()
@@ -70,9 +70,9 @@ def run(report, count: int = 1000) -> None:
 
 def clear_times(report) -> None:
     """`lab fault clear` after a toxic, and after a paused DC (min/median/max of 5)."""
-    from lab import service_faults
     from lab.faults.client import FaultClient
-    from lab.stack import Stack
+    from lab.stack import service_faults
+    from lab.stack.lifecycle import Stack
 
     stack = Stack()
     stack.up()

@@ -6,7 +6,7 @@ This machine already has Docker, so the fresh machine is a throwaway container:
 - from the lab's base image (`lab-base/debian:bookworm`, debootstrap minbase: no
   python3, no make, no Docker), started as second_engine starts its engine
   (privilege_options(), a volume of its own on /var/lib/docker, where the inner
-  engine's overlay2 works) and "booted" by tests/data/dind/prepare.sh (/sys and the
+  engine's overlay2 works) and "booted" by harness/dind/prepare.sh (/sys and the
   cgroups writable, as dockerd needs);
 - brought to what a Debian 12 installation with "standard system utilities" has:
   every package of Priority important or standard, with their recommends (what
@@ -49,17 +49,18 @@ import threading
 import time
 from pathlib import Path
 
-from lab.host import LOCAL_BASE_IMAGE
-from tests.integration import second_engine
-from tests.integration.second_engine import (
+from bench.rate import report
+from harness import second_engine
+from harness.second_engine import (
     CONTEXT as DIND_CONTEXT,
 )
-from tests.integration.second_engine import (
+from harness.second_engine import (
     OWNER_LABEL,
     _docker,
     _owner,
     privilege_options,
 )
+from lab.host.prepare import LOCAL_BASE_IMAGE
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = LOCAL_BASE_IMAGE
@@ -523,8 +524,6 @@ def report_last(report) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from bench.__main__ import report
-
     source = next((Path(a.split("=", 1)[1]) for a in argv if a.startswith("--source=")), REPO)
     result = run(report, source)
     return 0 if result.get("make_exit") == 0 else 1

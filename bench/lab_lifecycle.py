@@ -5,10 +5,10 @@ from __future__ import annotations
 import statistics
 import time
 
-from lab.config import load_config
-from lab.sidebyside import side_by_side_env
-from lab.stack import Stack
-from lab.topology import SERVICE_NAMES
+from lab.config.discovery import load_config
+from lab.config.topology import SERVICE_NAMES
+from lab.stack.lifecycle import Stack
+from lab.testing.side_by_side import side_by_side_env
 
 PROJECT = "lab-bench"
 SUBNET = "172.29.55.0/24"

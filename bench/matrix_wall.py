@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-from lab.scenarios import SPECS
-from lab.stack import Stack
+from lab.scenarios.catalogue import SPECS
+from lab.stack.lifecycle import Stack
 
 RUNS = 5
 #: what curl cannot pass: it evaluates no PAC file

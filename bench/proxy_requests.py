@@ -12,9 +12,9 @@ from twisted.internet import defer, ssl, task
 from twisted.web import client
 
 from bench.rate import WARM_UP, rate
-from lab.fetch import kinit_into_environment
+from lab.clients.fetch import kinit_into_environment
 from lab.proxy import ProxyWebClient
-from lab.stack import Stack
+from lab.stack.lifecycle import Stack
 
 PORTS = ("noauth", "basic", "ldap", "group", "negotiate", "ntlm")
 CONCURRENT = 10

@@ -1,4 +1,4 @@
-"""The one timing loop the benchmarks share."""
+"""The one timing loop the benchmarks share, and the one way they print a figure."""
 
 import time
 
@@ -17,3 +17,7 @@ def rate(operation, count: int):
     for _ in range(count):
         yield operation()
     return count / (time.perf_counter() - started)
+
+
+def report(what: str, value: float, unit: str) -> None:
+    print(f"{what:<62} {value:10.2f} {unit}", flush=True)

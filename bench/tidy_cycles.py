@@ -10,7 +10,7 @@ from twisted.internet import defer, endpoints, task
 from twisted.spread import pb
 
 from bench.rate import rate
-from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
+from lab.tidy.servers import TidyTCPServer, TidyTLSServer, TidyUnixServer
 
 
 class Echoer(pb.Root):

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.config import LabConfig
+from lab.config.model import LabConfig
+from lab.config.topology import PROXY_PORTS, SOCKS_PORT
 from lab.errors import LabNotRunning
-from lab.topology import PROXY_PORTS, SOCKS_PORT
 
 LOOPBACK = "127.0.0.1"
 WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
 CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
-PROXY_PAC = "proxy.pac"    # = lab.webresources.PROXY_PAC (the web image has not this module)
+PROXY_PAC = "proxy.pac"    # = lab.web.resources.PROXY_PAC (the web image has not this module)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The CLI catches `LabError` and prints its message as one line (plus, where it
 helps, a log tail the message carries), then exits non-zero: a `LabError`
 message therefore says what went wrong AND what to do about it. Standard
-library only: the images import it too (through `lab.config`).
+library only: the images import it too (through `lab.config.model`).
 """
 
 from __future__ import annotations

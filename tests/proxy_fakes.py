@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet import protocol, reactor
 
 from lab.proxy import ProxyWebClient
-from lab.tls import make_self_signed
+from lab.tidy.tls import make_self_signed
 
 ORIGIN = make_self_signed(("origin.test",))
 USER, PASSWORD = "alice", "Pw-1234"

@@ -170,7 +170,7 @@ class SOCKS5ServerFactory(protocol.Factory):
 def make_socks():
     """Fires with a listening SOCKS5ServerFactory (its `port` set); `yield` it. Each
     has its own tidy server; at the end, they and every relay connection are closed."""
-    from lab.tidy import TidyTCPServer
+    from lab.tidy.servers import TidyTCPServer
 
     made: list[tuple[TidyTCPServer, SOCKS5ServerFactory]] = []
 

@@ -3,7 +3,13 @@ import socket
 
 import pytest
 
-from lab.ad import DiscoveryTimeout, Server, discover_domain_controllers, krb5_conf, rfc2782_order
+from lab.clients.ad import (
+    DiscoveryTimeout,
+    Server,
+    discover_domain_controllers,
+    krb5_conf,
+    rfc2782_order,
+)
 
 
 def servers(*specs):

@@ -3,10 +3,10 @@
 import os
 import tomllib
 
-from lab.buildctx import MODULES, context_files, stage
-from lab.config import load_config
-from lab.fingerprint import fingerprints
-from lab.topology import SERVICES
+from lab.config.discovery import load_config
+from lab.config.topology import SERVICES
+from lab.stack.build_context import MODULES, context_files, stage
+from lab.stack.fingerprint import fingerprints
 
 EXTRA_USER = '[[users]]\nname = "dave"\npassword = "Harbour-Light-55"\nin = ["domain"]\n'
 
@@ -39,10 +39,10 @@ def test_stage_writes_scripts_executable_and_drops_stale_files(tmp_path):
     assert not os.access(target / "images" / "dc" / "Dockerfile", os.X_OK)
     assert (target / "lab.toml").stat().st_mode & 0o077 == 0     # it holds passwords
     (target / "images" / "old.txt").write_text("left from an older lab")
-    before = (target / "lab" / "config.py").stat().st_mtime_ns
+    before = (target / "lab" / "config" / "model.py").stat().st_mtime_ns
     stage(config)
     assert not (target / "images" / "old.txt").exists()
-    assert (target / "lab" / "config.py").stat().st_mtime_ns == before    # unchanged: kept
+    assert (target / "lab" / "config" / "model.py").stat().st_mtime_ns == before   # kept
 
 
 def test_a_projects_extra_user_reaches_dc_and_proxy_only(tmp_path):

@@ -5,8 +5,8 @@ import stat
 
 from cryptography import x509
 
-from lab.certs import CA_KEY_FILE, WEB_TLS_FILE, ensure_web_certificate
-from lab.config import load_config
+from lab.config.discovery import load_config
+from lab.stack.certs import CA_KEY_FILE, WEB_TLS_FILE, ensure_web_certificate
 
 
 def _certs(pem: bytes) -> list[x509.Certificate]:

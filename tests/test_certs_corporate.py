@@ -11,18 +11,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.internet import reactor
 
-from lab.certs import (
+from lab.config.discovery import load_config
+from lab.endpoints import CORPORATE_CA_FILE
+from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
+from lab.proxy import DirectAgent, OriginTLSError, ProxyWebClient, load_trust_root
+from lab.stack.certs import (
     BUMP_CA_FILE,
-    CORPORATE_CA_FILE,
     CORPORATE_CA_KEY_FILE,
     corporate_ca_path,
     ensure_corporate_ca,
     ensure_web_certificate,
 )
-from lab.config import load_config
-from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
-from lab.proxy import DirectAgent, OriginTLSError, ProxyWebClient, load_trust_root
-from lab.tls import SelfSigned, make_issued
+from lab.tidy.tls import SelfSigned, make_issued
 
 
 @pytest.fixture

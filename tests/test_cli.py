@@ -1,40 +1,40 @@
 import pytest
 
-from lab import cli
-from lab.config import load_config
+from lab.cli import main
+from lab.config.discovery import load_config
 from lab.endpoints import build_endpoints
 from tests.test_endpoints import PORTS
 
 
 def test_unknown_command_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["explode"])
+        main.main(["explode"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 
 
 def test_unknown_service_for_logs(capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["logs", "mailserver"])
+        main.main(["logs", "mailserver"])
     assert exc.value.code == 2
     assert "dns" in capsys.readouterr().err
 
 
 def test_no_command_prints_usage(capsys):
     with pytest.raises(SystemExit):
-        cli.main([])
+        main.main([])
     assert "usage: lab" in capsys.readouterr().err
 
 
 def test_config_error_is_one_clean_line(monkeypatch, capsys):
     monkeypatch.setenv("LAB_PORT_WEB", "not-a-port")
-    assert cli.main(["status", "--json"]) == 1
+    assert main.main(["status", "--json"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lab: error: LAB_PORT_WEB") and err.count("\n") == 1
 
 
 def test_human_table_names_every_endpoint():
-    table = cli.format_endpoints(build_endpoints(load_config(environ={}), PORTS))
+    table = main.format_endpoints(build_endpoints(load_config(environ={}), PORTS))
     for needle in ("proxy noauth", "proxy basic", "proxy ldap", "proxy negotiate",
                    "proxy ntlm", "proxy group", "dns", "dc ldap",
                    "dc kerberos", "web", "curl -x"):
@@ -54,14 +54,14 @@ def test_bad_input_is_one_line_never_a_traceback(argv, needle, capsys, monkeypat
     """Bugs: `lab fetch` hung after an early error; `lab dns` printed tracebacks. Input is
     checked before the lab is asked anything, so these hold with no lab at all."""
     monkeypatch.setenv("LAB_PROJECT", "no-lab-for-this-test")
-    import lab.cli
-    import lab.cli_ad
+    import lab.cli.ad
+    import lab.cli.main
 
     stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints(),
                              "config": load_config(environ={})})
-    for module in (lab.cli, lab.cli_ad):
+    for module in (lab.cli.main, lab.cli.ad):
         monkeypatch.setattr(module, "_stack", lambda *_, **__: stub())
-    assert cli.main(argv) == 1
+    assert main.main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("lab: error: ") and err.count("\n") == 1 and needle in err
 

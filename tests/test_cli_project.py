@@ -4,8 +4,8 @@ import tomllib
 
 import pytest
 
-from lab import cli
-from lab.config import load_config
+from lab.cli import main
+from lab.config.discovery import load_config
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def project(tmp_path, monkeypatch):
 
 
 def test_init_writes_a_starter_that_loads_and_validates(project, capsys):
-    assert cli.main(["init"]) == 0
+    assert main.main(["init"]) == 0
     out, err = capsys.readouterr()
     written = project / "lab.toml"
     assert f"wrote {written}" in err
@@ -36,7 +36,7 @@ def test_init_writes_a_starter_that_loads_and_validates(project, capsys):
 
 def test_init_never_overwrites(project, capsys):
     (project / "lab.toml").write_text("# mine\n")
-    assert cli.main(["init"]) == 1
+    assert main.main(["init"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already exists" in err and "Traceback" not in err
     assert (project / "lab.toml").read_text() == "# mine\n"
@@ -46,7 +46,7 @@ def test_config_prints_the_effective_configuration_masked(project, capsys, monke
     (project / "lab.toml").write_text('[ports]\nweb = 18080\n[[users]]\nname = "dave"\n'
                                       'password = "Harbour-Light-55"\nin = ["domain"]\n')
     monkeypatch.setenv("LAB_PORT_DNS", "15353")
-    assert cli.main(["config"]) == 0
+    assert main.main(["config"]) == 0
     out = capsys.readouterr().out
     assert f"from: {project / 'lab.toml'}" in out and "packaged default" in out
     assert "derived from the file's directory" in out
@@ -56,21 +56,21 @@ def test_config_prints_the_effective_configuration_masked(project, capsys, monke
     assert {u["name"] for u in document["users"]} >= {"alice", "dave"}
     assert all(u["password"] == "***" for u in document["users"])
     assert "Harbour-Light-55" not in out and document["domain"]["admin_password"] == "***"
-    assert cli.main(["config", "--show-secrets"]) == 0
+    assert main.main(["config", "--show-secrets"]) == 0
     assert "Harbour-Light-55" in capsys.readouterr().out
 
 
 def test_global_config_option_names_the_file(project, tmp_path, capsys):
     other = tmp_path / "elsewhere.toml"
     other.write_text('[lab]\nproject = "elsewhere"\n')
-    assert cli.main(["--config", str(other), "config"]) == 0
+    assert main.main(["--config", str(other), "config"]) == 0
     out = capsys.readouterr().out
     assert "project 'elsewhere'" in out and "(--config)" in out
-    assert cli.main(["--config", str(tmp_path / "missing.toml"), "config"]) == 1
+    assert main.main(["--config", str(tmp_path / "missing.toml"), "config"]) == 1
     err = capsys.readouterr().err
     assert "missing.toml is not a file" in err and err.count("\n") == 1
 
 
 def test_config_option_before_run_keeps_the_command_after_dashes(project):
-    args = cli._parse(["--config", "x.toml", "run", "basic", "--", "curl", "-v", "{url}"])
+    args = main._parse(["--config", "x.toml", "run", "basic", "--", "curl", "-v", "{url}"])
     assert str(args.config) == "x.toml" and args.cmd == ["curl", "-v", "{url}"]

@@ -5,8 +5,9 @@ No lab: the stack is a stub that either has no lab or must never be asked.
 
 import pytest
 
-from lab import cli, cli_scenarios
-from lab.config import load_config
+from lab.cli import main
+from lab.cli import scenarios as cli_scenarios
+from lab.config.discovery import load_config
 from lab.errors import LabNotRunning
 
 
@@ -25,9 +26,9 @@ class NeverAsked:
 
 
 def run(monkeypatch, capsys, argv, stack=NeverAsked):
-    monkeypatch.setattr(cli, "_stack", lambda *_, **__: stack())
+    monkeypatch.setattr(main, "_stack", lambda *_, **__: stack())
     monkeypatch.setattr(cli_scenarios, "_stack", lambda *_, **__: stack())
-    code = cli.main(argv)
+    code = main.main(argv)
     return code, capsys.readouterr()
 
 
@@ -69,10 +70,10 @@ def test_a_bad_timeout_is_argparse_exit_2(monkeypatch, capsys):
 
 
 def test_everything_after_the_double_dash_belongs_to_the_command():
-    args = cli._parse(["matrix", "--only", "basic", "--", "curl", "--json", "--", "{url}"])
+    args = main._parse(["matrix", "--only", "basic", "--", "curl", "--json", "--", "{url}"])
     assert args.only == ["basic"] and not args.json
     assert args.cmd == ["curl", "--json", "--", "{url}"]
-    args = cli._parse(["run", "basic", "--", "curl", "-v"])
+    args = main._parse(["run", "basic", "--", "curl", "-v"])
     assert (args.scenario, args.cmd) == ("basic", ["curl", "-v"])
 
 
@@ -80,7 +81,7 @@ def test_env_list_needs_no_lab(monkeypatch, capsys):
     code, out = run(monkeypatch, capsys, ["env", "--list"])
     assert code == 0
     names = [line.split()[0] for line in out.out.splitlines()]
-    from lab.scenarios import NAMES
+    from lab.scenarios.catalogue import NAMES
 
     assert names == list(NAMES) and "AD\\user" in out.out
 
@@ -88,7 +89,7 @@ def test_env_list_needs_no_lab(monkeypatch, capsys):
 def test_status_json_adds_the_scenarios_and_keeps_every_endpoint_key(monkeypatch, capsys):
     import json
 
-    from lab.scenarios import NAMES
+    from lab.scenarios.catalogue import NAMES
     from tests.test_cli import _fake_endpoints
 
     stub = type("Stub", (), {"endpoints": lambda self: _fake_endpoints()})

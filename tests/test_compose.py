@@ -2,8 +2,8 @@
 
 import pytest
 
-from lab.compose import LabCompose
 from lab.errors import StackError
+from lab.stack.compose import LabCompose
 
 
 def test_command_names_the_project(tmp_path):

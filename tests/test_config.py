@@ -1,6 +1,9 @@
 import pytest
 
-from lab.config import ConfigError, check_samba_password, load_config, load_file, read_dotenv
+from lab.config.discovery import load_config, load_file
+from lab.config.model import read_dotenv
+from lab.config.schema import samba_password_problem
+from lab.errors import ConfigError
 
 
 def test_repo_config_loads_and_declares_what_the_lab_needs():
@@ -88,8 +91,8 @@ def test_passwords_never_appear_in_repr():
 
 
 def test_samba_policy_check():
-    assert check_samba_password("bob", "Marmalade-77!") is None
-    assert check_samba_password("bob", "Ab1") is not None
+    assert samba_password_problem("bob", "Marmalade-77!") is None
+    assert samba_password_problem("bob", "Ab1") is not None
 
 
 def test_dotenv_rejects_garbage(tmp_path):
@@ -155,7 +158,7 @@ def test_roles_are_settled_at_load():
 
 
 def _users(*entries):
-    from lab.users import parse_users
+    from lab.config.users import parse_users
 
     return parse_users([{"name": name, "password": "Xyzzy-Plugh-42", "in": places,
                          "groups": groups, "service": service}
@@ -176,14 +179,14 @@ SVC = ("svc", ["domain"], [], True)
     ((ALICE, BOB, ("carol", ["htpasswd"], [], False), SVC), "dc-down"),
 ])
 def test_a_user_set_that_cannot_play_every_part_is_refused(entries, needle):
-    from lab.users import settle_roles
+    from lab.config.users import settle_roles
 
     with pytest.raises(ConfigError, match=needle):
         settle_roles(_users(*entries), "proxy-users")
 
 
 def test_the_dc_down_user_is_a_domain_user_playing_no_other_part():
-    from lab.users import settle_roles
+    from lab.config.users import settle_roles
 
     roles = settle_roles(_users(ALICE, BOB, ERIN, SVC), "proxy-users")
     assert (roles.domain.name, roles.group_denied.name, roles.uncached.name) == (

@@ -1,14 +1,14 @@
 """Which lab.toml is used, how a project's file extends the packaged default, and the
-project name it gets (lab.discovery)."""
+project name it gets (lab.config.discovery)."""
 
 import re
 import tomllib
 
 import pytest
 
-from lab import tomlout
-from lab.config import ConfigError, load_config, load_file
-from lab.discovery import derive_project, merge
+from lab.config import toml_writer
+from lab.config.discovery import derive_project, load_config, load_file, merge
+from lab.errors import ConfigError
 
 EXTRA_USER = '[[users]]\nname = "dave"\npassword = "Harbour-Light-55"\nin = ["domain"]\n'
 
@@ -129,7 +129,7 @@ def test_dotenv_beside_the_project_file_is_read(tmp_path):
 
 def test_the_written_document_reads_back_the_same(tmp_path):
     config = load_config(file=_write(tmp_path / "lab.toml", EXTRA_USER), environ={})
-    text = tomlout.dumps(config.document)
+    text = toml_writer.dumps(config.document)
     assert tomllib.loads(text) == config.document
     staged = _write(tmp_path / "staged" / "lab.toml", text)
     again = load_file(staged, environ={})          # what the images do with it
@@ -138,7 +138,7 @@ def test_the_written_document_reads_back_the_same(tmp_path):
 
 def test_masked_hides_every_password(tmp_path):
     config = load_config(file=_write(tmp_path / "lab.toml", EXTRA_USER), environ={})
-    text = tomlout.dumps(tomlout.masked(config.document))
+    text = toml_writer.dumps(toml_writer.masked(config.document))
     assert "Harbour-Light-55" not in text and config.admin_password not in text
     assert text.count('password = "***"') == len(config.users) + 1
-    assert "Harbour-Light-55" in tomlout.dumps(config.document)       # the original kept
+    assert "Harbour-Light-55" in toml_writer.dumps(config.document)       # the original kept

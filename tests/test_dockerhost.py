@@ -1,15 +1,15 @@
-"""Which engine, and where its published ports are (lab.dockerhost), as Docker decides."""
+"""Which engine, and where its published ports are (lab.config.dockerhost), as Docker decides."""
 
 import hashlib
 import json
 
 import pytest
 
-from lab import dockerhost
-from lab.config import load_config
+from lab.config import dockerhost
+from lab.config.discovery import load_config
 from lab.endpoints import build_endpoints
 from lab.errors import ConfigError
-from lab.pac import pac_views
+from lab.stack.pac_file import pac_views
 from tests.test_endpoints import PORTS
 
 
@@ -68,7 +68,7 @@ def test_a_remote_engine_moves_every_endpoint_to_its_host(tmp_path):
 def test_the_web_certificate_names_a_remote_engines_host(tmp_path):
     from cryptography import x509
 
-    from lab.certs import WEB_TLS_FILE, ensure_web_certificate
+    from lab.stack.certs import WEB_TLS_FILE, ensure_web_certificate
 
     config = load_config(environ={"DOCKER_HOST": "tcp://10.1.2.3:2375", "LAB_BIND": "0.0.0.0",
                                   "LAB_STATE_HOME": str(tmp_path)})

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from lab.config import load_config
+from lab.config.discovery import load_config
 from lab.endpoints import Endpoints, build_endpoints
 
 #: The default published ports (what lab.toml says), by [ports] name.
@@ -47,7 +47,7 @@ def test_status_json_says_where_tls_inspection_pac_and_socks_are():
 
 def test_the_pac_path_is_the_one_the_web_service_serves():
     from lab.endpoints import PROXY_PAC
-    from lab.webresources import PROXY_PAC as SERVED
+    from lab.web.resources import PROXY_PAC as SERVED
 
     assert PROXY_PAC == SERVED
 

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from lab.engine import Engine, ServiceState, _state_of
+from lab.stack.engine import Engine, ServiceState, _state_of
 
 
 def _container(service, status="running", health="healthy", ports=None, check=True, code=0):

@@ -1,5 +1,5 @@
 """Each toxic observed from a real client: curl through `python -m lab.faults` in
-front of lab.mockweb. NEEDS ONLY 127.0.0.1 (and curl): no lab, no Docker.
+front of lab.web.server. NEEDS ONLY 127.0.0.1 (and curl): no lab, no Docker.
 
 Outcomes are curl's exit codes and timings: latency adds at least its value,
 reset_peer is exit 56 (RST), limit_data truncates, timeout 0 stalls until
@@ -14,9 +14,9 @@ import time
 
 import pytest
 
+from harness.processes import curl, start_faults, start_origin, stop
 from lab.faults import client
 from lab.faults.client import FaultClient
-from tests.faults_procs import curl, start_faults, start_origin, stop
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 

@@ -2,8 +2,8 @@
 
 import shutil
 
-from lab.config import load_config
-from lab.fingerprint import fingerprints
+from lab.config.discovery import load_config
+from lab.stack.fingerprint import fingerprints
 from tests.integration.helpers import copy_repo
 
 
@@ -21,9 +21,9 @@ def test_users_change_reaches_dc_and_proxy_only(tmp_path):
 def test_a_web_module_change_reaches_web_only(tmp_path):
     root = copy_repo(tmp_path)
     before = fingerprints(load_config(root, environ={}))
-    with open(root / "lab" / "mockweb.py", "a") as module:
+    with open(root / "lab" / "web" / "server.py", "a") as module:
         module.write("\n# changed\n")
-    shutil.rmtree(root / "lab" / "__pycache__", ignore_errors=True)
+    shutil.rmtree(root / "lab" / "web" / "__pycache__", ignore_errors=True)
     after = fingerprints(load_config(root, environ={}))
     assert {s for s in before if before[s] != after[s]} == {"web"}
 
@@ -47,17 +47,16 @@ def test_a_dns_change_reaches_dns_dc_and_proxy(tmp_path):
 
 
 def test_a_changed_pac_recreates_web_only_and_a_new_corporate_ca_the_proxy_only(tmp_path):
-    from lab import statefiles
-
+    from lab.stack import state_files
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
-    statefiles.prepare(config)
+    state_files.prepare(config)
     before = fingerprints(config)
     (config.state_dir / "pac" / "host.pac").write_text("function FindProxyForURL() {}\n")
     after_pac = fingerprints(config)
     assert {s for s in before if before[s] != after_pac[s]} == {"web"}
     for name in ("corporate-ca.pem", "corporate-ca.key"):
         (config.state_dir / name).unlink()
-    statefiles.prepare(config)                       # a new corporate CA, a new PAC
+    state_files.prepare(config)                       # a new corporate CA, a new PAC
     after_ca = fingerprints(config)
     assert {s for s in after_pac if after_pac[s] != after_ca[s]} == {"proxy", "web"}
 
@@ -67,7 +66,7 @@ def test_no_service_bind_mounts_a_path_of_this_host():
     files reach containers as compose configs with inline content instead."""
     import re
 
-    from lab.discovery import package_dir
+    from lab.config.discovery import package_dir
 
     text = (package_dir(None) / "share" / "docker-compose.yml").read_text()
     mounts = re.findall(r"^\s+- +['\"]?([^\s'\"]+:/[^\s'\"]*)", text, re.MULTILINE)

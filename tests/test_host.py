@@ -2,8 +2,8 @@
 
 import pytest
 
-from lab import apt, host
 from lab.errors import HostError
+from lab.host import apt, prepare
 
 
 def test_not_debian_names_what_to_install(monkeypatch):
@@ -20,11 +20,11 @@ def test_not_root_names_the_fix(monkeypatch):
 
 
 def test_engine_missing_and_not_installable(monkeypatch):
-    monkeypatch.setattr(host, "engine_answers", lambda: False)
-    monkeypatch.setattr(host.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prepare, "engine_answers", lambda: False)
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
     monkeypatch.setattr(apt, "debian_release", lambda: None)
     with pytest.raises(HostError, match="Docker engine is missing"):
-        host.ensure_engine(lambda message: None)
+        prepare.ensure_engine(lambda message: None)
 
 
 def test_debian_release_reads_os_release():
@@ -42,13 +42,13 @@ def test_client_tools_add_python_headers_when_missing(monkeypatch, tmp_path):
     import sysconfig
 
     installed = []
-    monkeypatch.setattr(host.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(host, "_require_installable", lambda what: 12)
-    monkeypatch.setattr(host, "_apt_install", lambda pkgs, say: installed.extend(pkgs))
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(prepare, "_require_installable", lambda what: 12)
+    monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: installed.extend(pkgs))
     monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
-    host.ensure_client_tools(lambda message: None)
+    prepare.ensure_client_tools(lambda message: None)
     assert installed == ["python3-dev"]
     installed.clear()
     (tmp_path / "Python.h").write_text("")
-    host.ensure_client_tools(lambda message: None)
+    prepare.ensure_client_tools(lambda message: None)
     assert installed == []

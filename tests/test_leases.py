@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from lab.leases import Leases
+from lab.testing.leases import Leases
 
 
 def test_last_one_out_of_a_lab_it_started(tmp_path):

@@ -8,12 +8,12 @@ import sys
 import pytest
 
 from lab.errors import StackError
-from lab.lock import ProjectLock
+from lab.stack.lock import ProjectLock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from lab.lock import ProjectLock
+from lab.stack.lock import ProjectLock
 with ProjectLock(Path(sys.argv[1]), "p"):
     print("held", flush=True)
     sys.stdin.read()            # hold until told (or killed)

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from lab.bounded import ProcessGroups, Stopped
-from lab.matrix import CredentialGate, judge, run_bounded, substitute
-from lab.scenarios import Scenario
+from lab.scenarios.matrix import substitute
+from lab.scenarios.processes import CredentialGate, ProcessGroups, Stopped, run_bounded
+from lab.scenarios.scenario import Scenario, judge
 
 PROXY = "172.29.53.12"
 pytestmark = pytest.mark.timeout(30)
@@ -208,7 +208,7 @@ def origin():
 def lab(tmp_path, origin):
     import dataclasses
 
-    from lab.config import load_config
+    from lab.config.discovery import load_config
     from lab.endpoints import build_endpoints
     from tests.test_endpoints import PORTS
 
@@ -222,7 +222,7 @@ def lab(tmp_path, origin):
 def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path):
     import contextlib
 
-    from lab.matrix import run_matrix
+    from lab.scenarios.matrix import run_matrix
 
     log = tmp_path / "log"
     paused: list[str] = []
@@ -251,14 +251,14 @@ def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path
 
 def test_without_a_way_to_pause_the_exclusive_scenarios_are_refused(lab):
     from lab.errors import LabError
-    from lab.matrix import run_matrix
+    from lab.scenarios.matrix import run_matrix
 
     with pytest.raises(LabError, match="dc-down"):
         run_matrix(lab, ["true"], ["basic", "dc-down"], timeout=5)
 
 
 def test_nothing_is_paused_when_no_exclusive_scenario_is_chosen(lab):
-    from lab.matrix import run_matrix
+    from lab.scenarios.matrix import run_matrix
 
     def pause(service):
         raise AssertionError(f"paused {service}")

@@ -1,4 +1,4 @@
-"""The `web` container's command line, run as a process: `python3 -m lab.mockweb`.
+"""The `web` container's command line, run as a process: `python3 -m lab.web`.
 
 Waits are on the process's own output (the "serving" line, its exit), each
 bounded by a deadline; nothing sleeps.
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from lab.tls import make_ca, make_issued
-from tests.faults_procs import start, wait_for_line
+from harness.processes import start, wait_for_line
+from lab.tidy.tls import make_ca, make_issued
 
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE = 20.0
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return start("lab.mockweb", "--interface", "127.0.0.1", *args)
+    return start("lab.web", "--interface", "127.0.0.1", *args)
 
 
 @pytest.fixture

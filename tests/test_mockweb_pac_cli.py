@@ -1,9 +1,9 @@
-"""`python3 -m lab.mockweb --pac-file ... --pac-lab-file ... --lab-subnet ...`: what
+"""`python3 -m lab.web --pac-file ... --pac-lab-file ... --lab-subnet ...`: what
 the `web` container will run to serve the lab's PAC file, as a process."""
 
 import urllib.request
 
-from tests.faults_procs import DEADLINE, wait_for_line
+from harness.processes import DEADLINE, wait_for_line
 from tests.test_mockweb_cli import _start
 
 HOST_VIEW = 'function FindProxyForURL(u, h) { return "PROXY 127.0.0.1:13128"; }\n'

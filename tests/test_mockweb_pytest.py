@@ -1,4 +1,4 @@
-"""lab.mockweb as the plugin's `lab_mock_web_server` fixture uses it (construct, use,
+"""lab.web.server as the plugin's `lab_mock_web_server` fixture uses it (construct, use,
 `stop()`), under pytest-twisted and the plugin's reactor-cleanliness check."""
 
 import json

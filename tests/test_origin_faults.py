@@ -1,4 +1,4 @@
-"""The origin faults of `lab.webresources` (issue 13), met by real curl against an
+"""The origin faults of `lab.web.resources` (issue 13), met by real curl against an
 in-process `MockWebServer` on 127.0.0.1.
 
 curl runs as a child of the reactor (`getProcessOutputAndValue`), so the server
@@ -19,7 +19,8 @@ import pytest_twisted
 from twisted.internet import defer, utils
 
 from lab.mockweb import MockWebServer
-from lab.webresources import INDEX, MAX_RESET_AFTER, ORIGIN_FAULTS, TRUNCATE_BODY
+from lab.web.faults import MAX_RESET_AFTER, ORIGIN_FAULTS, TRUNCATE_BODY
+from lab.web.resources import INDEX
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")

@@ -1,12 +1,12 @@
-"""PAC generation (`lab.pac`), proved by a PAC engine nobody here wrote: pypac's
+"""PAC generation (`lab.stack.pac_file`), proved by a PAC engine nobody here wrote: pypac's
 `PACFile` (JavaScript run by dukpy) evaluates what we generate."""
 
 import pytest
 from pypac.parser import PACFile, parse_pac_value
 
-from lab.config import load_config
+from lab.config.discovery import load_config
 from lab.errors import ConfigError
-from lab.pac import PacPolicy, pac_entry, pac_text, pac_views
+from lab.stack.pac_file import PacPolicy, pac_entry, pac_text, pac_views
 
 PUBLISHED = {"proxy_noauth": 13128, "proxy_basic": 13129}
 

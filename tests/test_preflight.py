@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
-from lab.config import load_config
+from lab.config.discovery import load_config
 from lab.errors import StackError
-from lab.preflight import check_ports_free, check_subnet, host_routes
-from lab.sidebyside import free_port, side_by_side_env
+from lab.stack.preflight import check_ports_free, check_subnet, host_routes
+from lab.testing.side_by_side import free_port, side_by_side_env
 
 
 def _port_env(lab_root, extra=1):

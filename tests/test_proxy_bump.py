@@ -15,7 +15,7 @@ from lab.proxy import (
     SOCKSAgent,
     load_trust_root,
 )
-from lab.tls import make_ca, make_issued
+from lab.tidy.tls import make_ca, make_issued
 from tests.proxy_fakes import ORIGIN, PASSWORD, USER
 from tests.socks_fakes import SOCKS_PASSWORD, SOCKS_USER
 

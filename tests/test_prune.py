@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
-from lab.engine import Engine
-from lab.prune import lab_projects
+from lab.stack.engine import Engine
+from lab.stack.prune import lab_projects
 
 
 def _thing(project, **extra):

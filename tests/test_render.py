@@ -2,8 +2,8 @@ import crypt  # noqa: F401  (same module the renderer uses; fine on 3.11)
 
 import pytest
 
-from lab import render
-from lab.config import load_config
+from lab.config import render
+from lab.config.discovery import load_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

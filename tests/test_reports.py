@@ -4,8 +4,10 @@ import json
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
-from lab import reports
-from lab.matrix import Completed, MatrixResult, Outcome, Verdict
+from lab.scenarios import reports
+from lab.scenarios.matrix import MatrixResult, Outcome
+from lab.scenarios.processes import Completed
+from lab.scenarios.scenario import Verdict
 from tests.test_matrix import record, scenario
 
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from lab.scenarios import NAMES
+from lab.scenarios.catalogue import NAMES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.timeout(60)

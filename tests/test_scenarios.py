@@ -11,19 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from lab import ad, scenarios
-from lab.config import load_config
+from lab.clients import ad
+from lab.config.discovery import load_config
 from lab.endpoints import build_endpoints
-from lab.scenarios import (
-    CA_VARIABLES,
-    MANAGED_VARIABLES,
+from lab.errors import LabError
+from lab.scenarios import clientenv
+from lab.scenarios.catalogue import (
     NAMES,
+    REFUSALS,
     SPECS,
     UnknownScenario,
-    build_scenarios,
     describe,
     select,
+    spec,
+    split_exclusive,
 )
+from lab.scenarios.clientenv import CA_VARIABLES, MANAGED_VARIABLES
+from lab.scenarios.scenario import build_scenarios
 from tests.test_endpoints import PORTS
 
 LAB_CA = b"-----BEGIN CERTIFICATE-----\nLABCA\n-----END CERTIFICATE-----\n"
@@ -80,7 +84,7 @@ def test_catalogue_has_every_scenario_the_issue_names_plus_https_variants():
         assert name in NAMES
     for port in ("basic", "ldap", "negotiate", "ntlm", "group"):
         assert f"{port}-https" in NAMES
-    assert {s.expect for s in SPECS} <= {"ok", *scenarios.REFUSALS}
+    assert {s.expect for s in SPECS} <= {"ok", *REFUSALS}
 
 
 def test_describe_is_what_status_json_lists():
@@ -118,7 +122,7 @@ def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, e
         assert s.token == f"/matrix/r1/{s.name}"
         assert s.url.split("?")[0].endswith(s.token)
         assert set(env) <= set(MANAGED_VARIABLES)
-        assert {env[v] for v in CA_VARIABLES} == {str(bundle[scenarios.spec(s.name).trust])}
+        assert {env[v] for v in CA_VARIABLES} == {str(bundle[spec(s.name).trust])}
 
 
 def test_tls_inspection_scenarios_trust_the_corporate_ca_or_only_the_origins(catalogue):
@@ -217,7 +221,7 @@ def test_no_proxy_reaches_the_origin_directly_with_the_proxy_still_set(catalogue
 
 
 def test_proxy_down_points_at_a_port_nothing_listens_on(endpoints, kinits, tmp_path):
-    with scenarios.closed_port() as held:
+    with clientenv.closed_port() as held:
         port = held.getsockname()[1]
         s = build_scenarios(endpoints, ["proxy-down"], run="r", workdir=tmp_path / "w",
                             down_port=port)[0]
@@ -232,7 +236,7 @@ def test_ca_bundle_holds_system_cas_and_the_lab_ca_untrusted_holds_only_the_syst
     untrusted_path = catalogue["tls-untrusted"].env["SSL_CERT_FILE"]
     untrusted = Path(untrusted_path).read_bytes()
     assert LAB_CA in trusted and LAB_CA not in untrusted
-    system = scenarios.system_ca_file()
+    system = clientenv.system_ca_file()
     if system is not None:                      # a machine with CA certificates installed
         assert trusted.startswith(system.read_bytes().rstrip(b"\n"))
         assert untrusted == system.read_bytes() or untrusted == system.read_bytes() + b"\n"
@@ -267,7 +271,7 @@ def test_krb5_conf_maps_extra_hosts_to_the_realm():
 
 def test_unreadable_lab_ca_is_one_line_saying_run_lab_up(endpoints, tmp_path):
     Path(endpoints.web.ca_cert).unlink()
-    with pytest.raises(scenarios.LabError, match="lab up"):
+    with pytest.raises(LabError, match="lab up"):
         build_scenarios(endpoints, ["basic"], run="r", workdir=tmp_path / "w")
 
 
@@ -288,7 +292,7 @@ def test_a_fault_scenario_without_its_proxy_names_how_to_run_it(endpoints, kinit
 
 def test_dc_down_sends_a_valid_domain_user_squid_cannot_have_cached(catalogue, endpoints):
     s = catalogue["dc-down"]
-    assert (s.expect, scenarios.spec("dc-down").pause) == ("proxy-auth", "dc")
+    assert (s.expect, spec("dc-down").pause) == ("proxy-auth", "dc")
     user, password, host, port = _userinfo(s.env["http_proxy"])
     assert (host, port) == ("127.0.0.1", 3130)               # the ldap port
     assert (user, password) == ("erin", "Dormant-Owl-58")
@@ -300,18 +304,18 @@ def test_dc_down_sends_a_valid_domain_user_squid_cannot_have_cached(catalogue, e
 
 
 def test_scenarios_that_pause_a_service_run_alone_after_the_others():
-    shared, alone = scenarios.split_exclusive(NAMES)
+    shared, alone = split_exclusive(NAMES)
     assert alone == ["dc-down"] and "dc-down" not in shared
     assert shared + alone == list(NAMES)                 # nothing lost, order kept
-    assert scenarios.split_exclusive(["basic", "ldap"]) == (["basic", "ldap"], [])
+    assert split_exclusive(["basic", "ldap"]) == (["basic", "ldap"], [])
 
 
 def test_dc_down_outside_lab_matrix_is_refused_with_one_line(endpoints, kinits, tmp_path):
-    with pytest.raises(scenarios.LabError) as caught:
+    with pytest.raises(LabError) as caught:
         build_scenarios(endpoints, ["dc-down"], run="r", workdir=tmp_path / "w")
     message = str(caught.value)
     assert "lab matrix --only dc-down" in message and "\n" not in message
-    with pytest.raises(scenarios.LabError, match="dc-down"):
+    with pytest.raises(LabError, match="dc-down"):
         build_scenarios(endpoints, run="r", workdir=tmp_path / "w2")     # the whole catalogue
 
 
@@ -319,6 +323,6 @@ def test_endpoints_without_the_uncached_user_say_lab_up(endpoints, kinits, tmp_p
     proxy = dict(endpoints.proxy)
     proxy["ldap"] = dataclasses.replace(proxy["ldap"], uncached_username=None,
                                         uncached_password=None)
-    with pytest.raises(scenarios.LabError, match="lab up"):
+    with pytest.raises(LabError, match="lab up"):
         build_scenarios(dataclasses.replace(endpoints, proxy=proxy), ["dc-down"], run="r",
                         workdir=tmp_path / "w", exclusive=True)

@@ -1,9 +1,9 @@
-"""What `lab.service_faults` reads from squid before it thaws a paused DC: the Basic
+"""What `lab.stack.service_faults` reads from squid before it thaws a paused DC: the Basic
 checks still in flight (squid's cache manager page, as squid 5.7 writes it)."""
 
 import pytest
 
-from lab.service_faults import pending_checks
+from lab.stack.service_faults import pending_checks
 
 PAGE = """Basic Authenticator Statistics:
   program: /usr/bin/python3

@@ -1,10 +1,10 @@
 """Stack policy that needs no engine: readiness, and what `up` does when current."""
 
-from lab import statefiles
-from lab.config import load_config
-from lab.engine import ServiceState
-from lab.stack import Stack
-from lab.topology import PORTS
+from lab.config.discovery import load_config
+from lab.config.topology import PORTS
+from lab.stack import state_files
+from lab.stack.engine import ServiceState
+from lab.stack.lifecycle import Stack
 
 
 class FakeEngine:
@@ -37,7 +37,7 @@ def test_starting_services_count_once_their_own_check_passes():
 
 def test_up_is_a_no_op_when_current(tmp_path):
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
-    statefiles.prepare(config)      # what the running lab was made with
+    state_files.prepare(config)      # what the running lab was made with
     stack = Stack(config, engine=None)
     published = {name: {} for name in stack.fingerprints}
     for port in PORTS:

@@ -1,11 +1,11 @@
-"""lab.tidy under pytest-twisted, through the plugin's fixtures and reactor check."""
+"""lab.tidy.servers under pytest-twisted, through the plugin's fixtures and reactor check."""
 
 import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol
 from twisted.spread import pb
 
-from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
+from lab.tidy.servers import TidyTCPServer, TidyTLSServer, TidyUnixServer
 from tests.tidy_protocols import Echoer, PortDetectFactory
 
 

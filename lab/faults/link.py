@@ -18,22 +18,36 @@ aborts both with RST. Anything still open `CLOSE_GRACE` seconds after a close
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from typing import Any, Protocol
 
 from twisted.internet import protocol, tcp
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from zope.interface import implementer
 
 from lab.faults.schema import UPSTREAM, Toxic
-from lab.faults.toxics import Stage, make_stage
-
-if TYPE_CHECKING:
-    from lab.faults.proxy import Proxy
+from lab.faults.stage import Stage
+from lab.faults.toxics import make_stage
 
 HIGH_WATER = 1 << 20            # bytes a pipe's stages may hold before its source pauses
 LOW_WATER = HIGH_WATER // 4     # ... and below which it reads again
 CLOSE_GRACE = 1.0               # seconds a closing connection may take before it is aborted
 CONNECT_TIMEOUT = 30.0          # seconds to reach the upstream before the client is closed
+
+
+class Owner(Protocol):
+    """What a connection needs of the proxy that accepted it (`lab.faults.proxy.Proxy`):
+    named here so that this module does not import the proxy that imports it."""
+
+    reactor: Any
+    rng: random.Random
+    high_water: int
+
+    def upstream_address(self) -> tuple[str, int]: ...
+
+    def toxic_list(self) -> list[Toxic]: ...
+
+    def forget(self, connection: Connection) -> None: ...
 
 
 def write_now(transport, chunk: bytes) -> None:
@@ -227,7 +241,7 @@ class Connection:
     """A client, its upstream and the two pipes; lives in `proxy.connections`
     until both sockets are gone."""
 
-    def __init__(self, proxy: Proxy):
+    def __init__(self, proxy: Owner):
         self.proxy = proxy
         self.client = _Side(self)
         self.server: _Side | None = None

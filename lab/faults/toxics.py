@@ -14,7 +14,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from lab.faults.schema import Toxic
 from lab.faults.stage import EOF_FULL, EOF_HALF, Link, Stage, Timed
 
-__all__ = ["STAGES", "Stage", "make_stage"]
+__all__ = ["STAGES", "make_stage"]
 
 
 class Latency(Timed):

@@ -21,7 +21,6 @@ from zope.interface import implementer
 
 from lab.proxy.auth import ProxyAuthAgent
 from lab.proxy.challenges import Credentials
-from lab.proxy.errors import ProxyError
 from lab.proxy.pool import ConnectionPool
 from lab.proxy.schemes import DEFAULT_SCHEMES, Factory
 from lab.proxy.transport import ProxyTransportAgent
@@ -75,4 +74,4 @@ class ProxyAgent:
         return self.transport.close()
 
 
-__all__ = ["ProxyAgent", "ProxyError"]
+__all__ = ["ProxyAgent"]

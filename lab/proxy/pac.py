@@ -11,7 +11,7 @@ tries the routes in order.
 
 Evaluation is synchronous (dukpy), in the caller's thread: a PAC that calls
 `dnsResolve()` blocks the reactor for that lookup. The lab's own PAC calls no
-DNS function (see `lab.pac`).
+DNS function (see `lab.stack.pac_file`).
 """
 
 from __future__ import annotations

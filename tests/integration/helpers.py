@@ -35,7 +35,7 @@ def copy_repo(target):
 def remove_private_lab(env) -> None:
     """`lab down` a private project and remove the images it built (the suite leaves
     no images of its private projects behind)."""
-    from lab.engine import Engine
+    from lab.stack.engine import Engine
 
     run_lab("down", env=env, timeout=120)
     engine = Engine()

@@ -1,17 +1,12 @@
-"""lab.ad against the lab's bind and KDC; the CLI commands built on it."""
+"""lab.clients.ad against the lab's bind and KDC; the CLI commands built on it."""
 
 import os
 import subprocess
 
 import pytest
 
-from lab.ad import (
-    DomainNotFound,
-    KerberosError,
-    NoRecords,
-    discover_domain_controllers,
-    kinit,
-)
+from lab.clients.ad import DomainNotFound, NoRecords, discover_domain_controllers, kinit
+from lab.errors import KerberosError
 from tests.integration.helpers import run_lab
 
 
@@ -36,7 +31,7 @@ def test_nxdomain_is_named(lab_endpoints):
 
 
 def test_no_answer_is_named(lab_endpoints):
-    from lab.ad import make_resolver, query
+    from lab.clients.ad import make_resolver, query
 
     dns = lab_endpoints.dns
     with pytest.raises(NoRecords, match="no SRV record"):

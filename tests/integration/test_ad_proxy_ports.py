@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from lab.ad import kinit
-from lab.curl import proxy_args
+from lab.clients.ad import kinit
+from lab.clients.curl import proxy_args
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import curl as run_curl
 

@@ -9,7 +9,7 @@ def test_status_json_shape(lab_endpoints):
     proc = run_lab("status", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    scenarios = data.pop("scenarios")          # the catalogue (lab.scenarios), then endpoints
+    scenarios = data.pop("scenarios")          # the catalogue, then endpoints
     assert [s["name"] for s in scenarios][:3] == ["noauth", "noauth-https", "basic"]
     assert data == lab_endpoints.to_json()
     for name in ("noauth", "basic", "ldap"):

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from lab.ad import krb5_conf
-from lab.config import load_config
+from lab.clients.ad import krb5_conf
+from lab.config.discovery import load_config
 
 
 def ldapsearch(tool, endpoints, user, password, *query):

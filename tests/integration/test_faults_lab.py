@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from lab.curl import proxy_args
+from lab.clients.curl import proxy_args
 from tests.integration.helpers import REPO, run_lab
 
 MAX_TIME = "4"
@@ -45,7 +45,7 @@ def inside(lab_stack, port_name: str) -> list[str]:
     a client inside the lab meets. Through the published port, docker's userland proxy
     stands between, and turns a reset into a plain close (curl 52) and a port that is
     down into accept-then-close (curl 52 again)."""
-    from lab.topology import PORTS_BY_NAME
+    from lab.config.topology import PORTS_BY_NAME
 
     address = lab_stack.config.address("faults")
     return ["-x", f"http://{address}:{PORTS_BY_NAME[port_name].container_port}"]

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from lab.ad import kinit
-from lab.config import load_config
-from lab.curl import proxy_args
+from lab.clients.ad import kinit
+from lab.clients.curl import proxy_args
+from lab.config.discovery import load_config
 from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
-from lab.sidebyside import side_by_side_env
+from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import copy_repo, curl, remove_private_lab, run_lab
 
 PROJECT = "lab-changes-test"

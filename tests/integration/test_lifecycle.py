@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from lab.sidebyside import side_by_side_env
-from lab.topology import SERVICE_NAMES
+from lab.config.topology import SERVICE_NAMES
+from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import remove_private_lab, run_lab
 
 PROJECT = "lab-lifecycle-test"
@@ -149,8 +149,8 @@ def test_docker_restart_of_every_service_then_up_attaches_without_recreating(
 
 @pytest.mark.timeout(400)
 def test_down_all_takes_down_a_project_and_its_images(lab_stack, private_env):
-    from lab.engine import Engine
-    from lab.prune import down_all
+    from lab.stack.engine import Engine
+    from lab.stack.prune import down_all
 
     assert lab(private_env, "up").returncode == 0
     engine = Engine()

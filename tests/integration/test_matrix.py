@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from lab.scenarios import NAMES, REFUSALS, SPECS, spec
+from lab.scenarios.catalogue import NAMES, REFUSALS, SPECS, spec
 from tests.integration.helpers import REPO, run_lab
 from tests.test_matrix import _dead
 

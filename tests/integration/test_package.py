@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.scenarios import SPECS, spec
-from lab.sidebyside import side_by_side_env
+from lab.scenarios.catalogue import SPECS, spec
+from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import REPO, remove_private_lab
 
 PROJECT = "lab-pkg"

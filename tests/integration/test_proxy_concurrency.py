@@ -6,7 +6,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, ssl
 
-from lab.ad import kinit
+from lab.clients.ad import kinit
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyWebClient
 

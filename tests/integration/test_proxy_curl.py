@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from lab.config import load_config
-from lab.curl import proxy_args
+from lab.clients.curl import proxy_args
+from lab.config.discovery import load_config
 from lab.endpoints import ProxyPort
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import curl as run_curl

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest_twisted
 
-from lab.curl import proxy_args
+from lab.clients.curl import proxy_args
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyWebClient
 from tests.integration.helpers import run_lab

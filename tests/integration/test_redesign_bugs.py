@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from lab.curl import proxy_args
+from lab.clients.curl import proxy_args
 from tests.integration.helpers import curl, run_lab
 
 

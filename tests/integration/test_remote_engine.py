@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
+from harness.second_engine import second_engine_fixture  # noqa: F401
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import run_lab
-from tests.integration.second_engine import second_engine_fixture  # noqa: F401
 
 pytestmark = pytest.mark.timeout(1500)
 

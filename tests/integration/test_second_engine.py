@@ -11,7 +11,7 @@ import time
 import pytest
 
 # The fixture `second_engine`, for the tests of this module.
-from tests.integration.second_engine import second_engine_fixture  # noqa: F401
+from harness.second_engine import second_engine_fixture  # noqa: F401
 
 # The first test also waits for the engine: building its image cold takes ~20 s,
 # loading the base image a few more.

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from lab.engine import Engine
-from lab.sidebyside import side_by_side_env
+from lab.stack.engine import Engine
+from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import REPO, remove_private_lab
 
 PROJECT = "lab-xdist-test"

@@ -6,7 +6,8 @@ from twisted.internet import task
 from twisted.trial import unittest
 
 from lab.faults.schema import toxic_from_json
-from lab.faults.toxics import Stage, make_stage
+from lab.faults.stage import Stage
+from lab.faults.toxics import make_stage
 
 
 class Recorder:

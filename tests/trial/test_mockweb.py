@@ -1,4 +1,4 @@
-"""lab.mockweb under trial: every resource over real HTTP(S), plus the listening step.
+"""lab.web.server under trial: every resource over real HTTP(S), plus the listening step.
 
 Each test stops its server; trial's dirty-reactor check then proves nothing
 (listener, connection, delayed call) was left behind. Clients are

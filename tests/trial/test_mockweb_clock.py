@@ -1,4 +1,4 @@
-"""lab.mockweb's timed parts on a `task.Clock`: `/slow` and the request records."""
+"""lab.web.server's timed parts on a `task.Clock`: `/slow` and the request records."""
 
 from twisted.internet import task
 from twisted.internet.address import IPv4Address

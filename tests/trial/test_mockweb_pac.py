@@ -1,4 +1,4 @@
-"""`/proxy.pac` and `/wpad.dat` of lab.mockweb under trial (runs on Twisted 22.4 too):
+"""`/proxy.pac` and `/wpad.dat` of lab.web.server under trial (runs on Twisted 22.4 too):
 the PAC view is chosen by the client's address, served as
 `application/x-ns-proxy-autoconfig`, and absent (404) when no PAC was given."""
 

@@ -1,4 +1,4 @@
-"""lab.tidy under trial: the seed's scenarios and every clean-up case, per transport.
+"""lab.tidy.servers under trial: the seed's scenarios and every clean-up case, per transport.
 
 trial's own dirty-reactor check runs after each test: a clean-up that leaves a
 delayed call or a selectable behind fails here even when the test body passed.
@@ -17,7 +17,7 @@ from lab.testcases import (
     TLSPbServerTestCase,
     UnixPbServerTestCase,
 )
-from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
+from lab.tidy.servers import TidyTCPServer, TidyTLSServer, TidyUnixServer
 from tests.tidy_protocols import Echoer, NullProtocol, PortDetectFactory
 
 # -- the seed's PB objects -------------------------------------------------

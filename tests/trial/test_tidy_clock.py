@@ -1,6 +1,6 @@
-"""lab.tidy's abort timing, driven by `task.Clock` instead of wall time.
+"""lab.tidy.servers's abort timing, driven by `task.Clock` instead of wall time.
 
-Clean-up gives each connection `tidy.ABORT_AFTER` seconds to close politely,
+Clean-up gives each connection `servers.ABORT_AFTER` seconds to close politely,
 then aborts it. Here the reactor is a `MemoryReactorClock` (no sockets) or the
 real reactor with a `Clock` for timed calls, so the tests say exactly when the
 abort happens and never wait for it in real time.
@@ -12,8 +12,8 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
-from lab import tidy
-from lab.tidy import TidyTCPServer, TidyTLSServer, TidyUnixServer
+from lab.tidy import servers
+from lab.tidy.servers import TidyTCPServer, TidyTLSServer, TidyUnixServer
 
 
 class _ManualTransport(StringTransport):
@@ -64,7 +64,7 @@ class ClockAbortTests(unittest.TestCase):
         transport = yield self.connect()
         cleaning = self.server.clean_up()
         self.assertTrue(transport.disconnecting, "loseConnection() was not asked first")
-        self.clock.advance(tidy.ABORT_AFTER - 0.001)
+        self.clock.advance(servers.ABORT_AFTER - 0.001)
         self.assertFalse(transport.aborted)
         self.assertFalse(cleaning.called)
         self.clock.advance(0.001)
@@ -79,11 +79,11 @@ class ClockAbortTests(unittest.TestCase):
         transport = yield self.connect()
         cleaning = self.server.clean_up()
         self.assertEqual(1, len(self.clock.getDelayedCalls()))
-        self.clock.advance(tidy.ABORT_AFTER / 2)
+        self.clock.advance(servers.ABORT_AFTER / 2)
         transport.finish_close()
         self.assertTrue(cleaning.called)
         self.assertEqual([], self.clock.getDelayedCalls())
-        self.clock.advance(tidy.ABORT_AFTER)
+        self.clock.advance(servers.ABORT_AFTER)
         self.assertFalse(transport.aborted)
         yield cleaning
 
@@ -137,8 +137,8 @@ class RealSocketAbortMixin:
         for _ in range(3):      # let the reactor run: a polite close would land here
             yield task.deferLater(reactor, 0, lambda: None)
         self.assertFalse(cleaning.called)
-        self.assertEqual([tidy.ABORT_AFTER], [c.getTime() for c in clock.getDelayedCalls()])
-        clock.advance(tidy.ABORT_AFTER)
+        self.assertEqual([servers.ABORT_AFTER], [c.getTime() for c in clock.getDelayedCalls()])
+        clock.advance(servers.ABORT_AFTER)
         yield cleaning
         self.assertEqual(0, server.connections)
         self.assertIsNone(server.listener)

@@ -1,4 +1,4 @@
-"""lab.tls: combined PEM files, and a server presenting its whole chain."""
+"""lab.tidy.tls: combined PEM files, and a server presenting its whole chain."""
 
 from OpenSSL import SSL
 from twisted.internet import defer, reactor, ssl
@@ -11,7 +11,7 @@ from twisted.web.client import (
 )
 
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
-from lab.tls import SelfSigned, make_ca, make_issued, make_self_signed
+from lab.tidy.tls import SelfSigned, make_ca, make_issued, make_self_signed
 
 
 class CombinedPemTests(unittest.TestCase):

@@ -5,7 +5,7 @@ import tempfile
 
 from twisted.internet import defer, ssl
 
-from lab.ad import kinit
+from lab.clients.ad import kinit
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyAuthenticationError, ProxyForbiddenError, ProxyWebClient
 from lab.testcases import SquidTestCase

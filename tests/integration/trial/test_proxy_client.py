@@ -9,7 +9,7 @@ import json
 from twisted.internet import defer, ssl
 from twisted.web import error
 
-from lab.config import load_config
+from lab.config.discovery import load_config
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
 from lab.proxy import (
     OriginError,

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, "/opt/lab")
-from lab.config import load_file  # noqa: E402
+from lab.config.discovery import load_file  # noqa: E402
 
 
 def samba_tool(*args: str) -> None:

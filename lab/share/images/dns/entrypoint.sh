@@ -19,7 +19,7 @@ envsubst "$vars" < /etc/lab/named.conf.template > /etc/bind/named.conf
 zone="/var/lib/bind/db.${LAB_DOMAIN}"
 if [ ! -e "$zone" ]; then
     envsubst "$vars" < /etc/lab/zone.template > "$zone"
-    # the web service's other names (lab.topology.WEB_ALIASES: wpad for WPAD, ...)
+    # the web service's other names (lab.config.topology.WEB_ALIASES: wpad for WPAD, ...)
     for alias in ${LAB_WEB_ALIASES}; do
         printf '%-27s IN A   %s\n' "$alias" "$LAB_WEB_IP" >> "$zone"
     done

@@ -1,0 +1,185 @@
+"""`lab env`, `lab run`, `lab matrix`: the scenario catalogue from the command line.
+
+Usage errors (no lab to prove against, an unknown scenario, an empty command) are
+`UsageError`s: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from lab.cli.common import say as _say
+from lab.cli.common import stack_of as _stack
+from lab.errors import LabNotRunning, UsageError
+
+
+def _lab_for_scenarios(args):
+    """(stack, endpoints); no lab is a usage error here (nothing to prove against)."""
+    stack = _stack(args)
+    try:
+        return stack, stack.endpoints()
+    except LabNotRunning as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _names(values: list[str]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _select(only: list[str], skip: list[str]) -> list[str]:
+    from lab.scenarios.catalogue import UnknownScenario, select
+
+    try:
+        return select(_names(only), _names(skip))
+    except UnknownScenario as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _command(args) -> list[str]:
+    if not args.cmd:
+        raise UsageError(f"no command to run: `lab {args.command} ... -- CMD ARGS...`")
+    program = args.cmd[0]
+    if args.command == "matrix" and shutil.which(program) is None:
+        raise UsageError(f"{program}: command not found")
+    return list(args.cmd)
+
+
+def _refuse_exclusive(name: str) -> None:
+    """A scenario that pauses a lab service runs only under `lab matrix`."""
+    from lab.scenarios.catalogue import spec
+    from lab.scenarios.scenario import only_under_matrix
+
+    if spec(name).pause is not None:
+        raise UsageError(only_under_matrix(name))
+
+
+def cmd_env(args) -> int:
+    from lab.config.discovery import load_config
+    from lab.scenarios.catalogue import NAMES, describe
+    from lab.scenarios.clientenv import MANAGED_VARIABLES
+    from lab.scenarios.matrix import new_run_id
+    from lab.scenarios.scenario import build_scenarios
+
+    if args.list:
+        config = load_config(file=args.config)
+        for entry in describe(config.workgroup, config.realm):
+            print(f"{entry['name']:<22} {entry['expect']:<14} {entry['description']}")
+        return 0
+    if not args.scenario:
+        raise UsageError("which scenario? `lab env SCENARIO` (`lab env --list`): "
+                         + ", ".join(NAMES))
+    name = _select([args.scenario], [])[0]
+    from lab.scenarios.catalogue import spec
+
+    if spec(name).fault is not None:
+        raise UsageError(f"{name} needs a faulty proxy that lives as long as its client, "
+                         f"which `lab env` cannot give: use `lab run {name} -- CMD`")
+    _refuse_exclusive(name)
+    stack, endpoints = _lab_for_scenarios(args)
+    # the shell uses the files after we exit: they live in the project's state dir
+    workdir = stack.config.state_dir / "env"
+    scenario = build_scenarios(endpoints, [name], run=new_run_id(), workdir=workdir)[0]
+    unset = [v for v in MANAGED_VARIABLES if v not in scenario.env]
+    print("unset " + " ".join(unset))
+    for key, value in scenario.env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import subprocess
+    import tempfile
+
+    from lab.scenarios.matrix import new_run_id, substitute
+    from lab.scenarios.scenario import build_scenarios
+
+    name = _select([args.scenario], [])[0]
+    _refuse_exclusive(name)
+    command = _command(args)
+    endpoints = _lab_for_scenarios(args)[1]
+    from lab.scenarios.catalogue import spec
+    from lab.scenarios.fault_gateway import fault_gateways
+
+    with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir, \
+            fault_gateways(endpoints, [spec(name)]) as gateways:
+        scenario = build_scenarios(endpoints, [name], run=new_run_id(),
+                                   workdir=Path(workdir), gateways=gateways)[0]
+        argv = substitute(command, scenario)
+        try:
+            code = subprocess.run(argv, env=scenario.environ()).returncode
+        except OSError as exc:
+            _say(f"cannot run {argv[0]}: {exc.strerror}")
+            return 127                  # what a shell (and env(1)) answers
+    return 128 - code if code < 0 else code     # killed by a signal: the shell's 128+N
+
+
+def _check_output_path(option: str, path: str | None) -> None:
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
+
+
+def cmd_matrix(args) -> int:
+    from lab.scenarios import reports
+    from lab.scenarios.matrix import run_matrix
+
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 or more")
+    _check_output_path("--junit", args.junit)
+    _check_output_path("--html", args.html)
+    names = _select(args.only, args.skip)
+    command = _command(args)
+    stack, endpoints = _lab_for_scenarios(args)
+    from lab.stack import service_faults
+    result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs,
+                        pause=lambda service: service_faults.paused(stack, service, _say))
+    if args.junit:
+        Path(args.junit).write_text(reports.junit(result))
+    if args.html:
+        Path(args.html).write_text(reports.html_report(result))
+    if args.json:
+        print(reports.json_text(result))
+    else:
+        print(reports.table(result, colour=reports.wants_colour(sys.stdout)))
+    return 0 if result.failed == 0 else 1
+
+
+
+def add_parsers(sub) -> None:
+    """The three subcommands, on the `lab` command's subparsers."""
+    env = sub.add_parser("env", help="export lines for a scenario: eval \"$(lab env basic)\"")
+    env.add_argument("scenario", nargs="?", metavar="SCENARIO")
+    env.add_argument("--list", action="store_true", help="the catalogue: name, expect, what")
+    env.set_defaults(func=cmd_env)
+    run = sub.add_parser("run", help="run one command in a scenario's environment, exit "
+                         "with its code: lab run basic -- curl -f {url}")
+    run.add_argument("scenario", metavar="SCENARIO")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+    run.set_defaults(func=cmd_run)
+    matrix = sub.add_parser(
+        "matrix", help="run a command once per scenario and judge it: "
+        "lab matrix -- curl -fsS --proxy-anyauth -U : -o /dev/null {url}",
+        description="Runs CMD once per scenario, in that scenario's environment, with "
+        "{url}, {https_url} and {scenario} in its arguments replaced; judges each run by "
+        "its exit code and by what reached the origin. Exit 0 only if every scenario "
+        "passed; 2 for a usage error.")
+    matrix.add_argument("--only", action="append", default=[], metavar="A,B",
+                        help="only these scenarios (`lab env --list`)")
+    matrix.add_argument("--skip", action="append", default=[], metavar="C",
+                        help="leave these scenarios out")
+    matrix.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                        help="seconds each run may take before its process group is "
+                        "killed (default 20)")
+    matrix.add_argument("--jobs", type=int, metavar="N",
+                        help="scenarios run at once (default: all)")
+    matrix.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    matrix.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    matrix.add_argument("--json", action="store_true", help="JSON on stdout instead of "
+                        "the table")
+    matrix.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+    matrix.set_defaults(func=cmd_matrix)

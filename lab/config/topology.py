@@ -1,0 +1,95 @@
+"""The lab's topology, stated once: services, their addresses and container ports,
+and the files each image is built from.
+
+Compose reads the container ports through `LAB_CPORT_<NAME>` variables (see
+`lab.config.model.LabConfig.compose_env`), the images' scripts read the same
+variables, endpoints and preflight checks read this table. Standard library
+only: the images import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Port:
+    """One published port: its `[ports]` key in lab.toml, and where it lands."""
+
+    name: str              # lab.toml [ports] key, e.g. "proxy_basic"
+    service: str
+    container_port: int
+    udp: bool = False      # published on UDP as well as TCP
+
+    @property
+    def env_name(self) -> str:
+        """`LAB_PORT_PROXY_BASIC`: the override variable, and compose's host port."""
+        return f"LAB_PORT_{self.name.upper()}"
+
+    @property
+    def container_env_name(self) -> str:
+        """`LAB_CPORT_PROXY_BASIC`: the port inside the container."""
+        return f"LAB_CPORT_{self.name.upper()}"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    offset: int                       # host part of its fixed address in the lab subnet
+    build_inputs: tuple[str, ...]     # repo paths whose content the image is built from
+
+
+#: What of the lab package each image copies in: its root, and whole folders (the
+#: Dockerfiles' COPY lines name the same, and a unit test holds them to this).
+_PACKAGE_ROOT = ("lab/__init__.py", "lab/errors.py")
+_CONFIG = (*_PACKAGE_ROOT, "lab/config")
+
+SERVICES: tuple[Service, ...] = (
+    Service("dns", 10, ("images/dns",)),
+    # the DC registers its records in bind as it starts: a new bind (empty of them)
+    # means a new DC too
+    Service("dc", 11, ("images/dc", "images/dns", "lab.toml", *_CONFIG)),
+    # the proxy joins the domain at start: a new DC means a new proxy too
+    Service("proxy", 12, ("images/proxy", "images/dc", "images/dns", "lab.toml", *_CONFIG)),
+    # the fault layer: every published proxy and web port goes through it
+    Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
+    Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy")),
+)
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+#: Proxy port names, in the order they are shown (each is `proxy_<name>` in [ports]).
+#: `bump` is open like `noauth`, and inspects TLS: it re-signs every HTTPS origin
+#: it tunnels with the lab's corporate CA (squid's ssl-bump).
+PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group",
+                                "bump")
+#: The SOCKS5 port (dante, in the proxy's container): username/password, remote names.
+SOCKS_PORT = "socks"
+
+#: The web service's names besides `web`, each an A record in the lab zone and a
+#: name on its certificate: `bank`, the site TLS inspection exempts by default (as
+#: companies exempt banking), and `wpad`, where proxy auto-discovery looks.
+WEB_ALIASES: tuple[str, ...] = ("bank", "wpad")
+
+#: Ports the fault layer stands in front of: published by `faults`, which forwards each
+#: to the same container port on the service named here.
+FAULTABLE: dict[str, str] = {**{f"proxy_{name}": "proxy" for name in PROXY_PORTS},
+                             SOCKS_PORT: "proxy", "web": "web", "web_https": "web"}
+
+PORTS: tuple[Port, ...] = (
+    *(Port(f"proxy_{name}", "faults", 3128 + i) for i, name in enumerate(PROXY_PORTS)),
+    Port(SOCKS_PORT, "faults", 1080),
+    Port("dns", "dns", 53, udp=True),
+    Port("ldap", "dc", 389),
+    Port("kerberos", "dc", 88, udp=True),
+    Port("web", "faults", 80),
+    Port("web_https", "faults", 443),
+    Port("faults_api", "faults", 8474),        # Toxiproxy's own port, inside
+)
+PORTS_BY_NAME: dict[str, Port] = {p.name: p for p in PORTS}
+
+
+def service(name: str) -> Service:
+    for candidate in SERVICES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)

@@ -1,0 +1,5 @@
+import sys
+
+from lab.host.prepare import main
+
+sys.exit(main())

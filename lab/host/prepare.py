@@ -1,0 +1,199 @@
+"""Make this host ready to run the lab: Docker engine, Compose v2, base image, clients.
+
+Each `ensure_*` step is idempotent and cheap when there is nothing to do, so
+`lab up` can call all of them every time. Steps that install software only do
+so on Debian 12/13 as root; anywhere else they stop with a `HostError` that
+says what to install by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.errors import HostError
+from lab.host.apt import (
+    _apt_install,
+    _debian_mirror,
+    _install_trixie_compose,
+    _quiet,
+    _require_installable,
+    _run,
+)
+
+Say = Callable[[str], None]
+
+#: The base image the Dockerfiles default to (users with a registry keep it).
+UPSTREAM_BASE_IMAGE = "debian:bookworm-slim"
+#: What we build with debootstrap when no registry answers.
+LOCAL_BASE_IMAGE = "lab-base/debian:bookworm"
+
+#: Client programs the tests and the README use, and the Debian package of each.
+CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-utils",
+                "kinit": "krb5-user", "krb5-config": "libkrb5-dev", "gcc": "gcc"}
+
+_ENGINE_START_TIMEOUT = 60
+_DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
+
+
+def engine_answers() -> bool:
+    return _quiet(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=15).returncode == 0
+
+
+def ensure_engine(say: Say) -> None:
+    """A Docker engine answers `docker info`, installing and starting it if need be."""
+    if engine_answers():
+        return
+    from lab.config.dockerhost import docker_host, engine_address
+
+    remote = docker_host(os.environ)
+    if engine_address(remote) is not None:      # not ours to install or start
+        raise HostError(f"the Docker engine at {remote} (DOCKER_HOST or the docker context) "
+                        "does not answer: start it, or unset DOCKER_HOST for a local one")
+    if shutil.which("dockerd") is None:
+        _require_installable("the Docker engine")
+        say("installing the Docker engine (docker.io)")
+        _apt_install(["docker.io"], say)
+    if os.geteuid() != 0:
+        raise HostError("no Docker engine answers and starting dockerd needs root: "
+                        "start Docker (e.g. `sudo systemctl start docker`) or add "
+                        "yourself to the docker group")
+    say(f"starting dockerd (log: {_DOCKERD_LOG})")
+    with open(_DOCKERD_LOG, "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + _ENGINE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if engine_answers():
+            return
+        time.sleep(0.5)  # polling an external daemon: there is no event to wait on
+    raise HostError(f"dockerd did not answer within {_ENGINE_START_TIMEOUT} s; "
+                    f"see {_DOCKERD_LOG}")
+
+
+def compose_answers() -> bool:
+    proc = _quiet(["docker", "compose", "version", "--short"])
+    return proc.returncode == 0 and proc.stdout.strip()[:1] in ("2", "v")
+
+
+def ensure_compose(say: Say) -> None:
+    """`docker compose` (v2) works, installing Debian 13's package if need be."""
+    if compose_answers():
+        return
+    release = _require_installable("Docker Compose v2")
+    if release == 13:
+        say("installing Docker Compose v2 (docker-compose)")
+        _apt_install(["docker-compose"], say)
+    else:
+        _install_trixie_compose(say)
+    if not compose_answers():
+        raise HostError("Docker Compose v2 was installed but `docker compose version` "
+                        "still fails; check /usr/libexec/docker/cli-plugins")
+
+
+def _image_exists(name: str) -> bool:
+    return _quiet(["docker", "image", "inspect", name]).returncode == 0
+
+
+def ensure_base_image(say: Say) -> str:
+    """Name of a Debian bookworm image to build from: the registry's, or one we make."""
+    if _image_exists(UPSTREAM_BASE_IMAGE):
+        return UPSTREAM_BASE_IMAGE
+    if _image_exists(LOCAL_BASE_IMAGE):
+        return LOCAL_BASE_IMAGE
+    say(f"pulling {UPSTREAM_BASE_IMAGE}")
+    if _quiet(["docker", "pull", UPSTREAM_BASE_IMAGE], timeout=120).returncode == 0:
+        return UPSTREAM_BASE_IMAGE
+    say(f"no registry answers: building {LOCAL_BASE_IMAGE} with debootstrap (~30 s)")
+    if shutil.which("debootstrap") is None:
+        _require_installable("debootstrap")
+        _apt_install(["debootstrap"], say)
+    with tempfile.TemporaryDirectory(prefix="lab-base-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), _debian_mirror()],
+             "debootstrap of Debian bookworm")
+        _run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {LOCAL_BASE_IMAGE}"],
+             "docker import of the base image")
+    return LOCAL_BASE_IMAGE
+
+
+def base_image_name() -> str:
+    """The base image to build from, without installing or pulling anything: ours when
+    only ours exists (no registry here), else the registry's (compose pulls it)."""
+    if not _image_exists(UPSTREAM_BASE_IMAGE) and _image_exists(LOCAL_BASE_IMAGE):
+        return LOCAL_BASE_IMAGE
+    return UPSTREAM_BASE_IMAGE
+
+
+def python_headers_missing() -> bool:
+    """No Python.h for this Python: the Kerberos bindings' source build would fail."""
+    import sysconfig
+
+    return not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+
+
+def ensure_client_tools(say: Say) -> None:
+    """curl, dig, ldapsearch and kinit, as the README and the tests use them; and
+    what building the Kerberos Python bindings (gssapi, krb5) needs: gcc, libkrb5-dev
+    and Python's headers (python3-dev, which a fresh Debian does not have)."""
+    missing = sorted({pkg for tool, pkg in CLIENT_TOOLS.items() if shutil.which(tool) is None}
+                     | ({"python3-dev"} if python_headers_missing() else set()))
+    if not missing:
+        return
+    _require_installable(", ".join(missing))
+    say("installing client tools: " + ", ".join(missing))
+    _apt_install(missing, say)
+
+
+def prepare(say: Say, *, clients: bool = False) -> str:
+    """Everything `lab up` needs from the host; returns the base image to build from."""
+    ensure_engine(say)
+    ensure_compose(say)
+    if clients:
+        ensure_client_tools(say)
+    return ensure_base_image(say)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lab.host [--tools] [--base-image] [--step NAME]`: prepare the host for
+    the lab AND its tests (clients too); with no option, everything. `make host` runs
+    the tools first, then the base image beside the Kerberos source build."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m lab.host")
+    parser.add_argument("--tools", action="store_true",
+                        help="Docker engine, Compose, client tools")
+    parser.add_argument("--base-image", action="store_true")
+    parser.add_argument("--step", help="a name for the progress lines")
+    args = parser.parse_args(argv)
+    everything = not (args.tools or args.base_image)
+    started = time.monotonic()
+    prefix = f"[{args.step}] " if args.step else ""
+
+    def say(message: str) -> None:
+        print(f"lab: {prefix}{message} ({time.monotonic() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    try:
+        if args.tools or everything:
+            ensure_engine(say)
+            ensure_compose(say)
+            ensure_client_tools(say)
+            if shutil.which("debootstrap") is None and not (
+                    _image_exists(UPSTREAM_BASE_IMAGE) or _image_exists(LOCAL_BASE_IMAGE)):
+                _require_installable("debootstrap")
+                _apt_install(["debootstrap"], say)      # here, not beside the pip build
+        if args.base_image or everything:
+            say(f"base image: {ensure_base_image(say)}")
+    except HostError as exc:
+        print(f"lab: error: {prefix}{exc}", file=sys.stderr)
+        return 1
+    say("done")
+    return 0
+

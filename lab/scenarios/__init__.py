@@ -1,0 +1,14 @@
+"""The scenario catalogue and `lab matrix`: does a client work behind each network?
+
+Owns the static catalogue (`catalogue`), a scenario of a running lab and its verdict
+rules (`scenario`), the environment a client gets (`clientenv`), the host-side
+fault gateways (`fault_gateway`), running clients bounded in time (`processes`),
+the matrix run (`matrix`) and its reports (`reports`). It may import `lab.stack`,
+`lab.clients`, `lab.endpoints`, `lab.faults.client` and the root modules.
+"""
+
+# What users import (`from lab.scenarios import SPECS`), gathered from the owners.
+from lab.scenarios.catalogue import NAMES, SPECS, Spec, spec
+from lab.scenarios.scenario import Scenario, Verdict, build_scenarios
+
+__all__ = ["NAMES", "SPECS", "Scenario", "Spec", "Verdict", "build_scenarios", "spec"]

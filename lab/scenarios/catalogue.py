@@ -1,0 +1,160 @@
+"""The scenario catalogue's static part: names, descriptions, what must happen.
+
+pytest parametrizes on these names before any lab runs; `lab.scenarios.scenario` turns
+each into the environment a client needs, from a running lab's endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from lab.errors import LabError
+
+Expect = Literal["ok", "proxy-auth", "forbidden", "unreachable", "tls-untrusted", "timeout",
+                 "reset", "origin-error"]
+#: The outcomes a scenario can expect besides `ok`: the client must fail, cleanly.
+REFUSALS: tuple[str, ...] = ("proxy-auth", "forbidden", "unreachable", "tls-untrusted",
+                             "timeout", "reset", "origin-error")
+#: (toxic, attributes, stream) applied, in order, to a fault scenario's own proxy.
+Fault = tuple[tuple[str, dict[str, int], str], ...]
+#: What a host client calls the Negotiate proxy (the SPN HTTP/localhost exists for it).
+NEGOTIATE_PROXY_NAME = "localhost"
+NO_PROXY = "127.0.0.1,localhost"
+class UnknownScenario(LabError):
+    """A scenario name that is not in the catalogue (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The static part of a scenario: what it is and what must happen."""
+
+    name: str
+    description: str
+    expect: Expect
+    port: str | None                  # lab proxy port; None: a closed port (proxy-down)
+    credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "uncached"] = "none"
+    scheme: Literal["http", "https"] = "http"
+    direct: bool = False              # the client must bypass the proxy (no_proxy)
+    #: what the CA variables trust besides the system's CAs: the web service's own
+    #: CA ("lab"), the corporate CA TLS inspection re-signs with, or nothing more
+    trust: Literal["lab", "corporate", "system"] = "lab"
+    origin: str = "web"               # which of the web service's names the URL uses
+    pac: bool = False                 # the client gets only the PAC URL, no proxy variables
+    fault: Fault | None = None        # faults on a proxy of its own (lab.scenarios.fault_gateway)
+    query: str = ""                   # asked of the origin (`?status=503`, `?bytes=N`)
+    origin_reached: bool = False      # a refusal that happens after the origin answered
+    #: a lab service frozen while the client runs (`lab fault pause`). It breaks every
+    #: other client of the lab, so only `lab matrix` runs such a scenario: alone, after
+    #: the others, and it waits until the lab is healthy again before it returns.
+    pause: str | None = None
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("noauth", "open proxy, no authentication", "ok", "noauth"),
+    Spec("noauth-https", "open proxy, HTTPS through CONNECT", "ok", "noauth", scheme="https"),
+    Spec("basic", "Basic against htpasswd; user:password in the proxy URL", "ok", "basic",
+         "valid"),
+    Spec("basic-https", "Basic, HTTPS through an authenticated CONNECT", "ok", "basic",
+         "valid", "https"),
+    Spec("basic-wrong-password", "Basic with a wrong password: must fail on 407",
+         "proxy-auth", "basic", "wrong"),
+    Spec("basic-no-credentials", "Basic port, no credentials in the proxy URL: must fail "
+         "on 407", "proxy-auth", "basic"),
+    Spec("ldap", "Basic checked against the AD DC over LDAP", "ok", "ldap", "valid"),
+    Spec("ldap-https", "LDAP-checked Basic, HTTPS through CONNECT", "ok", "ldap", "valid",
+         "https"),
+    Spec("negotiate", "Kerberos (Negotiate): a domain user's ticket in KRB5CCNAME, proxy "
+         "called localhost (no credentials in the URL)", "ok", "negotiate", "kerberos"),
+    Spec("negotiate-https", "Kerberos (Negotiate), HTTPS through CONNECT", "ok", "negotiate",
+         "kerberos", "https"),
+    Spec("ntlm", "NTLM via winbind; the domain goes in the user name: {workgroup}\\user "
+         "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
+         "valid"),
+    Spec("ntlm-https", "NTLM, HTTPS through CONNECT", "ok", "ntlm", "valid", "https"),
+    Spec("group", "Basic against AD, plus membership of the proxy's AD group", "ok", "group",
+         "valid"),
+    Spec("group-https", "AD group port, HTTPS through CONNECT", "ok", "group", "valid",
+         "https"),
+    Spec("group-denied", "a valid domain user outside the group: must fail on 403",
+         "forbidden", "group", "denied"),
+    Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
+         "proxy variables set", "ok", "noauth", direct=True),
+    Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",
+         "unreachable", None),
+    Spec("tls-untrusted", "HTTPS through the open proxy, CA variables without the lab's CA: "
+         "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
+         trust="system"),
+    Spec("bump-trusted", "TLS inspection: the bump port re-signs the origin with the "
+         "corporate CA (corporate_ca in `lab status --json`), which the CA variables trust "
+         "instead of the origin's own CA", "ok", "bump", scheme="https", trust="corporate"),
+    Spec("bump-untrusted", "TLS inspection, the client trusts the origin's own CA but not "
+         "the corporate one (as a client shipping its own CA bundle does): must refuse the "
+         "re-signed certificate", "tls-untrusted", "bump", scheme="https"),
+    Spec("bump-exempt", "TLS inspection spares the names in [proxy] bump_exempt: HTTPS to "
+         "bank.<domain> through the bump port keeps the origin's own certificate",
+         "ok", "bump", scheme="https", origin="bank"),
+    Spec("pac", "proxy auto-config: no proxy variables, only the PAC URL in auto_proxy "
+         "(Chromium's variable) and LAB_PAC_URL; the client must fetch the PAC, run "
+         "FindProxyForURL and use the proxy it names (pypac's PACSession, Node's "
+         "pac-proxy-agent); curl cannot", "ok", "noauth", pac=True),
+    Spec("socks5", "SOCKS5 with a username and password (RFC 1929), names resolved by the "
+         "proxy: socks5h://user:password@host:port in all_proxy and the proxy variables",
+         "ok", "socks", "valid"),
+    Spec("socks5-wrong-password", "SOCKS5 with a wrong password: must fail on the server's "
+         "refusal", "proxy-auth", "socks", "wrong"),
+    Spec("proxy-latency", "the open proxy answers 2 s late: must still work (the client's "
+         "own timeout must allow for it)", "ok", "noauth",
+         fault=(("latency", {"latency": 2000}, "downstream"),)),
+    Spec("proxy-reset-midstream", "the open proxy resets the connection in the middle of a "
+         "4 MB body: must fail, never report a truncated body as success", "reset", "noauth",
+         fault=(("bandwidth", {"rate": 400}, "downstream"),
+                ("reset_peer", {"timeout": 1500}, "downstream")),
+         query="?bytes=4000000", origin_reached=True),
+    Spec("proxy-stall", "the open proxy takes the request and never answers: the client "
+         "must give up by its own bound", "timeout", "noauth",
+         fault=(("timeout", {"timeout": 0}, "downstream"),), origin_reached=True),
+    Spec("origin-503", "the origin answers 503 (Retry-After: 1) through the open proxy: "
+         "must fail, not treat the error page as the content", "origin-error", "noauth",
+         query="?status=503", origin_reached=True),
+    Spec("dc-down", "the domain controller is frozen: the ldap port cannot check a user "
+         "it has not cached and answers 407 within ~5 s: must fail, promptly (a user "
+         "validated in the last two hours would still pass; `lab matrix` runs this one "
+         "alone, after the others)", "proxy-auth", "ldap", "uncached", pause="dc"),
+)
+NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def spec(name: str) -> Spec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnknownScenario(f"no scenario {name!r}; the catalogue has: "
+                              + ", ".join(NAMES)) from None
+
+
+def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+    """Catalogue names in catalogue order: all, or `only`, minus `skip` (each checked)."""
+    only, skip = list(only), list(skip)
+    for name in (*only, *skip):
+        spec(name)
+    chosen = [n for n in NAMES if (not only or n in only) and n not in skip]
+    if not chosen:
+        raise UnknownScenario("--only/--skip leave no scenario to run")
+    return chosen
+
+
+def split_exclusive(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(names that may run side by side, names that pause a service and so run alone)."""
+    names = list(names)
+    return ([n for n in names if spec(n).pause is None],
+            [n for n in names if spec(n).pause is not None])
+
+
+def describe(workgroup: str = "WORKGROUP", realm: str = "REALM") -> list[dict[str, str]]:
+    """The catalogue as `lab status --json` lists it: name, description, expect."""
+    return [{"name": s.name, "description": s.description.format(workgroup=workgroup,
+                                                                 realm=realm),
+             "expect": s.expect} for s in SPECS]

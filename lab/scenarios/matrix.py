@@ -1,0 +1,157 @@
+"""`lab matrix`: one client command, run once per scenario, judged with the origin's evidence.
+
+After each run the origin is asked what reached it under the scenario's token
+(`/matrix/<run>/<scenario>`), and `Scenario.verdict` judges the run by it
+(`lab.scenarios.scenario.judge` holds the rules).
+
+Scenarios share almost nothing (own token, own ticket cache), so they run at
+once, except those that send squid the same user different passwords
+(`lab.scenarios.processes.CredentialGate`: at worst a run then waits one timeout for its
+turn). Each client runs in its own session and is killed with its whole
+process group when it overruns `timeout`, and after it exits; Ctrl-C kills
+every client and starts no other (`lab.scenarios.processes`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.endpoints import Endpoints
+from lab.errors import LabError
+from lab.scenarios.catalogue import spec, split_exclusive
+from lab.scenarios.clientenv import closed_port
+from lab.scenarios.fault_gateway import fault_gateways
+from lab.scenarios.processes import Completed, CredentialGate, ProcessGroups, run_bounded
+from lab.scenarios.scenario import Scenario, Verdict, build_scenarios, judge
+
+DEFAULT_TIMEOUT = 20.0
+PLACEHOLDERS = ("{url}", "{https_url}", "{scenario}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's row in every report."""
+
+    scenario: Scenario
+    argv: tuple[str, ...]
+    run: Completed
+    origin: tuple[dict[str, Any], ...]
+    verdict: Verdict
+
+    @property
+    def origin_seen(self) -> bool:
+        return bool(self.origin)
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    run_id: str
+    command: tuple[str, ...]
+    timeout: float
+    outcomes: tuple[Outcome, ...]
+    seconds: float
+    started: float = field(default_factory=time.time)
+
+    @property
+    def passed(self) -> int:
+        return sum(o.verdict.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+
+def substitute(command: Sequence[str], scenario: Scenario) -> list[str]:
+    """`{url}`, `{https_url}` and `{scenario}` replaced in each argument; any other
+    braces (curl's `-w '%{http_code}'`, JSON) are left alone."""
+    values = {"{url}": scenario.url, "{https_url}": scenario.https_url,
+              "{scenario}": scenario.name}
+    out = []
+    for arg in command:
+        for placeholder, value in values.items():
+            arg = arg.replace(placeholder, value)
+        out.append(arg)
+    return out
+
+
+def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
+                 base_env: Mapping[str, str] | None = None,
+                 gate: CredentialGate | None = None,
+                 groups: ProcessGroups | None = None) -> Outcome:
+    argv = tuple(substitute(command, scenario))
+    try:
+        with (gate or CredentialGate()).hold(scenario.credential):
+            completed = run_bounded(argv, scenario.environ(base_env), timeout, groups)
+    except OSError as exc:
+        completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
+                              .encode())
+    records = tuple(scenario.origin_saw())
+    return Outcome(scenario, argv, completed, records,
+                   judge(scenario, completed.exit_code, completed.timed_out, records))
+
+
+def new_run_id() -> str:
+    """Unique per run, short enough to read in a URL."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+#: `pause(service)`: a context manager holding `service` frozen for its block, then
+#: the lab healthy again before it is left (`lab.stack.service_faults.paused`).
+Pauser = Callable[[str], AbstractContextManager[None]]
+
+
+def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
+               timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
+               base_env: Mapping[str, str] | None = None,
+               pause: Pauser | None = None) -> MatrixResult:
+    """Run `command` once per named scenario, in parallel (`jobs` at a time,
+    default all), and judge each run. Ticket caches live in a temp dir removed
+    at the end; the `proxy-down` port is held closed for the whole run.
+
+    Scenarios that pause a service (`dc-down`) break the others, so they run
+    afterwards, one at a time, each inside `pause(service)`, which must also
+    wait until the lab is healthy again; without `pause` they are refused."""
+    shared, alone = split_exclusive(names)
+    if alone and pause is None:
+        raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
+                       "`lab matrix` runs it")
+    run_id = new_run_id()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
+            fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
+        scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
+                                    down_port=down.getsockname()[1], gateways=gateways,
+                                    exclusive=True)
+        by_name = {s.name: s for s in scenarios}
+        gate, groups = CredentialGate(), ProcessGroups()
+        done: dict[str, Outcome] = {}
+        try:
+            if shared:
+                with ThreadPoolExecutor(max_workers=jobs or len(shared)) as pool:
+                    try:
+                        for outcome in pool.map(
+                                lambda n: run_scenario(by_name[n], command, timeout, base_env,
+                                                       gate, groups), shared):
+                            done[outcome.scenario.name] = outcome
+                    except BaseException:     # Ctrl-C: stop every client, start no other
+                        groups.stop()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        raise
+            for name in alone:             # the exclusive phase: one at a time, alone
+                with pause(str(spec(name).pause)):  # type: ignore[misc]  (checked above)
+                    done[name] = run_scenario(by_name[name], command, timeout, base_env,
+                                              gate, groups)
+        except BaseException:              # the same in the exclusive phase (idempotent)
+            groups.stop()
+            raise
+    return MatrixResult(run_id, tuple(command), timeout,
+                        tuple(done[n] for n in names if n in done),
+                        time.monotonic() - started)

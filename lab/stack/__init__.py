@@ -1,0 +1,11 @@
+"""A lab on a Docker engine: bringing it up, waiting for it, taking it down.
+
+Owns the lifecycle policy (`lifecycle.Stack`), what lab asks the engine (`engine`,
+through the Docker SDK) and compose (`compose`, on testcontainers), the checks
+before `up` (`preflight`), rebuild digests and the build context
+(`fingerprint`, `build_context`), the files `lab up` makes for containers
+(`state_files`, `certs`, `pac_file`), one up/down at a time (`lock`), `lab down
+--all` (`prune`) and faults on whole services (`service_faults`). It may import
+`lab.config`, `lab.endpoints`, `lab.host`, `lab.faults.client` and the root
+modules; nothing above it.
+"""

@@ -1,0 +1,158 @@
+"""What lab asks the Docker engine, through the Docker SDK: the containers of a
+project (by compose's project label), their health, the networks' subnets, the
+images a project built. Compose itself is driven by `lab.stack.compose`."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import cached_property
+
+from lab.errors import LabNotRunning
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+FINGERPRINT_LABEL = "lab.fingerprint"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str                  # running, exited, created, paused, ...
+    health: str                 # healthy, starting, unhealthy; "" without a health check
+    fingerprint: str
+    published: dict[int, int]   # container port -> host port (TCP)
+    has_health_check: bool = True
+    exit_code: int = 0
+    container_id: str = ""
+    health_test: tuple[str, ...] = ()     # the container's HEALTHCHECK test, as docker has it
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.health == "healthy"
+
+    @property
+    def unsettled(self) -> bool:
+        """Running, and docker's verdict is not (or no longer) `healthy`: not judged yet
+        (its first check is due), or `unhealthy` from before it was healed (a service
+        back from a fault). Its own health check, run now, says which."""
+        return self.state == "running" and self.health in ("starting", "unhealthy")
+
+    @property
+    def broken(self) -> bool:
+        """Will not get healthy by waiting: it needs a fresh start."""
+        return self.health == "unhealthy" or self.state in ("exited", "dead")
+
+    def describe(self) -> str:
+        """What `lab status` prints: the state, and health only where it means something."""
+        if self.state == "running":
+            return f"running ({self.health or 'no health check'})"
+        if self.state in ("exited", "dead"):
+            return f"{self.state} (exit code {self.exit_code})"
+        return self.state
+
+
+def _state_of(container) -> ServiceState:
+    attrs = container.attrs
+    state = attrs.get("State") or {}
+    published = {}
+    for spec, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        port, _, proto = spec.partition("/")
+        if proto == "tcp" and bindings:
+            published[int(port)] = int(bindings[0]["HostPort"])
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    test = tuple(((attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test") or ())
+    return ServiceState(
+        service=labels.get(SERVICE_LABEL, container.name), state=state.get("Status", ""),
+        health=(state.get("Health") or {}).get("Status", ""),
+        fingerprint=labels.get(FINGERPRINT_LABEL, ""), published=published,
+        has_health_check=bool((attrs.get("Config") or {}).get("Healthcheck")),
+        exit_code=int(state.get("ExitCode") or 0), container_id=attrs.get("Id", ""),
+        health_test=test)
+
+
+class Engine:
+    """A Docker engine (the one `DOCKER_HOST` / the docker context names)."""
+
+    def __init__(self, client=None, docker_host: str | None = None):
+        self._given = client
+        self.docker_host = docker_host      # None: DOCKER_HOST or the local socket
+
+    @cached_property
+    def client(self):
+        import docker
+
+        if self._given is not None:
+            return self._given
+        try:
+            if self.docker_host:
+                return docker.DockerClient(base_url=self.docker_host, timeout=60)
+            return docker.from_env(timeout=60)
+        except docker.errors.DockerException:
+            raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "
+                                "and starts one), or start Docker") from None
+
+    def answers(self) -> bool:
+        import docker
+
+        try:
+            return bool(self.client.ping())
+        except (docker.errors.DockerException, LabNotRunning, OSError):
+            return False
+
+    def services(self, project: str) -> dict[str, ServiceState]:
+        """Every container of the compose project, by service (stopped ones too)."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        return {s.service: s for s in map(_state_of, containers)}
+
+    def probe(self, state: ServiceState, timeout: int = 8) -> bool:
+        """Run the service's own health check now, in its container: what docker would
+        conclude at its next check, without waiting for it."""
+        import docker
+
+        kind, *rest = state.health_test or ("NONE",)
+        if kind == "CMD-SHELL":
+            cmd = ["/bin/sh", "-c", rest[0]]
+        elif kind == "CMD":
+            cmd = rest
+        else:
+            return state.state == "running"
+        try:
+            result = self.client.containers.get(state.container_id).exec_run(
+                ["timeout", str(timeout), *cmd])
+        except docker.errors.APIError:
+            return False
+        return result.exit_code == 0
+
+    def subnets(self) -> dict[str, list[ipaddress.IPv4Network]]:
+        """IPv4 subnets of every docker network, by network name."""
+        result = {}
+        for network in self.client.networks.list():
+            configs = (network.attrs.get("IPAM") or {}).get("Config") or []
+            result[network.name] = [ipaddress.ip_network(c["Subnet"]) for c in configs
+                                    if ":" not in c.get("Subnet", ":")]
+        return result
+
+    def image_fingerprint(self, name: str) -> str | None:
+        """The `lab.fingerprint` label of image `name`, or None if there is no such image."""
+        import docker
+
+        try:
+            image = self.client.images.get(name)
+        except docker.errors.ImageNotFound:
+            return None
+        return (image.labels or {}).get(FINGERPRINT_LABEL)
+
+    def prune_replaced_images(self, project: str) -> None:
+        """Remove the project's dangling images (what a rebuild left without a tag)."""
+        import docker
+
+        try:
+            self.client.images.prune(filters={"dangling": True,
+                                              "label": f"{PROJECT_LABEL}={project}"})
+        except docker.errors.APIError:
+            pass                    # another prune is running: the next build does it
+
+    def project_images(self, project: str) -> list:
+        return self.client.images.list(filters={"label": f"{PROJECT_LABEL}={project}"})

@@ -1,0 +1,269 @@
+"""The lab's lifecycle: bring it up, wait until healthy, say what broke, take it down.
+
+`Stack` is policy only. Compose plumbing is `lab.stack.compose`, questions to the
+engine `lab.stack.engine`, checks before starting `lab.stack.preflight`, rebuild decisions
+`lab.stack.fingerprint`, TLS material `lab.stack.certs`, and where everything is
+`lab.endpoints`. Preparing the host (installing Docker) is the CLI's and the
+Makefile's job, never `up()`'s: a pytest fixture must not run apt-get.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import cached_property
+
+from lab.config.discovery import load_config
+from lab.config.model import LabConfig
+from lab.config.topology import PORTS, SERVICE_NAMES
+from lab.endpoints import Endpoints, build_endpoints
+from lab.errors import LabNotRunning, StackError
+from lab.host import prepare
+from lab.stack import build_context, preflight, state_files
+from lab.stack.compose import LabCompose
+from lab.stack.engine import Engine, ServiceState
+from lab.stack.fingerprint import fingerprints
+from lab.stack.lock import ProjectLock
+
+Say = Callable[[str], None]
+HEALTH_TIMEOUT = 120.0
+_POLL = 0.25          # docker has no push for health changes: poll, bounded by a deadline
+
+
+def _say_nothing(_message: str) -> None:
+    pass
+
+
+class Stack:
+    """One compose project of the lab (its name comes from lab.toml / LAB_PROJECT),
+    run from its staged build context (`lab.stack.build_context`).
+
+    As a context manager it brings the lab up and, if it started it, takes it
+    down again on exit: `with Stack() as stack: stack.endpoints()`.
+    """
+
+    def __init__(self, config: LabConfig | None = None, engine: Engine | None = None,
+                 base_image: str | None = None):
+        self.config = config or load_config()
+        self.engine = engine or Engine(docker_host=self.config.docker_host)
+        self.base_image = base_image
+        self._started = False
+        self.lock = ProjectLock(self.config.state_dir, self.config.project)
+
+    def __enter__(self) -> Stack:
+        self._started = not self.is_up()
+        self.up()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._started:
+            self.down()
+
+    @cached_property
+    def fingerprints(self) -> dict[str, str]:
+        return fingerprints(self.config)
+
+    @cached_property
+    def compose(self) -> LabCompose:
+        env = {**os.environ, **self.config.compose_env(),
+               **state_files.contents(self.config),
+               # the engine the SDK talks to, even when a docker context named it
+               **({"DOCKER_HOST": self.config.docker_host} if self.config.docker_host else {}),
+               "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name()}
+        for service, fingerprint in self.fingerprints.items():
+            env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
+        context = build_context.stage(self.config)     # the compose file and what images copy
+        return LabCompose(context=str(context), compose_file_name=build_context.COMPOSE_FILE,
+                          project=self.config.project, env=env)
+
+    # -- questions ------------------------------------------------------------
+
+    def states(self) -> dict[str, ServiceState]:
+        """What the engine says about this project's containers, by service."""
+        if not self.engine.answers():
+            raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "
+                                "and starts one), or start Docker")
+        return self.engine.services(self.config.project)
+
+    def ready(self, states: dict[str, ServiceState]) -> set[str]:
+        """Services that are healthy, or still `starting` for docker but whose own health
+        check passes when run now: docker checks every few seconds to keep an idle lab
+        cheap, so readiness is not left waiting for its next check."""
+        return {name for name, state in states.items()
+                if state.healthy or (state.unsettled and self.engine.probe(state))}
+
+    def is_up(self) -> bool:
+        try:
+            states = self.states()
+        except StackError:
+            return False
+        return set(SERVICE_NAMES) <= self.ready(states)
+
+    def is_current(self, states: dict[str, ServiceState]) -> bool:
+        """All services ready and built from what is in the tree now."""
+        return all(s in states and states[s].fingerprint == self.fingerprints[s]
+                   for s in SERVICE_NAMES) and set(SERVICE_NAMES) <= self.ready(states)
+
+    def stale_images(self) -> list[str]:
+        """Services whose image is missing or was built from other inputs than today's."""
+        wanted = self.fingerprints
+        return [service for service in SERVICE_NAMES
+                if self.engine.image_fingerprint(f"{self.config.project}-{service}")
+                != wanted[service]]
+
+    def build(self, say: Say = _say_nothing) -> None:
+        """Build the stale images, one line of progress each (cached layers keep a
+        rebuild after a small change quick); nothing when all are current."""
+        stale = self.stale_images()
+        started = time.monotonic()
+        for done, service in enumerate(stale, 1):
+            say(f"building image {service} ({done}/{len(stale)}, "
+                f"{time.monotonic() - started:.0f} s so far)")
+            self.compose.run("build", service, timeout=1800)
+        if stale:
+            say(f"images ready ({time.monotonic() - started:.1f} s)")
+            # the images these replaced: left behind, disk use would grow with every change
+            self.engine.prune_replaced_images(self.config.project)
+
+    def endpoints(self, states: dict[str, ServiceState] | None = None,
+                  checked: bool = False) -> Endpoints:
+        """Where everything is, as seen from this host; raises LabNotRunning.
+        `checked`: the caller has just seen every service ready."""
+        states = self.states() if states is None else states
+        missing = [] if checked else sorted(set(SERVICE_NAMES) - self.ready(states))
+        if missing:
+            if not states:
+                raise LabNotRunning(f"lab {self.config.project!r} is not running: "
+                                    "run `make lab-up` or `lab up`")
+            raise LabNotRunning(f"lab {self.config.project!r} is not healthy "
+                                f"({', '.join(missing)}): see `lab status`, `lab logs`")
+        return build_endpoints(self.config, {
+            p.name: states[p.service].published.get(p.container_port) for p in PORTS})
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def up(self, say: Say = _say_nothing, timeout: float = HEALTH_TIMEOUT) -> Endpoints:
+        """Bring the lab up (a fast no-op if it is up and current); return its endpoints.
+
+        One `up` or `down` per project at a time (`lab.stack.lock`): a second one waits,
+        then finds the lab up. On any error, Ctrl-C or SIGTERM after containers
+        were started, the project is taken down again (and that clean-up is not
+        itself interruptible), so nothing is left half-running.
+        """
+        self.lock.say = say
+        with self.lock:
+            # certificates and the PAC first: they are part of the fingerprints
+            state_files.prepare(self.config)
+            for stale in ("fingerprints", "compose"):      # taken before they changed?
+                self.__dict__.pop(stale, None)
+            states = self.states()
+            if self.is_current(states):
+                say("lab is already up")
+                return self.endpoints(states, checked=True)
+            preflight.check_ports_free(self.config, states)
+            preflight.check_subnet(self.config, self.engine)
+            self.build(say)
+            try:
+                say("starting containers")        # in the try: an interrupt from here on
+                broken = sorted(name for name, state in states.items() if state.broken)
+                if broken:
+                    # e.g. a proxy whose DC was recreated under it: only a fresh start
+                    # (a new domain join, the new keytab) mends it
+                    say(f"recreating {', '.join(broken)} (not healthy)")
+                    self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
+                                     *broken, timeout=300)
+                self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
+                states = self.wait_healthy(say, timeout)
+            except BaseException as exc:
+                with _shielded(say):
+                    # the broken services' logs first: down removes them
+                    diagnosis = self.diagnose() if isinstance(exc, StackError) else None
+                    say("start failed: removing the lab's containers, network and volumes"
+                        if diagnosis or not isinstance(exc, KeyboardInterrupt) else
+                        "interrupted: removing the lab's containers, network and volumes")
+                    self.down()
+                if diagnosis:
+                    raise StackError(diagnosis) from None
+                raise
+            return self.endpoints(states, checked=True)
+
+    def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False,
+                     fresh: bool = False) -> dict[str, ServiceState]:
+        """Block until every service is healthy; fail with its logs if one never is.
+        `heal`: services just brought back from a fault may fail their checks for a
+        while: keep probing them, until the deadline, instead of giving up at once.
+        `fresh`: docker's last verdict may predate the fault (a check every 10-30 s):
+        run every service's own check now, and trust only that."""
+        started = time.monotonic()
+        deadline = started + timeout
+        reported: set[str] = set()
+        while True:
+            states = self.states()
+            for service in SERVICE_NAMES:
+                state = states.get(service)
+                if state is None or service in reported:
+                    continue
+                if fresh:
+                    ready = state.state == "running" and self.engine.probe(state)
+                else:
+                    ready = state.healthy or (state.unsettled and self.engine.probe(state))
+                if ready:
+                    reported.add(service)
+                    say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
+                elif state.broken and not (heal and state.state == "running"):
+                    raise StackError(self.diagnose() or f"service {service} failed")
+            if reported == set(SERVICE_NAMES):
+                return states
+            if time.monotonic() > deadline:
+                waiting = sorted(set(SERVICE_NAMES) - reported)
+                tails = "\n".join(f"--- {s} ---\n{self.compose.log_tail(s)}" for s in waiting)
+                raise StackError(f"not healthy after {timeout:.0f} s: {', '.join(waiting)}"
+                                 f"\n{tails}")
+            time.sleep(_POLL)
+
+    def diagnose(self) -> str | None:
+        """Which services are broken and their last log lines, or None."""
+        broken = [state for state in self.states().values() if state.broken]
+        if not broken:
+            return None
+        return "\n".join(f"service {state.service} is {state.describe()}; its last log "
+                         f"lines:\n{self.compose.log_tail(state.service)}" for state in broken)
+
+    def down(self, say: Say = _say_nothing) -> None:
+        """Remove every container, network and volume of this project (images stay)."""
+        if not self.engine.answers():
+            say("no Docker engine answers: nothing to take down")
+            return
+        with self.lock:
+            # nothing in a lab is worth a graceful stop: its state goes with its volumes
+            self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "0",
+                             timeout=120)
+
+    def logs(self, service: str | None = None, follow: bool = False) -> int:
+        if service is not None and service not in SERVICE_NAMES:
+            raise StackError(f"no service {service!r}; the lab's services are: "
+                             + ", ".join(SERVICE_NAMES))
+        return self.compose.follow_logs(service, follow)
+
+
+@contextlib.contextmanager
+def _shielded(say: Say) -> Iterator[None]:
+    """Ctrl-C and SIGTERM only say "wait" while the clean-up runs (main thread only:
+    elsewhere Python delivers no signals anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(_signum, _frame) -> None:
+        say("still cleaning up; nothing will be left running")
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,53 @@
+"""`lab down --all`: every lab project on this engine, found by label, taken down;
+and the images of lab projects that no longer exist, removed.
+
+A lab project is one whose containers carry the `lab.fingerprint` label, or
+whose images do (left behind by test runs, benchmarks, killed sessions). This
+needs no compose file: compose v2 takes a project down by name alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+
+from lab.errors import StackError
+from lab.stack.engine import FINGERPRINT_LABEL, PROJECT_LABEL, Engine
+
+
+def lab_projects(engine: Engine) -> tuple[set[str], set[str]]:
+    """(projects with containers, projects with images only), by compose project label."""
+    running = {c.labels.get(PROJECT_LABEL) for c in engine.client.containers.list(
+        all=True, filters={"label": FINGERPRINT_LABEL})}
+    imaged = {i.labels.get(PROJECT_LABEL) for i in engine.client.images.list(
+        filters={"label": FINGERPRINT_LABEL})}
+    running.discard(None)
+    imaged.discard(None)
+    return running, imaged - running
+
+
+def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] = frozenset(),
+             select: Callable[[str], bool] = lambda _name: True) -> list[str]:
+    """Take down every lab project (that `select` accepts); remove the images of every
+    such project except those named in `keep_images` (whose next `lab up` should stay
+    fast). Returns the projects taken down."""
+    running, _ = lab_projects(engine)
+    running = {name for name in running if select(name)}
+    with tempfile.TemporaryDirectory() as empty:          # no compose file to pick up
+        for project in sorted(running):
+            say(f"taking down {project}")
+            proc = subprocess.run(["docker", "compose", "-p", project, "down", "--volumes",
+                                   "--remove-orphans", "--timeout", "0"], cwd=empty,
+                                  capture_output=True, text=True, timeout=120,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+            if proc.returncode != 0:
+                raise StackError(f"could not take down {project}: "
+                                 f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+    _, imaged = lab_projects(engine)
+    for project in sorted(name for name in imaged - set(keep_images) if select(name)):
+        images = engine.project_images(project)
+        say(f"removing {len(images)} image(s) of {project}")
+        for image in images:
+            engine.client.images.remove(image.id, force=True)
+    return sorted(running)

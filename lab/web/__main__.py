@@ -1,0 +1,5 @@
+import sys
+
+from lab.web.server import main
+
+sys.exit(main())
