@@ -1,4 +1,4 @@
-# The two commands a user needs:  make lab-up   and   make test
+# The two commands a user needs:  make lab-up   and   make test  (make test-full in CI)
 # Both set up a fresh Debian machine themselves (venv, Docker engine, Compose,
 # base image, client tools).
 
@@ -8,12 +8,14 @@ PY     := $(VENV)/bin/python
 LAB    := $(VENV)/bin/lab
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv tools host base-image lab-up lab-started lab-down status check lint unit trial integration test bench clean
+.PHONY: help venv tools test-tools host base-image lab-up lab-started lab-down status check lint \
+        unit trial integration integration-slow test test-full bench clean
 
 help:
 	@echo "make lab-up     bring the lab up (installs what is missing) and check it works"
 	@echo "make lab-down   remove the lab's containers, network and volumes"
 	@echo "make test       lint + unit + trial + integration tests (brings the lab up)"
+	@echo "make test-full  make test, plus the slow proofs (second engine, wheel in a venv)"
 	@echo "make bench      benchmarks"
 
 STEP   := tools/step
@@ -27,18 +29,22 @@ venv: $(STAMP)
 
 KRB_STAMP := $(VENV)/.kerberos
 
-# Docker engine, Compose and client tools first (libkrb5-dev among them); then the
-# base image and the Kerberos bindings' source build, side by side.
+# Docker engine, Compose and the lab's client tools; the test suite's clients (and
+# libkrb5-dev for the Kerberos build) apart, so `make lab-up` never waits for them.
 tools: venv
 	@$(PY) -m lab.host --step "2/5 host: Docker engine, Compose, client tools" --tools
 
-host: tools
+test-tools: venv
+	@$(PY) -m lab.host --step "test clients (wget, openssl, node, git, Kerberos build)" --test-tools
+
+# Then the base image and the Kerberos bindings' source build, side by side.
+host: tools test-tools
 	@$(MAKE) --no-print-directory -j2 base-image $(KRB_STAMP)
 
 base-image: venv
 	@$(PY) -m lab.host --step "3/5 base image" --base-image
 
-# After `lab.host` has installed libkrb5-dev: gssapi/krb5 build from source. Only the
+# After `lab.host --test-tools` has installed libkrb5-dev: gssapi/krb5 build from source. Only the
 # `kerberos` extra's own requirements (read from pyproject.toml): lab's own install
 # is left alone, as a `lab` command may be running from it meanwhile.
 $(KRB_STAMP): $(STAMP)
@@ -66,20 +72,31 @@ lint: venv
 	$(VENV)/bin/ruff check lab tests bench harness examples
 	$(VENV)/bin/lint-imports --no-cache
 
-# Unit tests: no Docker needed.
-unit: venv
-	$(VENV)/bin/pytest tests --ignore=tests/integration --ignore=tests/trial -q
+# Unit tests: no Docker needed (real curl, though).
+unit: test-tools
+	$(VENV)/bin/pytest tests --ignore=tests/integration --ignore=tests/trial -q -n 2
 
 # trial and pytest-twisted must not share a process (pytest-twisted #93, #147).
 trial: venv
 	$(PY) -m twisted.trial tests.trial
 
+# Against the shared lab in two phases: xdist workers for what only reads it (a file's
+# tests stay on one worker, so its private labs are made once), then, alone, what
+# changes it (`exclusive`: faults, a paused DC). `slow` proofs: make test-full.
+XDIST := -n 2 --dist loadfile
 integration: host
 	$(LAB) up
 	$(PY) -m twisted.trial tests.integration.trial
-	$(VENV)/bin/pytest tests/integration -q
+	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "not exclusive and not slow"
+	$(VENV)/bin/pytest tests/integration -q -m "exclusive and not slow"
+
+integration-slow: host
+	$(LAB) up
+	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "slow"
 
 test: lint unit trial integration
+
+test-full: test integration-slow
 
 bench: host
 	$(PY) -m bench

@@ -115,3 +115,10 @@ def test_each_image_copies_its_build_inputs_and_can_import_all_they_import(servi
     missing = {(m, imported) for m in inside
                for imported in graph.find_modules_directly_imported_by(m) if imported not in inside}
     assert not missing, f"the {service.name} image copies modules that import what it lacks"
+
+
+def test_the_package_picture_in_the_docs_is_the_tree_as_it_is():
+    from harness import architecture
+
+    assert architecture.current() == architecture.picture(), (
+        "docs/architecture.md is out of date: python -m harness.architecture --write")

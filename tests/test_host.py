@@ -47,8 +47,10 @@ def test_client_tools_add_python_headers_when_missing(monkeypatch, tmp_path):
     monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: installed.extend(pkgs))
     monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
     prepare.ensure_client_tools(lambda message: None)
+    assert installed == []                      # the lab alone builds nothing
+    prepare.ensure_client_tools(lambda message: None, tests=True)
     assert installed == ["python3-dev"]
     installed.clear()
     (tmp_path / "Python.h").write_text("")
-    prepare.ensure_client_tools(lambda message: None)
+    prepare.ensure_client_tools(lambda message: None, tests=True)
     assert installed == []

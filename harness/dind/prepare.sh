@@ -1,5 +1,5 @@
 #!/bin/sh
-# Make a container started with privilege_options() (tests/integration/second_engine.py)
+# Make a container started with privilege_options() (harness/second_engine.py)
 # able to run dockerd: what a machine's boot (systemd) or `--privileged` would give.
 # Used by entrypoint.sh here, and by bench/fresh_machine.py as its machine's "boot".
 set -eu

@@ -33,9 +33,14 @@ UPSTREAM_BASE_IMAGE = "debian:bookworm-slim"
 #: What we build with debootstrap when no registry answers.
 LOCAL_BASE_IMAGE = "lab-base/debian:bookworm"
 
-#: Client programs the tests and the README use, and the Debian package of each.
+#: Client programs `lab check` and the README's tour use, and the Debian package of each.
 CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-utils",
-                "kinit": "krb5-user", "krb5-config": "libkrb5-dev", "gcc": "gcc"}
+                "kinit": "krb5-user"}
+#: What only the test suite uses besides: the real clients it proves the lab with, and
+#: what building the Kerberos Python bindings (gssapi, krb5) needs. `make test` installs
+#: them; `make lab-up` does not wait for them.
+TEST_TOOLS = {"wget": "wget", "openssl": "openssl", "node": "nodejs", "git": "git",
+              "krb5-config": "libkrb5-dev", "gcc": "gcc"}
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
@@ -137,12 +142,13 @@ def python_headers_missing() -> bool:
     return not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
 
 
-def ensure_client_tools(say: Say) -> None:
-    """curl, dig, ldapsearch and kinit, as the README and the tests use them; and
-    what building the Kerberos Python bindings (gssapi, krb5) needs: gcc, libkrb5-dev
-    and Python's headers (python3-dev, which a fresh Debian does not have)."""
-    missing = sorted({pkg for tool, pkg in CLIENT_TOOLS.items() if shutil.which(tool) is None}
-                     | ({"python3-dev"} if python_headers_missing() else set()))
+def ensure_client_tools(say: Say, *, tests: bool = False) -> None:
+    """curl, dig, ldapsearch and kinit, as `lab check` and the README use them; with
+    `tests`, the test suite's clients too, and what building the Kerberos Python
+    bindings needs (gcc, libkrb5-dev, and python3-dev: a fresh Debian has no Python.h)."""
+    wanted = {**CLIENT_TOOLS, **(TEST_TOOLS if tests else {})}
+    missing = sorted({pkg for tool, pkg in wanted.items() if shutil.which(tool) is None}
+                     | ({"python3-dev"} if tests and python_headers_missing() else set()))
     if not missing:
         return
     _require_installable(", ".join(missing))
@@ -160,19 +166,22 @@ def prepare(say: Say, *, clients: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lab.host [--tools] [--base-image] [--step NAME]`: prepare the host for
-    the lab AND its tests (clients too); with no option, everything. `make host` runs
-    the tools first, then the base image beside the Kerberos source build."""
+    """`python -m lab.host [--tools] [--test-tools] [--base-image] [--step NAME]`: prepare
+    the host for the lab (`--tools`: engine, Compose, the lab's clients) and for its tests
+    (`--test-tools`: the clients the suite uses); with no option, everything. `make host`
+    runs the tools first, then the base image beside the Kerberos source build."""
     import argparse
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m lab.host")
     parser.add_argument("--tools", action="store_true",
                         help="Docker engine, Compose, client tools")
+    parser.add_argument("--test-tools", action="store_true",
+                        help="the clients the test suite uses, and the Kerberos build's needs")
     parser.add_argument("--base-image", action="store_true")
     parser.add_argument("--step", help="a name for the progress lines")
     args = parser.parse_args(argv)
-    everything = not (args.tools or args.base_image)
+    everything = not (args.tools or args.test_tools or args.base_image)
     started = time.monotonic()
     prefix = f"[{args.step}] " if args.step else ""
 
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                     _image_exists(UPSTREAM_BASE_IMAGE) or _image_exists(LOCAL_BASE_IMAGE)):
                 _require_installable("debootstrap")
                 _apt_install(["debootstrap"], say)      # here, not beside the pip build
+        if args.test_tools or everything:
+            ensure_client_tools(say, tests=True)
         if args.base_image or everything:
             say(f"base image: {ensure_base_image(say)}")
     except HostError as exc:

@@ -9,3 +9,8 @@ before `up` (`preflight`), rebuild digests and the build context
 `lab.config`, `lab.endpoints`, `lab.host`, `lab.faults.client` and the root
 modules; nothing above it.
 """
+
+# What users import (`from lab.stack import Stack`).
+from lab.stack.lifecycle import Stack
+
+__all__ = ["Stack"]

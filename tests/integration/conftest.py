@@ -1,5 +1,6 @@
 """Integration tests run against the real lab (the fixtures attach to it or start it)."""
 
+import os
 import shutil
 
 import pytest
@@ -15,6 +16,18 @@ def tool():
         return path
 
     return find
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked `exclusive` breaks the shared lab for a while (faults on its ports,
+    a paused DC): beside xdist workers using that lab it would fail them at random."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        exclusive = [item.nodeid for item in items if item.get_closest_marker("exclusive")]
+        if exclusive:
+            raise pytest.UsageError(
+                f"{len(exclusive)} test(s) marked exclusive (e.g. {exclusive[0]}) would break "
+                "the shared lab under the other workers: run them without -n, after the "
+                "others (`make integration` does: -m 'not exclusive' with -n, then -m exclusive)")
 
 
 # trial TestCases (SquidTestCase) run under trial: `make integration` runs both.

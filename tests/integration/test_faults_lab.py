@@ -12,6 +12,9 @@ import pytest
 from lab.clients.curl import proxy_args
 from tests.integration.helpers import REPO, run_lab
 
+#: Every test here adds faults to the shared lab's ports or pauses its services.
+pytestmark = pytest.mark.exclusive
+
 MAX_TIME = "4"
 
 

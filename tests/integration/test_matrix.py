@@ -42,6 +42,7 @@ def failed(doc):
     return sorted(s["name"] for s in doc["scenarios"] if s["verdict"] == "fail")
 
 
+@pytest.mark.exclusive          # pauses the shared lab's DC (dc-down)
 def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac(tool, lab_endpoints,
                                                                        tmp_path):
     """curl has no PAC engine: given only the PAC's URL, it goes direct, and the lab
@@ -86,6 +87,7 @@ def test_a_client_that_ignores_proxy_variables_fails_where_a_proxy_is_needed(too
     assert failed(doc) == sorted(n for n in OK if n != "no-proxy")
 
 
+@pytest.mark.exclusive          # pauses the shared lab's DC (dc-down)
 def test_a_client_that_always_exits_0_fails_everywhere(tool, lab_endpoints, tmp_path):
     junit, html = tmp_path / "m.xml", tmp_path / "m.html"
     code, doc = matrix("--junit", str(junit), "--html", str(html), "--", tool("true"))
@@ -97,6 +99,7 @@ def test_a_client_that_always_exits_0_fails_everywhere(tool, lab_endpoints, tmp_
     assert _html_rows(html.read_text()) == len(NAMES)
 
 
+@pytest.mark.exclusive          # pauses the shared lab's DC (dc-down)
 def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endpoints,
                                                                   tmp_path):
     """It fetches, then sleeps: every scenario where the fetch works hangs (fail), every
@@ -206,6 +209,7 @@ def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path)
     assert f"{len(names)} passed" in proc.stdout
 
 
+@pytest.mark.exclusive          # pauses the shared lab's DC (dc-down)
 def test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy(tool, lab_stack,
                                                                  lab_endpoints):
     """The DC paused, alone, after any other scenario: the ldap port cannot check a user

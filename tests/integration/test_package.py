@@ -85,6 +85,7 @@ def _run(cmd, cwd, env, timeout=120):
                           timeout=timeout)
 
 
+@pytest.mark.slow      # a fresh venv and a private lab: make test-full
 @pytest.mark.timeout(1500)
 def test_the_example_project_passes_with_only_the_wheel_installed(venv, tmp_path):
     example = shutil.copytree(Path(REPO) / "examples" / "sync-client", tmp_path / "sync-client")

@@ -1,6 +1,6 @@
 """The lab on another Docker engine (issue 14): `DOCKER_HOST=tcp://...` and
 `LAB_BIND=0.0.0.0`, with a genuine second engine reachable over TCP
-(tests/integration/second_engine.py). Every endpoint must name that engine's
+(harness/second_engine.py). Every endpoint must name that engine's
 host, and clients here must work through it, Kerberos included."""
 
 import json
@@ -12,7 +12,9 @@ from harness.second_engine import second_engine_fixture  # noqa: F401
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import run_lab
 
-pytestmark = pytest.mark.timeout(1500)
+# A whole lab on the second engine: minutes, so make test-full (the second engine itself
+# has its fast representative in test_second_engine.py).
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
 
 CURL = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "10", "-o", "/dev/null",
         "{url}"]

@@ -1,4 +1,4 @@
-"""The second engine (tests/integration/second_engine.py) is a genuine Docker engine:
+"""The second engine (harness/second_engine.py) is a genuine Docker engine:
 it runs the base image, builds an image whose RUN reaches the Debian mirror (NAT
 through both engines), and a port its container publishes on 0.0.0.0 answers from
 this host at the engine's address."""
@@ -48,6 +48,7 @@ def busybox_image(second_engine, tmp_path_factory):
     return "engine2-test/busybox"
 
 
+@pytest.mark.slow      # make test-full; test_runs_the_base_image stands for it in make test
 def test_build_reaches_the_debian_mirror(second_engine, busybox_image):
     out = second_engine.docker("run", "--rm", busybox_image, "busybox", "echo", "built").stdout
     assert out.strip() == "built"
@@ -72,6 +73,7 @@ def _http_get(address: str, port: int, deadline: float) -> bytes:
         time.sleep(0.1)
 
 
+@pytest.mark.slow      # make test-full; test_runs_the_base_image stands for it in make test
 def test_published_port_answers_from_this_host(second_engine, busybox_image):
     name = "engine2-test-web"
     second_engine.docker("run", "-d", "--name", name, "-p", "0.0.0.0::8000", busybox_image,
