@@ -3,8 +3,8 @@
 from lab.config.discovery import load_config
 from lab.config.topology import PORTS
 from lab.stack import state_files
-from lab.stack.engine import ServiceState
-from lab.stack.lifecycle import Stack
+from lab.stack.engine import ServiceState, instant
+from lab.stack.lifecycle import Stack, stale_services
 
 
 class FakeEngine:
@@ -49,3 +49,45 @@ def test_up_is_a_no_op_when_current(tmp_path):
     endpoints = stack.up(say=said.append)
     assert said == ["lab is already up"] and endpoints.proxy["basic"].port == 3129
     assert stack.engine.probed == []
+
+
+def _made(service, created, started):
+    return ServiceState(service, "running", "healthy", "f", {}, created=instant(created),
+                        started=instant(started))
+
+
+def test_a_proxy_started_before_its_dc_was_created_is_stale_a_restarted_one_is_not():
+    # one `compose up` creates every container, then starts them; a recreated DC is a
+    # new container, created after the proxy joined the domain it no longer holds
+    states = {"dns": _made("dns", "2026-12-06T10:00:00.1Z", "2026-12-06T10:00:01.12Z"),
+              "dc": _made("dc", "2026-12-06T10:00:00.5Z", "2026-12-06T10:00:01.1Z"),
+              "proxy": _made("proxy", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01.3Z")}
+    assert stale_services(states) == {}
+    states["dc"] = _made("dc", "2026-12-06T11:00:00Z", "2026-12-06T11:00:00.2Z")
+    assert stale_services(states) == {"proxy": "dc"}
+    states["proxy"] = _made("proxy", "2026-12-06T10:00:00.2Z", "2026-12-06T11:00:05Z")
+    assert stale_services(states) == {}                   # restarted since: joined again
+    states["dns"] = _made("dns", "2026-12-06T12:00:00Z", "2026-12-06T12:00:00.5Z")
+    assert stale_services(states) == {"dc": "dns"}
+
+
+def test_docker_times_compare_as_text_once_made_instants():
+    assert instant("2026-12-06T10:00:07.5Z") > instant("2026-12-06T10:00:07.12Z")
+    assert instant("2026-12-06T10:00:07Z") < instant("2026-12-06T10:00:07.000000001Z")
+    assert instant("") == ""
+
+
+def test_a_lab_with_a_stale_proxy_is_not_current_though_all_say_healthy(tmp_path):
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    state_files.prepare(config)
+    stack = Stack(config, engine=None)
+    states = {name: ServiceState(name, "running", "healthy", fp, {},
+                                 created=instant("2026-12-06T10:00:00Z"),
+                                 started=instant("2026-12-06T10:00:01Z"))
+              for name, fp in stack.fingerprints.items()}
+    stack.engine = FakeEngine(states, {})
+    assert stack.is_current(states)
+    states["dc"] = ServiceState("dc", "running", "healthy", stack.fingerprints["dc"], {},
+                                created=instant("2026-12-06T11:00:00Z"),
+                                started=instant("2026-12-06T11:00:01Z"))
+    assert not stack.is_current(states)

@@ -37,6 +37,10 @@ class Service:
     name: str
     offset: int                       # host part of its fixed address in the lab subnet
     build_inputs: tuple[str, ...]     # repo paths whose content the image is built from
+    #: Services whose state this one takes in at its start: a container of theirs
+    #: created after this one started (a DC recreated under a joined proxy) leaves it
+    #: stale. (`docker compose up` creates every container before it starts any.)
+    started_from: tuple[str, ...] = ()
 
 
 #: What of the lab package each image copies in: its root, and whole folders (the
@@ -48,9 +52,10 @@ SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",)),
     # the DC registers its records in bind as it starts: a new bind (empty of them)
     # means a new DC too
-    Service("dc", 11, ("images/dc", "images/dns", "lab.toml", *_CONFIG)),
+    Service("dc", 11, ("images/dc", "images/dns", "lab.toml", *_CONFIG), ("dns",)),
     # the proxy joins the domain at start: a new DC means a new proxy too
-    Service("proxy", 12, ("images/proxy", "images/dc", "images/dns", "lab.toml", *_CONFIG)),
+    Service("proxy", 12, ("images/proxy", "images/dc", "images/dns", "lab.toml", *_CONFIG),
+            ("dc",)),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy")),

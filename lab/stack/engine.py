@@ -26,6 +26,8 @@ class ServiceState:
     exit_code: int = 0
     container_id: str = ""
     health_test: tuple[str, ...] = ()     # the container's HEALTHCHECK test, as docker has it
+    created: str = ""           # when the container was created, and last started:
+    started: str = ""           # `instant()`s, comparable as text
 
     @property
     def healthy(self) -> bool:
@@ -68,7 +70,17 @@ def _state_of(container) -> ServiceState:
         fingerprint=labels.get(FINGERPRINT_LABEL, ""), published=published,
         has_health_check=bool((attrs.get("Config") or {}).get("Healthcheck")),
         exit_code=int(state.get("ExitCode") or 0), container_id=attrs.get("Id", ""),
-        health_test=test)
+        health_test=test, created=instant(attrs.get("Created", "")),
+        started=instant(state.get("StartedAt", "")))
+
+
+def instant(text: str) -> str:
+    """Docker's RFC 3339 time with the fraction at nine digits (Go trims its zeros, so
+    `…07.5Z` would sort after `…07.12Z` as text)."""
+    if not text:
+        return ""
+    whole, _, fraction = text.removesuffix("Z").partition(".")
+    return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
 class Engine:

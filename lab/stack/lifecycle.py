@@ -15,8 +15,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import cached_property
+from dataclasses import dataclass
 
+from lab.config import topology
 from lab.config.discovery import load_config
 from lab.config.model import LabConfig
 from lab.config.topology import PORTS, SERVICE_NAMES
@@ -53,6 +54,7 @@ class Stack:
         self.base_image = base_image
         self._started = False
         self.lock = ProjectLock(self.config.state_dir, self.config.project)
+        self._derived: _Derived | None = None
 
     def __enter__(self) -> Stack:
         self._started = not self.is_up()
@@ -63,22 +65,31 @@ class Stack:
         if self._started:
             self.down()
 
-    @cached_property
+    @property
     def fingerprints(self) -> dict[str, str]:
-        return fingerprints(self.config)
+        return self._current().fingerprints
 
-    @cached_property
+    @property
     def compose(self) -> LabCompose:
-        env = {**os.environ, **self.config.compose_env(),
-               **state_files.contents(self.config),
-               # the engine the SDK talks to, even when a docker context named it
-               **({"DOCKER_HOST": self.config.docker_host} if self.config.docker_host else {}),
-               "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name()}
-        for service, fingerprint in self.fingerprints.items():
-            env[f"LAB_FINGERPRINT_{service.upper()}"] = fingerprint
-        context = build_context.stage(self.config)     # the compose file and what images copy
-        return LabCompose(context=str(context), compose_file_name=build_context.COMPOSE_FILE,
-                          project=self.config.project, env=env)
+        return self._current().compose
+
+    def _current(self) -> _Derived:
+        """Fingerprints and the compose project, from the files as they are now (made
+        once; `up` remakes them after it has renewed certificates and the PAC)."""
+        if self._derived is None:
+            digests = fingerprints(self.config)
+            env = {**os.environ, **self.config.compose_env(),
+                   **state_files.contents(self.config),
+                   # the engine the SDK talks to, even when a docker context named it
+                   **({"DOCKER_HOST": self.config.docker_host}
+                      if self.config.docker_host else {}),
+                   "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name(),
+                   **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in digests.items()}}
+            context = build_context.stage(self.config)   # the compose file, what images copy
+            self._derived = _Derived(digests, LabCompose(
+                context=str(context), compose_file_name=build_context.COMPOSE_FILE,
+                project=self.config.project, env=env))
+        return self._derived
 
     # -- questions ------------------------------------------------------------
 
@@ -104,9 +115,10 @@ class Stack:
         return set(SERVICE_NAMES) <= self.ready(states)
 
     def is_current(self, states: dict[str, ServiceState]) -> bool:
-        """All services ready and built from what is in the tree now."""
+        """All services ready, built from what is in the tree now, none stale."""
         return all(s in states and states[s].fingerprint == self.fingerprints[s]
-                   for s in SERVICE_NAMES) and set(SERVICE_NAMES) <= self.ready(states)
+                   for s in SERVICE_NAMES) and set(SERVICE_NAMES) <= self.ready(states) \
+            and not stale_services(states)
 
     def stale_images(self) -> list[str]:
         """Services whose image is missing or was built from other inputs than today's."""
@@ -158,8 +170,7 @@ class Stack:
         with self.lock:
             # certificates and the PAC first: they are part of the fingerprints
             state_files.prepare(self.config)
-            for stale in ("fingerprints", "compose"):      # taken before they changed?
-                self.__dict__.pop(stale, None)
+            self._derived = None          # made before those files changed, perhaps
             states = self.states()
             if self.is_current(states):
                 say("lab is already up")
@@ -170,12 +181,16 @@ class Stack:
             try:
                 say("starting containers")        # in the try: an interrupt from here on
                 broken = sorted(name for name, state in states.items() if state.broken)
-                if broken:
+                stale = stale_services(states)
+                if broken or stale:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
                     # (a new domain join, the new keytab) mends it
-                    say(f"recreating {', '.join(broken)} (not healthy)")
+                    say("recreating " + ", ".join(
+                        [f"{name} (not healthy)" for name in broken] +
+                        [f"{name} (its {stale[name]} is newer)" for name in stale
+                         if name not in broken]))
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
-                                     *broken, timeout=300)
+                                     *sorted({*broken, *stale}), timeout=300)
                 self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
                 states = self.wait_healthy(say, timeout)
             except BaseException as exc:
@@ -267,3 +282,21 @@ def _shielded(say: Say) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@dataclass(frozen=True)
+class _Derived:
+    fingerprints: dict[str, str]
+    compose: LabCompose
+
+
+def stale_services(states: dict[str, ServiceState]) -> dict[str, str]:
+    """service -> the service it started from (topology's `started_from`) whose
+    container was created after it started: its state came from a container that is
+    gone. A restart keeps the container; `compose up` creates all before starting any."""
+    stale = {}
+    for name, state in states.items():
+        for source in topology.service(name).started_from if name in SERVICE_NAMES else ():
+            if source in states and states[source].created > state.started:
+                stale[name] = source
+    return stale

@@ -18,6 +18,7 @@ def tool():
     return find
 
 
+@pytest.hookimpl(trylast=True)      # after -m has deselected what it does not want
 def pytest_collection_modifyitems(config, items):
     """A test marked `exclusive` breaks the shared lab for a while (faults on its ports,
     a paused DC): beside xdist workers using that lab it would fail them at random."""
