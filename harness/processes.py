@@ -24,11 +24,13 @@ def start(module: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, env=env)
 
 
-def _drain(fd: int) -> None:
+def _drain(process: subprocess.Popen) -> None:
     """Keep reading the process's output after its ready line, so a chatty process
-    (lab.web.server logs every request) never blocks on a full pipe."""
-    threading.Thread(target=lambda: all(iter(lambda: os.read(fd, 65536), b"")),
-                     daemon=True).start()
+    (lab.web logs every request) never blocks on a full pipe; `stop` joins it."""
+    fd = process.stdout.fileno()
+    process.drainer = threading.Thread(
+        target=lambda: all(iter(lambda: os.read(fd, 65536), b"")), daemon=True)
+    process.drainer.start()
 
 
 def wait_for_line(process: subprocess.Popen, needle: str) -> str:
@@ -47,18 +49,23 @@ def wait_for_line(process: subprocess.Popen, needle: str) -> str:
             text += chunk.decode(errors="replace")
             for line in text.splitlines(keepends=True):
                 if needle in line and line.endswith("\n"):
-                    _drain(fd)
+                    _drain(process)
                     return line
     raise AssertionError(f"no {needle!r} from {process.args}; it said:\n{text}")
 
 
 def stop(process: subprocess.Popen) -> None:
+    """Terminate it (kill it if it lingers), read its output to the end, close the pipe."""
     process.terminate()
     try:
         process.wait(timeout=DEADLINE)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=DEADLINE)
+    drainer = getattr(process, "drainer", None)
+    if drainer is not None:
+        drainer.join(DEADLINE)
+    process.stdout.close()
 
 
 def start_origin() -> tuple[subprocess.Popen, str]:

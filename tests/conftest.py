@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixture modules that test modules also import names from: rewritten as plugins are.
+pytest.register_assert_rewrite("tests.proxy_fakes", "tests.socks_fakes")
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import start, wait_for_line
+from harness.processes import start, stop, wait_for_line
 from lab.tidy.tls import make_ca, make_issued
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +49,7 @@ def test_serves_root_over_http_and_verified_https(chain_pem):
             assert response.status == 200
             assert json.load(response)["resources"]
     finally:
-        process.terminate()
-        process.wait(timeout=DEADLINE)
+        stop(process)
 
 
 def test_taken_port_exits_1_naming_the_port():

@@ -3,7 +3,7 @@ the `web` container will run to serve the lab's PAC file, as a process."""
 
 import urllib.request
 
-from harness.processes import DEADLINE, wait_for_line
+from harness.processes import DEADLINE, stop, wait_for_line
 from tests.test_mockweb_cli import _start
 
 HOST_VIEW = 'function FindProxyForURL(u, h) { return "PROXY 127.0.0.1:13128"; }\n'
@@ -29,8 +29,7 @@ def test_serves_the_view_for_the_client_address(tmp_path):
                 assert _get(http_url + path) == ("application/x-ns-proxy-autoconfig",
                                                  expected)
         finally:
-            process.terminate()
-            process.wait(timeout=DEADLINE)
+            stop(process)
 
 
 def test_a_lab_view_without_a_subnet_is_a_usage_error(tmp_path):

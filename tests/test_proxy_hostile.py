@@ -4,6 +4,7 @@ floods. Every failure is a `lab.proxy` error that says what was wrong."""
 import pytest
 import pytest_twisted
 from twisted.internet import defer, endpoints, reactor, task
+from twisted.internet.testing import MemoryReactorClock
 
 from lab.proxy import (
     Credentials,
@@ -159,7 +160,7 @@ def test_error_hierarchy_keeps_old_except_clauses_working():
 
 
 def test_credentials_stay_out_of_reprs():
-    client = ProxyWebClient("p", 1, USER, PASSWORD, reactor=task.Clock())
+    client = ProxyWebClient("p", 1, USER, PASSWORD, reactor=MemoryReactorClock())
     assert PASSWORD not in repr(client) + repr(client.agent) + repr(client.agent.auth)
     assert PASSWORD not in repr(Credentials(USER, PASSWORD))
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
@@ -38,9 +40,10 @@ def _split_pem(data: bytes) -> list[bytes]:
     return [part + end for part in data.split(end) if b"-----BEGIN CERTIFICATE-----" in part]
 
 
-def _name(x509_name) -> str:
+def _name(name: x509.Name) -> str:
     """A certificate name as people read it: its CN, else its whole RFC 4514 text."""
-    return x509_name.CN or x509_name.to_cryptography().rfc4514_string()
+    common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(common[0].value) if common else name.rfc4514_string()
 
 
 @implementer(IOpenSSLClientConnectionCreator)
@@ -65,7 +68,7 @@ class VerifyingCreator:
                 try:
                     chain = conn.get_peer_cert_chain() or []
                     if chain:
-                        self.rejected_issuer = _name(chain[-1].get_issuer())
+                        self.rejected_issuer = _name(chain[-1].to_cryptography().issuer)
                 except Exception:      # an explanation must never break the handshake
                     pass
 

@@ -58,7 +58,7 @@ def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac(tool, lab_
         name: 6 for name in PAC}
     seen = {s["name"]: s["origin_seen"] for s in doc["scenarios"]}
     assert all(seen[name] for name in OK if name not in PAC)
-    assert not any(seen[name] for name in REFUSED if not spec(name).origin_reached)
+    assert not any(seen[name] for name in REFUSED if name in seen and not spec(name).origin_reached)
     assert all(s["exit_code"] != 0 for s in doc["scenarios"] if s["name"] in REFUSED)
     cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
     assert sorted(c.get("name") for c in cases) == sorted(SHARED)
