@@ -81,9 +81,10 @@ trial: venv
 	$(PY) -m twisted.trial tests.trial
 
 # Against the shared lab in two phases: xdist workers for what only reads it (a file's
-# tests stay on one worker, so its private labs are made once), then, alone, what
+# tests stay on one worker, so its private labs are made once; four workers on two
+# cores, as most of their time is spent waiting on containers), then, alone, what
 # changes it (`exclusive`: faults, a paused DC). `slow` proofs: make test-full.
-XDIST := -n 2 --dist loadfile
+XDIST := -n 4 --dist loadfile
 integration: host
 	$(LAB) up
 	$(PY) -m twisted.trial tests.integration.trial

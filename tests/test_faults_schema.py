@@ -7,7 +7,7 @@ import pytest
 from lab.faults import client
 from lab.faults.__main__ import load_specs
 from lab.faults.proxy import split_address
-from lab.faults.schema import ApiError, UsageError, parse_assignments, toxic_from_json
+from lab.faults.schema import ApiError, FaultRequestError, parse_assignments, toxic_from_json
 
 
 def test_parse_assignments_types_and_defaults():
@@ -27,7 +27,7 @@ def test_parse_assignments_types_and_defaults():
      "slicer size_variation must be below average_size"),
 ])
 def test_parse_assignments_one_line_errors(kind, args, message):
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(FaultRequestError) as caught:
         parse_assignments(kind, args)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
@@ -64,15 +64,15 @@ def test_resolve_names_and_ports(port, name):
 
 
 def test_resolve_unknown_is_one_line():
-    with pytest.raises(UsageError, match=r"^no fault proxy for port 'ftp' \(proxies: "
+    with pytest.raises(FaultRequestError, match=r"^no fault proxy for port 'ftp' \(proxies: "
                                          r"proxy_basic, web\)$"):
         client.resolve("ftp", PROXIES)
 
 
 def test_add_checks_before_any_network():
-    with pytest.raises(UsageError, match="unknown toxic"):
+    with pytest.raises(FaultRequestError, match="unknown toxic"):
         client.add("web", "lag", [], url="http://127.0.0.1:9")
-    with pytest.raises(UsageError, match="has no attribute"):
+    with pytest.raises(FaultRequestError, match="has no attribute"):
         client.add("web", "latency", {"lag": 1}, url="http://127.0.0.1:9")
 
 

@@ -27,9 +27,16 @@ def test_engine_missing_and_not_installable(monkeypatch):
         prepare.ensure_engine(lambda message: None)
 
 
-def test_debian_release_reads_os_release():
-    release = apt.debian_release()
-    assert release is None or release >= 12
+@pytest.mark.parametrize("text, release", [
+    ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\n', 12),
+    ('ID="debian"\nVERSION_ID="13"\n', 13),
+    ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n', None),
+    ('ID=debian\n', None),                       # testing/sid: no VERSION_ID
+])
+def test_debian_release_reads_os_release(tmp_path, text, release):
+    (tmp_path / "os-release").write_text(text)
+    assert apt.debian_release(tmp_path / "os-release") == release
+    assert apt.debian_release(tmp_path / "missing") is None
 
 
 def test_mirror_is_a_url():

@@ -34,9 +34,20 @@ def test_port_in_use_names_the_variable(lab_root):
             check_ports_free(config, {})
 
 
-def test_host_routes_parse():
-    for iface, network in host_routes():
-        assert iface and network.prefixlen > 0
+ROUTE_TABLE = """\
+Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0
+eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+"""
+
+
+def test_host_routes_parse_the_kernels_table_without_the_default_route(tmp_path):
+    (tmp_path / "route").write_text(ROUTE_TABLE)
+    assert host_routes(tmp_path / "route") == [
+        ("eth0", ipaddress.IPv4Network("10.0.0.0/24")),
+        ("docker0", ipaddress.IPv4Network("172.17.0.0/16"))]
+    assert host_routes(tmp_path / "missing") == []
 
 
 def test_time_wait_connections_do_not_count_as_in_use(lab_root):

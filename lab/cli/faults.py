@@ -23,11 +23,11 @@ from lab.errors import LabError, UsageError
 def _run(action):
     """The fault client's own errors as the CLI's one-line errors."""
     from lab.faults.client import FaultAPIError
-    from lab.faults.schema import UsageError as FaultUsageError
+    from lab.faults.schema import FaultRequestError
 
     try:
         return action()
-    except FaultUsageError as exc:
+    except FaultRequestError as exc:
         raise UsageError(str(exc)) from None
     except FaultAPIError as exc:
         raise LabError(f"the fault layer refused: {exc}") from None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from lab.commands import run_command
 from lab.errors import DiscoveryError, KerberosError
 
 __all__ = ["DiscoveryTimeout", "DomainControllers", "DomainNotFound",
@@ -243,17 +243,9 @@ def kinit(user: str, password: str, realm: str, kdc_host: str, kdc_port: int,
 
 def _run_kinit(session: KerberosSession, password: str, kdc_host: str, kdc_port: int,
                timeout: float) -> KerberosSession:
-    try:
-        proc = subprocess.run(["kinit", session.principal], input=password + "\n", text=True,
-                              capture_output=True, timeout=timeout,
-                              env={**os.environ, **session.env})
-    except FileNotFoundError:
-        raise KerberosError("kinit is not installed: apt-get install krb5-user "
-                            "(or run `make host`)") from None
-    except subprocess.TimeoutExpired:
-        raise KerberosError(f"kinit got no answer from {kdc_host}:{kdc_port} within "
-                            f"{timeout} s: is the lab up?") from None
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip().replace(password, "<hidden>")
-        raise KerberosError(f"kinit {session.principal} failed: {message}")
+    run_command(["kinit", session.principal], input=password + "\n", env=session.env,
+                error=KerberosError, what=f"kinit {session.principal}", timeout=timeout,
+                missing="kinit is not installed: apt-get install krb5-user (or run `make host`)",
+                on_timeout=f"kinit got no answer from {kdc_host}:{kdc_port} within {timeout} s: "
+                           "is the lab up?", hide=(password,))
     return session

@@ -7,6 +7,6 @@ runs both, and lab.faults.client drives that API (sync, or with Deferreds).
 Server modules use only the standard library and Twisted (22.4 and later).
 """
 
-from lab.faults.schema import ATTRIBUTES, ApiError, Toxic, UsageError, parse_assignments
+from lab.faults.schema import ATTRIBUTES, ApiError, FaultRequestError, Toxic, parse_assignments
 
-__all__ = ["ATTRIBUTES", "ApiError", "Toxic", "UsageError", "parse_assignments"]
+__all__ = ["ATTRIBUTES", "ApiError", "Toxic", "FaultRequestError", "parse_assignments"]

@@ -4,7 +4,7 @@ Both clients share one list of calls; each call is a (method, path, body,
 parse) and only the transport differs, so the two can never drift apart.
 The module-level `add`, `list`, `clear` and `parse_attributes` are what
 `lab fault add PORT TOXIC [attr=value...] [--upstream]`, `lab fault list` and
-`lab fault clear` call; they raise `UsageError` (one line, for a person) on
+`lab fault clear` call; they raise `FaultRequestError` (one line, for a person) on
 bad input, and `FaultAPIError` when the server refuses.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from lab.faults.schema import ATTRIBUTES, DOWNSTREAM, UPSTREAM, UsageError, parse_assignments
+from lab.faults.schema import ATTRIBUTES, DOWNSTREAM, UPSTREAM, FaultRequestError, parse_assignments
 
 #: Where the API is unless told: $LAB_FAULTS_API, else Toxiproxy's default port.
 DEFAULT_URL = "http://127.0.0.1:8474"
@@ -208,7 +208,7 @@ def resolve(port: str | int, proxies: Mapping[str, Mapping[str, Any]]) -> str:
             if len(hits) == 1:
                 return hits[0]
     known = ", ".join(sorted(proxies)) or "none"
-    raise UsageError(f"no fault proxy for port {text!r} (proxies: {known})")
+    raise FaultRequestError(f"no fault proxy for port {text!r} (proxies: {known})")
 
 
 def add(port: str | int, toxic_type: str, attributes: Mapping[str, int] | Iterable[str] = (),
@@ -216,13 +216,13 @@ def add(port: str | int, toxic_type: str, attributes: Mapping[str, int] | Iterab
         *, url: str | None = None) -> dict:
     """Add a toxic to the proxy for `port`; `attributes` a dict, or `attr=value` strings."""
     if toxic_type not in ATTRIBUTES:
-        raise UsageError(f"unknown toxic {toxic_type!r} (known: {', '.join(ATTRIBUTES)})")
+        raise FaultRequestError(f"unknown toxic {toxic_type!r} (known: {', '.join(ATTRIBUTES)})")
     if not isinstance(attributes, Mapping):
         attributes = parse_attributes(toxic_type, attributes)
     else:
         parse_attributes(toxic_type, [f"{k}={v}" for k, v in attributes.items()])
     if not 0.0 <= toxicity <= 1.0:
-        raise UsageError(f"toxicity must be from 0 to 1, got {toxicity}")
+        raise FaultRequestError(f"toxicity must be from 0 to 1, got {toxicity}")
     client = FaultClient(url)
     proxy = resolve(port, client.proxies())
     return client.add_toxic(proxy, toxic_type, attributes, UPSTREAM if upstream else DOWNSTREAM,

@@ -132,35 +132,37 @@ def toxic_updated(toxic: Toxic, body: Any) -> Toxic:
     return replace(toxic, attributes=attributes, toxicity=toxicity)
 
 
-class UsageError(ValueError):
-    """A one-line message for a person at a command line."""
+class FaultRequestError(ValueError):
+    """A fault asked for wrongly (an unknown toxic, attribute or port, a toxicity out of
+    range): one line for a person. Not `lab.errors.UsageError`: the faults image copies
+    only `lab/faults/`, so this package raises its own; `lab fault` turns it into lab's."""
 
 
 def parse_assignments(kind: str, assignments: Iterable[str]) -> dict[str, int]:
     """`["latency=100", "jitter=10"]` → `{"latency": 100, "jitter": 10}`, checked
-    against `kind`'s schema; every mistake is a UsageError with a one-line message."""
+    against `kind`'s schema; every mistake is a FaultRequestError with a one-line message."""
     if kind not in ATTRIBUTES:
-        raise UsageError(f"unknown toxic {kind!r} (known: {', '.join(ATTRIBUTES)})")
+        raise FaultRequestError(f"unknown toxic {kind!r} (known: {', '.join(ATTRIBUTES)})")
     known = ATTRIBUTES[kind]
     result: dict[str, int] = {}
     for text in assignments:
         key, equals, value = text.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise UsageError(f"{text!r} is not attr=value")
+            raise FaultRequestError(f"{text!r} is not attr=value")
         if key not in known:
-            raise UsageError(f"{kind} has no attribute {key!r} (known: {', '.join(known)})")
+            raise FaultRequestError(f"{kind} has no attribute {key!r} (known: {', '.join(known)})")
         try:
             number = int(value.strip())
         except ValueError:
-            raise UsageError(f"{kind} {key} wants an integer ({known[key]}), "
+            raise FaultRequestError(f"{kind} {key} wants an integer ({known[key]}), "
                              f"got {value!r}") from None
         if number < 0:
-            raise UsageError(f"{kind} {key} must not be negative, got {number}")
+            raise FaultRequestError(f"{kind} {key} must not be negative, got {number}")
         result[key] = number
     try:
         _check_attributes(kind, result, dict.fromkeys(known, 0) | (
             {"average_size": 1} if kind == "slicer" else {}))
     except ApiError as error:
-        raise UsageError(error.message.removeprefix("bad request body: ")) from None
+        raise FaultRequestError(error.message.removeprefix("bad request body: ")) from None
     return result

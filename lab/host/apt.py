@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.commands import run_command
 from lab.errors import HostError
 
 Say = Callable[[str], None]
@@ -26,18 +27,14 @@ def _quiet(cmd: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
 
 def _run(cmd: list[str], what: str, timeout: float = 900, env: dict | None = None) -> str:
     """Run an install step; on failure raise with the tail of its output."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise HostError(f"{what} failed ({' '.join(cmd)} exited {proc.returncode}):\n{tail}")
-    return proc.stdout
+    return run_command(cmd, error=HostError, what=f"{what} ({' '.join(cmd)})", env=env,
+                       missing=f"{cmd[0]} is not installed", timeout=timeout).stdout
 
 
-def debian_release() -> int | None:
+def debian_release(os_release: Path = Path("/etc/os-release")) -> int | None:
     """Debian's major version (12, 13), or None on anything else."""
     try:
-        text = Path("/etc/os-release").read_text()
+        text = os_release.read_text()
     except OSError:
         return None
     if not re.search(r"^ID=\"?debian\"?$", text, re.M):

@@ -16,9 +16,11 @@ from functools import cached_property
 
 from testcontainers.compose import DockerCompose
 
+from lab.commands import run_command
 from lab.errors import StackError
 
-_TAIL_LINES = 20
+DOCKER_MISSING = ("docker is not installed: run `make lab-up` (it installs it on Debian as "
+                  "root) or install Docker yourself")
 
 
 @dataclass
@@ -35,21 +37,9 @@ class LabCompose(DockerCompose):
         """Every compose call: our environment, no stdin, bounded, errors we can print."""
         base = len(self.compose_command_property)
         verb = cmd[base] if len(cmd) > base else "(no command)"
-        try:
-            proc = subprocess.run(cmd, cwd=context or str(self.context), env=self.env,
-                                  capture_output=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        except FileNotFoundError:
-            raise StackError("docker is not installed: run `make lab-up` (it installs it "
-                             "on Debian as root) or install Docker yourself") from None
-        except subprocess.TimeoutExpired:
-            raise StackError(f"`docker compose {verb}` did not finish within "
-                             f"{self.timeout:.0f} s") from None
-        if proc.returncode != 0:
-            output = (proc.stdout + proc.stderr).decode(errors="replace").strip()
-            tail = "\n".join(output.splitlines()[-_TAIL_LINES:])
-            raise StackError(f"docker compose {verb} failed:\n{tail}")
-        return proc
+        return run_command(cmd, cwd=context or str(self.context), env=self.env,
+                           timeout=self.timeout, error=StackError,
+                           what=f"docker compose {verb}", missing=DOCKER_MISSING)
 
     def run(self, *args: str, timeout: float | None = None) -> str:
         """`docker compose -p PROJECT ARGS`; its output (stdout and stderr)."""
@@ -58,7 +48,7 @@ class LabCompose(DockerCompose):
             proc = self._run_command([*self.compose_command_property, *args])
         finally:
             self.timeout = saved
-        return (proc.stdout + proc.stderr).decode(errors="replace")
+        return proc.stdout + proc.stderr
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         try:

@@ -83,11 +83,11 @@ def _remote(config: LabConfig) -> bool:
     return engine_address(config.docker_host) is not None
 
 
-def host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:
+def host_routes(table: Path = Path("/proc/net/route")) -> list[tuple[str, ipaddress.IPv4Network]]:
     """(interface, network) of the host's IPv4 routes, default route excluded."""
     routes = []
     try:
-        lines = Path("/proc/net/route").read_text().splitlines()[1:]
+        lines = table.read_text().splitlines()[1:]
     except OSError:
         return routes
     for line in lines:

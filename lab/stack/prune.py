@@ -8,11 +8,12 @@ needs no compose file: compose v2 takes a project down by name alone.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Callable
 
+from lab.commands import run_command
 from lab.errors import StackError
+from lab.stack.compose import DOCKER_MISSING
 from lab.stack.engine import FINGERPRINT_LABEL, PROJECT_LABEL, Engine
 
 
@@ -37,13 +38,10 @@ def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] =
     with tempfile.TemporaryDirectory() as empty:          # no compose file to pick up
         for project in sorted(running):
             say(f"taking down {project}")
-            proc = subprocess.run(["docker", "compose", "-p", project, "down", "--volumes",
-                                   "--remove-orphans", "--timeout", "0"], cwd=empty,
-                                  capture_output=True, text=True, timeout=120,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-            if proc.returncode != 0:
-                raise StackError(f"could not take down {project}: "
-                                 f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+            run_command(["docker", "compose", "-p", project, "down", "--volumes",
+                         "--remove-orphans", "--timeout", "0"], cwd=empty, timeout=120,
+                        error=StackError, what=f"taking down {project}",
+                        missing=DOCKER_MISSING)
     _, imaged = lab_projects(engine)
     for project in sorted(name for name in imaged - set(keep_images) if select(name)):
         images = engine.project_images(project)
