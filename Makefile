@@ -70,7 +70,7 @@ status: venv
 
 lint: venv
 	$(VENV)/bin/ruff check lab tests bench harness examples
-	$(VENV)/bin/lint-imports --no-cache
+	@$(STEP) "import layers (pyproject.toml [tool.importlinter])" $(VENV)/bin/lint-imports --no-cache
 
 # Unit tests: no Docker needed (real curl, though).
 unit: test-tools

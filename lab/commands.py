@@ -39,7 +39,9 @@ def run_command(argv: Sequence[str], *, error: type[LabError], what: str, missin
     except subprocess.TimeoutExpired:
         raise error(on_timeout or f"{what} did not finish within {timeout:g} s") from None
     if check and proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
+        # what went wrong is on stderr; stdout holds prompts and progress (kinit's
+        # "Password for ...", apt's reading of lists) unless there is nothing else
+        output = (proc.stderr.strip() or proc.stdout).strip()
         for secret in hide:
             output = output.replace(secret, "<hidden>")
         tail = "\n".join(output.splitlines()[-TAIL_LINES:]) or "(no output)"

@@ -28,14 +28,21 @@ def test_a_program_past_its_bound_is_one_line():
                     timeout=0.2)
 
 
-def test_a_failure_carries_the_tail_and_hides_secrets():
-    script = 'for i in $(seq 1 30); do echo "line $i"; done; echo "bad Secret-1" >&2; exit 3'
+def test_a_failure_carries_the_tail_of_stderr_and_hides_secrets():
+    script = ('echo "Password for alice: "; for i in $(seq 1 30); do echo "line $i" >&2; done; '
+              'echo "bad Secret-1" >&2; exit 3')
     with pytest.raises(HostError) as caught:
         _run(["sh", "-c", script], hide=("Secret-1",))
     message = str(caught.value)
     assert message.startswith("the step failed (exit 3): ")
     assert "line 30" in message and "line 10" not in message       # the tail only
     assert "Secret-1" not in message and "<hidden>" in message
+    assert "Password for" not in message                             # stdout: a prompt
+
+
+def test_a_failure_that_says_nothing_on_stderr_shows_stdout():
+    with pytest.raises(HostError, match=r"failed \(exit 1\): E: no such package$"):
+        _run(["sh", "-c", "echo 'E: no such package'; exit 1"])
 
 
 def test_without_check_the_exit_code_is_the_callers():

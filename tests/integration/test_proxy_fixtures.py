@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest_twisted
 
@@ -36,7 +37,7 @@ def test_status_json_web_keys(lab_endpoints):
     assert web.https_url.startswith("https://") and web.https_url.endswith("/")
     assert web.https_proxy_url == "https://web.ad.example.com/"
     assert os.path.isfile(web.ca_cert)
-    assert open(web.ca_cert).read().startswith("-----BEGIN CERTIFICATE-----")
+    assert Path(web.ca_cert).read_text().startswith("-----BEGIN CERTIFICATE-----")
 
 
 def test_curl_trusts_the_web_ca_through_connect(tool, lab_endpoints):
