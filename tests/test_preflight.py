@@ -100,3 +100,26 @@ def test_subnet_change_of_an_existing_lab_is_refused_not_applied(lab_root):
 def test_own_network_with_the_same_subnet_passes(lab_root):
     config = load_config(lab_root, environ={})
     check_subnet(config, FakeEngine({"lab_lab": [str(config.subnet)], "bridge": ["10.99.0.0/16"]}))
+
+
+def test_twenty_processes_picking_ports_at_once_never_share_one(tmp_path):
+    """pytest-xdist workers start private labs side by side: each one's ports are its own
+    while it lives, though nothing listens on them yet."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from lab.testing.side_by_side import free_port, PORT_RANGE\n"
+              "ports = [free_port() for _ in range(15)]\n"
+              "assert all(p in PORT_RANGE for p in ports)\n"
+              "print(*ports, flush=True); sys.stdin.read()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(20)]
+    try:
+        picked = [proc.stdout.readline().split() for proc in procs]
+    finally:
+        for proc in procs:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+            proc.stdout.close()
+    ports = [port for some in picked for port in some]
+    assert len(ports) == 20 * 15 and len(set(ports)) == len(ports)

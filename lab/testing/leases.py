@@ -15,7 +15,7 @@ from pathlib import Path
 _STARTED = "started-by-tests"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,7 +41,7 @@ class Leases:
 
     def _others(self) -> list[Path]:
         return [p for p in self.dir.glob("[0-9]*")
-                if int(p.name) != os.getpid() and _alive(int(p.name))]
+                if int(p.name) != os.getpid() and alive(int(p.name))]
 
     def release(self) -> bool:
         """Give up ours; True when nobody else holds one and the lab was started by a
