@@ -22,7 +22,8 @@ STEP   := tools/step
 
 $(STAMP): pyproject.toml
 	@$(STEP) "1/5 Python venv ($(VENV))" sh -c "$(PYTHON) -m venv $(VENV) && \
-	    $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[test]'"
+	    $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip uninstall -y lab && \
+	    $(VENV)/bin/pip install -e '.[test]'"
 	@touch $@
 
 venv: $(STAMP)
@@ -35,7 +36,7 @@ tools: venv
 	@$(PY) -m lab.host --step "2/5 host: Docker engine, Compose, client tools" --tools
 
 test-tools: venv
-	@$(PY) -m lab.host --step "test clients (wget, openssl, node, git, Kerberos build)" --test-tools
+	@$(PY) -m lab.host --step "the test suite's clients" --test-tools
 
 # Then the base image and the Kerberos bindings' source build, side by side.
 host: tools test-tools

@@ -20,7 +20,8 @@ from lab.errors import LabNotRunning
 LOOPBACK = "127.0.0.1"
 WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
 CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
-PROXY_PAC = "proxy.pac"    # = lab.web.resources.PROXY_PAC (the web image has not this module)
+#: lab.web.resources.PROXY_PAC, named without importing Twisted (a test holds them equal)
+PROXY_PAC = "proxy.pac"
 
 
 @dataclass(frozen=True)

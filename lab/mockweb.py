@@ -43,3 +43,8 @@ __all__ = [
     "RequestsResource", "SimpleResource", "SlowResource", "StatusResource",
     "build_root", "main",
 ]
+
+if __name__ == "__main__":       # `python -m lab.mockweb`, as before `python -m lab.web`
+    import sys
+
+    sys.exit(main())

@@ -9,7 +9,6 @@ starts from a reset server, so order does not matter and repeats are identical.
 
 import hashlib
 import re
-import shutil
 import time
 
 import pytest
@@ -17,8 +16,6 @@ import pytest
 from harness.processes import curl, start_faults, start_origin, stop
 from lab.faults import client
 from lab.faults.client import FaultClient
-
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def test_client_tools_add_python_headers_when_missing(monkeypatch, tmp_path):
 
     installed = []
     monkeypatch.setattr(prepare.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(prepare, "_require_installable", lambda what: 12)
+    monkeypatch.setattr(prepare, "_require_installable", lambda what, target="lab-up": 12)
     monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: installed.extend(pkgs))
     monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
     prepare.ensure_client_tools(lambda message: None)

@@ -22,8 +22,7 @@ from lab.mockweb import MockWebServer
 from lab.web.faults import MAX_RESET_AFTER, ORIGIN_FAULTS, TRUNCATE_BODY
 from lab.web.resources import INDEX
 
-CURL = shutil.which("curl")
-pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+CURL = shutil.which("curl") or "curl"      # `make test` installs it
 
 
 @pytest.fixture

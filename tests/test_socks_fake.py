@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 import pytest_twisted
+import socks  # PySocks, in the test extra: a SOCKS client nobody here wrote
 from twisted.internet import reactor, threads, utils
 
 from lab.mockweb import SAMPLE_RESOURCE, MockWebServer
 from tests.socks_fakes import SOCKS_PASSWORD, SOCKS_USER
 
-socks = pytest.importorskip("socks", reason="pysocks is in the test extra")
 pytest_plugins = ["tests.socks_fakes"]
 USERS = {SOCKS_USER: SOCKS_PASSWORD}
 
@@ -78,7 +78,6 @@ def test_pysocks_sees_the_reply_codes(make_socks, origin):
                                     SOCKS_USER, SOCKS_PASSWORD)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest_twisted.inlineCallbacks
 def test_curl_socks5_hostname_over_http_and_https(make_socks, origin, tmp_path):
     proxy = yield make_socks(USERS)

@@ -4,7 +4,7 @@ from lab.config.discovery import load_config
 from lab.config.topology import PORTS
 from lab.stack import state_files
 from lab.stack.engine import ServiceState, instant
-from lab.stack.lifecycle import Stack, stale_services
+from lab.stack.lifecycle import Stack, restarts, stale_services
 
 
 class FakeEngine:
@@ -91,3 +91,19 @@ def test_a_lab_with_a_stale_proxy_is_not_current_though_all_say_healthy(tmp_path
                                 created=instant("2026-12-06T11:00:00Z"),
                                 started=instant("2026-12-06T11:00:01Z"))
     assert not stack.is_current(states)
+
+
+def test_up_recreates_what_starts_from_a_service_it_recreates():
+    """A broken DC is recreated, and with it the proxy joined to it; a DC recreated
+    under a healthy proxy means the proxy again, and bind new under both means both."""
+    states = {"dns": _made("dns", "2026-12-06T10:00:00.1Z", "2026-12-06T10:00:01Z"),
+              "dc": _made("dc", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01Z"),
+              "proxy": _made("proxy", "2026-12-06T10:00:00.3Z", "2026-12-06T10:00:01Z"),
+              "web": _made("web", "2026-12-06T10:00:00.4Z", "2026-12-06T10:00:01Z")}
+    assert restarts(states) == {}
+    states["dc"] = ServiceState("dc", "running", "unhealthy", "f", {},
+                                created=states["dc"].created, started=states["dc"].started)
+    assert restarts(states) == {"dc": "not healthy", "proxy": "starts from dc"}
+    states["dc"] = _made("dc", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01Z")
+    states["dns"] = _made("dns", "2026-12-06T11:00:00Z", "2026-12-06T11:00:01Z")
+    assert restarts(states) == {"dc": "its dns is newer", "proxy": "starts from dc"}

@@ -38,7 +38,7 @@ def lab_keep():
 CI_SCRIPT = '''\
 # ci.sh -- as root on Debian 12/13, `lab up` installs Docker and what it needs first
 set -eu
-pip install lab            # as your project gets it (a wheel: python -m build in lab's repo)
+pip install corplab        # as your project gets it (not on PyPI yet: a wheel, python -m build)
 lab up && lab check
 pytest
 lab matrix -- ./your-client {url}      # every corporate-proxy scenario, judged

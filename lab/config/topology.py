@@ -37,9 +37,10 @@ class Service:
     name: str
     offset: int                       # host part of its fixed address in the lab subnet
     build_inputs: tuple[str, ...]     # repo paths whose content the image is built from
-    #: Services whose state this one takes in at its start: a container of theirs
-    #: created after this one started (a DC recreated under a joined proxy) leaves it
-    #: stale. (`docker compose up` creates every container before it starts any.)
+    #: Services whose state this one takes in at its start (the proxy joins the DC's
+    #: domain; the DC registers its records in bind): their build inputs are part of this
+    #: one's fingerprint, and a container of theirs created after this one started
+    #: leaves this one stale. (`docker compose up` creates all before it starts any.)
     started_from: tuple[str, ...] = ()
 
 
@@ -50,12 +51,8 @@ _CONFIG = (*_PACKAGE_ROOT, "lab/config")
 
 SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",)),
-    # the DC registers its records in bind as it starts: a new bind (empty of them)
-    # means a new DC too
-    Service("dc", 11, ("images/dc", "images/dns", "lab.toml", *_CONFIG), ("dns",)),
-    # the proxy joins the domain at start: a new DC means a new proxy too
-    Service("proxy", 12, ("images/proxy", "images/dc", "images/dns", "lab.toml", *_CONFIG),
-            ("dc",)),
+    Service("dc", 11, ("images/dc", "lab.toml", *_CONFIG), started_from=("dns",)),
+    Service("proxy", 12, ("images/proxy", "lab.toml", *_CONFIG), started_from=("dc",)),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy")),
@@ -91,6 +88,19 @@ PORTS: tuple[Port, ...] = (
     Port("faults_api", "faults", 8474),        # Toxiproxy's own port, inside
 )
 PORTS_BY_NAME: dict[str, Port] = {p.name: p for p in PORTS}
+
+
+def sources(name: str) -> set[str]:
+    """Every service `name` starts from, directly or through another."""
+    found: set[str] = set()
+    for source in service(name).started_from:
+        found |= {source, *sources(source)}
+    return found
+
+
+def dependents(names: set[str]) -> set[str]:
+    """Every service that starts from one of `names`, directly or through another."""
+    return {s.name for s in SERVICES if sources(s.name) & names}
 
 
 def service(name: str) -> Service:

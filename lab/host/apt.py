@@ -43,14 +43,14 @@ def debian_release(os_release: Path = Path("/etc/os-release")) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _require_installable(what: str) -> int:
+def _require_installable(what: str, make_target: str = "lab-up") -> int:
     release = debian_release()
     if release not in (12, 13):
         raise HostError(f"{what} is missing and this is not Debian 12 or 13, so lab will "
                         f"not install it: install {what} yourself, then run again")
     if os.geteuid() != 0:
         raise HostError(f"{what} is missing; installing it needs root: run "
-                        "`sudo make lab-up` once, or install it yourself")
+                        f"`sudo make {make_target}` once, or install it yourself")
     return release
 
 

@@ -151,7 +151,7 @@ def ensure_client_tools(say: Say, *, tests: bool = False) -> None:
                      | ({"python3-dev"} if tests and python_headers_missing() else set()))
     if not missing:
         return
-    _require_installable(", ".join(missing))
+    _require_installable(", ".join(missing), "test-tools" if tests else "lab-up")
     say("installing client tools: " + ", ".join(missing))
     _apt_install(missing, say)
 

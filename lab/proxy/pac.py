@@ -1,5 +1,5 @@
 """A proxy per URL from a PAC file, evaluated by pypac (the `pac` extra:
-`pip install 'lab[pac]'`); we run no JavaScript of our own.
+`pip install 'corplab[pac]'`); we run no JavaScript of our own.
 
 `fetch_pac()` gets the PAC file once, directly (never through a proxy, as
 browsers do), and `PAC.routes(url)` asks it for each request: `DIRECT`,
@@ -72,7 +72,8 @@ class PAC:
         try:
             from pypac.parser import MalformedPacError, PACFile
         except ImportError:
-            raise PACError("evaluating a PAC file needs pypac: pip install 'lab[pac]'") from None
+            raise PACError("evaluating a PAC file needs pypac: "
+                           "pip install 'corplab[pac]'") from None
         self.source = source
         try:
             self._pac = PACFile(text)

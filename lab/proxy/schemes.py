@@ -155,7 +155,7 @@ class _KerberosMissing:
 
     def header(self) -> bytes:
         raise SchemeUnavailable("Negotiate: Kerberos support is not installed (pip install "
-                                "'lab[kerberos]', which builds against libkrb5-dev), then "
+                                "'corplab[kerberos]', which builds against libkrb5-dev), then "
                                 "kinit, or `lab ad kinit USER` and export what it prints")
 
 

@@ -37,9 +37,12 @@ class LabCompose(DockerCompose):
         """Every compose call: our environment, no stdin, bounded, errors we can print."""
         base = len(self.compose_command_property)
         verb = cmd[base] if len(cmd) > base else "(no command)"
-        return run_command(cmd, cwd=context or str(self.context), env=self.env,
+        proc = run_command(cmd, cwd=context or str(self.context), env=self.env,
                            timeout=self.timeout, error=StackError,
                            what=f"docker compose {verb}", missing=DOCKER_MISSING)
+        # bytes, as the testcontainers methods that call this expect
+        return subprocess.CompletedProcess(proc.args, proc.returncode,
+                                           proc.stdout.encode(), proc.stderr.encode())
 
     def run(self, *args: str, timeout: float | None = None) -> str:
         """`docker compose -p PROJECT ARGS`; its output (stdout and stderr)."""
@@ -48,7 +51,7 @@ class LabCompose(DockerCompose):
             proc = self._run_command([*self.compose_command_property, *args])
         finally:
             self.timeout = saved
-        return proc.stdout + proc.stderr
+        return (proc.stdout + proc.stderr).decode()
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         try:

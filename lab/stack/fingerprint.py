@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 
+from lab.config import topology
 from lab.config.model import LabConfig
-from lab.config.topology import SERVICES
+from lab.config.topology import SERVICES, sources
 from lab.stack import state_files
 from lab.stack.build_context import context_files
 
 
 def fingerprints(config: LabConfig) -> dict[str, str]:
-    """service -> 16 hex digits over the lab's settings and the service's build inputs."""
+    """service -> 16 hex digits over the lab's settings and the build inputs of the
+    service and of those it starts from (a new DC image means a new proxy too)."""
     settings = json.dumps(config.compose_env(), sort_keys=True).encode()
     files = context_files(config)
     made = state_files.contents(config)
@@ -30,7 +32,9 @@ def fingerprints(config: LabConfig) -> dict[str, str]:
         digest = hashlib.sha256(settings)
         # how compose runs it (ports, health checks, command) is part of what it is
         digest.update(files.get("docker-compose.yml", b""))
-        for name in service.build_inputs:
+        inputs = sorted({name for s in (service.name, *sources(service.name))
+                         for name in topology.service(s).build_inputs})
+        for name in inputs:
             for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
                 digest.update(path.encode())
                 digest.update(files[path])

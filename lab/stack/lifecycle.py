@@ -180,17 +180,14 @@ class Stack:
             self.build(say)
             try:
                 say("starting containers")        # in the try: an interrupt from here on
-                broken = sorted(name for name, state in states.items() if state.broken)
-                stale = stale_services(states)
-                if broken or stale:
+                reasons = restarts(states)
+                if reasons:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
                     # (a new domain join, the new keytab) mends it
-                    say("recreating " + ", ".join(
-                        [f"{name} (not healthy)" for name in broken] +
-                        [f"{name} (its {stale[name]} is newer)" for name in stale
-                         if name not in broken]))
+                    say("recreating " + ", ".join(f"{name} ({why})"
+                                                  for name, why in reasons.items()))
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
-                                     *sorted({*broken, *stale}), timeout=300)
+                                     *reasons, timeout=300)
                 self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
                 states = self.wait_healthy(say, timeout)
             except BaseException as exc:
@@ -288,6 +285,18 @@ def _shielded(say: Say) -> Iterator[None]:
 class _Derived:
     fingerprints: dict[str, str]
     compose: LabCompose
+
+
+def restarts(states: dict[str, ServiceState]) -> dict[str, str]:
+    """Services `up` must recreate, and why: broken ones, stale ones, and what starts
+    from either (a DC recreated here leaves the proxy joined to the old one)."""
+    reasons = {name: "not healthy" for name, state in states.items() if state.broken}
+    for name, source in stale_services(states).items():
+        reasons.setdefault(name, f"its {source} is newer")
+    for name in sorted(topology.dependents(set(reasons)) & set(states)):
+        reasons.setdefault(name, "starts from " + ", ".join(
+            sorted(topology.sources(name) & set(reasons))))
+    return dict(sorted(reasons.items()))
 
 
 def stale_services(states: dict[str, ServiceState]) -> dict[str, str]:

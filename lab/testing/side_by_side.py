@@ -18,7 +18,8 @@ from lab.testing.leases import alive
 #: Where ports are picked: below Linux's ephemeral range (32768-60999), so that no
 #: outgoing connection takes a picked port before its lab publishes it.
 PORT_RANGE = range(20000, 32000)
-_RESERVATIONS = Path(tempfile.gettempdir()) / "lab-port-reservations.json"
+#: Per user: another user's file in a shared /tmp is not ours to lock or replace.
+_RESERVATIONS = Path(tempfile.gettempdir()) / f"lab-port-reservations-{os.getuid()}.json"
 
 
 def _bindable(port: int) -> bool:
@@ -58,11 +59,6 @@ def side_by_side_env(project: str, subnet: str, root: Path | None = None,
     env = dict(os.environ if base is None else base, LAB_PROJECT=project, LAB_SUBNET=subnet)
     if root is not None:
         env["LAB_ROOT"] = str(root)
-    taken: set[int] = set()
     for name in load_config(root, environ=env).ports:
-        port = free_port()
-        while port in taken:      # a released port can come back on the next pick
-            port = free_port()
-        taken.add(port)
-        env[f"LAB_PORT_{name.upper()}"] = str(port)
+        env[f"LAB_PORT_{name.upper()}"] = str(free_port())
     return env

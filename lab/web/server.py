@@ -90,8 +90,8 @@ class MockWebServer:
     """The mock site over HTTP and HTTPS; starts listening when constructed.
 
     `interface` is where to bind: 127.0.0.1 for tests that talk to it
-    directly, the lab network's gateway (see `lab.stack.lifecycle`) for tests that fetch
-    it THROUGH the lab's proxy. `host` is the name to put in URLs (default:
+    directly, the lab network's gateway (`host_interface` in `lab status --json`) for
+    tests that fetch it THROUGH the lab's proxy. `host` is the name to put in URLs (default:
     the interface). `certificate` (a `lab.tidy.tls.SelfSigned`, maybe with a chain)
     is what HTTPS presents; by default one is made for `host`, `localhost` and
     the interface. `reactor` defaults to the global one.

@@ -22,6 +22,11 @@ def tool():
 def pytest_collection_modifyitems(config, items):
     """A test marked `exclusive` breaks the shared lab for a while (faults on its ports,
     a paused DC): beside xdist workers using that lab it would fail them at random."""
+    unmarked = [item.nodeid for item in items if "lab_faults" in item.fixturenames
+                and not item.get_closest_marker("exclusive")]
+    if unmarked:
+        raise pytest.UsageError(f"{unmarked[0]} breaks the shared lab (lab_faults) but is not "
+                                "marked exclusive: add @pytest.mark.exclusive")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         exclusive = [item.nodeid for item in items if item.get_closest_marker("exclusive")]
         if exclusive:

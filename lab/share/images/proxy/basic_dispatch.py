@@ -21,7 +21,7 @@ LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R", "-c", "3", "-t", "3",
         "-D", os.environ["LAB_LDAP_BIND_DN"],
         "-W", "/etc/squid/ldap-bind-password",
         "-h", os.environ["LAB_DC_FQDN"]]
-#: squid's local port (inside the container; lab/topology.py sets them) -> checker.
+#: squid's local port (inside the container; lab/config/topology.py sets them) -> checker.
 #: On the group port the password is checked against the DC, the group by an
 #: external ACL.
 CHECKERS = {os.environ["LAB_CPORT_PROXY_BASIC"]: HTPASSWD,
