@@ -122,6 +122,8 @@ class Endpoints:
     dc: Dc
     web: Web
     host_interface: str     # this host on the lab network: bind test servers here
+    #: the ports test servers on `host_interface` must use: the proxies reach no other
+    host_ports: tuple[int, int] = (30000, 30999)
     faults_api: Endpoint | None = None    # the fault layer's Toxiproxy-compatible API
     #: PEM of the corporate root CA the `bump` port re-signs origins with
     corporate_ca: str | None = None
@@ -134,7 +136,7 @@ class Endpoints:
         return {"project": self.project,
                 "proxy": {name: port.to_json() for name, port in self.proxy.items()},
                 "dns": self.dns.to_json(), "dc": self.dc.to_json(), "web": self.web.to_json(),
-                "host_interface": self.host_interface,
+                "host_interface": self.host_interface, "host_ports": list(self.host_ports),
                 **({"faults": {"api": self.faults_api.to_json()}} if self.faults_api else {}),
                 **({"corporate_ca": self.corporate_ca} if self.corporate_ca else {}),
                 **({"pac": {"url": self.pac_url}} if self.pac_url else {})}
@@ -149,6 +151,7 @@ class Endpoints:
                      "kerberos": Endpoint(**doc["dc"]["kerberos"])}),
             web=Web(**doc["web"]),
             host_interface=doc["host_interface"],
+            host_ports=tuple(doc.get("host_ports", cls.host_ports)),
             faults_api=Endpoint(**doc["faults"]["api"]) if "faults" in doc else None,
             corporate_ca=doc.get("corporate_ca"),
             pac_url=doc["pac"]["url"] if "pac" in doc else None)
@@ -204,6 +207,7 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                 https_proxy_url=f"https://{config.web_fqdn}/",
                 ca_cert=str(config.state_dir / WEB_CA_FILE)),
         host_interface=config.gateway,
+        host_ports=config.host_ports,
         faults_api=Endpoint(host, port("faults_api")),
         corporate_ca=str(config.state_dir / CORPORATE_CA_FILE),
         pac_url=f"http://{host}:{port('web')}/{PROXY_PAC}",

@@ -197,3 +197,18 @@ def test_compose_env_carries_host_and_container_ports():
     env = load_config(environ={}).compose_env()
     assert env["LAB_PORT_PROXY_BASIC"] == "3129" and env["LAB_CPORT_PROXY_BASIC"] == "3129"
     assert env["LAB_CPORT_DNS"] == "53" and env["LAB_PROXY_HOSTNAME"] == "proxy"
+
+
+def test_host_ports_are_a_range_the_proxy_and_the_fixtures_share(lab_root):
+    config = load_config(lab_root, environ={})
+    assert config.host_ports == (30000, 30999)
+    assert config.compose_env()["LAB_HOST_PORTS"] == "30000-30999"
+    toml = lab_root / "lab.toml"
+    for bad, needle in (('"80-90"', "from 1025"), ('"3000"', "a range of ports"),
+                        ('"31000-30000"', "not above the last")):
+        toml.write_text(toml.read_text().replace('host_ports = "30000-30999"',
+                                                 f"host_ports = {bad}"))
+        with pytest.raises(ConfigError, match=needle):
+            load_config(lab_root, environ={})
+        toml.write_text(toml.read_text().replace(f"host_ports = {bad}",
+                                                 'host_ports = "30000-30999"'))

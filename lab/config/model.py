@@ -56,6 +56,9 @@ class LabConfig:
     root: Path
     project: str
     subnet: ipaddress.IPv4Network
+    #: the ports this host's own test servers listen on, on the lab network (the
+    #: gateway): the only ports of this host the proxies reach
+    host_ports: tuple[int, int]
     domain: str
     realm: str
     workgroup: str
@@ -165,6 +168,7 @@ class LabConfig:
         env = {
             "COMPOSE_PROJECT_NAME": self.project,
             "LAB_SUBNET": str(self.subnet),
+            "LAB_HOST_PORTS": "{}-{}".format(*self.host_ports),
             "LAB_GATEWAY_IP": self.gateway,
             "LAB_DOMAIN": self.domain,
             "LAB_REALM": self.realm,
@@ -273,6 +277,8 @@ def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
     pac_port, pac_direct = schema.check_pac(data["pac"])
     return LabConfig(
         root=root, project=project, subnet=subnet,
+        host_ports=schema.check_port_range("lab.toml: [network] host_ports",
+                                           data["network"]["host_ports"]),
         domain=domain["domain"], realm=domain["realm"], workgroup=domain["workgroup"],
         dc_hostname=domain["dc_hostname"], dns_hostname=domain["dns_hostname"],
         admin_password=domain["admin_password"],

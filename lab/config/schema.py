@@ -17,7 +17,7 @@ from lab.errors import ConfigError
 #: section -> key -> type. Every key is required; nothing else is allowed.
 SECTIONS: dict[str, dict[str, type]] = {
     "lab": {"project": str},
-    "network": {"subnet": str},
+    "network": {"subnet": str, "host_ports": str},
     "domain": {"domain": str, "realm": str, "workgroup": str, "dc_hostname": str,
                "dns_hostname": str, "admin_password": str},
     "proxy": {"hostname": str, "ntlm_netbios_name": str, "group": str, "bump_exempt": list},
@@ -89,6 +89,18 @@ def check_port(where: str, value: int) -> int:
     if not 0 < value < 65536:
         raise ConfigError(f"{where} = {value}: a port is a number from 1 to 65535")
     return value
+
+
+def check_port_range(where: str, text: str) -> tuple[int, int]:
+    """`"30000-30999"` -> (30000, 30999): ports above 1024, the first not above the last."""
+    first, dash, last = text.partition("-")
+    if not (dash and first.strip().isdigit() and last.strip().isdigit()):
+        raise ConfigError(f'{where} = "{text}": give a range of ports, e.g. "30000-30999"')
+    low, high = int(first), int(last)
+    if not 1024 < low <= high < 65536:
+        raise ConfigError(f'{where} = "{text}": ports from 1025 to 65535, the first not '
+                          "above the last")
+    return low, high
 
 
 def check_domain(domain: dict[str, str]) -> None:

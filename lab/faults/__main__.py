@@ -13,6 +13,7 @@ by reading one line, without polling. SIGTERM/SIGINT stop it cleanly.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import random
 import sys
@@ -32,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api", default="127.0.0.1:8474",
                         help="host:port of the control API (Toxiproxy's 8474 by default)")
     parser.add_argument("--seed", type=int, help="seed the toxicity/jitter RNG (reproducible)")
+    parser.add_argument("--upstream-net", action="append", type=ipaddress.ip_network,
+                        metavar="CIDR", help="reach only upstreams in these networks (the "
+                        "API refuses others with 403); default: anywhere, as Toxiproxy")
     return parser
 
 
@@ -50,9 +54,10 @@ def load_specs(config: str | None, proxies: list[list[str]]) -> list[dict]:
     return specs
 
 
-def serve(reactor, specs: list[dict], api: str, rng: random.Random | None = None):
+def serve(reactor, specs: list[dict], api: str, rng: random.Random | None = None,
+          upstreams=None):
     """Create the proxies and the API on `reactor`; returns (Proxies, API port)."""
-    proxies = Proxies(reactor, rng)
+    proxies = Proxies(reactor, rng, tuple(upstreams) if upstreams else None)
     for spec in specs:
         proxies.create(spec["name"], spec.get("listen") or "127.0.0.1:0", spec["upstream"],
                        spec.get("enabled", True))
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed) if args.seed is not None else None
     try:
-        proxies, listening = serve(reactor, specs, args.api, rng)
+        proxies, listening = serve(reactor, specs, args.api, rng, args.upstream_net)
     except ApiError as error:
         print(f"lab.faults: {error.message}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ connection is closed. `Proxies` is the collection, with Toxiproxy's reset.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 from twisted.internet import defer, protocol
@@ -23,6 +24,7 @@ from lab.faults.schema import (
     STREAMS,
     TOXIC_EXISTS,
     TOXIC_NOT_FOUND,
+    UPSTREAM_REFUSED,
     ApiError,
     Toxic,
     toxic_updated,
@@ -56,17 +58,37 @@ class _Accept(protocol.Factory):
         return conn.client
 
 
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def check_upstream(upstream: str, networks: Networks | None) -> None:
+    """Refuse (403) an upstream outside `networks`; None: anywhere, as Toxiproxy. A
+    name is refused too: only an address says where a connection will go."""
+    host, _ = split_address(upstream)
+    if networks is None:
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or not any(address in network for network in networks):
+        allowed = ", ".join(str(n) for n in networks)
+        raise UPSTREAM_REFUSED.joined(f"{upstream} (give an address in {allowed})")
+
+
 class Proxy:
     """One listening port in front of one upstream, with its toxics."""
 
     def __init__(self, name: str, listen: str, upstream: str, reactor=None,
-                 rng: random.Random | None = None, high_water: int = HIGH_WATER):
+                 rng: random.Random | None = None, high_water: int = HIGH_WATER,
+                 upstreams: Networks | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.name, self.listen, self.upstream = name, listen, upstream
         self.reactor, self.rng, self.high_water = reactor, rng or random.Random(), high_water
+        self.upstreams = upstreams
         split_address(listen)
-        split_address(upstream)
+        check_upstream(upstream, upstreams)
         self.toxics: dict[str, Toxic] = {}
         self.connections: set[Connection] = set()
         self._port: IListeningPort | None = None
@@ -114,7 +136,7 @@ class Proxy:
         """Toxiproxy's ProxyUpdate: a new address restarts the proxy (dropping its
         connections); then `enabled` takes it down or up."""
         split_address(listen)
-        split_address(upstream)
+        check_upstream(upstream, self.upstreams)
         if (listen, upstream) != (self.listen, self.upstream):
             was = self.enabled
             yield self.stop()
@@ -163,10 +185,12 @@ class Proxy:
 class Proxies:
     """The named proxies of one fault server."""
 
-    def __init__(self, reactor=None, rng: random.Random | None = None):
+    def __init__(self, reactor=None, rng: random.Random | None = None,
+                 upstreams: Networks | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor, self.rng = reactor, rng or random.Random()
+        self.upstreams = upstreams        # None: any upstream, as Toxiproxy
         self.proxies: dict[str, Proxy] = {}
 
     def get(self, name: str) -> Proxy:
@@ -178,7 +202,7 @@ class Proxies:
         """A new proxy, listening at once if `enabled`; 409 if the name is taken."""
         if name in self.proxies:
             raise PROXY_EXISTS
-        proxy = Proxy(name, listen, upstream, self.reactor, self.rng)
+        proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams)
         if enabled:
             proxy.start()
         self.proxies[name] = proxy

@@ -52,6 +52,9 @@ INVALID_STREAM = ApiError("stream was invalid, can be either upstream or downstr
 INVALID_TOXIC_TYPE = ApiError("invalid toxic type", 400)
 TOXIC_EXISTS = ApiError("toxic already exists", 409)
 TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
+#: Not Toxiproxy's (it relays anywhere): a fault server told which networks it may
+#: reach (the lab's, in its container) refuses any other upstream.
+UPSTREAM_REFUSED = ApiError("upstream outside the networks this fault server may reach", 403)
 
 
 @dataclass(frozen=True)

@@ -69,11 +69,15 @@ def lab_mock_web_server(lab_endpoints):
     network's host address, nowhere wider); stopped after the test."""
     import pytest_twisted
 
+    from lab.testing.side_by_side import host_server_ports, release_port
     from lab.web.server import MockWebServer
 
-    server = MockWebServer(lab_endpoints.host_interface)
+    http, https = host_server_ports(lab_endpoints)
+    server = MockWebServer(lab_endpoints.host_interface, port=http, https_port=https)
     yield server
     pytest_twisted.blockon(server.stop())
+    release_port(http)
+    release_port(https)
 
 
 # -- scenarios: one test per corporate situation ------------------------------------

@@ -1,6 +1,7 @@
 """The control API's routes, JSON and status codes (Toxiproxy's, from its api.go),
 driven in-process on 127.0.0.1 by lab.faults.client.AsyncFaultClient."""
 
+import ipaddress
 import json
 import random
 
@@ -110,3 +111,49 @@ class ApiTest(unittest.TestCase):
         self.assertEqual((201, ["b"]), (made[0], [p["name"] for p in
                                                    json.loads(made[1])["proxies"]]))
         self.assertEqual({"version": "2.12.0"}, json.loads((yield call(b"GET", "/version"))[1]))
+
+
+class UpstreamsTest(unittest.TestCase):
+    """A fault server told its networks (the lab's container is told the lab subnet)
+    relays only into them: no relay to a metadata service or the host's LAN."""
+
+    timeout = 10
+
+    def setUp(self):
+        self.proxies = Proxies(reactor, random.Random(0),
+                               upstreams=(ipaddress.ip_network("10.77.0.0/24"),))
+        self.port = reactor.listenTCP(0, site(self.proxies), interface="127.0.0.1")
+        self.pool = HTTPConnectionPool(reactor)
+        self.api = AsyncFaultClient(f"http://127.0.0.1:{self.port.getHost().port}", reactor,
+                                    self.pool)
+
+    @defer.inlineCallbacks
+    def tearDown(self):
+        yield self.pool.closeCachedConnections()
+        yield self.proxies.stop()
+        yield self.port.stopListening()
+
+    @defer.inlineCallbacks
+    def refused(self, call):
+        try:
+            yield call
+        except FaultAPIError as error:
+            return error.status, error.message
+        self.fail("accepted")
+
+    @defer.inlineCallbacks
+    def test_only_upstreams_inside_its_networks(self):
+        made = yield self.api.create_proxy("in", "10.77.0.12:3128", enabled=False)
+        self.assertEqual("10.77.0.12:3128", made["upstream"])
+        for upstream in ("169.254.169.254:80", "127.0.0.1:2375", "10.77.1.1:80",
+                         "metadata.google.internal:80"):
+            status, message = yield self.refused(self.api.create_proxy("out", upstream))
+            self.assertEqual(403, status)
+            self.assertIn("10.77.0.0/24", message)
+        status, _ = yield self.refused(self.api.update_proxy("in", upstream="169.254.169.254:80"))
+        self.assertEqual(403, status)
+        status, _ = yield self.refused(self.api.populate(
+            [{"name": "out", "upstream": "169.254.169.254:80", "enabled": False}]))
+        self.assertEqual(403, status)
+        self.assertEqual(["in"], list((yield self.api.proxies())))
+        self.assertEqual("10.77.0.12:3128", (yield self.api.proxy("in"))["upstream"])

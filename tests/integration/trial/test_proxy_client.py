@@ -20,6 +20,7 @@ from lab.proxy import (
     ProxyWebClient,
 )
 from lab.testcases import SquidTestCase
+from lab.testing.side_by_side import host_server_ports, release_port
 
 
 class ProxyClientMixin:
@@ -106,7 +107,11 @@ class ProxyClientMixin:
 
     @defer.inlineCallbacks
     def test_in_process_server_through_the_proxy(self):
-        server = MockWebServer(self.get_endpoints().host_interface)
+        endpoints = self.get_endpoints()
+        http, https = host_server_ports(endpoints)
+        server = MockWebServer(endpoints.host_interface, port=http, https_port=https)
+        self.addCleanup(release_port, https)
+        self.addCleanup(release_port, http)
         self.addCleanup(server.stop)
         url = server.get_url() if self.scheme == "http" else server.get_https_url()
         settings = self.get_auth_proxy_settings()

@@ -4,6 +4,8 @@
 # `docker compose logs proxy` shows them (squid cannot reopen /dev/stdout
 # after dropping privileges).
 set -eu
+# dante writes a port range with spaces around its dash
+export LAB_HOST_PORTS_DANTE="$(echo "$LAB_HOST_PORTS" | sed 's/-/ - /')"
 # Every LAB_* variable compose passes in, and nothing else, is substituted.
 vars=$(env | sed -n 's/^\(LAB_[A-Z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 envsubst "$vars" < /etc/lab/squid.conf.template > /etc/squid/squid.conf
