@@ -142,7 +142,7 @@ def test_of_this_host_only_the_test_server_ports_are_in_reach(
 
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:3128/",                 # the proxy container's own loopback
-    "http://localhost:8080/",
+    "http://127.0.0.2:8080/",                 # (a bare "localhost" is a lab name: append_domain)
     "http://[::1]:3128/",
 ])
 def test_loopback_is_refused(lab_endpoints, url):
