@@ -15,11 +15,14 @@ from lab.faults.client import AsyncFaultClient, FaultAPIError
 from lab.faults.proxy import Proxies
 
 
-class ApiTest(unittest.TestCase):
+class _ApiCase(unittest.TestCase):
+    """A fault server's API on 127.0.0.1 (`upstreams`: the networks it may reach)."""
+
     timeout = 10
+    upstreams = None
 
     def setUp(self):
-        self.proxies = Proxies(reactor, random.Random(0))
+        self.proxies = Proxies(reactor, random.Random(0), upstreams=self.upstreams)
         self.port = reactor.listenTCP(0, site(self.proxies), interface="127.0.0.1")
         self.url = f"http://127.0.0.1:{self.port.getHost().port}"
         self.pool = HTTPConnectionPool(reactor)
@@ -31,6 +34,8 @@ class ApiTest(unittest.TestCase):
         yield self.proxies.stop()
         yield self.port.stopListening()
 
+
+class ApiTest(_ApiCase):
     @defer.inlineCallbacks
     def status_of(self, call):
         try:
@@ -113,25 +118,11 @@ class ApiTest(unittest.TestCase):
         self.assertEqual({"version": "2.12.0"}, json.loads((yield call(b"GET", "/version"))[1]))
 
 
-class UpstreamsTest(unittest.TestCase):
+class UpstreamsTest(_ApiCase):
     """A fault server told its networks (the lab's container is told the lab subnet)
     relays only into them: no relay to a metadata service or the host's LAN."""
 
-    timeout = 10
-
-    def setUp(self):
-        self.proxies = Proxies(reactor, random.Random(0),
-                               upstreams=(ipaddress.ip_network("10.77.0.0/24"),))
-        self.port = reactor.listenTCP(0, site(self.proxies), interface="127.0.0.1")
-        self.pool = HTTPConnectionPool(reactor)
-        self.api = AsyncFaultClient(f"http://127.0.0.1:{self.port.getHost().port}", reactor,
-                                    self.pool)
-
-    @defer.inlineCallbacks
-    def tearDown(self):
-        yield self.pool.closeCachedConnections()
-        yield self.proxies.stop()
-        yield self.port.stopListening()
+    upstreams = (ipaddress.ip_network("10.77.0.0/24"),)
 
     @defer.inlineCallbacks
     def refused(self, call):
