@@ -8,7 +8,8 @@ import pytest
 from lab.config.discovery import load_config
 from lab.errors import StackError
 from lab.stack.preflight import check_ports_free, check_subnet, host_routes
-from lab.testing.side_by_side import free_port, side_by_side_env
+from lab.testing.ports import free_port
+from lab.testing.side_by_side import side_by_side_env
 
 
 def _port_env(lab_root, extra=1):
@@ -108,7 +109,7 @@ def test_twenty_processes_picking_ports_at_once_never_share_one(tmp_path):
     import subprocess
     import sys
 
-    script = ("import sys; from lab.testing.side_by_side import free_port, PORT_RANGE\n"
+    script = ("import sys; from lab.testing.ports import free_port, PORT_RANGE\n"
               "ports = [free_port() for _ in range(15)]\n"
               "assert all(p in PORT_RANGE for p in ports)\n"
               "print(*ports, flush=True); sys.stdin.read()\n")

@@ -69,7 +69,7 @@ def lab_mock_web_server(lab_endpoints):
     network's host address, nowhere wider); stopped after the test."""
     import pytest_twisted
 
-    from lab.testing.side_by_side import host_server_ports, release_port
+    from lab.testing.ports import host_server_ports, release_port
     from lab.web.server import MockWebServer
 
     http, https = host_server_ports(lab_endpoints)

@@ -18,7 +18,7 @@ import pytest
 from lab.clients.ad import kinit
 from lab.clients.curl import proxy_args
 from lab.faults.client import FaultAPIError, FaultClient
-from lab.testing.side_by_side import PORT_RANGE, free_port, host_server_ports, release_port
+from lab.testing.ports import PORT_RANGE, free_port, host_server_ports, release_port
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ import pytest
 from lab.config.discovery import derive_project
 from lab.config.topology import PORTS
 from lab.stack.engine import Engine
-from lab.testing.side_by_side import free_port
+from lab.testing.ports import free_port
 
 #: Two halves of this suite's private /24 (a lab needs a /27 or larger).
 SUBNETS = {"alpha": "172.29.72.0/25", "beta": "172.29.72.128/25"}

@@ -20,7 +20,7 @@ from lab.proxy import (
     ProxyWebClient,
 )
 from lab.testcases import SquidTestCase
-from lab.testing.side_by_side import host_server_ports, release_port
+from lab.testing.ports import host_server_ports, release_port
 
 
 class ProxyClientMixin:
