@@ -49,11 +49,12 @@ until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updat
     sleep 0.1
 done
 winbindd --foreground --no-process-group --debug-stdout &
-tries=0
+# winbindd offers no readiness event. Its first contact may fail while a DC that has
+# just started still brings up its RPC services (seen under load after `docker restart`
+# of every service); smb.conf's short reconnect delay makes it try again within seconds.
 until wbinfo -P >/dev/null 2>&1; do
-    tries=$((tries + 1))
-    [ "$tries" -le 100 ] || { echo "winbind did not reach the DC" >&2; exit 1; }
-    sleep 0.1   # winbindd offers no readiness event; bounded at 10 s
+    in_time || { echo "winbind did not reach the DC ${LAB_DC_FQDN} within 60 s of the proxy's start" >&2; exit 1; }
+    sleep 0.1
 done
 
 # squid's Negotiate reads the keytab the DC exports beside its own start (the DC
