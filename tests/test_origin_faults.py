@@ -58,10 +58,10 @@ def test_reset_after_bytes_is_a_connection_reset(web, after):
 
 
 @pytest_twisted.inlineCallbacks
-def test_reset_after_is_capped(web):
-    code, _, body, err, _ = yield curl(f"{web.get_url()}reset?after=999999999")
-    assert code == 56, err
-    assert len(body) == MAX_RESET_AFTER
+def test_reset_after_beyond_its_bound_is_a_400_naming_it(web):
+    code, status, body, err, _ = yield curl(f"{web.get_url()}reset?after=999999999")
+    assert (code, status) == (0, 400), err
+    assert body == f"after must be an integer from 0 to {MAX_RESET_AFTER}, got '999999999'\n".encode()
 
 
 @pytest_twisted.inlineCallbacks

@@ -11,6 +11,7 @@ driving it). Changes that close sockets answer only once they are closed, so
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from twisted.internet import defer
@@ -26,12 +27,17 @@ VERSION = "2.12.0"
 _NO_CONTENT = object()
 
 
+#: The largest request body taken (Toxiproxy's are a few hundred bytes; a /populate of
+#: a thousand proxies fits): a larger one is refused with 413 as it arrives, unstored.
+MAX_BODY = 1024 * 1024
+
+
 def _body(request) -> Any:
     raw = request.content.read() if request.content is not None else b""
     try:
         return json.loads(raw or b"null")
-    except ValueError as error:
-        raise BAD_REQUEST_BODY.joined(str(error)) from None
+    except (ValueError, RecursionError) as error:   # RecursionError: [[[[...]]]]
+        raise BAD_REQUEST_BODY.joined(str(error)[:200]) from None
 
 
 def _object(request) -> dict:
@@ -41,10 +47,10 @@ def _object(request) -> dict:
     return body
 
 
-def _field(body: dict, name: str, kind: type, default: Any) -> Any:
+def _field(body: dict, name: str, kind: Any, default: Any) -> Any:
     value = body.get(name, default)
     if not isinstance(value, kind):
-        raise BAD_REQUEST_BODY.joined(f"{name} must be a {kind.__name__}")
+        raise BAD_REQUEST_BODY.joined(f"{name} must be a {getattr(kind, '__name__', kind)}")
     return value
 
 
@@ -58,6 +64,8 @@ class ControlAPI(resource.Resource):
         self.proxies = proxies
 
     def render(self, request):
+        # Toxiproxy names every request (its logs carry the id); clients may log it
+        request.setHeader(b"x-toxiproxy-request-id", secrets.token_hex(10).encode())
         agent = request.getHeader(b"user-agent") or b""
         if agent.startswith(b"Mozilla/"):
             request.setResponseCode(403)
@@ -127,15 +135,26 @@ class ControlAPI(resource.Resource):
         return d.addCallback(lambda _: (200, proxy.to_json()))
 
     def _populate(self, request):
+        """Every entry checked before any is made, failures naming the entry as
+        Toxiproxy's do (`missing required field: name at proxy 2`); an error while
+        making them answers with that error and the proxies made before it."""
         specs = _body(request)
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
             raise BAD_REQUEST_BODY.joined("expected a JSON array of proxies")
-        for spec in specs:
+        for number, spec in enumerate(specs, 1):
             for required in ("name", "upstream"):
                 if not isinstance(spec.get(required), str) or not spec[required]:
-                    raise MISSING_FIELD.joined(required)
-        d = self.proxies.populate(specs)
-        return d.addCallback(lambda made: (201, {"proxies": [p.to_json() for p in made]}))
+                    raise MISSING_FIELD.joined(f"{required} at proxy {number}")
+            _field(spec, "listen", str, "")
+            _field(spec, "enabled", bool | None, None)
+
+        def answer(outcome):
+            made, error = outcome
+            proxies = {"proxies": [p.to_json() for p in made]}
+            return (201, proxies) if error is None else (error.status,
+                                                         error.to_json() | proxies)
+
+        return self.proxies.populate(specs).addCallback(answer)
 
     def _answer(self, request, result) -> None:
         if getattr(request, "_lab_gone", False):   # the caller hung up; the change stands
@@ -163,9 +182,46 @@ class ControlAPI(resource.Resource):
         request.finish()
 
 
+class _BoundedRequest(server.Request):
+    """A request whose body may not exceed MAX_BODY: a longer one (by its
+    Content-Length, or as chunks arrive) is answered 413 and the connection closed,
+    so no body is ever stored beyond the bound."""
+
+    _refused = False
+    _received = 0
+
+    def gotLength(self, length):
+        if length is not None and length > MAX_BODY:
+            self._refuse()
+        super().gotLength(0 if self._refused else length)
+
+    def handleContentChunk(self, data):
+        self._received += len(data)
+        if self._received > MAX_BODY:
+            self._refuse()
+        if not self._refused:
+            super().handleContentChunk(data)
+
+    def allContentReceived(self):
+        if not self._refused:
+            super().allContentReceived()
+
+    def _refuse(self) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        error = ApiError(f"request body larger than {MAX_BODY} bytes", 413)
+        body = json.dumps(error.to_json()).encode() + b"\n"
+        self.channel.transport.write(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        self.channel.transport.loseConnection()
+
+
 def site(proxies: Proxies) -> server.Site:
     """The API as a Site, ready for `listenTCP` (quiet: no per-request log lines)."""
     factory = server.Site(ControlAPI(proxies))
+    factory.requestFactory = _BoundedRequest
     factory.log = lambda request: None
     factory.noisy = False
     return factory

@@ -19,14 +19,19 @@ from twisted.internet.interfaces import IListeningPort
 from lab.faults.link import HIGH_WATER, Connection
 from lab.faults.schema import (
     BAD_REQUEST_BODY,
+    MAX_PROXIES,
+    MAX_TOXICS,
     PROXY_EXISTS,
     PROXY_NOT_FOUND,
     STREAMS,
+    TOO_MANY_PROXIES,
+    TOO_MANY_TOXICS,
     TOXIC_EXISTS,
     TOXIC_NOT_FOUND,
     UPSTREAM_REFUSED,
     ApiError,
     Toxic,
+    check_name,
     toxic_updated,
 )
 
@@ -35,17 +40,30 @@ def split_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
     """`host:port`, `[v6]:port` or `:port` → (host, port); an empty host is `default_host`."""
     host, colon, port = str(text).rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    try:
-        number = int(port)
-    except ValueError:
-        number = -1
-    if not colon or not 0 <= number <= 65535:
-        raise BAD_REQUEST_BODY.joined(f"address {text!r} is not host:port")
-    return host or default_host, number
+    if not (colon and port.isascii() and port.isdigit() and len(port) <= 5
+            and int(port) <= 65535 and len(host) <= 255):
+        raise BAD_REQUEST_BODY.joined(f"address {str(text)[:80]!r} is not host:port")
+    return host or default_host, int(port)
 
 
 def join_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen_address(text: str) -> str:
+    """The address a `listen` value binds, as Toxiproxy reports it: `localhost` is
+    127.0.0.1 (so `localhost:7070` and `127.0.0.1:7070` are one address), an empty
+    host every interface. Other names are refused: resolving one would block the
+    fault server, and a fault layer listens on its own addresses."""
+    host, port = split_address(text, default_host="0.0.0.0")
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise BAD_REQUEST_BODY.joined(f"listen {str(text)[:80]!r} must be an address "
+                                      f"(or localhost) and a port") from None
+    return join_address(host, port)
 
 
 class _Accept(protocol.Factory):
@@ -87,7 +105,7 @@ class Proxy:
         self.name, self.listen, self.upstream = name, listen, upstream
         self.reactor, self.rng, self.high_water = reactor, rng or random.Random(), high_water
         self.upstreams = upstreams
-        split_address(listen)
+        listen_address(listen)
         check_upstream(upstream, upstreams)
         self.toxics: dict[str, Toxic] = {}
         self.connections: set[Connection] = set()
@@ -109,15 +127,21 @@ class Proxy:
                 "enabled": self.enabled, "toxics": [t.to_json() for t in self.toxic_list()]}
 
     def start(self) -> None:
-        """Listen (a no-op if listening). Port 0 becomes the port actually bound."""
+        """Listen (a no-op if listening). `listen` becomes the address actually bound
+        (`localhost:0` → `127.0.0.1:40123`), as Toxiproxy reports it."""
         if self._port is not None:
             return
-        host, port = split_address(self.listen, default_host="0.0.0.0")
+        host, port = split_address(listen_address(self.listen))
         try:
             self._port = self.reactor.listenTCP(port, _Accept(self), interface=host)
-        except Exception as error:  # CannotListenError, or a bad interface
+        except Exception as error:  # CannotListenError: Toxiproxy's 500 too
             raise ApiError(f"cannot listen on {self.listen}: {error}", 500) from None
         self.listen = join_address(host, self._port.getHost().port)
+
+    def differs(self, listen: str, upstream: str) -> bool:
+        """Toxiproxy's Differs: whether `listen` (as it would bind) or `upstream` is
+        not this proxy's; a listen port 0 always differs from a bound one."""
+        return listen_address(listen) != self.listen or upstream != self.upstream
 
     def stop(self) -> defer.Deferred:
         """Stop listening and close every connection; fires once the port is closed."""
@@ -135,9 +159,9 @@ class Proxy:
     def update(self, listen: str, upstream: str, enabled: bool):
         """Toxiproxy's ProxyUpdate: a new address restarts the proxy (dropping its
         connections); then `enabled` takes it down or up."""
-        split_address(listen)
+        listen_address(listen)
         check_upstream(upstream, self.upstreams)
-        if (listen, upstream) != (self.listen, self.upstream):
+        if self.differs(listen, upstream):
             was = self.enabled
             yield self.stop()
             self.listen, self.upstream = listen, upstream
@@ -154,6 +178,8 @@ class Proxy:
     def add_toxic(self, toxic: Toxic) -> Toxic:
         if toxic.name in self.toxics:
             raise TOXIC_EXISTS
+        if len(self.toxics) >= MAX_TOXICS:
+            raise TOO_MANY_TOXICS
         self.toxics[toxic.name] = toxic
         for pipe in self._pipes(toxic.stream):
             pipe.append(toxic)
@@ -202,6 +228,9 @@ class Proxies:
         """A new proxy, listening at once if `enabled`; 409 if the name is taken."""
         if name in self.proxies:
             raise PROXY_EXISTS
+        check_name(name, "name")
+        if len(self.proxies) >= MAX_PROXIES:
+            raise TOO_MANY_PROXIES
         proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams)
         if enabled:
             proxy.start()
@@ -216,19 +245,24 @@ class Proxies:
 
     @defer.inlineCallbacks
     def populate(self, specs: list[dict]):
-        """Toxiproxy's /populate: create each, replacing a same-named proxy whose
-        listen or upstream differs; an identical one is left as it is."""
+        """Toxiproxy's /populate: each proxy in turn, replacing a same-named one
+        whose listen (as it would bind) or upstream differs; an identical one is
+        kept, toxics and all. Fires with (the proxies so far, the ApiError that
+        stopped it or None): like Toxiproxy, those before a failure stay made."""
         result = []
         for spec in specs:
-            name = spec.get("name")
-            existing = self.proxies.get(name)
-            if existing is not None and (existing.upstream != spec.get("upstream")
-                                         or existing.listen != spec.get("listen")):
-                yield self.delete(name)
-                existing = None
-            result.append(existing or self.create(name, spec.get("listen") or "127.0.0.1:0",
-                                                  spec["upstream"], spec.get("enabled", True)))
-        return result
+            name, listen = spec["name"], spec.get("listen") or "127.0.0.1:0"
+            try:
+                existing = self.proxies.get(name)
+                if existing is not None and existing.differs(listen, spec["upstream"]):
+                    yield self.delete(name)
+                    existing = None
+                enabled = spec.get("enabled")
+                result.append(existing or self.create(name, listen, spec["upstream"],
+                                                      True if enabled is None else enabled))
+            except ApiError as error:
+                return result, error
+        return result, None
 
     def reset(self) -> None:
         """Every proxy enabled, every toxic removed (Toxiproxy's POST /reset)."""

@@ -56,6 +56,25 @@ TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
 #: reach (the lab's, in its container) refuses any other upstream.
 UPSTREAM_REFUSED = ApiError("upstream outside the networks this fault server may reach", 403)
 
+#: Bounds Toxiproxy leaves to its host's memory; here every request's cost is bounded,
+#: so a runaway script gets a 400 instead of taking the fault layer down.
+MAX_PROXIES = 1000
+MAX_TOXICS = 100
+MAX_NAME = 256
+#: Toxiproxy's attributes are Go int64s: anything larger fails its JSON decoding.
+MAX_ATTRIBUTE = 2**63 - 1
+TOO_MANY_PROXIES = ApiError(f"a fault server holds at most {MAX_PROXIES} proxies", 400)
+TOO_MANY_TOXICS = ApiError(f"a proxy holds at most {MAX_TOXICS} toxics", 400)
+
+
+def check_name(name: Any, what: str) -> str:
+    """A proxy's or toxic's name: a string of at most MAX_NAME characters."""
+    if not isinstance(name, str):
+        raise BAD_REQUEST_BODY.joined(f"{what} must be a string")
+    if len(name) > MAX_NAME:
+        raise BAD_REQUEST_BODY.joined(f"{what} is longer than {MAX_NAME} characters")
+    return name
+
 
 @dataclass(frozen=True)
 class Toxic:
@@ -83,11 +102,12 @@ def _check_attributes(kind: str, given: Any, base: Mapping[str, int]) -> dict[st
     result = dict(base)
     for key, value in given.items():
         if key not in known:
-            raise BAD_REQUEST_BODY.joined(f"{kind} has no attribute {key!r} "
+            raise BAD_REQUEST_BODY.joined(f"{kind} has no attribute {str(key)[:40]!r} "
                                           f"(known: {', '.join(known)})")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BAD_REQUEST_BODY.joined(f"{kind} attribute {key!r} must be a "
-                                          f"non-negative integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not 0 <= value <= MAX_ATTRIBUTE:
+            raise BAD_REQUEST_BODY.joined(f"{kind} attribute {key!r} must be an integer "
+                                          f"from 0 to 2**63-1, got {str(value)[:40]}")
         result[key] = value
     if kind == "slicer":
         if result["average_size"] < 1:
@@ -113,9 +133,9 @@ def toxic_from_json(body: Any) -> Toxic:
     if stream not in STREAMS:
         raise INVALID_STREAM
     kind = body.get("type")
-    name = body.get("name") or f"{kind}_{stream}"
-    if not isinstance(name, str):
-        raise BAD_REQUEST_BODY.joined("name must be a string")
+    if not isinstance(kind, str):
+        raise INVALID_TOXIC_TYPE
+    name = check_name(body.get("name") or f"{kind}_{stream}", "name")
     if kind not in ATTRIBUTES:
         raise INVALID_TOXIC_TYPE
     defaults = dict.fromkeys(ATTRIBUTES[kind], 0)

@@ -11,6 +11,8 @@ import socket
 
 from twisted.web import resource, server
 
+from lab.web.query import QueryResource, number_arg
+
 RESET = "reset"
 TRUNCATE = "truncate"
 STALL = "stall"
@@ -44,15 +46,6 @@ ORIGIN_FAULT_INDEX = (
 )
 
 
-def _number(request: server.Request, name: str, default: float, upper: float) -> float:
-    """Query argument `name` as a number in [0, upper]; `default` when absent or bad."""
-    try:
-        value = float(_query_arg(request, name, str(default)))
-    except ValueError:
-        value = default
-    return min(max(value, 0.0), upper) if value == value else default   # NaN: default
-
-
 def _header_block(*headers: bytes) -> bytes:
     """Header lines and the blank line that ends a head; always `Connection:
     close`, because every origin fault ends its connection and a client must
@@ -66,7 +59,7 @@ def _head(status: bytes, *headers: bytes) -> bytes:
     return b"HTTP/1.1 " + status + b"\r\n" + _header_block(*headers)
 
 
-class _OriginFault(resource.Resource):
+class _OriginFault(QueryResource):
     """Base of the origin faults: they write raw bytes to the connection (the
     point is bytes `server.Request` would never produce), so `render` returns
     NOT_DONE_YET and the request only ends when the connection does. Timers go
@@ -92,7 +85,7 @@ class ResetResource(_OriginFault):
     goes through TLS and the connection is aborted once it has been handed on."""
 
     def render_GET(self, request: server.Request) -> int:
-        after = int(_number(request, "after", 100, MAX_RESET_AFTER))
+        after = int(number_arg(request, "after", 100, MAX_RESET_AFTER, integer=True))
         data = _head(b"200 OK", b"Content-Type: application/octet-stream",
                      b"Content-Length: %d" % (after + 1000)) + b"x" * after
         transport = request.transport
@@ -129,7 +122,7 @@ class StallResource(_OriginFault):
     close, so a client that never gives up cannot hold it forever."""
 
     def render_GET(self, request: server.Request) -> int:
-        seconds = _number(request, "seconds", MAX_STALL_SECONDS, MAX_STALL_SECONDS)
+        seconds = number_arg(request, "seconds", MAX_STALL_SECONDS, MAX_STALL_SECONDS)
         request.transport.write(_head(b"200 OK", b"Content-Type: text/plain",
                                       b"Content-Length: 1000"))
         self.later(request, seconds, request.transport.loseConnection)
@@ -143,7 +136,7 @@ class SlowHeadersResource(_OriginFault):
     fires here while a connect or first-byte timeout does not."""
 
     def render_GET(self, request: server.Request) -> int:
-        seconds = _number(request, "seconds", 3.0, MAX_SLOW_HEADERS_SECONDS)
+        seconds = number_arg(request, "seconds", 3.0, MAX_SLOW_HEADERS_SECONDS)
         body = b"slow headers done\n"
         request.transport.write(b"HTTP/1.1 200 OK\r\n")
         steps = math.ceil(seconds / SLOW_HEADERS_STEP)
@@ -182,9 +175,3 @@ def origin_fault_resources(reactor) -> dict[str, resource.Resource]:
             STALL: StallResource(reactor), SLOW_HEADERS: SlowHeadersResource(reactor),
             BAD_CHUNKING: BadChunkingResource(reactor)}
 
-
-
-
-def _query_arg(request: server.Request, name: str, default: str) -> str:
-    values = request.args.get(name.encode())
-    return values[0].decode("latin-1") if values else default

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from twisted.web import resource, server
+from twisted.web import server
 
-from lab.web.resources import NOT_FOUND, json_response, query_arg
+from lab.web.query import QueryResource, query_arg
+from lab.web.resources import NOT_FOUND, json_response
 
 #: How many /matrix/ requests the server remembers (oldest forgotten first).
 MAX_RECORDS = 10_000
@@ -60,7 +61,7 @@ class RequestLog:
 MAX_MATRIX_BYTES = 16 * 1024 * 1024
 
 
-class MatrixResource(resource.Resource):
+class MatrixResource(QueryResource):
     """`/matrix/<run>/<scenario>[/...]`: 200, and the request recorded; shorter paths 404."""
 
     isLeaf = True
@@ -90,7 +91,7 @@ class MatrixResource(resource.Resource):
         return line.encode() + b"x" * int(size)
 
 
-class RequestsResource(resource.Resource):
+class RequestsResource(QueryResource):
     """`/_lab/requests?prefix=P`: the recorded requests whose path starts with P."""
 
     isLeaf = True

@@ -43,6 +43,7 @@ from lab.web.faults import (  # noqa: F401 - re-exported: the site's names in on
     TRUNCATE_BODY,
     origin_fault_resources,
 )
+from lab.web.query import BadQuery, QueryResource, bad_query, number_arg, query_arg
 
 #: The seed's resource names and body, kept so ported tests still match.
 SIMPLERESOURCE = "simpleresource"
@@ -62,7 +63,9 @@ WPAD_DAT = "wpad.dat"
 PAC_CONTENT_TYPE = b"application/x-ns-proxy-autoconfig"
 
 MAX_SLOW_SECONDS = 30.0
-MAX_LARGE_BYTES = 64 * 1024 * 1024
+#: `/large` streams its body (a block whenever the connection wants more), so a big
+#: one costs the origin no memory; the bound only keeps a typo from running for hours.
+MAX_LARGE_BYTES = 1024 * 1024 * 1024
 _CHUNK = 64 * 1024
 
 #: What `/` lists, in order: (path, description).
@@ -71,8 +74,8 @@ INDEX = (
     ("/" + THROWERROR, "always 404"),
     ("/" + UNAUTHORIZED, "always 401"),
     ("/" + HEADERS, "the request as this origin saw it (method, headers, client), JSON"),
-    ("/" + SLOW, "?seconds=N: answers after N seconds (at most 30)"),
-    ("/" + LARGE, "?bytes=N: N bytes, chunked (default 1 MiB)"),
+    ("/" + SLOW, f"?seconds=N: answers after N seconds (default 1, at most {MAX_SLOW_SECONDS:g})"),
+    ("/" + LARGE, "?bytes=N: N bytes, chunked (default 1 MiB, at most 1 GiB)"),
     ("/" + REDIRECT, "?to=PATH: 302 to PATH (default /simpleresource)"),
     ("/" + STATUS, "?code=N: answers status N (503 and 429 with Retry-After: 1)"),
     *ORIGIN_FAULT_INDEX,
@@ -81,12 +84,6 @@ INDEX = (
     ("/" + PROXY_PAC, "the lab's PAC file, for this client's view (when configured)"),
     ("/" + WPAD_DAT, "the same PAC file, where WPAD looks for it"),
 )
-
-
-def query_arg(request: server.Request, name: str, default: str) -> str:
-    """The first value of query argument `name`, else `default`."""
-    values = request.args.get(name.encode())
-    return values[0].decode() if values else default
 
 
 def json_response(request: server.Request, body: object) -> bytes:
@@ -140,7 +137,7 @@ class HeadersResource(resource.Resource):
                                        "client": request.getClientAddress().host})
 
 
-class SlowResource(resource.Resource):
+class SlowResource(QueryResource):
     """`/slow?seconds=N`: answers after N seconds (at most 30); the timer is
     cancelled if the client goes away, so no delayed call outlives the request."""
 
@@ -151,7 +148,7 @@ class SlowResource(resource.Resource):
         self.reactor = reactor
 
     def render_GET(self, request: server.Request) -> int:
-        seconds = min(float(query_arg(request, "seconds", "1")), MAX_SLOW_SECONDS)
+        seconds = number_arg(request, "seconds", 1.0, MAX_SLOW_SECONDS)
 
         def answer() -> None:
             request.setHeader(b"content-type", b"text/plain")
@@ -163,25 +160,46 @@ class SlowResource(resource.Resource):
         return server.NOT_DONE_YET
 
 
-class LargeResource(resource.Resource):
-    """`/large?bytes=N`: N bytes (default 1 MiB) sent with chunked encoding."""
+class _Blocks:
+    """A pull producer writing `size` bytes to `request`, one block each time the
+    connection asks for more, then finishing it: memory stays at one block however
+    large the body or however many at once."""
+
+    _BLOCK = b"0123456789abcdef" * (_CHUNK // 16)
+
+    def __init__(self, request: server.Request, size: int):
+        self.request, self.left = request, size
+
+    def resumeProducing(self) -> None:
+        if self.left > 0:
+            piece = self._BLOCK[: min(_CHUNK, self.left)]
+            self.left -= len(piece)
+            self.request.write(piece)
+        if self.left == 0:
+            self.left = -1
+            self.request.unregisterProducer()
+            self.request.finish()
+
+    def stopProducing(self) -> None:      # the client went away
+        self.left = -1
+
+    def pauseProducing(self) -> None:     # a pull producer is never paused
+        pass
+
+
+class LargeResource(QueryResource):
+    """`/large?bytes=N`: N bytes (default 1 MiB, at most 1 GiB), chunked and streamed."""
 
     isLeaf = True
 
     def render_GET(self, request: server.Request) -> int:
-        size = min(int(query_arg(request, "bytes", str(1024 * 1024))), MAX_LARGE_BYTES)
+        size = int(number_arg(request, "bytes", 1024 * 1024, MAX_LARGE_BYTES, integer=True))
         request.setHeader(b"content-type", b"application/octet-stream")
-        block = b"0123456789abcdef" * (_CHUNK // 16)
-        sent = 0
-        while sent < size:
-            piece = block[: min(_CHUNK, size - sent)]
-            request.write(piece)
-            sent += len(piece)
-        request.finish()
+        request.registerProducer(_Blocks(request, size), False)
         return server.NOT_DONE_YET
 
 
-class RedirectResource(resource.Resource):
+class RedirectResource(QueryResource):
     """`/redirect?to=PATH`: 302 to PATH (default /simpleresource)."""
 
     isLeaf = True
@@ -191,17 +209,16 @@ class RedirectResource(resource.Resource):
 
 
 class StatusResource(resource.Resource):
-    """`/status?code=N`: answers N, so a client's handling of e.g. 503 can be tested."""
+    """`/status?code=N`: answers N (200 to 599, whatever the method), so a client's
+    handling of e.g. 503 can be tested; any other code is a 400 saying so."""
 
     isLeaf = True
 
     def render(self, request: server.Request) -> bytes:
         try:
-            code = int(query_arg(request, "code", "200"))
-        except ValueError:
-            code = 0
-        if not 200 <= code <= 599:
-            code = 400
+            code = int(number_arg(request, "code", 200, 599, lower=200, integer=True))
+        except BadQuery as error:
+            return bad_query(request, error)
         request.setResponseCode(code)
         if code in (429, 503):
             request.setHeader(b"retry-after", b"1")

@@ -140,3 +140,129 @@ class UpstreamsTest(_ApiCase):
         self.assertEqual(403, status)
         self.assertEqual(["in"], list((yield self.api.proxies())))
         self.assertEqual("10.77.0.12:3128", (yield self.api.proxy("in"))["upstream"])
+
+
+class ToxiproxyConformanceTest(_ApiCase):
+    """Behaviour Toxiproxy's clients rely on, test for test from its api_test.go
+    (Shopify/toxiproxy at f48fd7f), on ephemeral ports instead of its fixed ones."""
+
+    @defer.inlineCallbacks
+    def raw(self, method, path, body=None):
+        from lab.faults.client import _Bytes
+
+        agent = Agent(reactor, self.pool)
+        response = yield agent.request(method, (self.url + path).encode(),
+                                       Headers({b"user-agent": [b"test"]}),
+                                       None if body is None else _Bytes(body))
+        return response, (yield readBody(response))
+
+    @defer.inlineCallbacks
+    def test_listen_is_reported_as_bound(self):
+        """TestListingProxies / TestCreateAndGetProxy: `localhost:N` is listed as
+        127.0.0.1:N; TestCreateDisabledProxy: a disabled one keeps what was typed."""
+        made = yield self.api.create_proxy("up", "127.0.0.1:9", "localhost:0")
+        host, port = made["listen"].rsplit(":", 1)
+        self.assertEqual("127.0.0.1", host)
+        self.assertNotEqual("0", port)
+        self.assertEqual(made["listen"], (yield self.api.proxy("up"))["listen"])
+        down = yield self.api.create_proxy("down", "127.0.0.1:9", "localhost:0", enabled=False)
+        self.assertEqual("localhost:0", down["listen"])
+
+    @defer.inlineCallbacks
+    def test_populate_keeps_an_existing_proxy_named_by_localhost(self):
+        """TestPopulateExistingProxy: `localhost:N` is the same listen as 127.0.0.1:N,
+        so the proxy stays, toxics and all; a changed one is replaced."""
+        one = yield self.api.create_proxy("one", "127.0.0.1:9", "localhost:0")
+        two = yield self.api.create_proxy("two", "127.0.0.1:9", "localhost:0")
+        yield self.api.add_toxic("one", "latency", {"latency": 1})
+        port_one = one["listen"].rsplit(":", 1)[1]
+        made = yield self.api.populate([
+            {"name": "one", "listen": f"localhost:{port_one}", "upstream": "127.0.0.1:9"},
+            {"name": "two", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:10"}])
+        self.assertEqual(["one", "two"], [p["name"] for p in made])
+        self.assertEqual(one["listen"], made[0]["listen"])
+        self.assertEqual(["latency"], [t["type"] for t in (yield self.api.toxics("one"))])
+        self.assertEqual("127.0.0.1:10", made[1]["upstream"])
+        self.assertNotEqual(two["listen"], made[1]["listen"])
+
+    @defer.inlineCallbacks
+    def test_populate_checks_every_entry_before_making_any(self):
+        """TestPopulateWithBadName: the error names the entry, and nothing is made."""
+        status, message = yield self.status_of(self.api.populate([
+            {"name": "one", "listen": "localhost:0", "upstream": "127.0.0.1:9"},
+            {"name": "", "listen": ""}]))
+        self.assertEqual((400, "missing required field: name at proxy 2"), (status, message))
+        self.assertEqual({}, (yield self.api.proxies()))
+
+    @defer.inlineCallbacks
+    def test_populate_stops_at_a_bad_entry_keeping_those_before(self):
+        """TestPopulateProxyWithBadDataShouldReturnError: `one` is made, `two` (a bad
+        listen) fails, `three` is not tried; the answer carries the error."""
+        response, body = yield self.raw(b"POST", "/populate", json.dumps([
+            {"name": "one", "listen": "localhost:0", "upstream": "127.0.0.1:9"},
+            {"name": "two", "listen": "local373", "upstream": "127.0.0.1:9"},
+            {"name": "three", "listen": "localhost:0", "upstream": "127.0.0.1:9"}]).encode())
+        answer = json.loads(body)
+        self.assertEqual((400, 400), (response.code, answer["status"]))
+        self.assertIn("local373", answer["error"])
+        self.assertEqual(["one"], [p["name"] for p in answer["proxies"]])
+        self.assertEqual(["one"], list((yield self.api.proxies())))
+
+    @defer.inlineCallbacks
+    def test_populate_defaults_to_enabled(self):
+        """TestPopulateDefaultEnabled and TestPopulateDisabledProxy."""
+        made = yield self.api.populate([
+            {"name": "on", "listen": "localhost:0", "upstream": "127.0.0.1:9"},
+            {"name": "off", "listen": "localhost:0", "upstream": "127.0.0.1:9",
+             "enabled": False}])
+        self.assertEqual([True, False], [p["enabled"] for p in made])
+
+    @defer.inlineCallbacks
+    def test_every_answer_carries_a_request_id(self):
+        """TestRequestId: X-Toxiproxy-Request-Id, a fresh one per request."""
+        ids = []
+        for _ in range(2):
+            response, _ = yield self.raw(b"GET", "/version")
+            ids += response.headers.getRawHeaders(b"x-toxiproxy-request-id")
+        self.assertEqual(2, len(set(ids)))
+
+
+class BoundsTest(_ApiCase):
+    """Where Toxiproxy leaves the cost of a request to its host's memory, this fault
+    server answers 4xx: a runaway script cannot take the fault layer down."""
+
+    @defer.inlineCallbacks
+    def test_a_body_over_the_bound_is_a_413_unread(self):
+        from lab.faults.api import MAX_BODY
+        from lab.faults.client import _Bytes
+
+        agent = Agent(reactor, self.pool)
+        response = yield agent.request(b"POST", (self.url + "/proxies").encode(),
+                                       Headers({b"user-agent": [b"test"]}),
+                                       _Bytes(b" " * (MAX_BODY + 1)))
+        self.assertEqual(413, response.code)
+        self.assertEqual(f"request body larger than {MAX_BODY} bytes",
+                         json.loads((yield readBody(response)))["error"])
+        self.assertEqual({}, (yield self.api.proxies()))
+
+    @defer.inlineCallbacks
+    def test_toxics_names_and_numbers_are_bounded(self):
+        from lab.faults.schema import MAX_NAME, MAX_TOXICS
+
+        yield self.api.create_proxy("web", "127.0.0.1:9", enabled=False)
+        for number in range(MAX_TOXICS):
+            yield self.api.add_toxic("web", "latency", name=f"t{number}")
+        self.assertEqual((400, f"a proxy holds at most {MAX_TOXICS} toxics"),
+                         (yield self.status_of(self.api.add_toxic("web", "latency"))))
+        status, message = yield self.status_of(self.api.create_proxy(
+            "x" * (MAX_NAME + 1), "127.0.0.1:9"))
+        self.assertEqual(400, status)
+        self.assertIn(f"longer than {MAX_NAME}", message)
+        yield self.api.delete_proxy("web")
+        yield self.api.create_proxy("web", "127.0.0.1:9", enabled=False)
+        status, message = yield self.status_of(
+            self.api.add_toxic("web", "latency", {"latency": 2**63}))
+        self.assertEqual(400, status)
+        self.assertIn("from 0 to 2**63-1", message)
+        made = yield self.api.add_toxic("web", "latency", {"latency": 2**63 - 1})
+        self.assertEqual(2**63 - 1, made["attributes"]["latency"])

@@ -38,11 +38,21 @@ class SlowTests(unittest.TestCase):
         self.assertEqual(1, request.finished)
         self.assertEqual(b"slept 5.0\n", b"".join(request.written))
 
-    def test_seconds_are_capped(self):
+    def test_seconds_beyond_the_bound_are_a_400_and_no_timer(self):
+        for seconds in ("3600", "-1", "abc", "nan", "inf"):
+            request = _Request(b"/slow")
+            request.args = {b"seconds": [seconds.encode()]}
+            body = self.slow.render(request)
+            self.assertEqual(400, request.responseCode, seconds)
+            self.assertEqual(f"seconds must be a number from 0 to 30, got {seconds!r}\n",
+                             body.decode())
+            self.assertEqual([], self.clock.getDelayedCalls())
+
+    def test_an_argument_that_is_not_utf8_is_a_400(self):
         request = _Request(b"/slow")
-        request.args = {b"seconds": [b"3600"]}
-        self.slow.render(request)
-        self.assertEqual([30.0], [c.getTime() for c in self.clock.getDelayedCalls()])
+        request.args = {b"seconds": [b"\xff"]}
+        self.assertEqual(b"seconds is not UTF-8\n", self.slow.render(request))
+        self.assertEqual(400, request.responseCode)
 
     def test_client_gone_cancels_the_timer(self):
         request = _Request(b"/slow")
