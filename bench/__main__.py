@@ -1,4 +1,4 @@
-"""`python -m bench [tidy|proxy|corpnet|faults|faults-lab|matrix|lab|fresh ...] [--warm]
+"""`python -m bench [tidy|proxy|corpnet|faults|fuzz|faults-lab|matrix|lab|fresh ...] [--warm]
 [--source=DIR]`: the project's benchmark figures. `fresh` (make lab-up on a fresh Debian 12
 machine, minutes) runs only when named; the default set prints its last recorded run."""
 
@@ -10,7 +10,7 @@ from bench.rate import report
 
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
-    everything = ["tidy", "proxy", "corpnet", "faults", "faults-lab", "matrix", "lab",
+    everything = ["tidy", "proxy", "corpnet", "faults", "fuzz", "faults-lab", "matrix", "lab",
                   "fresh-last"]
     wanted = [a for a in argv if not a.startswith("--")] or everything
     for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests"),
@@ -20,6 +20,10 @@ def main(argv: list[str]) -> int:
             # each in a child process: task.react() owns the reactor, then exits
             subprocess.run([sys.executable, "-c", f"from bench import {module}; "
                             f"from bench.rate import report; {module}.run(report)"], check=True)
+    if "fuzz" in wanted:
+        from bench import fuzz_memory
+
+        fuzz_memory.run(report)
     if "faults-lab" in wanted:
         from bench import faults_lab
 

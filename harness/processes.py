@@ -24,12 +24,24 @@ def start(module: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, env=env)
 
 
+_TRACEBACK = b"Traceback (most recent call last)"
+
+
 def _drain(process: subprocess.Popen) -> None:
     """Keep reading the process's output after its ready line, so a chatty process
-    (lab.web logs every request) never blocks on a full pipe; `stop` joins it."""
+    (lab.web logs every request) never blocks on a full pipe; `stop` joins it.
+    `process.tracebacks` counts the Python tracebacks it printed meanwhile."""
     fd = process.stdout.fileno()
-    process.drainer = threading.Thread(
-        target=lambda: all(iter(lambda: os.read(fd, 65536), b"")), daemon=True)
+    process.tracebacks = 0
+
+    def read() -> None:
+        tail = b""                  # too short to hold a whole marker: none counted twice
+        while chunk := os.read(fd, 65536):
+            window = tail + chunk
+            process.tracebacks += window.count(_TRACEBACK)
+            tail = window[-(len(_TRACEBACK) - 1):]
+
+    process.drainer = threading.Thread(target=read, daemon=True)
     process.drainer.start()
 
 

@@ -61,7 +61,8 @@ def test_reset_after_bytes_is_a_connection_reset(web, after):
 def test_reset_after_beyond_its_bound_is_a_400_naming_it(web):
     code, status, body, err, _ = yield curl(f"{web.get_url()}reset?after=999999999")
     assert (code, status) == (0, 400), err
-    assert body == f"after must be an integer from 0 to {MAX_RESET_AFTER}, got '999999999'\n".encode()
+    wanted = f"after must be an integer from 0 to {MAX_RESET_AFTER}, got '999999999'\n"
+    assert body == wanted.encode()
 
 
 @pytest_twisted.inlineCallbacks

@@ -8,6 +8,7 @@ library only: the images import it through `lab.config.model`.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from typing import Any
 
@@ -91,14 +92,24 @@ def check_port(where: str, value: int) -> int:
     return value
 
 
+def shown(text: str) -> str:
+    """A string as an error message quotes it: TOML's quoting on one line (a newline
+    is `\\n`), cut at 60 characters."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return quoted if len(quoted) <= 62 else quoted[:58] + '..."'
+
+
+_PORT_RANGE = re.compile(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", re.ASCII)
+
+
 def check_port_range(where: str, text: str) -> tuple[int, int]:
     """`"30000-30999"` -> (30000, 30999): ports above 1024, the first not above the last."""
-    first, dash, last = text.partition("-")
-    if not (dash and first.strip().isdigit() and last.strip().isdigit()):
-        raise ConfigError(f'{where} = "{text}": give a range of ports, e.g. "30000-30999"')
-    low, high = int(first), int(last)
+    match = _PORT_RANGE.fullmatch(text)
+    if not match:
+        raise ConfigError(f'{where} = {shown(text)}: give a range of ports, e.g. "30000-30999"')
+    low, high = int(match[1]), int(match[2])
     if not 1024 < low <= high < 65536:
-        raise ConfigError(f'{where} = "{text}": ports from 1025 to 65535, the first not '
+        raise ConfigError(f"{where} = {shown(text)}: ports from 1025 to 65535, the first not "
                           "above the last")
     return low, high
 

@@ -74,7 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab.faults: {error}", file=sys.stderr)
         return 2
     from twisted.internet import reactor
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
 
+    # warnings and errors only (an API error's traceback): not a line per connection
+    globalLogBeginner.beginLoggingTo([FilteringLogObserver(
+        textFileLogObserver(sys.stderr),
+        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)])], redirectStandardIO=False)
     rng = random.Random(args.seed) if args.seed is not None else None
     try:
         proxies, listening = serve(reactor, specs, args.api, rng, args.upstream_net)

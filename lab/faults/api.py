@@ -37,20 +37,21 @@ def _body(request) -> Any:
     try:
         return json.loads(raw or b"null")
     except (ValueError, RecursionError) as error:   # RecursionError: [[[[...]]]]
-        raise BAD_REQUEST_BODY.joined(str(error)[:200]) from None
+        raise BAD_REQUEST_BODY(str(error)[:200]) from None
 
 
 def _object(request) -> dict:
     body = _body(request)
     if not isinstance(body, dict):
-        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+        raise BAD_REQUEST_BODY("expected a JSON object")
     return body
 
 
 def _field(body: dict, name: str, kind: Any, default: Any) -> Any:
     value = body.get(name, default)
     if not isinstance(value, kind):
-        raise BAD_REQUEST_BODY.joined(f"{name} must be a {getattr(kind, '__name__', kind)}")
+        wanted = [k.__name__ for k in getattr(kind, "__args__", (kind,)) if k is not type(None)]
+        raise BAD_REQUEST_BODY(f"{name} must be a {' or '.join(wanted)}")
     return value
 
 
@@ -121,7 +122,7 @@ class ControlAPI(resource.Resource):
         body = _object(request)
         for required in ("name", "upstream"):
             if not body.get(required):
-                raise MISSING_FIELD.joined(required)
+                raise MISSING_FIELD(required)
         proxy = self.proxies.create(
             _field(body, "name", str, ""), _field(body, "listen", str, "127.0.0.1:0"),
             _field(body, "upstream", str, ""), _field(body, "enabled", bool, True))
@@ -140,11 +141,11 @@ class ControlAPI(resource.Resource):
         making them answers with that error and the proxies made before it."""
         specs = _body(request)
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-            raise BAD_REQUEST_BODY.joined("expected a JSON array of proxies")
+            raise BAD_REQUEST_BODY("expected a JSON array of proxies")
         for number, spec in enumerate(specs, 1):
             for required in ("name", "upstream"):
                 if not isinstance(spec.get(required), str) or not spec[required]:
-                    raise MISSING_FIELD.joined(f"{required} at proxy {number}")
+                    raise MISSING_FIELD(f"{required} at proxy {number}")
             _field(spec, "listen", str, "")
             _field(spec, "enabled", bool | None, None)
 

@@ -42,7 +42,7 @@ def split_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
     host = host.removeprefix("[").removesuffix("]")
     if not (colon and port.isascii() and port.isdigit() and len(port) <= 5
             and int(port) <= 65535 and len(host) <= 255):
-        raise BAD_REQUEST_BODY.joined(f"address {str(text)[:80]!r} is not host:port")
+        raise BAD_REQUEST_BODY(f"address {str(text)[:80]!r} is not host:port")
     return host or default_host, int(port)
 
 
@@ -61,7 +61,7 @@ def listen_address(text: str) -> str:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise BAD_REQUEST_BODY.joined(f"listen {str(text)[:80]!r} must be an address "
+        raise BAD_REQUEST_BODY(f"listen {str(text)[:80]!r} must be an address "
                                       f"(or localhost) and a port") from None
     return join_address(host, port)
 
@@ -91,7 +91,7 @@ def check_upstream(upstream: str, networks: Networks | None) -> None:
         address = None
     if address is None or not any(address in network for network in networks):
         allowed = ", ".join(str(n) for n in networks)
-        raise UPSTREAM_REFUSED.joined(f"{upstream} (give an address in {allowed})")
+        raise UPSTREAM_REFUSED(f"{upstream} (give an address in {allowed})")
 
 
 class Proxy:
@@ -177,9 +177,9 @@ class Proxy:
 
     def add_toxic(self, toxic: Toxic) -> Toxic:
         if toxic.name in self.toxics:
-            raise TOXIC_EXISTS
+            raise TOXIC_EXISTS()
         if len(self.toxics) >= MAX_TOXICS:
-            raise TOO_MANY_TOXICS
+            raise TOO_MANY_TOXICS()
         self.toxics[toxic.name] = toxic
         for pipe in self._pipes(toxic.stream):
             pipe.append(toxic)
@@ -187,7 +187,7 @@ class Proxy:
 
     def get_toxic(self, name: str) -> Toxic:
         if name not in self.toxics:
-            raise TOXIC_NOT_FOUND
+            raise TOXIC_NOT_FOUND()
         return self.toxics[name]
 
     def update_toxic(self, name: str, body: object) -> Toxic:
@@ -221,16 +221,16 @@ class Proxies:
 
     def get(self, name: str) -> Proxy:
         if name not in self.proxies:
-            raise PROXY_NOT_FOUND
+            raise PROXY_NOT_FOUND()
         return self.proxies[name]
 
     def create(self, name: str, listen: str, upstream: str, enabled: bool = True) -> Proxy:
         """A new proxy, listening at once if `enabled`; 409 if the name is taken."""
         if name in self.proxies:
-            raise PROXY_EXISTS
+            raise PROXY_EXISTS()
         check_name(name, "name")
         if len(self.proxies) >= MAX_PROXIES:
-            raise TOO_MANY_PROXIES
+            raise TOO_MANY_PROXIES()
         proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams)
         if enabled:
             proxy.start()

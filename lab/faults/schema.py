@@ -35,26 +35,37 @@ class ApiError(Exception):
         super().__init__(message)
         self.message, self.status = message, status
 
-    def joined(self, detail: str) -> ApiError:
-        """This error with a detail appended, as Toxiproxy's `joinError` does."""
-        return ApiError(f"{self.message}: {detail}", self.status)
-
     def to_json(self) -> dict[str, Any]:
         return {"error": self.message, "status": self.status}
 
 
+@dataclass(frozen=True)
+class ErrorKind:
+    """One of Toxiproxy's error values; calling it makes a fresh ApiError to raise,
+    with a detail appended as Toxiproxy's `joinError` does. (Raising one shared
+    instance again and again would chain every raise's traceback, and every request
+    in those frames, onto it: a leak a fuzz pass found.)"""
+
+    message: str
+    status: int
+
+    def __call__(self, detail: str | None = None) -> ApiError:
+        return ApiError(self.message if detail is None else f"{self.message}: {detail}",
+                        self.status)
+
+
 # Toxiproxy's own error values (api.go), message for message.
-BAD_REQUEST_BODY = ApiError("bad request body", 400)
-MISSING_FIELD = ApiError("missing required field", 400)
-PROXY_NOT_FOUND = ApiError("proxy not found", 404)
-PROXY_EXISTS = ApiError("proxy already exists", 409)
-INVALID_STREAM = ApiError("stream was invalid, can be either upstream or downstream", 400)
-INVALID_TOXIC_TYPE = ApiError("invalid toxic type", 400)
-TOXIC_EXISTS = ApiError("toxic already exists", 409)
-TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
+BAD_REQUEST_BODY = ErrorKind("bad request body", 400)
+MISSING_FIELD = ErrorKind("missing required field", 400)
+PROXY_NOT_FOUND = ErrorKind("proxy not found", 404)
+PROXY_EXISTS = ErrorKind("proxy already exists", 409)
+INVALID_STREAM = ErrorKind("stream was invalid, can be either upstream or downstream", 400)
+INVALID_TOXIC_TYPE = ErrorKind("invalid toxic type", 400)
+TOXIC_EXISTS = ErrorKind("toxic already exists", 409)
+TOXIC_NOT_FOUND = ErrorKind("toxic not found", 404)
 #: Not Toxiproxy's (it relays anywhere): a fault server told which networks it may
 #: reach (the lab's, in its container) refuses any other upstream.
-UPSTREAM_REFUSED = ApiError("upstream outside the networks this fault server may reach", 403)
+UPSTREAM_REFUSED = ErrorKind("upstream outside the networks this fault server may reach", 403)
 
 #: Bounds Toxiproxy leaves to its host's memory; here every request's cost is bounded,
 #: so a runaway script gets a 400 instead of taking the fault layer down.
@@ -63,16 +74,16 @@ MAX_TOXICS = 100
 MAX_NAME = 256
 #: Toxiproxy's attributes are Go int64s: anything larger fails its JSON decoding.
 MAX_ATTRIBUTE = 2**63 - 1
-TOO_MANY_PROXIES = ApiError(f"a fault server holds at most {MAX_PROXIES} proxies", 400)
-TOO_MANY_TOXICS = ApiError(f"a proxy holds at most {MAX_TOXICS} toxics", 400)
+TOO_MANY_PROXIES = ErrorKind(f"a fault server holds at most {MAX_PROXIES} proxies", 400)
+TOO_MANY_TOXICS = ErrorKind(f"a proxy holds at most {MAX_TOXICS} toxics", 400)
 
 
 def check_name(name: Any, what: str) -> str:
     """A proxy's or toxic's name: a string of at most MAX_NAME characters."""
     if not isinstance(name, str):
-        raise BAD_REQUEST_BODY.joined(f"{what} must be a string")
+        raise BAD_REQUEST_BODY(f"{what} must be a string")
     if len(name) > MAX_NAME:
-        raise BAD_REQUEST_BODY.joined(f"{what} is longer than {MAX_NAME} characters")
+        raise BAD_REQUEST_BODY(f"{what} is longer than {MAX_NAME} characters")
     return name
 
 
@@ -97,30 +108,30 @@ def _check_attributes(kind: str, given: Any, base: Mapping[str, int]) -> dict[st
     """`base` updated with `given`; unknown names and non-integers are 400s.
     (Toxiproxy ignores unknown names; a lab is better off told about the typo.)"""
     if not isinstance(given, Mapping):
-        raise BAD_REQUEST_BODY.joined("attributes must be an object")
+        raise BAD_REQUEST_BODY("attributes must be an object")
     known = ATTRIBUTES[kind]
     result = dict(base)
     for key, value in given.items():
         if key not in known:
-            raise BAD_REQUEST_BODY.joined(f"{kind} has no attribute {str(key)[:40]!r} "
+            raise BAD_REQUEST_BODY(f"{kind} has no attribute {str(key)[:40]!r} "
                                           f"(known: {', '.join(known)})")
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not 0 <= value <= MAX_ATTRIBUTE:
-            raise BAD_REQUEST_BODY.joined(f"{kind} attribute {key!r} must be an integer "
+            raise BAD_REQUEST_BODY(f"{kind} attribute {key!r} must be an integer "
                                           f"from 0 to 2**63-1, got {str(value)[:40]}")
         result[key] = value
     if kind == "slicer":
         if result["average_size"] < 1:
-            raise BAD_REQUEST_BODY.joined("slicer average_size must be at least 1")
+            raise BAD_REQUEST_BODY("slicer average_size must be at least 1")
         if result["size_variation"] >= result["average_size"]:
-            raise BAD_REQUEST_BODY.joined("slicer size_variation must be below average_size")
+            raise BAD_REQUEST_BODY("slicer size_variation must be below average_size")
     return result
 
 
 def _check_toxicity(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise BAD_REQUEST_BODY.joined(f"toxicity must be a number from 0 to 1, got {value!r}")
+        raise BAD_REQUEST_BODY(f"toxicity must be a number from 0 to 1, got {value!r}")
     return float(value)
 
 
@@ -128,16 +139,16 @@ def toxic_from_json(body: Any) -> Toxic:
     """A new Toxic from a `POST /proxies/{proxy}/toxics` body, checked in
     Toxiproxy's order: body, stream, default name, type, then attributes."""
     if not isinstance(body, Mapping):
-        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+        raise BAD_REQUEST_BODY("expected a JSON object")
     stream = body.get("stream") or DOWNSTREAM
     if stream not in STREAMS:
-        raise INVALID_STREAM
+        raise INVALID_STREAM()
     kind = body.get("type")
     if not isinstance(kind, str):
-        raise INVALID_TOXIC_TYPE
+        raise INVALID_TOXIC_TYPE()
     name = check_name(body.get("name") or f"{kind}_{stream}", "name")
     if kind not in ATTRIBUTES:
-        raise INVALID_TOXIC_TYPE
+        raise INVALID_TOXIC_TYPE()
     defaults = dict.fromkeys(ATTRIBUTES[kind], 0)
     if kind == "slicer":    # a zero-byte slice would never end; the README's example size
         defaults["average_size"] = 1
@@ -149,7 +160,7 @@ def toxic_updated(toxic: Toxic, body: Any) -> Toxic:
     """`toxic` after a `POST /proxies/{proxy}/toxics/{toxic}` body: attributes
     merge, toxicity replaces; name, type and stream stay (as in Toxiproxy)."""
     if not isinstance(body, Mapping):
-        raise BAD_REQUEST_BODY.joined("expected a JSON object")
+        raise BAD_REQUEST_BODY("expected a JSON object")
     attributes = _check_attributes(toxic.type, body.get("attributes") or {}, toxic.attributes)
     toxicity = _check_toxicity(body.get("toxicity", toxic.toxicity))
     return replace(toxic, attributes=attributes, toxicity=toxicity)

@@ -83,6 +83,10 @@ def instant(text: str) -> str:
     return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
+NO_ENGINE = ("no Docker engine answers: run `make lab-up` (it installs and starts one), "
+             "or start Docker")
+
+
 class Engine:
     """A Docker engine (the one `DOCKER_HOST` / the docker context names)."""
 
@@ -101,8 +105,7 @@ class Engine:
                 return docker.DockerClient(base_url=self.docker_host, timeout=60)
             return docker.from_env(timeout=60)
         except docker.errors.DockerException:
-            raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "
-                                "and starts one), or start Docker") from None
+            raise LabNotRunning(NO_ENGINE) from None
 
     def answers(self) -> bool:
         import docker

@@ -26,7 +26,7 @@ from lab.errors import LabNotRunning, StackError
 from lab.host import prepare
 from lab.stack import build_context, preflight, state_files
 from lab.stack.compose import LabCompose
-from lab.stack.engine import Engine, ServiceState
+from lab.stack.engine import NO_ENGINE, Engine, ServiceState
 from lab.stack.fingerprint import fingerprints
 from lab.stack.lock import ProjectLock
 
@@ -95,10 +95,12 @@ class Stack:
 
     def states(self) -> dict[str, ServiceState]:
         """What the engine says about this project's containers, by service."""
-        if not self.engine.answers():
-            raise LabNotRunning("no Docker engine answers: run `make lab-up` (it installs "
-                                "and starts one), or start Docker")
+        self._require_engine()
         return self.engine.services(self.config.project)
+
+    def _require_engine(self) -> None:
+        if not self.engine.answers():
+            raise LabNotRunning(NO_ENGINE)
 
     def ready(self, states: dict[str, ServiceState]) -> set[str]:
         """Services that are healthy, or still `starting` for docker but whose own health
@@ -259,6 +261,7 @@ class Stack:
         if service is not None and service not in SERVICE_NAMES:
             raise StackError(f"no service {service!r}; the lab's services are: "
                              + ", ".join(SERVICE_NAMES))
+        self._require_engine()
         return self.compose.follow_logs(service, follow)
 
 

@@ -36,7 +36,7 @@ def number_arg(request: server.Request, name: str, default: float, upper: float,
     if text == "":
         return default
     kind = "an integer" if integer else "a number"
-    wanted = f"{name} must be {kind} from {lower:g} to {upper:g}, got {text[:40]!r}"
+    wanted = f"{name} must be {kind} from {_plain(lower)} to {_plain(upper)}, got {text[:40]!r}"
     try:
         value = int(text) if integer else float(text)
     except ValueError:
@@ -44,6 +44,10 @@ def number_arg(request: server.Request, name: str, default: float, upper: float,
     if not (math.isfinite(value) and lower <= value <= upper):
         raise BadQuery(wanted)
     return value
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 def bad_query(request: server.Request, error: BadQuery) -> bytes:
@@ -55,7 +59,8 @@ def bad_query(request: server.Request, error: BadQuery) -> bytes:
 
 
 class QueryResource(resource.Resource):
-    """A page that reads query arguments: a BadQuery raised while rendering is its 400."""
+    """A page that reads query arguments in its `render_<METHOD>`: a BadQuery raised
+    there is its 400. (A page overriding `render` itself catches BadQuery there.)"""
 
     def render(self, request: server.Request):
         try:

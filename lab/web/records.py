@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from twisted.web import server
+from twisted.web import resource, server
 
-from lab.web.query import QueryResource, query_arg
+from lab.web.query import BadQuery, QueryResource, bad_query, number_arg, query_arg
 from lab.web.resources import NOT_FOUND, json_response
 
 #: How many /matrix/ requests the server remembers (oldest forgotten first).
@@ -61,7 +61,7 @@ class RequestLog:
 MAX_MATRIX_BYTES = 16 * 1024 * 1024
 
 
-class MatrixResource(QueryResource):
+class MatrixResource(resource.Resource):
     """`/matrix/<run>/<scenario>[/...]`: 200, and the request recorded; shorter paths 404."""
 
     isLeaf = True
@@ -79,16 +79,16 @@ class MatrixResource(QueryResource):
         request.setHeader(b"cache-control", b"no-store")
         # what a scenario asks of the origin: an error status (`origin-503`), or a body
         # long enough to be cut in the middle (`proxy-reset-midstream`)
-        status, size = query_arg(request, "status", "200"), query_arg(request, "bytes", "0")
-        if not (status.isdigit() and 200 <= int(status) <= 599 and size.isdigit()
-                and int(size) <= MAX_MATRIX_BYTES):
-            request.setResponseCode(400)
-            return b"status: 200-599; bytes: at most 16 MiB\n"
-        request.setResponseCode(int(status))
-        if int(status) in (429, 503):
+        try:
+            status = int(number_arg(request, "status", 200, 599, lower=200, integer=True))
+            size = int(number_arg(request, "bytes", 0, MAX_MATRIX_BYTES, integer=True))
+        except BadQuery as error:
+            return bad_query(request, error)
+        request.setResponseCode(status)
+        if status in (429, 503):
             request.setHeader(b"retry-after", b"1")
-        line = f"lab matrix {run}/{scenario} {'ok' if int(status) < 400 else status}\n"
-        return line.encode() + b"x" * int(size)
+        line = f"lab matrix {run}/{scenario} {'ok' if status < 400 else status}\n"
+        return line.encode() + b"x" * size
 
 
 class RequestsResource(QueryResource):
