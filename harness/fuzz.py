@@ -161,6 +161,7 @@ def origin_cases(rng: random.Random, count: int) -> list[Case]:
         value = rng.choice(QUERY_VALUES)
         if not value.startswith("%") and "%" not in value:
             value = quote(value, safe="")
+        # the second value goes unquoted, raw bytes and all, as a careless client sends it
         cases.append(Case(rng.choice(("GET", "GET", "HEAD", "POST")),
                           f"/{page}?{argument}={value}&{argument}={rng.choice(QUERY_VALUES)}"))
     cases += [Case("GET", "/headers", b"", (("X-Long", "a" * 70000),)),

@@ -11,7 +11,8 @@ import socket
 
 from twisted.web import resource, server
 
-from lab.web.query import QueryResource, number_arg
+from lab.web.page import Page
+from lab.web.query import number_arg
 
 RESET = "reset"
 TRUNCATE = "truncate"
@@ -59,7 +60,7 @@ def _head(status: bytes, *headers: bytes) -> bytes:
     return b"HTTP/1.1 " + status + b"\r\n" + _header_block(*headers)
 
 
-class _OriginFault(QueryResource):
+class _OriginFault(Page):
     """Base of the origin faults: they write raw bytes to the connection (the
     point is bytes `server.Request` would never produce), so `render` returns
     NOT_DONE_YET and the request only ends when the connection does. Timers go

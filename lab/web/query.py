@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from twisted.web import resource, server
+from twisted.web import server
 
 
 class BadQuery(ValueError):
@@ -57,13 +57,3 @@ def bad_query(request: server.Request, error: BadQuery) -> bytes:
     request.setHeader(b"cache-control", b"no-store")
     return f"{error}\n".encode()
 
-
-class QueryResource(resource.Resource):
-    """A page that reads query arguments in its `render_<METHOD>`: a BadQuery raised
-    there is its 400. (A page overriding `render` itself catches BadQuery there.)"""
-
-    def render(self, request: server.Request):
-        try:
-            return super().render(request)
-        except BadQuery as error:
-            return bad_query(request, error)

@@ -20,7 +20,8 @@ from collections import deque
 
 from twisted.web import resource, server
 
-from lab.web.query import BadQuery, QueryResource, bad_query, number_arg, query_arg
+from lab.web.page import Page
+from lab.web.query import BadQuery, bad_query, number_arg, query_arg
 from lab.web.resources import NOT_FOUND, json_response
 
 #: How many /matrix/ requests the server remembers (oldest forgotten first).
@@ -91,7 +92,7 @@ class MatrixResource(resource.Resource):
         return line.encode() + b"x" * size
 
 
-class RequestsResource(QueryResource):
+class RequestsResource(Page):
     """`/_lab/requests?prefix=P`: the recorded requests whose path starts with P."""
 
     isLeaf = True

@@ -43,7 +43,8 @@ from lab.web.faults import (  # noqa: F401 - re-exported: the site's names in on
     TRUNCATE_BODY,
     origin_fault_resources,
 )
-from lab.web.query import BadQuery, QueryResource, bad_query, number_arg, query_arg
+from lab.web.page import Page
+from lab.web.query import BadQuery, bad_query, number_arg, query_arg
 
 #: The seed's resource names and body, kept so ported tests still match.
 SIMPLERESOURCE = "simpleresource"
@@ -113,7 +114,7 @@ class ErrorResource(resource.Resource):
 NOT_FOUND = ErrorResource(404, "No Such Resource")
 
 
-class SimpleResource(resource.Resource):
+class SimpleResource(Page):
     isLeaf = True
 
     def render_GET(self, request: server.Request) -> bytes:
@@ -137,7 +138,7 @@ class HeadersResource(resource.Resource):
                                        "client": request.getClientAddress().host})
 
 
-class SlowResource(QueryResource):
+class SlowResource(Page):
     """`/slow?seconds=N`: answers after N seconds (at most 30); the timer is
     cancelled if the client goes away, so no delayed call outlives the request."""
 
@@ -187,7 +188,7 @@ class _Blocks:
         pass
 
 
-class LargeResource(QueryResource):
+class LargeResource(Page):
     """`/large?bytes=N`: N bytes (default 1 MiB, at most 1 GiB), chunked and streamed."""
 
     isLeaf = True
@@ -199,7 +200,7 @@ class LargeResource(QueryResource):
         return server.NOT_DONE_YET
 
 
-class RedirectResource(QueryResource):
+class RedirectResource(Page):
     """`/redirect?to=PATH`: 302 to PATH (default /simpleresource)."""
 
     isLeaf = True
@@ -238,7 +239,7 @@ class Folder(resource.Resource):
         return NOT_FOUND.render(request)
 
 
-class IndexResource(resource.Resource):
+class IndexResource(Page):
     """`/`: what is here, so the lab's advertised `web.url` answers 200, not 404."""
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
@@ -259,7 +260,7 @@ class IndexResource(resource.Resource):
                 ).encode()
 
 
-class PacResource(resource.Resource):
+class PacResource(Page):
     """`/proxy.pac` and `/wpad.dat`: a PAC file whose addresses work for the client
     that asks. A client inside the lab network (an address in `lab_subnet` other
     than the `gateway` addresses: docker's gateway and the fault layer, through
