@@ -117,7 +117,7 @@ def cmd_fetch(args) -> int:
     from lab.clients import fetch
     fetch.check_url(args.url)
     stack = _stack(args)
-    endpoints = stack.endpoints()
+    endpoints = stack.endpoints(healthy=False)     # under `lab fault`, show what it does
     proxy = endpoints.proxy[args.via]
     username, password = proxy.username, proxy.password
     if args.password is not None and args.user is None:

@@ -17,11 +17,12 @@ from lab.cli.common import stack_of as _stack
 from lab.errors import LabNotRunning, UsageError
 
 
-def _lab_for_scenarios(args):
-    """(stack, endpoints); no lab is a usage error here (nothing to prove against)."""
+def _lab_for_scenarios(args, healthy: bool = True):
+    """(stack, endpoints); no lab is a usage error here (nothing to prove against).
+    `healthy=False`: a service paused by `lab fault` still counts."""
     stack = _stack(args)
     try:
-        return stack, stack.endpoints()
+        return stack, stack.endpoints(healthy=healthy)
     except LabNotRunning as exc:
         raise UsageError(str(exc)) from None
 
@@ -79,7 +80,7 @@ def cmd_env(args) -> int:
         raise UsageError(f"{name} needs a faulty proxy that lives as long as its client, "
                          f"which `lab env` cannot give: use `lab run {name} -- CMD`")
     _refuse_exclusive(name)
-    stack, endpoints = _lab_for_scenarios(args)
+    stack, endpoints = _lab_for_scenarios(args, healthy=False)
     # the shell uses the files after we exit: they live in the project's state dir
     workdir = stack.config.state_dir / "env"
     scenario = build_scenarios(endpoints, [name], run=new_run_id(), workdir=workdir)[0]
@@ -100,7 +101,7 @@ def cmd_run(args) -> int:
     name = _select([args.scenario], [])[0]
     _refuse_exclusive(name)
     command = _command(args)
-    endpoints = _lab_for_scenarios(args)[1]
+    endpoints = _lab_for_scenarios(args, healthy=False)[1]
     from lab.scenarios.catalogue import spec
     from lab.scenarios.fault_gateway import fault_gateways
 

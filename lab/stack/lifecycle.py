@@ -144,11 +144,15 @@ class Stack:
             self.engine.prune_replaced_images(self.config.project)
 
     def endpoints(self, states: dict[str, ServiceState] | None = None,
-                  checked: bool = False) -> Endpoints:
+                  checked: bool = False, healthy: bool = True) -> Endpoints:
         """Where everything is, as seen from this host; raises LabNotRunning.
-        `checked`: the caller has just seen every service ready."""
+        `checked`: the caller has just seen every service ready. `healthy=False`: a
+        service paused or failing its health check still counts (a fault put there on
+        purpose: `lab fetch` or `lab run` then show what a client meets)."""
         states = self.states() if states is None else states
-        missing = [] if checked else sorted(set(SERVICE_NAMES) - self.ready(states))
+        present = self.ready(states) if healthy else {
+            service for service, state in states.items() if state.state in ("running", "paused")}
+        missing = [] if checked else sorted(set(SERVICE_NAMES) - present)
         if missing:
             if not states:
                 raise LabNotRunning(f"lab {self.config.project!r} is not running: "

@@ -157,3 +157,14 @@ def test_lab_fault_bad_input_is_one_line(lab_endpoints, argv, needle):
     proc = run_lab(*argv)
     assert proc.returncode in (1, 2) and needle in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_lab_fetch_and_run_go_on_under_a_paused_dc(lab_faults, url):
+    """A fault put there on purpose is what `lab fetch` and `lab run` are for: the DC
+    paused, the htpasswd port still answers, and the CLI says so instead of refusing
+    an unhealthy lab."""
+    lab_faults.pause("dc")
+    fetched = run_lab("fetch", url, "--via", "basic")
+    assert fetched.returncode == 0, fetched.stderr
+    ran = run_lab("run", "basic", "--", "curl", "-fsS", "-o", "/dev/null", "{url}", timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
