@@ -9,7 +9,7 @@ LAB    := $(VENV)/bin/lab
 STAMP  := $(VENV)/.installed
 
 .PHONY: help venv tools test-tools host base-image lab-up lab-started lab-down status check lint \
-        unit trial integration integration-slow test test-full bench clean
+        unit trial integration integration-slow test test-full bench soak soak-minute clean
 
 help:
 	@echo "make lab-up     bring the lab up (installs what is missing) and check it works"
@@ -17,6 +17,7 @@ help:
 	@echo "make test       lint + unit + trial + integration tests (brings the lab up)"
 	@echo "make test-full  make test, plus the slow proofs (second engine, wheel in a venv)"
 	@echo "make bench      benchmarks"
+	@echo "make soak       an hour of mixed traffic and faults against the lab (SOAK_MINUTES=60)"
 
 STEP   := tools/step
 
@@ -98,7 +99,19 @@ integration-slow: host
 
 test: lint unit trial integration
 
-test-full: test integration-slow
+# An hour (SOAK_MINUTES) of traffic from curl, requests, httpx and lab fetch across every
+# port while faults come and go; errors, memory and descriptors in soak-report.json.
+SOAK_MINUTES ?= 60
+soak: host
+	$(LAB) up
+	$(PY) -m bench.soak --minutes $(SOAK_MINUTES)
+
+# make test-full's minute of it: no unexpected error, descriptors back where they were.
+soak-minute: host
+	$(LAB) up
+	$(PY) -m bench.soak --minutes 1 --report $(VENV)/soak-minute.json
+
+test-full: test integration-slow soak-minute
 
 bench: host
 	$(PY) -m bench

@@ -14,7 +14,8 @@ at the start, every 5 minutes and at the end (after the traffic stops and the
 descriptors settle, bounded), and all of it is written as JSON (`--report`).
 
 Goals: no unexpected error; memory at the end within 10 % of the 5-minute reading (runs
-of 10 minutes or more); descriptors back to their start. Exit 1 when one is missed.
+of 10 minutes or more); descriptors back to their start (within 2 % or 8: `_settled`).
+Exit 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ class Soak:
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
             reading = self.sample(started, "end")
-            back = all(reading["containers"][s]["fds"] <= first[s]["fds"] for s in first)
+            back = all(_settled(first[s]["fds"], reading["containers"][s]["fds"])
+                       for s in first)
             if back or time.monotonic() > deadline:
                 return reading
             self.samples.pop()
@@ -329,7 +331,7 @@ class Soak:
                            / max(five[s]["memory_mb"], 1), 1) for s in end} if five else None
         goals = {
             "no unexpected error": not unexpected,
-            "descriptors back to their start": all(end[s]["fds"] <= start[s]["fds"]
+            "descriptors back to their start": all(_settled(start[s]["fds"], end[s]["fds"])
                                                    for s in start),
             "memory within 10 % of the 5-minute reading": (
                 None if growth is None else all(g < 10 for g in growth.values())),
@@ -340,6 +342,13 @@ class Soak:
                 "faults": [asdict(w) | {"ports": sorted(w.ports)} for w in self.windows],
                 "memory_growth_after_5_min_percent": growth,
                 "samples": self.samples, "goals": goals}
+
+
+def _settled(start: int, now: int) -> bool:
+    """Back to `start`: within 2 % or 8 descriptors of it, what a pool of helper
+    processes (samba's, squid's) and persistent connections vary by at rest. A leak
+    grows with the traffic, hour after hour, far past that."""
+    return now <= start + max(8, start // 50)
 
 
 def _sleep_until(moment: float) -> None:
