@@ -14,14 +14,14 @@ from lab.errors import LabNotRunning
 class NoLab:
     config = load_config(environ={})
 
-    def endpoints(self):
+    def endpoints(self, **_):
         raise LabNotRunning("lab 'x' is not running: run `make lab-up` or `lab up`")
 
 
 class NeverAsked:
     config = load_config(environ={})
 
-    def endpoints(self):
+    def endpoints(self, **_):
         raise AssertionError("bad input must be refused before the lab is asked")
 
 

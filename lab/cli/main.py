@@ -116,12 +116,12 @@ def cmd_check(args) -> int:
 def cmd_fetch(args) -> int:
     from lab.clients import fetch
     fetch.check_url(args.url)
+    if args.password is not None and args.user is None:
+        raise LabError("--password needs --user (whose password is it?)")
     stack = _stack(args)
     endpoints = stack.endpoints(healthy=False)     # under `lab fault`, show what it does
     proxy = endpoints.proxy[args.via]
     username, password = proxy.username, proxy.password
-    if args.password is not None and args.user is None:
-        raise LabError("--password needs --user (whose password is it?)")
     if args.user is not None:
         username, password = args.user, args.password
         if password is None:
