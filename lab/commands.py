@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from lab.errors import LabError
+from lab.masking import Masker
 
 TAIL_LINES = 15
 
@@ -42,8 +43,7 @@ def run_command(argv: Sequence[str], *, error: type[LabError], what: str, missin
         # what went wrong is on stderr; stdout holds prompts and progress (kinit's
         # "Password for ...", apt's reading of lists) unless there is nothing else
         output = (proc.stderr.strip() or proc.stdout).strip()
-        for secret in hide:
-            output = output.replace(secret, "<hidden>")
+        output = Masker.of((None, secret) for secret in hide).text(output)
         tail = "\n".join(output.splitlines()[-TAIL_LINES:]) or "(no output)"
         raise error(f"{what} failed (exit {proc.returncode}): {tail}")
     return proc

@@ -89,7 +89,8 @@ def test_every_package_says_what_it_owns(package):
 
 def test_lab_root_holds_only_what_all_share_and_the_public_facades():
     modules = sorted(p.stem for p in LAB.glob("*.py") if p.stem != "__init__")
-    assert modules == ["commands", "endpoints", "errors", "files", "mockweb", "testcases"]
+    assert modules == ["commands", "endpoints", "errors", "files", "masking", "mockweb",
+                       "testcases"]
 
 
 def _copied(service: str) -> set[str]:

@@ -36,7 +36,7 @@ def test_a_failure_carries_the_tail_of_stderr_and_hides_secrets():
     message = str(caught.value)
     assert message.startswith("the step failed (exit 3): ")
     assert "line 30" in message and "line 10" not in message       # the tail only
-    assert "Secret-1" not in message and "<hidden>" in message
+    assert "Secret-1" not in message and "***" in message
     assert "Password for" not in message                             # stdout: a prompt
 
 

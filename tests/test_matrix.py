@@ -4,6 +4,7 @@ The verdict rules are a pure function; runs use real processes (sh, sleep).
 """
 
 import os
+import sys
 import threading
 import time
 
@@ -266,3 +267,61 @@ def test_nothing_is_paused_when_no_exclusive_scenario_is_chosen(lab):
     result = run_matrix(lab, ["sh", "-c", "exit 22"], ["basic-wrong-password"], timeout=5,
                         pause=pause)
     assert result.passed == 1
+
+
+def test_no_report_shows_a_credential_in_any_form(lab, tmp_path):
+    """Reports become CI artifacts: every password of the configuration, plain,
+    percent-encoded and as base64 `user:password` (a Basic header, as `curl -v`
+    prints it), the wrong ones too, is masked in every format."""
+    import base64
+    import urllib.parse
+
+    from lab.config.discovery import load_config
+    from lab.masking import MASK, Masker
+    from lab.scenarios import reports
+    from lab.scenarios.matrix import run_matrix
+
+    config = load_config(environ={})
+    pairs = [("Administrator", config.admin_password),
+             *((user.name, user.password) for user in config.users)]
+    # the client prints its environment, the Basic header for each proxy URL's
+    # credential (as `curl -v` does), the admin password, and fails: its output lands
+    # in every report
+    client = (
+        "import base64, os, sys, urllib.parse\n"
+        "print(*(f'{k}={v}' for k, v in os.environ.items()), sep='\\n')\n"
+        "for k in ('http_proxy', 'HTTPS_PROXY', 'ALL_PROXY'):\n"
+        "    url = urllib.parse.urlsplit(os.environ.get(k, ''))\n"
+        "    if url.password:\n"
+        "        unquote = urllib.parse.unquote\n"
+        "        pair = f'{unquote(url.username)}:{unquote(url.password)}'\n"
+        "        print('> Proxy-Authorization: Basic', base64.b64encode(pair.encode()).decode())\n"
+        f"print('admin {config.admin_password}', file=sys.stderr)\n"
+        "sys.exit(3)\n")
+    names = ["basic", "basic-wrong-password", "ldap", "group-denied", "socks5",
+             "socks5-wrong-password"]
+    secrets = Masker.of(pairs)
+    result = run_matrix(lab, [sys.executable, "-c", client], names, timeout=10,
+                        secrets=secrets)
+    assert any(b"Proxy-Authorization: Basic ***" in o.run.stdout for o in result.outcomes)
+    written = "\n".join([reports.table(result), reports.json_text(result),
+                         reports.junit(result), reports.html_report(result)])
+    assert MASK in written
+    wrong = [(user, password + "-wrong") for user, password in pairs]
+    for user, password in pairs + wrong:
+        for form in (password, urllib.parse.quote(password, safe=""),
+                     base64.b64encode(f"{user}:{password}".encode()).decode()):
+            assert form not in written, (user, form)
+
+
+def test_masker_hides_every_form_and_any_authorization_token():
+    from lab.masking import Masker
+
+    masker = Masker.of([("alice", "Rabbit-Hole-2024"), ("bob", None), ("x", "ab")])
+    assert masker.text("> Proxy-Authorization: NTLM TlRMTVNTUAADAAAAGAAYAEAAAA==\n"
+                       "< HTTP/1.1 200 OK") == "> Proxy-Authorization: NTLM ***\n< HTTP/1.1 200 OK"
+    assert masker.text("http://alice:Rabbit-Hole-2024@proxy:3129 and Rabbit%2BHole") == \
+        "http://alice:***@proxy:3129 and Rabbit%2BHole"
+    assert masker.text("YWxpY2U6UmFiYml0LUhvbGUtMjAyNA==") == "***"
+    assert masker.bytes(b"\xff Rabbit-Hole-2024-wrong") == b"\xff ***-wrong"
+    assert masker.text("ab is too short to be a secret") == "ab is too short to be a secret"

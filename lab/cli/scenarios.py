@@ -136,9 +136,15 @@ def cmd_matrix(args) -> int:
     names = _select(args.only, args.skip)
     command = _command(args)
     stack, endpoints = _lab_for_scenarios(args)
+    from lab.masking import Masker
     from lab.stack import service_faults
+
+    config = stack.config      # every password of the configuration, not only the proxies'
+    secrets = Masker.of([("Administrator", config.admin_password),
+                         *((user.name, user.password) for user in config.users)])
     result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs,
-                        pause=lambda service: service_faults.paused(stack, service, _say))
+                        pause=lambda service: service_faults.paused(stack, service, _say),
+                        secrets=secrets)
     if args.junit:
         Path(args.junit).write_text(reports.junit(result))
     if args.html:

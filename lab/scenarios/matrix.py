@@ -14,18 +14,20 @@ every client and starts no other (`lab.scenarios.processes`).
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lab.endpoints import Endpoints
 from lab.errors import LabError
+from lab.masking import Masker
 from lab.scenarios.catalogue import spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.fault_gateway import fault_gateways
@@ -108,13 +110,42 @@ def new_run_id() -> str:
 Pauser = Callable[[str], AbstractContextManager[None]]
 
 
+def credentials(endpoints: Endpoints, scenarios: Sequence[Scenario] = ()) -> Masker:
+    """Every credential a scenario's client is given, the wrong ones too (a wrong
+    password is the right one with a suffix), as a Masker."""
+    pairs = [(user, password) for port in endpoints.proxy.values()
+             for user, password in ((port.username, port.password),
+                                    (port.denied_username, port.denied_password),
+                                    (port.uncached_username, port.uncached_password))]
+    pairs += [(s.credential[0].partition(":")[2], s.credential[1])
+              for s in scenarios if s.credential]
+    return Masker.of(pairs)
+
+
+def masked(result: MatrixResult, masker: Masker) -> MatrixResult:
+    """`result` with every credential `masker` knows hidden, wherever a report shows
+    it: environments, commands, client output, origin records, reasons."""
+    def outcome(o: Outcome) -> Outcome:
+        scenario = replace(o.scenario, env={k: masker.text(v) for k, v in o.scenario.env.items()})
+        run = replace(o.run, stdout=masker.bytes(o.run.stdout),
+                      stderr=masker.bytes(o.run.stderr))
+        origin = json.loads(masker.text(json.dumps(list(o.origin))))
+        return replace(o, scenario=scenario, argv=tuple(map(masker.text, o.argv)), run=run,
+                       origin=tuple(origin),
+                       verdict=replace(o.verdict, reason=masker.text(o.verdict.reason)))
+
+    return replace(result, command=tuple(map(masker.text, result.command)),
+                   outcomes=tuple(map(outcome, result.outcomes)))
+
+
 def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
                timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
                base_env: Mapping[str, str] | None = None,
-               pause: Pauser | None = None) -> MatrixResult:
+               pause: Pauser | None = None, secrets: Masker | None = None) -> MatrixResult:
     """Run `command` once per named scenario, in parallel (`jobs` at a time,
     default all), and judge each run. Ticket caches live in a temp dir removed
-    at the end; the `proxy-down` port is held closed for the whole run.
+    at the end; the `proxy-down` port is held closed for the whole run. The
+    result shows no credential: neither the scenarios' nor `secrets`.
 
     Scenarios that pause a service (`dc-down`) break the others, so they run
     afterwards, one at a time, each inside `pause(service)`, which must also
@@ -152,6 +183,7 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise
-    return MatrixResult(run_id, tuple(command), timeout,
-                        tuple(done[n] for n in names if n in done),
-                        time.monotonic() - started)
+    result = MatrixResult(run_id, tuple(command), timeout,
+                          tuple(done[n] for n in names if n in done),
+                          time.monotonic() - started)
+    return masked(result, credentials(endpoints, scenarios) + (secrets or Masker()))
