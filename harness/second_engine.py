@@ -28,7 +28,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -79,10 +81,24 @@ class SecondEngine:
     #: Seconds each step took: build (the dind image), ready (until /_ping answers),
     #: load (the base image into the engine).
     timings: dict[str, float] = field(default_factory=dict)
+    #: A directory holding the key the engine's sshd accepts, and an `ssh` that uses it.
+    ssh_dir: Path | None = None
 
     @property
     def docker_host(self) -> str:
         return f"tcp://{self.address}:{PORT}"
+
+    def ssh_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """An environment whose docker (CLI, Compose, SDK) reaches this engine over SSH,
+        Docker's own transport (`ssh://root@address`): an `ssh` first on PATH that uses
+        this engine's key and a known_hosts of its own, so the user's SSH setup is left
+        alone."""
+        if self.ssh_dir is None:
+            raise SecondEngineError("this engine was started without SSH")
+        env = self.env(base)
+        env["DOCKER_HOST"] = f"ssh://root@{self.address}"
+        env["PATH"] = f"{self.ssh_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        return env
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment whose docker (CLI, Compose, SDK) talks to this engine."""
@@ -301,10 +317,13 @@ def running_second_engine(base: str | None = None, *, ready_timeout: float = REA
     timings["build"] = time.monotonic() - started
     name = f"lab-test-engine2-{os.getpid()}-{secrets.token_hex(3)}"
     labels = ["--label", LABEL, "--label", f"{OWNER_LABEL}={_owner()}"]
+    ssh_dir = Path(tempfile.mkdtemp(prefix="lab-engine2-ssh-"))
     try:
+        public_key = _ssh_key(ssh_dir)
         _docker("volume", "create", *labels, name)
         driver_env = ["-e", f"DOCKERD_STORAGE_DRIVER={storage_driver}"] if storage_driver else []
         _docker("run", "-d", "--name", name, *labels, *privilege_options(), *driver_env,
+                "-e", f"SSH_AUTHORIZED_KEY={public_key}",
                 "-v", f"{name}:/var/lib/docker", IMAGE)
         info = json.loads(_docker("inspect", name).stdout)[0]["NetworkSettings"]
         address = info.get("IPAddress") or next(
@@ -319,13 +338,32 @@ def running_second_engine(base: str | None = None, *, ready_timeout: float = REA
             ["docker", "-H", f"tcp://{address}:{PORT}", "info", "--format",
              "{{.Driver}}"], capture_output=True, text=True, timeout=30).stdout.strip()
         engine = SecondEngine(container=name, volume=name, address=address, base_image=base,
-                              storage_driver=driver, timings=timings)
+                              storage_driver=driver, timings=timings, ssh_dir=ssh_dir)
         started = time.monotonic()
         _load(engine, base)
         timings["load"] = time.monotonic() - started
         yield engine
     finally:
+        shutil.rmtree(ssh_dir, ignore_errors=True)
         _remove(name)
+
+
+def _ssh_key(directory: Path) -> str:
+    """A fresh key pair in `directory`, and `directory/bin/ssh`, which uses it with a
+    known_hosts of its own (a new engine's host key is taken on first use); returns
+    the public key."""
+    key = directory / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-engine2",
+                    "-f", str(key)], check=True, capture_output=True, timeout=30)
+    (directory / "bin").mkdir()
+    wrapper = directory / "bin" / "ssh"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'exec /usr/bin/ssh -i "{key}" -o IdentitiesOnly=yes -o BatchMode=yes '
+        f'-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="{directory}/known_hosts" '
+        '"$@"\n')
+    wrapper.chmod(0o755)
+    return (directory / "key.pub").read_text().strip()
 
 
 @pytest.fixture(scope="module", name="second_engine")

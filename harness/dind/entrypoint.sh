@@ -1,6 +1,6 @@
 #!/bin/sh
 # Start dockerd on tcp://0.0.0.0:2375 (no TLS: reachable only from this machine's
-# docker bridge) and on /var/run/docker.sock. Storage: overlay2 when the filesystem
+# docker bridge) and on /var/run/docker.sock, and sshd when given a key. Storage: overlay2 when the filesystem
 # under /var/lib/docker takes an overlay mount (a volume does; the container's own
 # overlay root does not), else vfs. DOCKERD_STORAGE_DRIVER forces one.
 set -eu
@@ -27,6 +27,16 @@ if [ -z "$driver" ]; then
     if overlay_works; then driver=overlay2; else driver=vfs; fi
 fi
 echo "dind: storage driver $driver" >&2
+
+# SSH (Docker's ssh:// transport): only with a key given, and only that key.
+if [ -n "${SSH_AUTHORIZED_KEY:-}" ]; then
+    install -d -m 700 /root/.ssh
+    printf '%s\n' "$SSH_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+    ssh-keygen -A >/dev/null
+    install -d -m 755 /run/sshd
+    /usr/sbin/sshd -o PasswordAuthentication=no -o PermitRootLogin=prohibit-password
+fi
 
 rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
 exec dockerd \

@@ -85,3 +85,18 @@ def test_the_matrix_passes_through_the_remote_engine_kerberos_included(tool, rem
     assert proc.returncode == 0 and failed == {}
     assert {"negotiate", "negotiate-https", "socks5", "bump-trusted"} <= {
         s["name"] for s in doc["scenarios"]}
+
+
+def test_the_same_lab_over_docker_s_ssh_transport(remote_lab, second_engine):
+    """`DOCKER_HOST=ssh://root@host` (what docs/remote-engines.md recommends): the SDK
+    and Compose reach the engine through the ssh program, and the lab made over TCP is
+    the same lab: `lab up` finds it current, status and check agree."""
+    env, address = remote_lab
+    over_ssh = second_engine.ssh_env(env)
+    up = run_lab("up", env=over_ssh, timeout=600)
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert "recreating" not in up.stderr and "building" not in up.stderr, up.stderr
+    doc = json.loads(run_lab("status", "--json", env=over_ssh).stdout)
+    assert doc["dns"]["host"] == address
+    check = run_lab("check", env=over_ssh, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
