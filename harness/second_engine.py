@@ -83,6 +83,9 @@ class SecondEngine:
     timings: dict[str, float] = field(default_factory=dict)
     #: A directory holding the key the engine's sshd accepts, and an `ssh` that uses it.
     ssh_dir: Path | None = None
+    #: This machine's address on the engine's network: what the engine sees clients
+    #: here come from (LAB_ALLOW must admit it for a lab published on the engine).
+    client_address: str = ""
 
     @property
     def docker_host(self) -> str:
@@ -326,9 +329,10 @@ def running_second_engine(base: str | None = None, *, ready_timeout: float = REA
                 "-e", f"SSH_AUTHORIZED_KEY={public_key}",
                 "-v", f"{name}:/var/lib/docker", IMAGE)
         info = json.loads(_docker("inspect", name).stdout)[0]["NetworkSettings"]
-        address = info.get("IPAddress") or next(
-            (net["IPAddress"] for net in info.get("Networks", {}).values()
-             if net.get("IPAddress")), "")
+        network = next((net for net in info.get("Networks", {}).values()
+                        if net.get("IPAddress")), {})
+        address = info.get("IPAddress") or network.get("IPAddress", "")
+        client_address = info.get("Gateway") or network.get("Gateway", "")
         if not address:
             raise SecondEngineError(f"the second engine ({name}) has no IP address")
         started = time.monotonic()
@@ -338,7 +342,8 @@ def running_second_engine(base: str | None = None, *, ready_timeout: float = REA
             ["docker", "-H", f"tcp://{address}:{PORT}", "info", "--format",
              "{{.Driver}}"], capture_output=True, text=True, timeout=30).stdout.strip()
         engine = SecondEngine(container=name, volume=name, address=address, base_image=base,
-                              storage_driver=driver, timings=timings, ssh_dir=ssh_dir)
+                              storage_driver=driver, timings=timings, ssh_dir=ssh_dir,
+                              client_address=client_address)
         started = time.monotonic()
         _load(engine, base)
         timings["load"] = time.monotonic() - started

@@ -81,3 +81,34 @@ def test_the_web_certificate_names_a_remote_engines_host(tmp_path):
 def test_a_bad_lab_bind_is_one_line():
     with pytest.raises(ConfigError, match="LAB_BIND='everywhere'"):
         load_config(environ={"LAB_BIND": "everywhere"})
+
+
+def test_lab_allow_admits_its_networks_the_lab_and_loopback_beyond_loopback(tmp_path):
+    import ipaddress
+
+    local = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    assert local.compose_env()["LAB_ADMITTED"] == "0.0.0.0/0"      # loopback: anyone
+    config = load_config(environ={"LAB_BIND": "0.0.0.0", "LAB_STATE_HOME": str(tmp_path),
+                                  "LAB_ALLOW": "10.0.0.0/24, 192.168.1.7"})
+    assert config.allow == (ipaddress.IPv4Network("10.0.0.0/24"),
+                            ipaddress.IPv4Network("192.168.1.7/32"))
+    assert config.compose_env()["LAB_ADMITTED"] == \
+        f"10.0.0.0/24,192.168.1.7/32,{config.subnet},127.0.0.0/8"
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "everyone", "fd00::/8", "10.0.0.0/24;x"])
+def test_a_bad_lab_allow_is_one_line_naming_the_form(value):
+    with pytest.raises(ConfigError, match=r"LAB_ALLOW: .* is not an IPv4 network; give") as info:
+        load_config(environ={"LAB_ALLOW": value})
+    assert "\n" not in str(info.value)
+
+
+def test_publishing_beyond_loopback_needs_lab_allow(tmp_path):
+    from lab.errors import StackError
+    from lab.stack.preflight import check_admission
+
+    check_admission(load_config(environ={"LAB_STATE_HOME": str(tmp_path)}))
+    check_admission(load_config(environ={"LAB_BIND": "0.0.0.0", "LAB_ALLOW": "10.0.0.0/8"}))
+    with pytest.raises(StackError, match="LAB_BIND=0.0.0.0 publishes the lab beyond this "
+                                         "machine: set LAB_ALLOW"):
+        check_admission(load_config(environ={"LAB_BIND": "0.0.0.0"}))

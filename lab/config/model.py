@@ -77,6 +77,8 @@ class LabConfig:
     pac_proxy_port: str = "proxy_noauth"     # [pac] proxy_port: a [ports] key
     pac_direct: tuple[str, ...] = ()         # [pac] direct
     bind: str = "127.0.0.1"                  # LAB_BIND: where ports are published
+    #: LAB_ALLOW: the client networks let in when ports are published beyond loopback
+    allow: tuple[ipaddress.IPv4Network, ...] = ()
     #: the variables that say which Docker engine (lab.config.dockerhost reads them)
     docker_env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     state_home: Path = Path.home() / ".local" / "state"
@@ -127,6 +129,20 @@ class LabConfig:
         """Where clients on this machine reach the published ports: 127.0.0.1, or
         the remote engine's host (`lab.config.dockerhost`)."""
         return dockerhost.public_host(self.bind, dockerhost.engine_address(self.docker_host))
+
+    @property
+    def published_beyond_loopback(self) -> bool:
+        return not ipaddress.IPv4Address(self.bind).is_loopback
+
+    @property
+    def admitted(self) -> tuple[ipaddress.IPv4Network, ...]:
+        """The client networks every published port lets in: anyone while the ports are
+        on loopback (only this machine reaches them); else LAB_ALLOW, and always the
+        lab's own network (this host arrives from its gateway through docker's proxy)
+        and loopback."""
+        if not self.published_beyond_loopback:
+            return (ipaddress.IPv4Network("0.0.0.0/0"),)
+        return (*self.allow, self.subnet, ipaddress.IPv4Network("127.0.0.0/8"))
 
     @property
     def gateway(self) -> str:
@@ -184,6 +200,7 @@ class LabConfig:
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,
             "LAB_PROXY_GROUP": self.proxy_group,
             "LAB_BIND": self.bind,
+            "LAB_ADMITTED": ",".join(str(network) for network in self.admitted),
             # what host clients call the proxy by: the DC gives it an SPN (Negotiate)
             "LAB_PUBLIC_HOST": self.public_host,
             "LAB_PROXY_SERVICE_ACCOUNT": self.ldap_bind_user.name,
@@ -248,6 +265,19 @@ def _bind(value: str) -> str:
     return value
 
 
+def _allow(value: str) -> tuple[ipaddress.IPv4Network, ...]:
+    """LAB_ALLOW: IPv4 networks or addresses, separated by commas or spaces."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.IPv4Network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"LAB_ALLOW: {schema.shown(item)} is not an IPv4 network; give "
+                              "the clients' networks, e.g. LAB_ALLOW=10.0.0.0/24,192.168.1.7"
+                              ) from None
+    return tuple(networks)
+
+
 def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
                   origin: Origin | None) -> LabConfig:
     """Validate a complete document, then apply `.env` in `root` and `environ`."""
@@ -289,6 +319,7 @@ def from_document(data: dict[str, Any], root: Path, environ: dict[str, str],
         bump_exempt=schema.check_bump_exempt(proxy["bump_exempt"]),
         pac_proxy_port=pac_port, pac_direct=pac_direct,
         bind=_bind(env.get("LAB_BIND", "127.0.0.1")),
+        allow=_allow(env.get("LAB_ALLOW", "")),
         docker_env={k: v for k, v in env.items() if k in DOCKER_VARIABLES},
         state_home=Path(env.get("LAB_STATE_HOME") or env.get("XDG_STATE_HOME")
                         or Path.home() / ".local" / "state"),

@@ -36,7 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--upstream-net", action="append", type=ipaddress.ip_network,
                         metavar="CIDR", help="reach only upstreams in these networks (the "
                         "API refuses others with 403); default: anywhere, as Toxiproxy")
+    parser.add_argument("--clients", type=_networks, metavar="CIDR,...",
+                        help="admit only clients in these networks, on every proxy and the "
+                        "API (others are closed at once, with a line in the log); default: "
+                        "anyone, as Toxiproxy")
     return parser
+
+
+def _networks(text: str) -> tuple:
+    return tuple(ipaddress.ip_network(item.strip()) for item in text.split(",") if item.strip())
 
 
 def load_specs(config: str | None, proxies: list[list[str]]) -> list[dict]:
@@ -55,9 +63,10 @@ def load_specs(config: str | None, proxies: list[list[str]]) -> list[dict]:
 
 
 def serve(reactor, specs: list[dict], api: str, rng: random.Random | None = None,
-          upstreams=None):
+          upstreams=None, clients=None):
     """Create the proxies and the API on `reactor`; returns (Proxies, API port)."""
-    proxies = Proxies(reactor, rng, tuple(upstreams) if upstreams else None)
+    proxies = Proxies(reactor, rng, tuple(upstreams) if upstreams else None,
+                      tuple(clients) if clients else None)
     for spec in specs:
         proxies.create(spec["name"], spec.get("listen") or "127.0.0.1:0", spec["upstream"],
                        spec.get("enabled", True))
@@ -88,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)])], redirectStandardIO=False)
     rng = random.Random(args.seed) if args.seed is not None else None
     try:
-        proxies, listening = serve(reactor, specs, args.api, rng, args.upstream_net)
+        proxies, listening = serve(reactor, specs, args.api, rng, args.upstream_net,
+                                   args.clients)
     except ApiError as error:
         print(f"lab.faults: {error.message}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from twisted.internet import defer
 from twisted.python import log
 from twisted.web import resource, server
 
-from lab.faults.proxy import Proxies
+from lab.faults.proxy import Proxies, admits, refused
 from lab.faults.schema import BAD_REQUEST_BODY, MISSING_FIELD, ApiError, toxic_from_json
 
 #: The Toxiproxy API version this speaks (GET /version).
@@ -219,9 +219,24 @@ class _BoundedRequest(server.Request):
         self.channel.transport.loseConnection()
 
 
+class _Site(server.Site):
+    """The API's Site: a client outside the admitted networks is closed at once."""
+
+    def __init__(self, proxies: Proxies):
+        super().__init__(ControlAPI(proxies))
+        self.proxies = proxies
+
+    def buildProtocol(self, addr):
+        if not admits(self.proxies.clients, addr):
+            refused("the API", addr)
+            return None
+        return super().buildProtocol(addr)
+
+
 def site(proxies: Proxies) -> server.Site:
-    """The API as a Site, ready for `listenTCP` (quiet: no per-request log lines)."""
-    factory = server.Site(ControlAPI(proxies))
+    """The API as a Site, ready for `listenTCP` (quiet: no per-request log lines),
+    admitting the clients `proxies` admits."""
+    factory = _Site(proxies)
     factory.requestFactory = _BoundedRequest
     factory.log = lambda request: None
     factory.noisy = False

@@ -15,6 +15,7 @@ import random
 
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
 
 from lab.faults.link import HIGH_WATER, Connection
 from lab.faults.schema import (
@@ -62,21 +63,45 @@ def listen_address(text: str) -> str:
         ipaddress.ip_address(host)
     except ValueError:
         raise BAD_REQUEST_BODY(f"listen {str(text)[:80]!r} must be an address "
-                                      f"(or localhost) and a port") from None
+                               f"(or localhost) and a port") from None
     return join_address(host, port)
 
 
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+log = Logger("lab.faults")
+
+
+def admits(networks: Networks | None, address) -> bool:
+    """Whether a client at `address` (a Twisted address) may connect: any, when
+    `networks` is None; an address that is not IP (a UNIX socket) is this machine's."""
+    if networks is None:
+        return True
+    try:
+        host = ipaddress.ip_address(getattr(address, "host", ""))
+    except ValueError:
+        return True
+    return any(host in network for network in networks)
+
+
+def refused(what: str, address) -> None:
+    """A line in the fault server's log for a client outside the admitted networks."""
+    log.warn("refused {client} on {what}: not in the admitted networks (LAB_ALLOW)",
+             client=getattr(address, "host", address), what=what)
+
+
 class _Accept(protocol.Factory):
+    noisy = False
+
     def __init__(self, proxy: Proxy):
         self.proxy = proxy
 
     def buildProtocol(self, addr):
+        if not admits(self.proxy.clients, addr):
+            refused(self.proxy.name, addr)
+            return None                    # Twisted closes the connection
         conn = Connection(self.proxy)
         self.proxy.connections.add(conn)
         return conn.client
-
-
-Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
 def check_upstream(upstream: str, networks: Networks | None) -> None:
@@ -99,12 +124,12 @@ class Proxy:
 
     def __init__(self, name: str, listen: str, upstream: str, reactor=None,
                  rng: random.Random | None = None, high_water: int = HIGH_WATER,
-                 upstreams: Networks | None = None):
+                 upstreams: Networks | None = None, clients: Networks | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.name, self.listen, self.upstream = name, listen, upstream
         self.reactor, self.rng, self.high_water = reactor, rng or random.Random(), high_water
-        self.upstreams = upstreams
+        self.upstreams, self.clients = upstreams, clients
         listen_address(listen)
         check_upstream(upstream, upstreams)
         self.toxics: dict[str, Toxic] = {}
@@ -212,11 +237,12 @@ class Proxies:
     """The named proxies of one fault server."""
 
     def __init__(self, reactor=None, rng: random.Random | None = None,
-                 upstreams: Networks | None = None):
+                 upstreams: Networks | None = None, clients: Networks | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor, self.rng = reactor, rng or random.Random()
         self.upstreams = upstreams        # None: any upstream, as Toxiproxy
+        self.clients = clients            # None: any client, as Toxiproxy
         self.proxies: dict[str, Proxy] = {}
 
     def get(self, name: str) -> Proxy:
@@ -231,7 +257,8 @@ class Proxies:
         check_name(name, "name")
         if len(self.proxies) >= MAX_PROXIES:
             raise TOO_MANY_PROXIES()
-        proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams)
+        proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams,
+                      clients=self.clients)
         if enabled:
             proxy.start()
         self.proxies[name] = proxy

@@ -172,6 +172,7 @@ class Stack:
         were started, the project is taken down again (and that clean-up is not
         itself interruptible), so nothing is left half-running.
         """
+        preflight.check_admission(self.config)
         self.lock.say = say
         with self.lock:
             # certificates and the PAC first: they are part of the fingerprints

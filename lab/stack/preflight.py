@@ -23,6 +23,15 @@ def network_name(config: LabConfig) -> str:
     return f"{config.project}_lab"
 
 
+def check_admission(config: LabConfig) -> None:
+    """Ports published beyond loopback need LAB_ALLOW: the lab's proxies and its
+    domain's passwords are for its own clients, not for whoever reaches the network."""
+    if config.published_beyond_loopback and not config.allow:
+        raise StackError(f"LAB_BIND={config.bind} publishes the lab beyond this machine: set "
+                         "LAB_ALLOW to the client networks to let in (CIDRs, e.g. "
+                         "LAB_ALLOW=10.0.0.0/24); this host and the lab are always let in")
+
+
 def check_ports_free(config: LabConfig, states: dict[str, ServiceState]) -> None:
     """Every port we publish is free on LAB_BIND (or already ours)."""
     if _remote(config):

@@ -1,5 +1,6 @@
 """What the integration tests do as a user would: run `lab`, run curl, copy the repo."""
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -41,3 +42,16 @@ def remove_private_lab(env) -> None:
     engine = Engine()
     for image in engine.project_images(env["LAB_PROJECT"]):
         engine.client.images.remove(image.id, force=True)
+
+
+def other_host_address(*lab_subnets) -> str:
+    """An IPv4 address of this host that is neither loopback nor on a lab network (nor a
+    docker bridge's): where clients of this host arrive as themselves."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    for line in out.splitlines():
+        address = ipaddress.ip_address(line.split()[3].split("/")[0])
+        if not address.is_loopback and not any(address in net for net in lab_subnets) \
+                and not line.split()[1].startswith(("br-", "veth", "docker")):
+            return str(address)
+    raise AssertionError(f"this host has no address besides loopback and the lab's:\n{out}")

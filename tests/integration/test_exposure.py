@@ -6,7 +6,6 @@ Servers here listen on this host's own addresses; every request is a real client
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import subprocess
 import threading
@@ -19,6 +18,7 @@ from lab.clients.ad import kinit
 from lab.clients.curl import proxy_args
 from lab.faults.client import FaultAPIError, FaultClient
 from lab.testing.ports import PORT_RANGE, free_port, host_server_ports, release_port
+from tests.integration.helpers import other_host_address
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,18 +52,6 @@ def serve():
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def _other_address(lab_config) -> str:
-    """An IPv4 address of this host that is neither loopback nor on a lab network."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
-                         timeout=30, check=True).stdout
-    for line in out.splitlines():
-        address = ipaddress.ip_address(line.split()[3].split("/")[0])
-        if not address.is_loopback and address not in lab_config.subnet \
-                and not line.split()[1].startswith(("br-", "veth")):
-            return str(address)
-    raise AssertionError(f"this host has no address besides loopback and the lab's:\n{out}")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +96,7 @@ def _socks(lab_config, lab_endpoints, url: str) -> tuple[int, str]:
 
 def test_a_server_on_another_address_of_this_host_is_out_of_reach(
         lab_config, lab_endpoints, ticket, serve):
-    address = _other_address(lab_config)
+    address = other_host_address(lab_config.subnet)
     server = serve(address, 0)
     url = f"http://{address}:{server.server_address[1]}/{uuid.uuid4().hex}"
     assert _curl(url)[1] == "200"                         # it is there, directly

@@ -25,6 +25,7 @@ def remote_lab(second_engine, tmp_path_factory):
     """A lab on the second engine, its state in a directory of its own; down at the end
     (the engine, its images and volumes go with the fixture)."""
     env = {**second_engine.env(), "LAB_BIND": "0.0.0.0", "LAB_PROJECT": "remote",
+           "LAB_ALLOW": second_engine.client_address,
            "LAB_STATE_HOME": str(tmp_path_factory.mktemp("remote-state"))}
     up = run_lab("up", env=env, timeout=1200)
     assert up.returncode == 0, up.stderr[-3000:]
@@ -38,6 +39,13 @@ def test_a_remote_engine_with_a_loopback_bind_is_one_line(second_engine):
     proc = run_lab("up", env={**second_engine.env(), "LAB_PROJECT": "remote-refused"})
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and "set LAB_BIND=0.0.0.0" in proc.stderr
+
+
+def test_publishing_beyond_loopback_without_lab_allow_is_one_line(second_engine):
+    proc = run_lab("up", env={**second_engine.env(), "LAB_BIND": "0.0.0.0",
+                              "LAB_PROJECT": "remote-refused"})
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "set LAB_ALLOW" in proc.stderr
 
 
 def test_every_endpoint_names_the_engines_host(remote_lab):

@@ -266,3 +266,16 @@ class BoundsTest(_ApiCase):
         self.assertIn("from 0 to 2**63-1", message)
         made = yield self.api.add_toxic("web", "latency", {"latency": 2**63 - 1})
         self.assertEqual(2**63 - 1, made["attributes"]["latency"])
+
+
+class AdmittedClientsTest(_ApiCase):
+    """The API admits the clients its proxies admit: outside them, closed unanswered."""
+
+    @defer.inlineCallbacks
+    def test_the_api_closes_a_client_outside_its_networks(self):
+        from twisted.web._newclient import ResponseNeverReceived
+
+        self.proxies.clients = (ipaddress.ip_network("10.99.0.0/16"),)
+        yield self.assertFailure(self.api.version(), ResponseNeverReceived, ConnectionError)
+        self.proxies.clients = (ipaddress.ip_network("127.0.0.0/8"),)
+        self.assertEqual("2.12.0", (yield self.api.version()))

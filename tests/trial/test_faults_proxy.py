@@ -145,6 +145,31 @@ class ProxyTest(unittest.TestCase):
         client.transport.loseWriteConnection()
         self.assertEqual(b"back", (yield client.done))
 
+    @defer.inlineCallbacks
+    def test_a_client_outside_the_admitted_networks_is_closed_unserved(self):
+        """`clients` (LAB_ALLOW, when published beyond loopback): closed at once, before
+        any upstream connection, with a line in the log."""
+        import ipaddress
+
+        from twisted.logger import globalLogPublisher
+
+        lines = []
+        globalLogPublisher.addObserver(lines.append)
+        self.addCleanup(globalLogPublisher.removeObserver, lines.append)
+        self.proxy.clients = (ipaddress.ip_network("10.99.0.0/16"),)
+        client = yield self.connect()
+        client.transport.write(b"hello")
+        self.assertEqual(b"", (yield client.done))
+        self.assertEqual(set(), self.proxy.connections)
+        from twisted.logger import formatEvent
+
+        self.assertIn("refused 127.0.0.1 on echo: not in the admitted networks (LAB_ALLOW)",
+                      [formatEvent(event) for event in lines])
+        self.proxy.clients = (ipaddress.ip_network("127.0.0.0/8"),)
+        allowed = yield self.connect()
+        allowed.transport.write(b"hello")
+        yield until(lambda: allowed.received == b"hello")
+
 
 class FakeSide:
     def __init__(self):

@@ -5,6 +5,20 @@
 # ~0.3 s a call, and the proxy needs the keytab only for squid's Negotiate, after
 # its own domain join (which needs samba answering).
 set -eu
+# Who may reach the published LDAP and Kerberos ports: samba has no client list of its
+# own, so the container's firewall holds them to LAB_ADMITTED (lab.config.model's
+# `admitted`: anyone while the lab is published on loopback) and rejects the rest.
+if [ "$LAB_ADMITTED" != "0.0.0.0/0" ]; then
+    iptables -F INPUT
+    for rule in "tcp $LAB_CPORT_LDAP" "tcp $LAB_CPORT_KERBEROS" "udp $LAB_CPORT_KERBEROS"; do
+        set -- $rule
+        for network in $(echo "$LAB_ADMITTED" | tr ',' ' '); do
+            iptables -A INPUT -p "$1" --dport "$2" -s "$network" -j ACCEPT
+        done
+        iptables -A INPUT -p "$1" --dport "$2" -j REJECT
+    done
+    echo "dc: LDAP and Kerberos admit only $LAB_ADMITTED" >&2
+fi
 keytab=/lab-shared/HTTP.keytab
 # The volume outlives a recreated DC: remove the previous DC's keytab now, before
 # samba answers, so a proxy that sees a keytab after its join sees this DC's.

@@ -14,7 +14,9 @@ cat > /var/lib/bind/db.dns-faults.rpz <<EOF
 timeout.${LAB_DOMAIN}    CNAME rpz-drop.
 *.timeout.${LAB_DOMAIN}  CNAME rpz-drop.
 EOF
-vars='${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS}'
+# LAB_ADMITTED "a/8,b/24" -> bind's address match list "a/8; b/24;"
+export LAB_ADMITTED_BIND="$(echo "$LAB_ADMITTED" | tr ',' '\n' | sed 's/$/;/' | tr '\n' ' ')"
+vars='${LAB_ADMITTED_BIND} ${LAB_DOMAIN} ${LAB_DNS_HOSTNAME} ${LAB_DC_HOSTNAME} ${LAB_PROXY_HOSTNAME} ${LAB_DNS_IP} ${LAB_DC_IP} ${LAB_PROXY_IP} ${LAB_WEB_IP} ${LAB_CPORT_DNS}'
 envsubst "$vars" < /etc/lab/named.conf.template > /etc/bind/named.conf
 zone="/var/lib/bind/db.${LAB_DOMAIN}"
 if [ ! -e "$zone" ]; then
