@@ -325,3 +325,14 @@ def test_masker_hides_every_form_and_any_authorization_token():
     assert masker.text("YWxpY2U6UmFiYml0LUhvbGUtMjAyNA==") == "***"
     assert masker.bytes(b"\xff Rabbit-Hole-2024-wrong") == b"\xff ***-wrong"
     assert masker.text("ab is too short to be a secret") == "ab is too short to be a secret"
+    # however it was percent-encoded, and any URL's password, known or not
+    assert masker.text("http://alice:Rabbit%2dHole%2D2024@p") == "http://alice:***@p"
+    assert masker.text("Rabbit%2dHole%2D2024 alone") == "*** alone"
+    assert masker.text("socks5h://eve:unknown-pw@proxy:1080") == "socks5h://eve:***@proxy:1080"
+    # a header map's entry, as JSON, Python and Node print one
+    for printed in ('{"proxy-authorization": ["NTLM TlRMTVNTUAAD"]}',
+                    "{b'Proxy-Authorization': b'Negotiate YIIGhgYJKoZIhvcS'}",
+                    "{ 'proxy-authorization': 'Basic YWxpY2U6eA==' }"):
+        masked = masker.text(printed)
+        assert "TlRMTVNTUAAD" not in masked and "YIIGhgYJ" not in masked, masked
+        assert "YWxpY2U6eA" not in masked and "***" in masked, masked

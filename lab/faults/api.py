@@ -32,6 +32,11 @@ _NO_CONTENT = object()
 MAX_BODY = 1024 * 1024
 
 
+def _request_id() -> bytes:
+    """Toxiproxy names every request (X-Toxiproxy-Request-Id); clients may log it."""
+    return secrets.token_hex(10).encode()
+
+
 def _body(request) -> Any:
     raw = request.content.read() if request.content is not None else b""
     try:
@@ -65,8 +70,7 @@ class ControlAPI(resource.Resource):
         self.proxies = proxies
 
     def render(self, request):
-        # Toxiproxy names every request (its logs carry the id); clients may log it
-        request.setHeader(b"x-toxiproxy-request-id", secrets.token_hex(10).encode())
+        request.setHeader(b"x-toxiproxy-request-id", _request_id())
         agent = request.getHeader(b"user-agent") or b""
         if agent.startswith(b"Mozilla/"):
             request.setResponseCode(403)
@@ -183,10 +187,16 @@ class ControlAPI(resource.Resource):
         request.finish()
 
 
+#: How long a refused client may go on sending after its 413: closing with its body
+#: unread would send a reset, which can destroy the 413 before the client reads it.
+REFUSE_LINGER = 2.0
+
+
 class _BoundedRequest(server.Request):
     """A request whose body may not exceed MAX_BODY: a longer one (by its
-    Content-Length, or as chunks arrive) is answered 413 and the connection closed,
-    so no body is ever stored beyond the bound."""
+    Content-Length, or as chunks arrive) is answered 413 and never processed, so no
+    body is stored beyond the bound; what the client still sends is dropped, and the
+    connection ends when it closes or REFUSE_LINGER seconds later."""
 
     _refused = False
     _received = 0
@@ -197,33 +207,45 @@ class _BoundedRequest(server.Request):
         super().gotLength(0 if self._refused else length)
 
     def handleContentChunk(self, data):
+        if self._refused:
+            return
         self._received += len(data)
         if self._received > MAX_BODY:
             self._refuse()
-        if not self._refused:
-            super().handleContentChunk(data)
+            return
+        super().handleContentChunk(data)
 
-    def allContentReceived(self):
-        if not self._refused:
-            super().allContentReceived()
+    def requestReceived(self, command, path, version):
+        if not self._refused:       # the channel's "the whole request is here"
+            super().requestReceived(command, path, version)
 
     def _refuse(self) -> None:
         if self._refused:
             return
         self._refused = True
+        self.requestHeaders.removeHeader(b"expect")    # no "100 Continue" after a 413
         error = ApiError(f"request body larger than {MAX_BODY} bytes", 413)
         body = json.dumps(error.to_json()).encode() + b"\n"
-        self.channel.transport.write(
+        transport = self.channel.transport
+        transport.write(
             b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
-        self.channel.transport.loseConnection()
+            b"X-Toxiproxy-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+            % (_request_id(), len(body)) + body)
+        getattr(transport, "loseWriteConnection", transport.loseConnection)()
+        self._linger = self.channel.callLater(REFUSE_LINGER, transport.abortConnection)
+
+    def connectionLost(self, reason):
+        linger = getattr(self, "_linger", None)
+        if linger is not None and linger.active():
+            linger.cancel()       # the client closed first: nothing left to end
+        super().connectionLost(reason)
 
 
 class _Site(server.Site):
     """The API's Site: a client outside the admitted networks is closed at once."""
 
     def __init__(self, proxies: Proxies):
-        super().__init__(ControlAPI(proxies))
+        super().__init__(ControlAPI(proxies), reactor=proxies.reactor)
         self.proxies = proxies
 
     def buildProtocol(self, addr):

@@ -14,7 +14,6 @@ every client and starts no other (`lab.scenarios.processes`).
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 import uuid
@@ -126,12 +125,12 @@ def masked(result: MatrixResult, masker: Masker) -> MatrixResult:
     """`result` with every credential `masker` knows hidden, wherever a report shows
     it: environments, commands, client output, origin records, reasons."""
     def outcome(o: Outcome) -> Outcome:
-        scenario = replace(o.scenario, env={k: masker.text(v) for k, v in o.scenario.env.items()})
+        scenario = replace(o.scenario, credential=None,
+                           env={k: masker.text(v) for k, v in o.scenario.env.items()})
         run = replace(o.run, stdout=masker.bytes(o.run.stdout),
                       stderr=masker.bytes(o.run.stderr))
-        origin = json.loads(masker.text(json.dumps(list(o.origin))))
         return replace(o, scenario=scenario, argv=tuple(map(masker.text, o.argv)), run=run,
-                       origin=tuple(origin),
+                       origin=tuple(masker.json(list(o.origin))),
                        verdict=replace(o.verdict, reason=masker.text(o.verdict.reason)))
 
     return replace(result, command=tuple(map(masker.text, result.command)),

@@ -231,18 +231,46 @@ class BoundsTest(_ApiCase):
     """Where Toxiproxy leaves the cost of a request to its host's memory, this fault
     server answers 4xx: a runaway script cannot take the fault layer down."""
 
-    @defer.inlineCallbacks
-    def test_a_body_over_the_bound_is_a_413_unread(self):
-        from lab.faults.api import MAX_BODY
-        from lab.faults.client import _Bytes
+    def exchange(self, head: bytes, body: bytes) -> defer.Deferred:
+        """`head` and `body` in one write on a raw socket; fires with all it got back."""
+        import socket
 
-        agent = Agent(reactor, self.pool)
-        response = yield agent.request(b"POST", (self.url + "/proxies").encode(),
-                                       Headers({b"user-agent": [b"test"]}),
-                                       _Bytes(b" " * (MAX_BODY + 1)))
-        self.assertEqual(413, response.code)
-        self.assertEqual(f"request body larger than {MAX_BODY} bytes",
-                         json.loads((yield readBody(response)))["error"])
+        from twisted.internet import threads
+
+        def talk() -> bytes:
+            with socket.create_connection(("127.0.0.1", self.port.getHost().port), 5) as conn:
+                try:
+                    conn.sendall(head + body)
+                except OSError:
+                    pass                 # refused mid-body: the 413 is what to read
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+                return answer
+
+        return threads.deferToThread(talk)
+
+    @defer.inlineCallbacks
+    def test_a_body_over_the_bound_is_a_413_and_never_processed(self):
+        """By its Content-Length, chunked (the piece that crosses the bound arriving with
+        the end of the body), or announced with `Expect: 100-continue`: a 413, no
+        `100 Continue`, and the request that would have made a proxy made none."""
+        from lab.faults.api import MAX_BODY
+
+        made = json.dumps({"name": "sneak", "upstream": "127.0.0.1:9", "enabled": False,
+                           "pad": "x" * MAX_BODY}).encode()
+        head = b"POST /proxies HTTP/1.1\r\nHost: x\r\nUser-Agent: test\r\n"
+        answers = [
+            (yield self.exchange(head + b"Content-Length: %d\r\n\r\n" % len(made), made)),
+            (yield self.exchange(head + b"Transfer-Encoding: chunked\r\n\r\n",
+                                 b"%x\r\n%s\r\n0\r\n\r\n" % (len(made), made))),
+            (yield self.exchange(head + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+                                 % len(made), b"")),
+        ]
+        for answer in answers:
+            self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer[:200])
+            self.assertIn(f"request body larger than {MAX_BODY} bytes".encode(), answer)
+            self.assertIn(b"X-Toxiproxy-Request-Id: ", answer)
         self.assertEqual({}, (yield self.api.proxies()))
 
     @defer.inlineCallbacks
