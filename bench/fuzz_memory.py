@@ -14,23 +14,18 @@ from harness.processes import start_faults, start_origin, stop
 BATCHES = 3
 
 
-def _address(text: str) -> tuple[str, int]:
-    host, port = text.rsplit(":", 1)
-    return host, int(port)
-
-
 def run(report) -> None:
     origin, origin_address = start_origin()
     faults, ready = start_faults(("web", origin_address))
     try:
-        api = _address(ready["api"])
+        api = fuzz.address(ready["api"])
         start = {"fault API": fuzz.rss_kib(faults.pid), "origin": fuzz.rss_kib(origin.pid)}
         for batch in range(BATCHES):
             rng = random.Random(batch)
             list(fuzz.run(api, fuzz.fault_api_cases(rng, 600, origin_address)))
             fuzz.send(api, fuzz.Case("POST", "/reset"))
             with ThreadPoolExecutor(16) as pool:
-                list(pool.map(lambda case: fuzz.send(_address(origin_address), case, 1.0),
+                list(pool.map(lambda case: fuzz.send(fuzz.address(origin_address), case, 1.0),
                               fuzz.origin_cases(rng, 400)))
             for name, pid in (("fault API", faults.pid), ("origin", origin.pid)):
                 grown = (fuzz.rss_kib(pid) - start[name]) / 1024

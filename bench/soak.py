@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 CYCLE = 300.0
 SAMPLE_EVERY = 300.0
@@ -89,6 +90,9 @@ class Soak:
     windows: list[Window] = field(default_factory=list)
     samples: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: set when the run ends, however: every worker stops, every fault is taken back
+    stop: threading.Event = field(default_factory=threading.Event)
+    fault_error: str | None = None      # why the fault schedule stopped early, if it did
 
     # -- the clients ------------------------------------------------------------------
 
@@ -119,7 +123,7 @@ class Soak:
     def curl_worker(self, until: float, env: dict[str, str]) -> None:
         cases = self.curl_cases(env)
         turn = 0
-        while time.monotonic() < until:
+        while time.monotonic() < until and not self.stop.is_set():
             port, url, args = cases[turn % len(cases)]
             turn += 1
 
@@ -145,7 +149,8 @@ class Soak:
 
         def proxy_url(name: str, scheme: str = "http") -> str:
             port = ep.proxy[name]
-            auth = f"{port.username}:{port.password}@" if port.username else ""
+            auth = (f"{quote(port.username, safe='')}:{quote(port.password or '', safe='')}@"
+                    if port.username else "")
             return f"{scheme}://{auth}{port.connect_address}:{port.port}"
 
         cases = []
@@ -157,7 +162,7 @@ class Soak:
         cases.append(("requests", "socks", https, {"https": proxy_url("socks", "socks5h")},
                       ep.web.ca_cert))
         turn = 0
-        while time.monotonic() < until:
+        while time.monotonic() < until and not self.stop.is_set():
             client, port, url, proxy, verify = cases[turn % len(cases)]
             turn += 1
 
@@ -179,7 +184,7 @@ class Soak:
         url = self.endpoints.web.proxy_url + "simpleresource"
         ports = ("noauth", "basic", "ntlm", "negotiate", "ldap", "group")
         turn = 0
-        while time.monotonic() < until:
+        while time.monotonic() < until and not self.stop.is_set():
             port = ports[turn % len(ports)]
             turn += 1
 
@@ -206,35 +211,47 @@ class Soak:
 
         faults = FaultClient(service_faults.api_url(self.stack))
         at = started
-        while at + schedule.cycle <= until + 1:
-            for offset, length, run in (
-                    (*schedule.latency, self._latency), (*schedule.reset, self._reset),
-                    (*schedule.dc_pause, self._dc_pause)):
-                _sleep_until(at + offset * schedule.cycle)
-                run(faults, length * schedule.cycle)
-            at += schedule.cycle
+        try:
+            while at + schedule.cycle <= until + 1 and not self.stop.is_set():
+                for offset, length, run in (
+                        (*schedule.latency, self._latency), (*schedule.reset, self._reset),
+                        (*schedule.dc_pause, self._dc_pause)):
+                    # the schedule's own clock: a fault starts at its time, not on an event
+                    if self.stop.wait(max(0.0, at + offset * schedule.cycle - time.monotonic())):
+                        return
+                    run(faults, length * schedule.cycle)
+                at += schedule.cycle
+        except Exception as exc:  # noqa: BLE001 - the report says the schedule broke off
+            self.fault_error = f"{type(exc).__name__}: {exc}"
+            self.say(f"soak: the fault schedule stopped: {self.fault_error}")
 
     def _latency(self, faults, seconds: float) -> None:
         window = self._window("latency 300 ms on basic", frozenset())
         faults.add_toxic("proxy_basic", "latency", {"latency": 300}, name="soak_latency")
-        time.sleep(seconds)          # the schedule: how long the fault lasts
-        faults.remove_toxic("proxy_basic", "soak_latency")
-        window.end = time.monotonic()
+        try:
+            self.stop.wait(seconds)      # the schedule: how long the fault lasts
+        finally:
+            faults.remove_toxic("proxy_basic", "soak_latency")
+            window.end = time.monotonic()
 
     def _reset(self, faults, seconds: float) -> None:
         window = self._window("connections to noauth reset", frozenset({"noauth"}))
         faults.add_toxic("proxy_noauth", "reset_peer", {"timeout": 0}, name="soak_reset")
-        time.sleep(seconds)
-        faults.remove_toxic("proxy_noauth", "soak_reset")
-        window.end = time.monotonic()
+        try:
+            self.stop.wait(seconds)
+        finally:
+            faults.remove_toxic("proxy_noauth", "soak_reset")
+            window.end = time.monotonic()
 
     def _dc_pause(self, faults, seconds: float) -> None:
         from lab.stack import service_faults
 
         window = self._window("DC paused", DC_PORTS)
-        with service_faults.paused(self.stack, "dc", self.say):
-            time.sleep(seconds)
-        window.end = time.monotonic() + GRACE
+        try:
+            with service_faults.paused(self.stack, "dc", self.say):
+                self.stop.wait(seconds)
+        finally:
+            window.end = time.monotonic() + GRACE
 
     # -- what it costs ----------------------------------------------------------------
 
@@ -293,14 +310,22 @@ class Soak:
             for worker in workers:
                 worker.daemon = True
                 worker.start()
-            next_sample = started + SAMPLE_EVERY
-            while alive := [w for w in workers if w.is_alive()]:
-                alive[0].join(timeout=30)      # a progress line at least every 30 s
-                now = time.monotonic()
-                if now >= next_sample and now < until:
-                    self.sample(started, f"{int((now - started) // 60)} min")
-                    next_sample += SAMPLE_EVERY
-                self.say(self.progress(started, seconds))
+            try:
+                next_sample = started + SAMPLE_EVERY
+                while alive := [w for w in workers if w.is_alive()]:
+                    alive[0].join(timeout=30)      # a progress line at least every 30 s
+                    now = time.monotonic()
+                    if now >= next_sample and now < until:
+                        self.sample(started, f"{int((now - started) // 60)} min")
+                        next_sample += SAMPLE_EVERY
+                    self.say(self.progress(started, seconds))
+            finally:      # Ctrl-C or an error too: no worker left, no fault left in place
+                self.stop.set()
+                for worker in workers:
+                    worker.join(timeout=REQUEST_TIMEOUT + 30)
+                from lab.stack import service_faults
+
+                service_faults.restore(self.stack, self.say)
             self.settle(started)
         return self.report(seconds)
 
@@ -330,6 +355,7 @@ class Soak:
         growth = {s: round(100 * (end[s]["memory_mb"] - five[s]["memory_mb"])
                            / max(five[s]["memory_mb"], 1), 1) for s in end} if five else None
         goals = {
+            "the fault schedule ran to its end": self.fault_error is None,
             "no unexpected error": not unexpected,
             "descriptors back to their start": all(_settled(start[s]["fds"], end[s]["fds"])
                                                    for s in start),
@@ -337,6 +363,7 @@ class Soak:
                 None if growth is None else all(g < 10 for g in growth.values())),
         }
         return {"minutes": seconds / 60, "requests": len(self.requests),
+                "fault_schedule_error": self.fault_error,
                 "requests_by_client": dict(by_client),
                 "errors": {"expected": dict(expected), "unexpected": dict(unexpected)},
                 "faults": [asdict(w) | {"ports": sorted(w.ports)} for w in self.windows],
@@ -349,11 +376,6 @@ def _settled(start: int, now: int) -> bool:
     processes (samba's, squid's) and persistent connections vary by at rest. A leak
     grows with the traffic, hour after hour, far past that."""
     return now <= start + max(8, start // 50)
-
-
-def _sleep_until(moment: float) -> None:
-    """The schedule's own clock: a fault starts at its time, not on an event."""
-    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 def _clock(seconds: float) -> str:

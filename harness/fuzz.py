@@ -231,10 +231,37 @@ def run(address: tuple[str, int], cases: list[Case]) -> Iterator[Outcome]:
         yield send(address, case)
 
 
-def rss_kib(pid: int) -> int:
-    """The process's resident memory, KiB (Linux)."""
+def _status_kib(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
+def rss_kib(pid: int) -> int:
+    """The process's resident memory now, KiB (Linux)."""
+    return _status_kib(pid, "VmRSS")
+
+
+def reset_peak(pid: int) -> None:
+    """Start the process's peak resident memory (`peak_kib`) afresh from now (Linux:
+    clear_refs 5)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear:
+        clear.write("5")
+
+
+def peak_kib(pid: int) -> int:
+    """The process's peak resident memory since start or `reset_peak`, KiB."""
+    return _status_kib(pid, "VmHWM")
+
+
+def address(text: str) -> tuple[str, int]:
+    """`host:port` or a URL -> (host, port)."""
+    host, _, port = text.split("//")[-1].split("/")[0].rpartition(":")
+    return host, int(port)
+
+
+#: A case whose body is this large is refused while it is still being sent: the
+#: answer may be the 413 or the connection's end.
+REFUSED_WHILE_SENT = 32 * 1024 * 1024

@@ -43,8 +43,8 @@ class ApiError(Exception):
 class ErrorKind:
     """One of Toxiproxy's error values; calling it makes a fresh ApiError to raise,
     with a detail appended as Toxiproxy's `joinError` does. (Raising one shared
-    instance again and again would chain every raise's traceback, and every request
-    in those frames, onto it: a leak a fuzz pass found.)"""
+    instance again and again chains every raise's traceback, and every request in
+    those frames, onto it: memory that grows with every refused request.)"""
 
     message: str
     status: int
@@ -118,7 +118,7 @@ def _check_attributes(kind: str, given: Any, base: Mapping[str, int]) -> dict[st
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not 0 <= value <= MAX_ATTRIBUTE:
             raise BAD_REQUEST_BODY(f"{kind} attribute {key!r} must be an integer "
-                                          f"from 0 to 2**63-1, got {str(value)[:40]}")
+                                   f"from 0 to {MAX_ATTRIBUTE}, got {str(value)[:40]}")
         result[key] = value
     if kind == "slicer":
         if result["average_size"] < 1:

@@ -20,8 +20,8 @@ class Page(resource.Resource):
         if handler is None and method == "HEAD":
             handler = getattr(self, "render_GET", None)   # Twisted drops the body
         if handler is None:
-            allowed = sorted(name[len("render_"):] for name in dir(self)
-                             if name.startswith("render_"))
+            allowed = {name[len("render_"):] for name in dir(self) if name.startswith("render_")}
+            allowed = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
             request.setResponseCode(405)
             request.setHeader(b"allow", ", ".join(allowed).encode())
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")

@@ -8,9 +8,12 @@ silently different request. Runs in the web image on Debian's Twisted 22.4 too.
 
 from __future__ import annotations
 
-import math
+import re
 
 from twisted.web import server
+
+_INTEGER = re.compile(r"[0-9]{1,18}", re.ASCII)
+_NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,9})?", re.ASCII)
 
 
 class BadQuery(ValueError):
@@ -37,11 +40,12 @@ def number_arg(request: server.Request, name: str, default: float, upper: float,
         return default
     kind = "an integer" if integer else "a number"
     wanted = f"{name} must be {kind} from {_plain(lower)} to {_plain(upper)}, got {text[:40]!r}"
-    try:
-        value = int(text) if integer else float(text)
-    except ValueError:
-        raise BadQuery(wanted) from None
-    if not (math.isfinite(value) and lower <= value <= upper):
+    # plain ASCII digits only: Python's int() and float() also take "1_0", " 5 ", "1e3",
+    # "inf" and other scripts' digits, which no client means
+    if not (_INTEGER if integer else _NUMBER).fullmatch(text):
+        raise BadQuery(wanted)
+    value = int(text) if integer else float(text)
+    if not lower <= value <= upper:
         raise BadQuery(wanted)
     return value
 

@@ -76,7 +76,8 @@ INDEX = (
     ("/" + UNAUTHORIZED, "always 401"),
     ("/" + HEADERS, "the request as this origin saw it (method, headers, client), JSON"),
     ("/" + SLOW, f"?seconds=N: answers after N seconds (default 1, at most {MAX_SLOW_SECONDS:g})"),
-    ("/" + LARGE, "?bytes=N: N bytes, chunked (default 1 MiB, at most 1 GiB)"),
+    ("/" + LARGE, f"?bytes=N: N bytes, chunked (default 1 MiB, at most "
+                  f"{MAX_LARGE_BYTES // 2**30} GiB)"),
     ("/" + REDIRECT, "?to=PATH: 302 to PATH (default /simpleresource)"),
     ("/" + STATUS, "?code=N: answers status N (503 and 429 with Retry-After: 1)"),
     *ORIGIN_FAULT_INDEX,

@@ -291,7 +291,7 @@ class BoundsTest(_ApiCase):
         status, message = yield self.status_of(
             self.api.add_toxic("web", "latency", {"latency": 2**63}))
         self.assertEqual(400, status)
-        self.assertIn("from 0 to 2**63-1", message)
+        self.assertIn(f"from 0 to {2**63 - 1}", message)
         made = yield self.api.add_toxic("web", "latency", {"latency": 2**63 - 1})
         self.assertEqual(2**63 - 1, made["attributes"]["latency"])
 

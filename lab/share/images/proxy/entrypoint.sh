@@ -49,10 +49,12 @@ until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updat
     sleep 0.1
 done
 winbindd --foreground --no-process-group --debug-stdout &
+winbindd_pid=$!
 # winbindd offers no readiness event. Its first contact may fail while a DC that has
-# just started still brings up its RPC services (seen under load after `docker restart`
-# of every service); smb.conf's short reconnect delay makes it try again within seconds.
-until wbinfo -P >/dev/null 2>&1; do
+# just started still brings up its RPC services; smb.conf's short reconnect delay makes
+# it try again within seconds. Each ping is cut at 3 s, and a winbindd gone is an error.
+until timeout 3 wbinfo -P >/dev/null 2>&1; do
+    kill -0 "$winbindd_pid" 2>/dev/null || { echo "winbindd exited before it reached the DC" >&2; exit 1; }
     in_time || { echo "winbind did not reach the DC ${LAB_DC_FQDN} within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
