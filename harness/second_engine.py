@@ -93,22 +93,19 @@ class SecondEngine:
 
     def ssh_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment whose docker (CLI, Compose, SDK) reaches this engine over SSH,
-        Docker's own transport (`ssh://root@address`): an `ssh` first on PATH that uses
-        this engine's key and a known_hosts of its own, so the user's SSH setup is left
-        alone."""
+        Docker's own transport (`ssh://root@address`), with this engine's key and host
+        key alone: a HOME whose ~/.ssh names them (read by the SDK's paramiko) and an
+        `ssh` first on PATH that uses them (run by the CLI and Compose), so the user's
+        own SSH setup is neither read nor changed."""
         if self.ssh_dir is None:
             raise SecondEngineError("this engine was started without SSH")
+        home = self.ssh_dir / "home"
+        known_hosts = home / ".ssh" / "known_hosts"
+        if not known_hosts.exists():
+            known_hosts.write_text(_host_keys(self.address))
         env = self.env(base)
-        env["DOCKER_HOST"] = f"ssh://root@{self.address}"
-        env["PATH"] = f"{self.ssh_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        return env
-
-    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """An environment whose docker (CLI, Compose, SDK) talks to this engine."""
-        env = dict(os.environ if base is None else base)
-        for name in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
-            env.pop(name, None)
-        env["DOCKER_HOST"] = self.docker_host
+        env.update(DOCKER_HOST=f"ssh://root@{self.address}", HOME=str(home),
+                   PATH=f"{self.ssh_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}")
         return env
 
     def docker(self, *args: str, timeout: float = 120, check: bool = True,
@@ -354,21 +351,38 @@ def running_second_engine(base: str | None = None, *, ready_timeout: float = REA
 
 
 def _ssh_key(directory: Path) -> str:
-    """A fresh key pair in `directory`, and `directory/bin/ssh`, which uses it with a
-    known_hosts of its own (a new engine's host key is taken on first use); returns
-    the public key."""
+    """A fresh key pair in `directory`, a HOME there whose ~/.ssh/config names it, and
+    `directory/bin/ssh`, which uses it and that HOME's known_hosts and nothing of the
+    user's (`-F /dev/null`); returns the public key."""
     key = directory / "key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-engine2",
                     "-f", str(key)], check=True, capture_output=True, timeout=30)
+    dot_ssh = directory / "home" / ".ssh"
+    dot_ssh.mkdir(parents=True, mode=0o700)
+    (dot_ssh / "config").write_text(f"Host *\n    IdentityFile {key}\n")
     (directory / "bin").mkdir()
     wrapper = directory / "bin" / "ssh"
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'exec /usr/bin/ssh -i "{key}" -o IdentitiesOnly=yes -o BatchMode=yes '
-        f'-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="{directory}/known_hosts" '
-        '"$@"\n')
+        f'exec /usr/bin/ssh -F /dev/null -i "{key}" -o IdentitiesOnly=yes -o BatchMode=yes '
+        f'-o StrictHostKeyChecking=yes -o UserKnownHostsFile="{dot_ssh}/known_hosts" '
+        '-o LogLevel=ERROR -o ConnectTimeout=30 "$@"\n')
     wrapper.chmod(0o755)
     return (directory / "key.pub").read_text().strip()
+
+
+def _host_keys(address: str, deadline: float = 20.0) -> str:
+    """The engine's SSH host key, as known_hosts lines (sshd starts beside dockerd:
+    asked again until it answers, bounded)."""
+    end = time.monotonic() + deadline
+    while True:
+        keys = subprocess.run(["ssh-keyscan", "-T", "5", "-t", "ed25519", address],
+                              capture_output=True, text=True, timeout=30).stdout
+        if keys.strip():
+            return keys
+        if time.monotonic() > end:
+            raise SecondEngineError(f"the second engine's sshd at {address} did not answer")
+        time.sleep(0.5)   # no readiness event from sshd; bounded by `deadline`
 
 
 @pytest.fixture(scope="module", name="second_engine")

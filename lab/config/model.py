@@ -137,12 +137,15 @@ class LabConfig:
     @property
     def admitted(self) -> tuple[ipaddress.IPv4Network, ...]:
         """The client networks every published port lets in: anyone while the ports are
-        on loopback (only this machine reaches them); else LAB_ALLOW, and always the
-        lab's own network (this host arrives from its gateway through docker's proxy)
-        and loopback."""
+        on loopback (only this machine reaches them); else LAB_ALLOW, and always this
+        host: from the lab's gateway (docker's proxy relays what reaches 127.0.0.1),
+        from loopback, and, when the ports are published on one of its own addresses,
+        from that address (docker forwards its own connections there as they are)."""
         if not self.published_beyond_loopback:
             return (ipaddress.IPv4Network("0.0.0.0/0"),)
-        return (*self.allow, self.subnet, ipaddress.IPv4Network("127.0.0.0/8"))
+        own = () if self.bind == dockerhost.ANY or dockerhost.engine_address(
+            self.docker_host) else (ipaddress.IPv4Network(f"{self.bind}/32"),)
+        return (*self.allow, *own, self.subnet, ipaddress.IPv4Network("127.0.0.0/8"))
 
     @property
     def gateway(self) -> str:

@@ -101,12 +101,11 @@ class Engine:
         if self._given is not None:
             return self._given
         try:
-            # ssh:// through the ssh program (the user's keys, agent and config), as
-            # the docker CLI does: docker-py's own SSH needs paramiko, which we lack
+            # an ssh:// engine through paramiko (docker[ssh]): ~/.ssh/config's user, key
+            # and ProxyCommand, the agent, and known_hosts (an unknown host is refused)
             if self.docker_host:
-                return docker.DockerClient(base_url=self.docker_host, timeout=60,
-                                           use_ssh_client=True)
-            return docker.from_env(timeout=60, use_ssh_client=True)
+                return docker.DockerClient(base_url=self.docker_host, timeout=60)
+            return docker.from_env(timeout=60)
         except docker.errors.DockerException:
             raise LabNotRunning(NO_ENGINE) from None
 

@@ -1,8 +1,11 @@
-"""A lab published beyond loopback admits only LAB_ALLOW (issue 22): a private lab on
-this host's own network address, first with LAB_ALLOW naming another network (this
-host's clients are refused on every kind of port, each by the part that sees them: the
-fault layer, bind, the DC's firewall), then naming this host (they get through)."""
+"""A lab published beyond loopback admits only LAB_ALLOW and this host (issue 22): a
+private lab published on this host's own network address, reached by real clients
+from a network namespace of their own (another machine, as far as the lab can tell)
+and from this host. The foreign client is refused on every kind of port, each by the
+part that sees it (the fault layer, bind, the DC's firewall), until LAB_ALLOW names it;
+this host is let in throughout."""
 
+import ipaddress
 import subprocess
 
 import pytest
@@ -14,28 +17,54 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PROJECT = "lab-admission-test"
 SUBNET = "172.29.59.0/24"
 NOBODY = "198.51.100.0/24"       # TEST-NET-2: no client here
+NAMESPACE = "lab-admission-client"
+#: the foreign client's link to this host: its address, and this host's end
+FOREIGN, HOST_END = "10.213.7.2", "10.213.7.1"
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    """A network namespace linked to this host by a veth pair: its clients arrive at
+    this host's address from FOREIGN, routed (so docker's DNAT keeps their address)."""
+    subprocess.run(["ip", "netns", "delete", NAMESPACE], capture_output=True, timeout=30)
+    _ip("netns", "add", NAMESPACE)
+    try:
+        _ip("link", "add", "lab-adm-host", "type", "veth", "peer", "name", "lab-adm-ns")
+        _ip("link", "set", "lab-adm-ns", "netns", NAMESPACE)
+        _ip("addr", "add", f"{HOST_END}/30", "dev", "lab-adm-host")
+        _ip("link", "set", "lab-adm-host", "up")
+        for args in (("addr", "add", f"{FOREIGN}/30", "dev", "lab-adm-ns"),
+                     ("link", "set", "lab-adm-ns", "up"), ("link", "set", "lo", "up"),
+                     ("route", "add", "default", "via", HOST_END)):
+            _ip("netns", "exec", NAMESPACE, "ip", *args)
+        yield ["ip", "netns", "exec", NAMESPACE]
+    finally:
+        subprocess.run(["ip", "netns", "delete", NAMESPACE], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "delete", "lab-adm-host"], capture_output=True,
+                       timeout=30)
 
 
 @pytest.fixture(scope="module")
 def published():
-    import ipaddress
-
     address = other_host_address(ipaddress.ip_network(SUBNET))
     env = {**side_by_side_env(PROJECT, SUBNET), "LAB_BIND": address}
     yield env, address
     remove_private_lab(env)
 
 
-def _ports(env) -> dict[str, int]:
-    return {name[len("LAB_PORT_"):].lower(): int(value) for name, value in env.items()
-            if name.startswith("LAB_PORT_")}
+def _attempts(env, address, prefix=()) -> dict[str, int]:
+    """Exit codes of a real client on each kind of published port (`prefix`: run it
+    in the foreign namespace)."""
+    ports = {name[len("LAB_PORT_"):].lower(): value for name, value in env.items()
+             if name.startswith("LAB_PORT_")}
 
+    def run(*cmd: str) -> int:
+        return subprocess.run([*prefix, *cmd], capture_output=True, timeout=60).returncode
 
-def _attempts(env, address) -> dict[str, int]:
-    """Exit codes of a real client on each kind of published port."""
-    ports = _ports(env)
-    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True,  # noqa: E731
-                                      timeout=60).returncode
     return {
         "proxy (fault layer)": run("curl", "-sS", "-o", "/dev/null", "--max-time", "10", "-f",
                                    "-x", f"http://{address}:{ports['proxy_noauth']}",
@@ -48,19 +77,22 @@ def _attempts(env, address) -> dict[str, int]:
     }
 
 
-def test_lab_allow_decides_who_gets_in_on_every_port(published):
+def test_lab_allow_decides_who_gets_in_on_every_port(published, foreign):
     env, address = published
     refused = {**env, "LAB_ALLOW": NOBODY}
     up = run_lab("up", env=refused, timeout=600)
     assert up.returncode == 0, up.stderr[-3000:]
-    attempts = _attempts(refused, address)
-    assert all(code != 0 for code in attempts.values()), attempts
+    outside = _attempts(refused, address, foreign)
+    assert all(code != 0 for code in outside.values()), outside
+    here = _attempts(refused, address)
+    assert all(code == 0 for code in here.values()), here         # this host: always
     logs = run_lab("logs", "faults", env=refused, timeout=60).stdout
-    assert f"refused {address} on proxy_noauth: not in the admitted networks" in logs
-    assert "denied" in run_lab("logs", "dns", env=refused, timeout=60).stdout
+    assert f"refused {FOREIGN} on proxy_noauth: not in the admitted networks" in logs
+    dns_log = run_lab("logs", "dns", env=refused, timeout=60).stdout.splitlines()
+    assert any(f"{FOREIGN}#" in line and "denied" in line for line in dns_log)
 
-    admitted = {**env, "LAB_ALLOW": f"{NOBODY},{address}"}
+    admitted = {**env, "LAB_ALLOW": f"{NOBODY},{FOREIGN}"}
     up = run_lab("up", env=admitted, timeout=600)
     assert up.returncode == 0, up.stderr[-3000:]
-    attempts = _attempts(admitted, address)
-    assert all(code == 0 for code in attempts.values()), attempts
+    outside = _attempts(admitted, address, foreign)
+    assert all(code == 0 for code in outside.values()), outside
