@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import time
 
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IListeningPort
@@ -83,10 +84,23 @@ def admits(networks: Networks | None, address) -> bool:
     return any(host in network for network in networks)
 
 
-def refused(what: str, address) -> None:
+#: A refused client gets a log line at most this often (seconds), on each port: a port
+#: scanner must not grow the log without bound.
+REFUSED_LOG_EVERY = 10.0
+_refused_logged: dict[tuple[str, str], float] = {}
+
+
+def refused(what: str, address, now: float | None = None) -> None:
     """A line in the fault server's log for a client outside the admitted networks."""
+    client = str(getattr(address, "host", address))
+    now = time.monotonic() if now is None else now
+    if now - _refused_logged.get((client, what), -REFUSED_LOG_EVERY) < REFUSED_LOG_EVERY:
+        return
+    if len(_refused_logged) > 4096:
+        _refused_logged.clear()
+    _refused_logged[(client, what)] = now
     log.warn("refused {client} on {what}: not in the admitted networks (LAB_ALLOW)",
-             client=getattr(address, "host", address), what=what)
+             client=client, what=what)
 
 
 class _Accept(protocol.Factory):

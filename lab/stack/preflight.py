@@ -29,7 +29,8 @@ def check_admission(config: LabConfig) -> None:
     if config.published_beyond_loopback and not config.allow:
         raise StackError(f"LAB_BIND={config.bind} publishes the lab beyond this machine: set "
                          "LAB_ALLOW to the client networks to let in (CIDRs, e.g. "
-                         "LAB_ALLOW=10.0.0.0/24); the engine's own host and the lab are always let in")
+                         "LAB_ALLOW=10.0.0.0/24); the engine's own host and the lab are "
+                         "always let in")
 
 
 def check_ports_free(config: LabConfig, states: dict[str, ServiceState]) -> None:

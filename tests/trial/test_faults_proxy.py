@@ -306,3 +306,22 @@ class WriteNowTests(unittest.TestCase):
         self.assertGreater(self.queued(), 0)
         write_now(self.client.transport, b"tail")
         self.assertEqual(big + b"tail", (yield self.finish()))
+
+
+class RefusedLogTests(unittest.TestCase):
+    def test_a_refused_client_is_logged_at_most_every_ten_seconds_per_port(self):
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        from lab.faults import proxy
+
+        lines = []
+        globalLogPublisher.addObserver(lines.append)
+        self.addCleanup(globalLogPublisher.removeObserver, lines.append)
+        self.addCleanup(proxy._refused_logged.clear)
+        address = type("Address", (), {"host": "203.0.113.9"})()
+        for now in (1000.0, 1005.0, 1009.9, 1010.0):
+            proxy.refused("web", address, now=now)
+        proxy.refused("socks", address, now=1005.0)
+        said = [formatEvent(e) for e in lines if "203.0.113.9" in formatEvent(e)]
+        line = "refused 203.0.113.9 on {}: not in the admitted networks (LAB_ALLOW)"
+        self.assertEqual([line.format("web"), line.format("web"), line.format("socks")], said)
