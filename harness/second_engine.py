@@ -91,6 +91,14 @@ class SecondEngine:
     def docker_host(self) -> str:
         return f"tcp://{self.address}:{PORT}"
 
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """An environment whose docker (CLI, Compose, SDK) talks to this engine."""
+        env = dict(os.environ if base is None else base)
+        for name in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+            env.pop(name, None)
+        env["DOCKER_HOST"] = self.docker_host
+        return env
+
     def ssh_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment whose docker (CLI, Compose, SDK) reaches this engine over SSH,
         Docker's own transport (`ssh://root@address`), with this engine's key and host
