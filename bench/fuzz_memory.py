@@ -6,7 +6,6 @@ grows every batch; an allocator's first reservation only in the first)."""
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
 
 from harness import fuzz
 from harness.processes import start_faults, start_origin, stop
@@ -24,9 +23,7 @@ def run(report) -> None:
             rng = random.Random(batch)
             list(fuzz.run(api, fuzz.fault_api_cases(rng, 600, origin_address)))
             fuzz.send(api, fuzz.Case("POST", "/reset"))
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(lambda case: fuzz.send(fuzz.address(origin_address), case, 1.0),
-                              fuzz.origin_cases(rng, 400)))
+            fuzz.run_origin(fuzz.address(origin_address), fuzz.origin_cases(rng, 400))
             for name, pid in (("fault API", faults.pid), ("origin", origin.pid)):
                 grown = (fuzz.rss_kib(pid) - start[name]) / 1024
                 report(f"fuzz batch {batch + 1}/{BATCHES}: {name} memory growth (goal < 20)",

@@ -15,6 +15,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -46,6 +47,11 @@ class Case:
     target: str
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def page(self) -> str:
+        """The path without its query and leading slash: `slow`, `matrix/run/case`."""
+        return self.target.split("?")[0].lstrip("/")
 
     def __str__(self) -> str:
         body = self.body[:80] + (b"..." if len(self.body) > 80 else b"")
@@ -229,6 +235,16 @@ def _dechunk(data: bytes) -> bytes:
 def run(address: tuple[str, int], cases: list[Case]) -> Iterator[Outcome]:
     for case in cases:
         yield send(address, case)
+
+
+def run_origin(address: tuple[str, int], cases: list[Case], workers: int = 16) -> list[Outcome]:
+    """The origin's cases, `workers` at once; a page that answers late on purpose
+    (LATE_PAGES) is given 1 s before its outcome is "no answer"."""
+    def one(case: Case) -> Outcome:
+        return send(address, case, deadline=1.0 if case.page in LATE_PAGES else DEADLINE)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, cases))
 
 
 def _status_kib(pid: int, field: str) -> int:

@@ -83,15 +83,10 @@ def test_origin_answers_every_bad_argument_with_a_4xx(servers):
     cases = fuzz.origin_cases(random.Random(SEED), 400)
     before = fuzz.rss_kib(origin.pid)
 
-    def send(case: fuzz.Case) -> fuzz.Outcome:
-        late = case.target.split("?")[0].lstrip("/") in fuzz.LATE_PAGES
-        return fuzz.send(address, case, deadline=1.0 if late else fuzz.DEADLINE)
-
-    with ThreadPoolExecutor(16) as pool:
-        outcomes = list(pool.map(send, cases))
+    outcomes = fuzz.run_origin(address, cases)
     after = fuzz.rss_kib(origin.pid)
     for outcome in outcomes:
-        page = outcome.case.target.split("?")[0].lstrip("/")
+        page = outcome.case.page
         if outcome.status is None:                  # late on purpose, asked for seconds
             assert page in fuzz.LATE_PAGES, f"no answer to {outcome.case}"
             continue

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -39,14 +38,9 @@ def test_the_lab_answers_a_fuzz_batch_with_4xx_and_still_checks(lab_faults, lab_
             assert outcome.status < 500 or b"cannot listen on" in outcome.body, outcome
         origin = fuzz.address(lab_endpoints.web.url)
 
-        def send(case: fuzz.Case) -> fuzz.Outcome:
-            late = case.target.split("?")[0].lstrip("/") in fuzz.LATE_PAGES
-            return fuzz.send(origin, case, deadline=1.0 if late else fuzz.DEADLINE)
-
-        with ThreadPoolExecutor(16) as pool:
-            answers = list(pool.map(send, fuzz.origin_cases(random.Random(SEED), 150)))
+        answers = fuzz.run_origin(origin, fuzz.origin_cases(random.Random(SEED), 150))
         for outcome in answers:
-            page = outcome.case.target.split("?")[0].lstrip("/")
+            page = outcome.case.page
             asked = outcome.case.target.partition("=")[2].split("&")[0]
             assert outcome.status is not None or page in fuzz.LATE_PAGES, outcome
             assert (outcome.status or 0) < 500 or asked == str(outcome.status), outcome
