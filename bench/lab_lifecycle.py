@@ -67,5 +67,4 @@ def run(report, cold: bool = True) -> None:
     stack.wait_healthy(lambda _m: None, 120)
     report("machine busy over 20 s, lab up and idle", busy_share(), "%")
     stack.down()
-    for image in stack.engine.project_images(PROJECT):     # leave no private images behind
-        stack.engine.client.images.remove(image.id, force=True)
+    stack.engine.remove_project_images(PROJECT)             # leave no private images behind

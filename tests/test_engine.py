@@ -2,6 +2,8 @@
 
 from types import SimpleNamespace
 
+import docker
+
 from lab.stack.engine import Engine, ServiceState, _state_of
 
 
@@ -39,13 +41,20 @@ def test_unhealthy_is_broken():
 
 def test_services_are_keyed_by_compose_service_and_filtered_by_project():
     calls = {}
+    containers = {"1": _container("dns"), "2": _container("web")}
 
-    def list_(all, filters):
+    def listing(all, filters):
         calls.update(all=all, filters=filters)
-        return [_container("dns"), _container("web")]
+        return [{"Id": "1"}, {"Id": "2"}, {"Id": "3"}]
 
-    client = SimpleNamespace(containers=SimpleNamespace(list=list_))
-    assert set(Engine(client).services("p1")) == {"dns", "web"}
+    def get(container_id):
+        if container_id not in containers:
+            raise docker.errors.NotFound("removed since the listing")
+        return containers[container_id]
+
+    client = SimpleNamespace(api=SimpleNamespace(containers=listing),
+                             containers=SimpleNamespace(get=get))
+    assert set(Engine(client).services("p1")) == {"dns", "web"}, "a vanished one is skipped"
     assert calls == {"all": True, "filters": {"label": "com.docker.compose.project=p1"}}
 
 

@@ -119,9 +119,23 @@ class Engine:
 
     def services(self, project: str) -> dict[str, ServiceState]:
         """Every container of the compose project, by service (stopped ones too)."""
-        containers = self.client.containers.list(
-            all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-        return {s.service: s for s in map(_state_of, containers)}
+        import docker
+
+        states = []
+        for summary in self.labelled("containers", f"{PROJECT_LABEL}={project}"):
+            try:
+                states.append(_state_of(self.client.containers.get(summary["Id"])))
+            except docker.errors.NotFound:
+                pass                # removed since the listing (a `lab down` meanwhile)
+        return {s.service: s for s in states}
+
+    def labelled(self, kind: str, label: str) -> list[dict]:
+        """The engine's listing of the `containers` (stopped ones too) or `images` that
+        carry `label`: summaries, with their Id and Labels. The SDK's `.list()` inspects
+        each one after listing them all, and fails if another command removed one meanwhile."""
+        if kind == "containers":
+            return self.client.api.containers(all=True, filters={"label": label})
+        return self.client.api.images(filters={"label": label})
 
     def probe(self, state: ServiceState, timeout: int = 8) -> bool:
         """Run the service's own health check now, in its container: what docker would
@@ -171,5 +185,18 @@ class Engine:
         except docker.errors.APIError:
             pass                    # another prune is running: the next build does it
 
-    def project_images(self, project: str) -> list:
-        return self.client.images.list(filters={"label": f"{PROJECT_LABEL}={project}"})
+    def project_images(self, project: str) -> list[str]:
+        """The ids of the images the compose project built."""
+        return [image["Id"] for image in self.labelled("images", f"{PROJECT_LABEL}={project}")]
+
+    def remove_project_images(self, project: str) -> int:
+        """Remove the images the compose project built; how many there were."""
+        import docker
+
+        ids = self.project_images(project)
+        for image_id in ids:
+            try:
+                self.client.images.remove(image_id, force=True)
+            except docker.errors.NotFound:
+                pass                # another `lab down --all` got there first
+        return len(ids)

@@ -19,10 +19,10 @@ from lab.stack.engine import FINGERPRINT_LABEL, PROJECT_LABEL, Engine
 
 def lab_projects(engine: Engine) -> tuple[set[str], set[str]]:
     """(projects with containers, projects with images only), by compose project label."""
-    running = {c.labels.get(PROJECT_LABEL) for c in engine.client.containers.list(
-        all=True, filters={"label": FINGERPRINT_LABEL})}
-    imaged = {i.labels.get(PROJECT_LABEL) for i in engine.client.images.list(
-        filters={"label": FINGERPRINT_LABEL})}
+    running = {(c.get("Labels") or {}).get(PROJECT_LABEL)
+               for c in engine.labelled("containers", FINGERPRINT_LABEL)}
+    imaged = {(i.get("Labels") or {}).get(PROJECT_LABEL)
+              for i in engine.labelled("images", FINGERPRINT_LABEL)}
     running.discard(None)
     imaged.discard(None)
     return running, imaged - running
@@ -44,8 +44,6 @@ def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] =
                         missing=DOCKER_MISSING)
     _, imaged = lab_projects(engine)
     for project in sorted(name for name in imaged - set(keep_images) if select(name)):
-        images = engine.project_images(project)
-        say(f"removing {len(images)} image(s) of {project}")
-        for image in images:
-            engine.client.images.remove(image.id, force=True)
+        say(f"removing the images of {project}")
+        engine.remove_project_images(project)
     return sorted(running)

@@ -39,9 +39,7 @@ def remove_private_lab(env) -> None:
     from lab.stack.engine import Engine
 
     run_lab("down", env=env, timeout=120)
-    engine = Engine()
-    for image in engine.project_images(env["LAB_PROJECT"]):
-        engine.client.images.remove(image.id, force=True)
+    Engine().remove_project_images(env["LAB_PROJECT"])
 
 
 def other_host_address(*lab_subnets) -> str:

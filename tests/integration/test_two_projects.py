@@ -51,8 +51,7 @@ def projects(tmp_path):
     engine = Engine()
     for directory in directories.values():
         _lab(directory, env, "down", timeout=120)
-        for image in engine.project_images(derive_project(directory)):
-            engine.client.images.remove(image.id, force=True)
+        engine.remove_project_images(derive_project(directory))
 
 
 @pytest.mark.timeout(900)
