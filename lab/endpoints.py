@@ -54,6 +54,9 @@ class ProxyPort:
     #: so never in squid's credential cache (the `dc-down` scenario's)
     uncached_username: str | None = None
     uncached_password: str | None = field(default=None, repr=False)
+    #: a real user to send with a wrong password (the wrong-password scenarios'): the lab
+    #: never sends its right one, which a wrong one in flight would spoil in squid's cache
+    wrong_username: str | None = None
     #: how clients name it in a proxy URL: "http", or "socks5h" (SOCKS5, names
     #: resolved by the proxy) for the `socks` port
     scheme: str = "http"
@@ -82,6 +85,8 @@ class ProxyPort:
         if self.uncached_username is not None:
             doc.update(uncached_username=self.uncached_username,
                        uncached_password=self.uncached_password)
+        if self.wrong_username is not None:
+            doc["wrong_username"] = self.wrong_username
         return doc
 
 
@@ -186,12 +191,15 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
     for name in PROXY_PORTS:
         user = credentials.get(name)
         fields = {"host": host, **extra.get(name, {})}
+        if user is not None:
+            fields["wrong_username"] = roles.wrong_password.name
         proxy[name] = ProxyPort(
             name, port=port(f"proxy_{name}"), username=user.name if user else None,
             password=user.password if user else None, **fields)
     # SOCKS5 (dante) checks the htpasswd users, as the `basic` port does
     proxy[SOCKS_PORT] = ProxyPort(SOCKS_PORT, host, port(SOCKS_PORT), roles.basic.name,
-                                  roles.basic.password, scheme="socks5h")
+                                  roles.basic.password, scheme="socks5h",
+                                  wrong_username=roles.wrong_password.name)
     # the web certificate names localhost (and the remote engine's host, if any)
     https_host = "localhost" if host == LOOPBACK else host
     return Endpoints(

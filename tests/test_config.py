@@ -155,6 +155,10 @@ def test_roles_are_settled_at_load():
               roles.ldap_bind)
     assert roles.uncached.in_domain and roles.uncached not in others
     assert roles.uncached.name == "erin"
+    # the wrong-password scenarios' user: no right password of it is ever in flight
+    wrong = roles.wrong_password
+    assert wrong.in_domain and wrong.in_htpasswd and wrong not in (*others, roles.uncached)
+    assert wrong.name == "frank"
 
 
 def _users(*entries):
@@ -168,6 +172,7 @@ def _users(*entries):
 ALICE = ("alice", ["domain", "htpasswd"], ["proxy-users"], False)
 BOB = ("bob", ["domain"], [], False)
 ERIN = ("erin", ["domain"], [], False)
+FRANK = ("frank", ["domain", "htpasswd"], [], False)
 SVC = ("svc", ["domain"], [], True)
 
 
@@ -177,6 +182,7 @@ SVC = ("svc", ["domain"], [], True)
       ("erin", ["domain"], ["proxy-users"], False), SVC), "outside 'proxy-users'"),
     ((ALICE, BOB, SVC), "dc-down"),            # every domain user already plays a part
     ((ALICE, BOB, ("carol", ["htpasswd"], [], False), SVC), "dc-down"),
+    ((ALICE, BOB, ERIN, ("carol", ["htpasswd"], [], False), SVC), "wrong-password"),
 ])
 def test_a_user_set_that_cannot_play_every_part_is_refused(entries, needle):
     from lab.config.users import settle_roles
@@ -188,7 +194,7 @@ def test_a_user_set_that_cannot_play_every_part_is_refused(entries, needle):
 def test_the_dc_down_user_is_a_domain_user_playing_no_other_part():
     from lab.config.users import settle_roles
 
-    roles = settle_roles(_users(ALICE, BOB, ERIN, SVC), "proxy-users")
+    roles = settle_roles(_users(ALICE, BOB, ERIN, FRANK, SVC), "proxy-users")
     assert (roles.domain.name, roles.group_denied.name, roles.uncached.name) == (
         "alice", "bob", "erin")
 

@@ -85,6 +85,9 @@ def test_roles_come_from_the_configuration():
     assert ep.proxy["ldap"].uncached_username == config.roles.uncached.name
     assert ep.proxy["ldap"].uncached_password == config.roles.uncached.password
     assert "uncached_username" not in ep.proxy["basic"].to_json()
+    assert {ep.proxy[name].wrong_username for name in ("basic", "ldap", "ntlm", "group",
+                                                       "socks")} == {"frank"}
+    assert ep.proxy["noauth"].wrong_username is None
 
 
 def test_a_port_docker_did_not_publish_is_named():

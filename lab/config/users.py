@@ -56,6 +56,10 @@ class Roles:
     #: a domain user playing no other role: nothing in the lab sends it to squid while
     #: the DC answers, so squid cannot have it cached (the `dc-down` scenario's user)
     uncached: User
+    #: in the domain and the htpasswd file, playing no other role: the lab sends squid
+    #: only wrong passwords for it (the wrong-password scenarios' user), as a wrong
+    #: password replaces squid's cached one under that user's requests in flight
+    wrong_password: User
 
 
 def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
@@ -93,11 +97,12 @@ def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
     return tuple(users)
 
 
-def _pick(users: tuple[User, ...], role: str, fix: str, *, place: str = DOMAIN,
-          service: bool = False, in_group: str | None = None,
-          not_in_group: str | None = None, taken: tuple[User, ...] = ()) -> User:
+def _pick(users: tuple[User, ...], role: str, fix: str, *,
+          places: tuple[str, ...] = (DOMAIN,), service: bool = False,
+          in_group: str | None = None, not_in_group: str | None = None,
+          taken: tuple[User, ...] = ()) -> User:
     for user in users:
-        if user in taken or user.service != service or place not in user.places:
+        if user in taken or user.service != service or not user.places.issuperset(places):
             continue
         if in_group is not None and in_group not in user.groups:
             continue
@@ -110,16 +115,22 @@ def _pick(users: tuple[User, ...], role: str, fix: str, *, place: str = DOMAIN,
 def settle_roles(users: tuple[User, ...], group: str) -> Roles:
     """Who plays each part, or one line saying which user to add."""
     basic = _pick(users, "the `basic` port's user", 'add one with in = ["htpasswd"]',
-                  place=HTPASSWD)
+                  places=(HTPASSWD,))
     domain = _pick(users, "the domain ports' user", 'add one with in = ["domain"]')
     member = _pick(users, f"a member of {group!r}",
                    f'add a domain user with groups = ["{group}"]', in_group=group)
     denied = _pick(users, f"a domain user outside {group!r} (the `group` port's 403)",
                    f"add a domain user not in {group!r}", not_in_group=group)
+    uncached = _pick(users, "the `dc-down` scenario's user (a domain user playing no "
+                     "other role, so squid never caches it)", 'add another user with '
+                     'in = ["domain"]', taken=(basic, domain, member, denied))
     return Roles(
         basic=basic, domain=domain, group_member=member, group_denied=denied,
         ldap_bind=_pick(users, "squid's LDAP bind account",
                         'add a domain user with service = true', service=True),
-        uncached=_pick(users, "the `dc-down` scenario's user (a domain user playing no "
-                       "other role, so squid never caches it)", 'add another user with '
-                       'in = ["domain"]', taken=(basic, domain, member, denied)))
+        uncached=uncached,
+        wrong_password=_pick(
+            users, "the wrong-password scenarios' user (playing no other role, so no "
+            "right password of it is in flight)", 'add another user with in = ["domain", '
+            '"htpasswd"]', places=(DOMAIN, HTPASSWD),
+            taken=(basic, domain, member, denied, uncached)))

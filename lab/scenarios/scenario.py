@@ -47,6 +47,9 @@ from lab.scenarios.clientenv import (
     write_ca_bundles,
 )
 
+#: what the wrong-password scenarios send, for the port's `wrong_username`
+WRONG_PASSWORD = "Not-Their-Password-1"
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -186,7 +189,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     if s.credentials == "kerberos":
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
-                      "wrong": (proxy.username, f"{proxy.password}-wrong"),
+                      "wrong": (proxy.wrong_username, WRONG_PASSWORD),
                       "denied": (proxy.denied_username, proxy.denied_password),
                       "uncached": (proxy.uncached_username, proxy.uncached_password),
                       }.get(s.credentials, (None, None))

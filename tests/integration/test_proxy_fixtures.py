@@ -69,7 +69,7 @@ def test_lab_fetch_https_via_ldap(lab_endpoints):
 
 def test_lab_fetch_wrong_password_is_one_clear_line(lab_endpoints):
     proc = lab("fetch", lab_endpoints.web.proxy_url, "--via", "basic",
-               "--user", "alice", "--password", "not-it")
+               "--user", lab_endpoints.proxy["basic"].wrong_username, "--password", "not-it")
     assert proc.returncode == 1
     assert proc.stderr.decode().count("\n") == 1
     assert b"407" in proc.stderr and b"not-it" not in proc.stderr
@@ -103,7 +103,7 @@ def test_lab_fetch_group_refusal_is_distinct_from_bad_credentials(lab_endpoints)
     url = lab_endpoints.web.proxy_url + "simpleresource"
     denied = lab("fetch", url, "--via", "group", "--user", group.denied_username,
                  "--password", group.denied_password)
-    wrong = lab("fetch", url, "--via", "group", "--user", group.username,
+    wrong = lab("fetch", url, "--via", "group", "--user", group.wrong_username,
                 "--password", "Wrong-Password-1")
     assert denied.returncode == wrong.returncode == 1
     assert b"403" in denied.stderr and b"not allowed" in denied.stderr
