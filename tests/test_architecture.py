@@ -118,6 +118,19 @@ def test_each_image_copies_its_build_inputs_and_can_import_all_they_import(servi
     assert not missing, f"the {service.name} image copies modules that import what it lacks"
 
 
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_each_image_takes_exactly_its_build_args_and_no_secret(service):
+    """Build arguments are in the image fingerprint (`Service.build_args`) and in
+    `docker history`: the Dockerfile's ARGs are those, and none is a password."""
+    dockerfile = (LAB / "share" / "images" / service.name / "Dockerfile").read_text()
+    args = set(re.findall(r"^ARG (\w+)", dockerfile, re.M)) - {"BASE_IMAGE"}
+    assert args == set(service.build_args)
+    assert not any("PASSWORD" in arg or "SECRET" in arg for arg in args)
+    compose = (LAB / "share" / "docker-compose.yml").read_text()
+    assert not re.search(r"^\s+LAB_\w*PASSWORD\w*:", compose, re.M), \
+        "a password in a compose build arg or environment: hand it in the configuration"
+
+
 def test_the_package_picture_in_the_docs_is_the_tree_as_it_is():
     from harness import architecture
 

@@ -5,8 +5,9 @@ import tomllib
 
 from lab.config.discovery import load_config
 from lab.config.topology import SERVICES
+from lab.stack import state_files
 from lab.stack.build_context import MODULES, context_files, stage
-from lab.stack.fingerprint import fingerprints
+from lab.stack.fingerprint import fingerprints, image_fingerprints
 
 EXTRA_USER = '[[users]]\nname = "dave"\npassword = "Harbour-Light-55"\nin = ["domain"]\n'
 
@@ -24,8 +25,6 @@ def test_context_holds_what_the_dockerfiles_copy(tmp_path):
     for module in MODULES:                              # a module, or a subpackage
         assert any(f == module or f.startswith(f"{module}/") for f in files), module
     assert not any("__pycache__" in name for name in files)
-    users = [u["name"] for u in tomllib.loads(files["lab.toml"].decode())["users"]]
-    assert "dave" in users and "alice" in users         # the effective configuration
     for service in SERVICES:                            # every build input is there
         for name in service.build_inputs:
             assert any(f == name or f.startswith(f"{name}/") for f in files), name
@@ -37,7 +36,6 @@ def test_stage_writes_scripts_executable_and_drops_stale_files(tmp_path):
     assert target == config.build_dir
     assert os.access(target / "images" / "dc" / "entrypoint.sh", os.X_OK)
     assert not os.access(target / "images" / "dc" / "Dockerfile", os.X_OK)
-    assert (target / "lab.toml").stat().st_mode & 0o077 == 0     # it holds passwords
     (target / "images" / "old.txt").write_text("left from an older lab")
     before = (target / "lab" / "config" / "model.py").stat().st_mtime_ns
     stage(config)
@@ -51,8 +49,41 @@ def test_a_projects_extra_user_reaches_dc_and_proxy_only(tmp_path):
     assert {s for s in before if before[s] != after[s]} == {"dc", "proxy"}
 
 
-def test_an_environment_override_does_not_change_the_images_lab_toml(tmp_path):
+def test_no_password_is_in_what_images_are_built_from(tmp_path):
+    """Users and passwords reach dc and proxy when their containers are created
+    (`lab.stack.state_files`): `docker history` and the image layers hold none."""
+    config = _config(tmp_path, EXTRA_USER)
+    files = context_files(config)
+    assert "lab.toml" not in files
+    secrets = [config.admin_password, *(user.password for user in config.users)]
+    for name, content in files.items():
+        assert not any(secret.encode() in content for secret in secrets), name
+    handed = state_files.contents(config)["LAB_CONFIG_TOML"]
+    users = [u["name"] for u in tomllib.loads(handed)["users"]]
+    assert "dave" in users and "alice" in users         # the effective configuration
+    assert config.admin_password in handed
+
+
+def test_a_password_change_recreates_dc_and_proxy_and_rebuilds_nothing(tmp_path):
+    before = _config(tmp_path, EXTRA_USER)
+    after = _config(tmp_path, EXTRA_USER.replace("Harbour-Light-55", "Harbour-Light-56"))
+    assert image_fingerprints(before) == image_fingerprints(after)
+    old, new = fingerprints(before), fingerprints(after)
+    assert {s for s in old if old[s] != new[s]} == {"dc", "proxy"}
+
+
+def test_an_environment_override_recreates_but_rebuilds_nothing(tmp_path):
     config = _config(tmp_path)
     moved = load_config(file=tmp_path / "proj" / "lab.toml",
-                        environ={"LAB_PORT_WEB": "18080", "LAB_PROJECT": "other"})
-    assert context_files(config)["lab.toml"] == context_files(moved)["lab.toml"]
+                        environ={"LAB_PORT_WEB": "18080", "LAB_PROJECT": "other",
+                                 "LAB_STATE_HOME": str(tmp_path / "state")})
+    assert image_fingerprints(config) == image_fingerprints(moved)
+    assert state_files.contents(config)["LAB_CONFIG_TOML"] == \
+        state_files.contents(moved)["LAB_CONFIG_TOML"]
+
+
+def test_a_domain_name_change_rebuilds_the_dc_only_and_recreates_what_starts_from_it(tmp_path):
+    before = _config(tmp_path)
+    after = _config(tmp_path, '[domain]\nworkgroup = "OTHER"\n')
+    old, new = image_fingerprints(before), image_fingerprints(after)
+    assert {s for s in old if old[s] != new[s]} == {"dc"}

@@ -28,3 +28,20 @@ def test_ldap_bind_password_has_no_newline():
 def test_render_cli_usage(capsys):
     assert render.main(["nope"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_the_proxy_files_are_written_for_root_and_one_group_only(tmp_path):
+    import grp
+    import os
+
+    config = load_config(environ={})
+    group = grp.getgrgid(os.getgid()).gr_name
+    here = {path: str(tmp_path / path.rsplit("/", 1)[1]) for path in render.PROXY_FILES}
+    render.write_files(config, {here[p]: r for p, r in render.PROXY_FILES.items()},
+                       group=group, root_only={here[p] for p in render.ROOT_ONLY})
+    for path, written in here.items():
+        mode = 0o600 if path in render.ROOT_ONLY else 0o640
+        assert os.stat(written).st_mode & 0o777 == mode, path
+    assert {"/etc/lab/admin-password", "/etc/lab/socks-users"} <= render.ROOT_ONLY
+    assert (tmp_path / "admin-password").read_text() == config.admin_password
+    assert "HEALTH_USER=" in (tmp_path / "health-user").read_text()

@@ -197,7 +197,6 @@ class LabConfig:
             "LAB_DC_FQDN": self.dc_fqdn,
             "LAB_BASE_DN": self.base_dn,
             "LAB_LDAP_BIND_DN": f"cn={self.ldap_bind_user.name},cn=Users,{self.base_dn}",
-            "LAB_ADMIN_PASSWORD": self.admin_password,
             "LAB_PROXY_HOSTNAME": self.proxy_hostname,
             "LAB_PROXY_FQDN": self.proxy_fqdn,
             "LAB_PROXY_NETBIOS_NAME": self.proxy_netbios_name,

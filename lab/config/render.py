@@ -1,13 +1,18 @@
-"""Files the images derive from lab.toml at build time.
+"""Files the proxy's container derives from the configuration at each start.
 
-Run inside an image as `python3 -m lab.config.render WHAT` (stdout is the file), and
-imported by the unit tests. Standard library only: it runs on Debian's Python.
+`lab up` hands the container the effective configuration (/etc/lab/lab.toml, passwords
+included; never in the image), and its entrypoint runs
+`python3 -m lab.config.render /etc/lab/lab.toml` to write `PROXY_FILES`, readable by
+root and squid's group only. Standard library only: it runs on Debian's Python.
 """
 
 from __future__ import annotations
 
+import grp
+import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.config.discovery import load_file
@@ -54,17 +59,39 @@ def socks_users(config: LabConfig) -> str:
                    if user.in_htpasswd)
 
 
-RENDERERS = {"htpasswd": htpasswd, "ldap-bind-password": ldap_bind_password,
-             "health-user": health_user, "socks-users": socks_users}
+def admin_password(config: LabConfig) -> str:
+    """The domain Administrator's password, which the proxy joins the domain with."""
+    return config.admin_password
+
+
+#: What the entrypoint writes, and from what: for root and squid's group, but the
+#: passwords nothing in squid reads (`ROOT_ONLY`), for root alone.
+PROXY_FILES = {"/etc/squid/htpasswd": htpasswd,
+               "/etc/squid/ldap-bind-password": ldap_bind_password,
+               "/etc/lab/health-user": health_user,
+               "/etc/lab/socks-users": socks_users,
+               "/etc/lab/admin-password": admin_password}
+ROOT_ONLY = {"/etc/lab/socks-users", "/etc/lab/admin-password"}
+
+
+def write_files(config: LabConfig, files: dict[str, Callable[[LabConfig], str]],
+                group: str = "proxy", root_only: set[str] = ROOT_ONLY) -> None:
+    gid = grp.getgrnam(group).gr_gid
+    for path, renderer in files.items():
+        mode = 0o600 if path in root_only else 0o640
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "w") as out:
+            os.fchown(out.fileno(), 0, gid)
+            os.fchmod(out.fileno(), mode)
+            out.write(renderer(config))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in RENDERERS:
-        print(f"usage: python3 -m lab.config.render {{{'|'.join(RENDERERS)}}}", file=sys.stderr)
+    if len(argv) != 1 or not Path(argv[0]).is_file():
+        print("usage: python3 -m lab.config.render CONFIG (the lab.toml the container "
+              "was given)", file=sys.stderr)
         return 2
-    # in the image: /opt/lab/lab.toml, the effective configuration `lab up` staged
-    config = load_file(Path(__file__).resolve().parents[2] / "lab.toml", environ={})
-    sys.stdout.write(RENDERERS[argv[0]](config))
+    write_files(load_file(Path(argv[0]), environ={}), PROXY_FILES)
     return 0
 
 

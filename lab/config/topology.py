@@ -42,6 +42,9 @@ class Service:
     #: one's fingerprint, and a container of theirs created after this one started
     #: leaves this one stale. (`docker compose up` creates all before it starts any.)
     started_from: tuple[str, ...] = ()
+    #: compose variables passed to its build as arguments (docker-compose.yml's `args`):
+    #: names only, never a secret (`docker history` shows build arguments)
+    build_args: tuple[str, ...] = ()
 
 
 #: What of the lab package each image copies in: its root, and whole folders (the
@@ -51,8 +54,12 @@ _CONFIG = (*_PACKAGE_ROOT, "lab/config")
 
 SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",)),
-    Service("dc", 11, ("images/dc", "lab.toml", *_CONFIG), started_from=("dns",)),
-    Service("proxy", 12, ("images/proxy", "lab.toml", *_CONFIG), started_from=("dc",)),
+    # the domain is provisioned at build time from its names; users and passwords come
+    # at each start, from the configuration `lab up` hands the container
+    Service("dc", 11, ("images/dc", *_CONFIG), started_from=("dns",),
+            build_args=("LAB_REALM", "LAB_DOMAIN", "LAB_WORKGROUP", "LAB_DC_HOSTNAME",
+                        "LAB_DNS_HOSTNAME")),
+    Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",)),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
     Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy")),

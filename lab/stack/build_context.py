@@ -1,11 +1,11 @@
 """The images' build context, assembled in the project's state dir.
 
 Why not build from the package directory: it lives in site-packages (or a
-checkout), next to nothing a build should see, and the lab.toml the images need
-is the EFFECTIVE one (a project's file merged onto the packaged default), which
-exists in no directory. So `lab up` stages exactly what the Dockerfiles copy, in
-the layout they expect (`docker-compose.yml`, `images/`, `lab.toml`, `lab/*.py`),
-under `<state dir>/build/`, and compose runs there.
+checkout), next to much a build should not see. So `lab up` stages exactly what the
+Dockerfiles copy, in the layout they expect (`docker-compose.yml`, `images/`,
+`lab/*.py`), under `<state dir>/build/`, and compose runs there. No configuration is
+in it: users and passwords reach the containers when they are created
+(`lab.stack.state_files`), so no image holds a secret and changing one rebuilds nothing.
 
 `context_files` is the one list of those files: staging writes it and
 `lab.stack.fingerprint` hashes it, so a fingerprint always describes what was built.
@@ -17,7 +17,6 @@ from __future__ import annotations
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from lab.config import toml_writer
 from lab.config.discovery import package_dir
 from lab.config.model import LabConfig
 from lab.config.topology import SERVICES
@@ -56,15 +55,12 @@ def context_files(config: LabConfig) -> dict[str, bytes]:
     except FileNotFoundError as exc:
         raise StackError(f"the lab package at {package} is incomplete ({exc.filename} is "
                          "missing): reinstall lab") from None
-    files["lab.toml"] = toml_writer.dumps(config.document).encode()
     return dict(sorted(files.items()))
 
 
-def _mode(name: str, content: bytes) -> int:
+def _mode(content: bytes) -> int:
     # the Dockerfiles run scripts straight from COPY: a script needs its x bit,
-    # whatever the install kept of the package's file modes; lab.toml has passwords
-    if name == "lab.toml":
-        return 0o600
+    # whatever the install kept of the package's file modes
     return 0o755 if content.startswith(b"#!") else 0o644
 
 
@@ -76,7 +72,7 @@ def stage(config: LabConfig) -> Path:
     for name, content in files.items():
         path = target / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_if_changed(path, content, _mode(name, content))
+        write_if_changed(path, content, _mode(content))
     for path in sorted(target.rglob("*"), reverse=True):
         relative = path.relative_to(target).as_posix()
         if path.is_file() and relative not in files and not path.name.startswith("."):

@@ -1,12 +1,16 @@
-"""A digest of what each service is built and configured from.
+"""Digests of what each service is built from, and of what it runs with.
 
-Compose labels each container with its service's fingerprint; `lab up`
-rebuilds and recreates only the services whose fingerprint changed, and is a
-no-op when none did. The inputs are the staged build context's files
-(`lab.stack.build_context.context_files`: the effective lab.toml, not any one file on
-disk), so a project's extra user rebuilds dc and proxy only; and the compose
-file, so a changed health check or command recreates what it describes; and the
-files `lab up` makes for a service (`lab.stack.state_files`: its certificate, the PAC).
+`image_fingerprints`: over the files an image is built from (the staged build
+context, `lab.stack.build_context.context_files`) and its build arguments; the image
+carries it as its `lab.fingerprint` label, and `lab up` rebuilds an image only when
+it changed. Users, passwords, ports and certificates are not in any image.
+
+`fingerprints`: what a container is (compose labels it with this one): its image's
+fingerprint and those of the services it starts from (a new DC image means a new
+proxy too), the lab's settings and the compose file (ports, a health check, a
+command), and the files `lab up` hands it at creation (`lab.stack.state_files`: its
+certificate, the PAC, the users and passwords). `lab up` recreates exactly the
+services whose fingerprint changed, and is a no-op when none did.
 """
 
 from __future__ import annotations
@@ -14,32 +18,46 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lab.config import topology
 from lab.config.model import LabConfig
 from lab.config.topology import SERVICES, sources
 from lab.stack import state_files
-from lab.stack.build_context import context_files
+from lab.stack.build_context import COMPOSE_FILE, context_files
+
+
+def image_fingerprints(config: LabConfig) -> dict[str, str]:
+    """service -> 16 hex digits over its build inputs and build arguments."""
+    return _images(context_files(config), config.compose_env())
+
+
+def _images(files: dict[str, bytes], settings: dict[str, str]) -> dict[str, str]:
+    result = {}
+    for service in SERVICES:
+        digest = hashlib.sha256()
+        for name in service.build_inputs:
+            for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
+                digest.update(path.encode())
+                digest.update(files[path])
+        for arg in service.build_args:
+            digest.update(f"{arg}={settings[arg]}\n".encode())
+        result[service.name] = digest.hexdigest()[:16]
+    return result
 
 
 def fingerprints(config: LabConfig) -> dict[str, str]:
-    """service -> 16 hex digits over the lab's settings and the build inputs of the
-    service and of those it starts from (a new DC image means a new proxy too)."""
-    settings = json.dumps(config.compose_env(), sort_keys=True).encode()
-    files = context_files(config)
+    """service -> 16 hex digits over all a container of it is made from."""
+    files, env = context_files(config), config.compose_env()
+    images = _images(files, env)
+    settings = json.dumps(env, sort_keys=True).encode()
     made = state_files.contents(config)
     result = {}
     for service in SERVICES:
         digest = hashlib.sha256(settings)
-        # how compose runs it (ports, health checks, command) is part of what it is
-        digest.update(files.get("docker-compose.yml", b""))
-        inputs = sorted({name for s in (service.name, *sources(service.name))
-                         for name in topology.service(s).build_inputs})
-        for name in inputs:
-            for path in sorted(p for p in files if p == name or p.startswith(f"{name}/")):
-                digest.update(path.encode())
-                digest.update(files[path])
-        for state_file in state_files.of_service(service.name):   # certificates, PAC
+        digest.update(files[COMPOSE_FILE])
+        for name in sorted({service.name, *sources(service.name)}):
+            digest.update(f"{name}={images[name]}\n".encode())
+        for state_file in state_files.of_service(service.name):
             digest.update(state_file.variable.encode())
             digest.update(made[state_file.variable].encode())
         result[service.name] = digest.hexdigest()[:16]
     return result
+

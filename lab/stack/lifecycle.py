@@ -27,7 +27,7 @@ from lab.host import prepare
 from lab.stack import build_context, preflight, state_files
 from lab.stack.compose import LabCompose
 from lab.stack.engine import NO_ENGINE, Engine, ServiceState
-from lab.stack.fingerprint import fingerprints
+from lab.stack.fingerprint import fingerprints, image_fingerprints
 from lab.stack.lock import ProjectLock
 
 Say = Callable[[str], None]
@@ -78,15 +78,17 @@ class Stack:
         once; `up` remakes them after it has renewed certificates and the PAC)."""
         if self._derived is None:
             digests = fingerprints(self.config)
+            images = image_fingerprints(self.config)
             env = {**os.environ, **self.config.compose_env(),
                    **state_files.contents(self.config),
                    # the engine the SDK talks to, even when a docker context named it
                    **({"DOCKER_HOST": self.config.docker_host}
                       if self.config.docker_host else {}),
                    "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name(),
-                   **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in digests.items()}}
+                   **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in digests.items()},
+                   **{f"LAB_IMAGE_FINGERPRINT_{s.upper()}": d for s, d in images.items()}}
             context = build_context.stage(self.config)   # the compose file, what images copy
-            self._derived = _Derived(digests, LabCompose(
+            self._derived = _Derived(digests, images, LabCompose(
                 context=str(context), compose_file_name=build_context.COMPOSE_FILE,
                 project=self.config.project, env=env))
         return self._derived
@@ -124,7 +126,7 @@ class Stack:
 
     def stale_images(self) -> list[str]:
         """Services whose image is missing or was built from other inputs than today's."""
-        wanted = self.fingerprints
+        wanted = self._current().image_fingerprints
         return [service for service in SERVICE_NAMES
                 if self.engine.image_fingerprint(f"{self.config.project}-{service}")
                 != wanted[service]]
@@ -291,7 +293,8 @@ def _shielded(say: Say) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Derived:
-    fingerprints: dict[str, str]
+    fingerprints: dict[str, str]            # the containers'
+    image_fingerprints: dict[str, str]
     compose: LabCompose
 
 

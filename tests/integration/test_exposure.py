@@ -160,3 +160,35 @@ def _gateway_lan() -> str:
     out = subprocess.run(["ip", "-4", "route", "show", "default"], capture_output=True,
                          text=True, timeout=30, check=True).stdout.split()
     return out[out.index("via") + 1] if "via" in out else "10.0.0.1"
+
+
+def test_no_password_is_in_an_image_a_container_record_or_a_process_list(lab_stack,
+                                                                         lab_config):
+    """Users and passwords reach dc and proxy when they are created, as a file only root
+    reads: never a build argument (`docker history`), an environment variable or label
+    (`docker inspect`), or a command line (`ps`, which the host sees too)."""
+    secrets = [lab_config.admin_password, *(user.password for user in lab_config.users)]
+    project = lab_config.project
+    containers = [f"{project}-{service}-1" for service in ("dc", "proxy")]
+    seen = {}
+    for image in (f"{project}-dc", f"{project}-proxy"):
+        seen[f"docker history {image}"] = subprocess.run(
+            ["docker", "history", "--no-trunc", image], capture_output=True, text=True,
+            timeout=30, check=True).stdout
+        seen[f"docker image inspect {image}"] = subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, text=True,
+            timeout=30, check=True).stdout
+    seen["docker inspect"] = subprocess.run(["docker", "inspect", *containers],
+                                            capture_output=True, text=True, timeout=30,
+                                            check=True).stdout
+    for container in containers:        # their processes, as this host's `ps` shows them
+        seen[f"docker top {container}"] = subprocess.run(
+            ["docker", "top", container, "-o", "pid,args"], capture_output=True, text=True,
+            timeout=30, check=True).stdout
+        mode = subprocess.run(["docker", "exec", container, "stat", "-c", "%a %U",
+                               "/etc/lab/lab.toml"], capture_output=True, text=True,
+                              timeout=30, check=True).stdout.split()
+        assert mode == ["400", "root"], (container, mode)
+    leaks = [(where, secret[:3] + "…") for where, text in seen.items()
+             for secret in secrets if secret in text]
+    assert not leaks, leaks

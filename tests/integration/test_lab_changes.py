@@ -1,5 +1,5 @@
 """A private lab built from a copy of the repo: a user added to lab.toml works after
-the next `lab up` (only dc and proxy recreated), and a DC recreated under a running
+the next `lab up` (only dc and proxy recreated, nothing rebuilt), and a DC recreated under a running
 proxy is noticed (unhealthy) and mended by `lab up`."""
 
 import json
@@ -65,6 +65,7 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
                     f'"{password}"\nin = ["domain"]\ngroups = ["proxy-users"]\n')
     proc = lab(env, "up")
     assert proc.returncode == 0, proc.stderr
+    assert "building image" not in proc.stderr, "users are not in any image"
     after = container_ids(env)
     assert after["dns"] == before["dns"] and after["web"] == before["web"]
     assert after["dc"] != before["dc"] and after["proxy"] != before["proxy"]

@@ -23,11 +23,29 @@ def private_images():
     remove_private_lab(side_by_side_env(PROJECT, SUBNET))
 
 
+@pytest.fixture(scope="module")
+def private_env_of_module(private_images):
+    return side_by_side_env(PROJECT, SUBNET)
+
+
+# Each test states what it starts from: the private lab down, or up. The file's order
+# lets one test's lab be the next one's start (a lab start costs ~20 s on 2 cores
+# under the suite), while any test still runs alone: `lab up` of a running lab is a
+# no-op, and `lab down` of an absent one is quick.
 @pytest.fixture
-def private_env(private_images):
-    env = side_by_side_env(PROJECT, SUBNET)
-    yield env
-    run_lab("down", env=env, timeout=120)
+def lab_down(private_env_of_module):
+    env = dict(private_env_of_module)
+    proc = run_lab("down", env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return env
+
+
+@pytest.fixture
+def lab_up(private_env_of_module):
+    env = dict(private_env_of_module)
+    proc = run_lab("up", env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return env
 
 
 def lab(env, *args, timeout=300):
@@ -43,78 +61,33 @@ def docker_objects(kind: str) -> list[str]:
                           check=True).stdout.split()
 
 
-@pytest.mark.timeout(400)
-def test_up_then_down_leaves_nothing_of_the_project(lab_stack, private_env):
-    proc = lab(private_env, "up")
-    assert proc.returncode == 0, proc.stderr
-    status = json.loads(lab(private_env, "status", "--json").stdout)
-    assert status["project"] == PROJECT
-    assert status["proxy"]["noauth"]["port"] == int(private_env["LAB_PORT_PROXY_NOAUTH"])
-    assert len(docker_objects("container")) == len(SERVICE_NAMES) and docker_objects("network")
-
-    proc = lab(private_env, "down", timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert docker_objects("container") == []
-    assert docker_objects("network") == []
-    assert docker_objects("volume") == []
-    assert lab_stack.is_up(), "taking down the private lab touched the shared one"
-
-
 @pytest.mark.timeout(120)
-def test_port_in_use_is_named_with_its_fix(lab_stack, private_env):
+def test_port_in_use_is_named_with_its_fix(lab_stack, lab_down):
+    env = lab_down
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", int(private_env["LAB_PORT_WEB"])))
+        squatter.bind(("127.0.0.1", int(env["LAB_PORT_WEB"])))
         squatter.listen()
-        proc = lab(private_env, "up")
+        proc = lab(env, "up")
     assert proc.returncode == 1
-    assert f"port {private_env['LAB_PORT_WEB']}/TCP (web)" in proc.stderr
+    assert f"port {env['LAB_PORT_WEB']}/TCP (web)" in proc.stderr
     assert "LAB_PORT_WEB" in proc.stderr
     assert docker_objects("container") == []
 
 
 @pytest.mark.timeout(120)
-def test_subnet_clash_is_named_with_its_fix(lab_stack, private_env):
-    private_env["LAB_SUBNET"] = str(lab_stack.config.subnet)
-    proc = lab(private_env, "up")
+def test_subnet_clash_is_named_with_its_fix(lab_stack, lab_down):
+    env = lab_down
+    env["LAB_SUBNET"] = str(lab_stack.config.subnet)
+    proc = lab(env, "up")
     assert proc.returncode == 1
     assert "overlaps docker network" in proc.stderr and "LAB_SUBNET" in proc.stderr
     assert docker_objects("container") == [] and docker_objects("network") == []
 
 
 @pytest.mark.timeout(400)
-def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, private_env):
-    """Bug: two `lab up` for one project tore down each other's containers."""
-    procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
-    for p in procs:
-        p.stdout.close()
-        p.stderr.close()
-    assert [code for code, _ in results] == [0, 0], results
-    assert sum("already up" in err for _, err in results) == 1, results
-    assert sum("starting containers" in err for _, err in results) == 1, results
-    assert len(docker_objects("container")) == len(SERVICE_NAMES)
-
-
-@pytest.mark.timeout(400)
-def test_sigkill_of_up_mid_start_then_up_recovers(lab_stack, private_env):
-    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:                    # an event, not a sleep: it is starting
-        if "starting containers" in line:
-            break
-    proc.kill()
-    proc.wait(timeout=30)
-    proc.stderr.close()
-    again = lab(private_env, "up")
-    assert again.returncode == 0, again.stderr
-    assert json.loads(lab(private_env, "status", "--json").stdout)["project"] == PROJECT
-
-
-@pytest.mark.timeout(400)
-def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, private_env):
-    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=private_env,
+def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, lab_down):
+    env = lab_down
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in proc.stderr:
@@ -130,29 +103,77 @@ def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, private_env):
 
 
 @pytest.mark.timeout(400)
+def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, lab_down):
+    env = lab_down
+    """Bug: two `lab up` for one project tore down each other's containers."""
+    procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert [code for code, _ in results] == [0, 0], results
+    assert sum("already up" in err for _, err in results) == 1, results
+    assert sum("starting containers" in err for _, err in results) == 1, results
+    assert len(docker_objects("container")) == len(SERVICE_NAMES)
+
+
+@pytest.mark.timeout(400)
 def test_docker_restart_of_every_service_then_up_attaches_without_recreating(
-        lab_stack, private_env):
+        lab_stack, lab_up):
     """`docker restart` (by hand, or the engine's own restart) keeps each container's
     files and volumes: every service must come back by itself, with no recreation
     (a proxy restarted by hand was once seen to stay exited)."""
-    assert lab(private_env, "up").returncode == 0
+    env = lab_up
     before = sorted(docker_objects("container"))
     subprocess.run(["docker", "restart", "--time", "3", *before], check=True,
                    capture_output=True, timeout=120)
-    proc = lab(private_env, "up")
+    proc = lab(env, "up")
     assert proc.returncode == 0, proc.stderr
     assert "recreating" not in proc.stderr, proc.stderr
     assert sorted(docker_objects("container")) == before, "a service had to be recreated"
-    check = lab(private_env, "check")
+    check = lab(env, "check")
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 @pytest.mark.timeout(400)
-def test_down_all_takes_down_a_project_and_its_images(lab_stack, private_env):
+def test_status_then_down_leaves_nothing_of_the_project(lab_stack, lab_up):
+    env = lab_up
+    status = json.loads(lab(env, "status", "--json").stdout)
+    assert status["project"] == PROJECT
+    assert status["proxy"]["noauth"]["port"] == int(env["LAB_PORT_PROXY_NOAUTH"])
+    assert len(docker_objects("container")) == len(SERVICE_NAMES) and docker_objects("network")
+
+    proc = lab(env, "down", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert docker_objects("container") == []
+    assert docker_objects("network") == []
+    assert docker_objects("volume") == []
+    assert lab_stack.is_up(), "taking down the private lab touched the shared one"
+
+
+@pytest.mark.timeout(400)
+def test_sigkill_of_up_mid_start_then_up_recovers(lab_stack, lab_down):
+    env = lab_down
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:                    # an event, not a sleep: it is starting
+        if "starting containers" in line:
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    again = lab(env, "up")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(lab(env, "status", "--json").stdout)["project"] == PROJECT
+
+
+@pytest.mark.timeout(400)
+def test_down_all_takes_down_a_project_and_its_images(lab_stack, lab_up):
     from lab.stack.engine import Engine
     from lab.stack.prune import down_all
 
-    assert lab(private_env, "up").returncode == 0
     engine = Engine()
     said = []
     projects = down_all(engine, said.append, keep_images={lab_stack.config.project},

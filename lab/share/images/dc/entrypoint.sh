@@ -1,6 +1,7 @@
 #!/bin/sh
-# Export the proxy's keytab (its HTTP principals) to the volume the proxy mounts,
-# then run samba in the foreground, logging to stdout (docker compose logs dc).
+# Apply the configuration's users and passwords (apply_users.py, while bind starts),
+# export the proxy's keytab (its HTTP principals) to the volume the proxy mounts, then
+# run samba in the foreground, logging to stdout (docker compose logs dc).
 # The export runs beside samba's start rather than before it: samba-tool takes
 # ~0.3 s a call, and the proxy needs the keytab only for squid's Negotiate, after
 # its own domain join (which needs samba answering).
@@ -36,9 +37,8 @@ export_keytab() {
     chmod 644 "$keytab.new" &&   # squid's helper runs as user proxy; a test lab
     mv -f "$keytab.new" "$keytab"
 }
-# A failed export stops the DC (tini, PID 1, passes the TERM to samba): `lab up`
-# then names the DC and shows this line, rather than the proxy waiting in vain.
-( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
+python3 /etc/lab/apply_users.py &
+applying=$!
 # samba registers its dynamic records in bind as it starts: let bind answer first
 # (it starts alongside; bounded, as bind offers no readiness event)
 tries=0
@@ -47,4 +47,8 @@ until dig +short +time=1 +tries=1 -p "$LAB_CPORT_DNS" @"$LAB_DNS_IP" "$LAB_DOMAI
     [ "$tries" -le 300 ] || { echo "bind at $LAB_DNS_IP did not answer within 30 s" >&2; exit 1; }
     sleep 0.1
 done
+wait "$applying" || { echo "applying the users and passwords of /etc/lab/lab.toml failed" >&2; exit 1; }
+# A failed export stops the DC (tini, PID 1, passes the TERM to samba): `lab up`
+# then names the DC and shows this line, rather than the proxy waiting in vain.
+( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
 exec samba --foreground --no-process-group --debug-stdout

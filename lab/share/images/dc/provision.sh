@@ -3,11 +3,14 @@
 # then starts in ~5 s instead of ~12 s). --host-name makes it independent of
 # the build container's random hostname.
 set -eu
-: "${LAB_REALM:?}${LAB_DOMAIN:?}${LAB_WORKGROUP:?}${LAB_DC_HOSTNAME:?}${LAB_DNS_HOSTNAME:?}${LAB_ADMIN_PASSWORD:?build through \`lab up\`}"
+: "${LAB_REALM:?}${LAB_DOMAIN:?}${LAB_WORKGROUP:?}${LAB_DC_HOSTNAME:?}${LAB_DNS_HOSTNAME:?build through \`lab up\`}"
 rm -f /etc/samba/smb.conf /etc/krb5.conf
+# The Administrator password given here is random and kept nowhere: every start sets
+# the configuration's (apply_users.py) before samba answers anyone.
 samba-tool domain provision \
     --realm="$LAB_REALM" --domain="$LAB_WORKGROUP" --server-role=dc \
-    --host-name="$LAB_DC_HOSTNAME" --adminpass="$LAB_ADMIN_PASSWORD" \
+    --host-name="$LAB_DC_HOSTNAME" \
+    --adminpass="Aa1-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     --use-rfc2307 --dns-backend=NONE \
     --option="server services = -dns" \
     --option="nsupdate command = /usr/bin/nsupdate" \

@@ -13,6 +13,17 @@ envsubst "$vars" < /etc/lab/smb.conf.template > /etc/samba/smb.conf
 envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf
 envsubst "$vars" < /etc/lab/danted.conf.template > /etc/danted.conf
 
+# Users and passwords, from the configuration `lab up` handed this container (never in
+# the image): squid's htpasswd and LDAP bind password, the health check's users, the
+# Administrator's password for the join, and dante's users (system users, no home, no
+# shell, with the htpasswd users' passwords).
+(cd /opt/lab && python3 -m lab.config.render /etc/lab/lab.toml)
+cut -d: -f1 /etc/lab/socks-users | while read -r user; do
+    id -u "$user" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$user"
+done
+chpasswd --crypt-method SHA512 < /etc/lab/socks-users
+rm -f /etc/lab/socks-users
+
 # SOCKS5 needs nothing from the DC: start it first, so it is up while the join runs.
 danted -f /etc/danted.conf &
 
@@ -44,7 +55,8 @@ done
 
 # A fresh machine account on every start: a DC recreated since the last one
 # knows nothing of the old. The DC answers LDAP a moment before it can take a join.
-until out=$(net ads join -U "Administrator%${LAB_ADMIN_PASSWORD}" --no-dns-updates 2>&1); do
+# The password from a file (Samba's PASSWD_FILE), never on a command line `ps` shows.
+until out=$(PASSWD_FILE=/etc/lab/admin-password net ads join -U Administrator --no-dns-updates 2>&1); do
     in_time || { echo "net ads join still failed 60 s after the proxy's start: $out" >&2; exit 1; }
     sleep 0.1
 done

@@ -5,13 +5,16 @@
 set -euo pipefail
 curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:${LAB_CPORT_PROXY_NOAUTH}/squid-internal-mgr/info
 wbinfo -t >/dev/null                       # our machine account still trusted
-. /etc/lab-health-user
+. /etc/lab/health-user
 url="http://web.${LAB_DOMAIN}/simpleresource"
+# A user and password reach curl as a line of its config on standard input (-K -),
+# never on its command line, which `ps` shows (in here and on the host).
+proxy_user() { local c=${1//\\/\\\\}; printf 'proxy-user = "%s"\n' "${c//\"/\\\"}"; }
 export KRB5CCNAME=FILE:/tmp/health.ccache
 klist -s 2>/dev/null || echo "$HEALTH_PASSWORD" | kinit "$HEALTH_USER" >/dev/null
 curl -fsS -o /dev/null --max-time 3 --proxy-negotiate -U : -x "http://${LAB_PROXY_FQDN}:${LAB_CPORT_PROXY_NEGOTIATE}" "$url"
 # SOCKS5 (dante): a real request with an htpasswd user, the name resolved by dante
-curl -fsS -o /dev/null --max-time 3 -x "socks5h://127.0.0.1:${LAB_CPORT_SOCKS}" \
-     -U "${SOCKS_USER}:${SOCKS_PASSWORD}" "$url"
-curl -fsS -o /dev/null --max-time 3 --proxy-ntlm -U "${LAB_WORKGROUP}\\${HEALTH_USER}:${HEALTH_PASSWORD}" \
-     -x "http://127.0.0.1:${LAB_CPORT_PROXY_NTLM}" "$url"
+curl -fsS -o /dev/null --max-time 3 -x "socks5h://127.0.0.1:${LAB_CPORT_SOCKS}" -K - "$url" \
+     <<< "$(proxy_user "${SOCKS_USER}:${SOCKS_PASSWORD}")"
+curl -fsS -o /dev/null --max-time 3 --proxy-ntlm -x "http://127.0.0.1:${LAB_CPORT_PROXY_NTLM}" \
+     -K - "$url" <<< "$(proxy_user "${LAB_WORKGROUP}\\${HEALTH_USER}:${HEALTH_PASSWORD}")"
