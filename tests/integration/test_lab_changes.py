@@ -13,6 +13,7 @@ from lab.clients.curl import proxy_args
 from lab.config.discovery import load_config
 from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
+from lab.stack.lifecycle import Stack
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import copy_repo, curl, remove_private_lab, run_lab
 
@@ -94,13 +95,9 @@ def test_dc_recreated_under_the_proxy_is_noticed_and_mended(copy_env):
     DC's container is newer than its own."""
     root, env = copy_env
     assert lab(env, "up").returncode == 0
-    config = load_config(root, environ=env)
-    compose = ["docker", "compose", "-f", str(config.build_dir / "docker-compose.yml"),
-               "-p", PROJECT]
-    compose_env = {**env, **config.compose_env(),
-                   "LAB_BASE_IMAGE": "unused-no-build"}
-    subprocess.run([*compose, "up", "-d", "--force-recreate", "--no-deps", "--no-build", "dc"],
-                   env=compose_env, capture_output=True, timeout=120, check=True)
+    # compose itself recreates the DC, with everything `lab up` would hand it
+    Stack(load_config(root, environ=env)).compose.run(
+        "up", "-d", "--force-recreate", "--no-deps", "--no-build", "dc", timeout=120)
     proxy = container_ids(env)["proxy"]
     check = subprocess.run(["docker", "exec", proxy, "/etc/lab/healthcheck.sh"],
                            capture_output=True, text=True, timeout=60)
