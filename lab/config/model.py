@@ -83,7 +83,7 @@ class LabConfig:
     docker_env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     state_home: Path = Path.home() / ".local" / "state"
     #: the merged file document (project settled, before environment overrides): what
-    #: the images get as their lab.toml, so an override alone never rebuilds them
+    #: dc and proxy are handed as their lab.toml, so an override alone never recreates them
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
