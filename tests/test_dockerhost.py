@@ -108,7 +108,9 @@ def test_publishing_beyond_loopback_needs_lab_allow(tmp_path):
     from lab.stack.preflight import check_admission
 
     check_admission(load_config(environ={"LAB_STATE_HOME": str(tmp_path)}))
-    check_admission(load_config(environ={"LAB_BIND": "0.0.0.0", "LAB_ALLOW": "10.0.0.0/8"}))
+    state = {"LAB_STATE_HOME": str(tmp_path)}
+    check_admission(load_config(environ={"LAB_BIND": "0.0.0.0", "LAB_ALLOW": "10.0.0.0/8",
+                                         **state}))
     with pytest.raises(StackError, match="LAB_BIND=0.0.0.0 publishes the lab beyond this "
                                          "machine: set LAB_ALLOW"):
-        check_admission(load_config(environ={"LAB_BIND": "0.0.0.0"}))
+        check_admission(load_config(environ={"LAB_BIND": "0.0.0.0", **state}))

@@ -17,6 +17,10 @@ a default one replaces that entry whole. The merged document is then validated
 as one file (`lab.config.schema`): an unknown key is still caught, with the closest
 known name.
 
+Passwords: a lab published beyond loopback (`LAB_BIND`) gets generated passwords for
+every account the project's own file sets none for (`lab.config.generated`): the
+packaged ones are public.
+
 Project names: a project's file that does not set `[lab] project` gets
 `lab-<directory>-<6 hex digits of the directory's path>`, so two projects (or two
 checkouts) on one machine never share a lab by accident; the default alone is
@@ -34,6 +38,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from lab.config.generated import with_generated_passwords
 from lab.config.model import FILE_NAME, LabConfig, Origin, from_document
 from lab.errors import ConfigError
 
@@ -155,9 +160,14 @@ def load(file: Path | None, root: Path | None, environ: dict[str, str],
     """`load_config`'s work: resolve, merge, validate; errors name the file
     the user wrote (the schema's messages say `lab.toml`)."""
     origin, document = resolve(file, root, environ, cwd)
+    where = origin.file.parent if origin.file else cwd
     try:
-        return from_document(document, origin.file.parent if origin.file else cwd,
-                             environ, origin)
+        config = from_document(document, where, environ, origin)
+        if config.published_beyond_loopback:          # the packaged passwords are public
+            own = read(origin.file) if origin.file else {}
+            config = from_document(with_generated_passwords(document, own, config.state_dir),
+                                   where, environ, origin)
+        return config
     except ConfigError as exc:
         message = str(exc)
         if not message.startswith(FILE_NAME):

@@ -20,6 +20,9 @@ def tool():
 
 @pytest.hookimpl(trylast=True)      # after -m has deselected what it does not want
 def pytest_collection_modifyitems(config, items):
+    # files that start labs of their own first (a stable sort: the same order on every
+    # xdist worker): `--dist loadfile` hands files out in this order
+    items.sort(key=lambda item: item.get_closest_marker("private_lab") is None)
     """A test marked `exclusive` breaks the shared lab for a while (faults on its ports,
     a paused DC): beside xdist workers using that lab it would fail them at random."""
     unmarked = [item.nodeid for item in items if "lab_faults" in item.fixturenames

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -100,13 +101,18 @@ def test_dc_paused_ldap_refuses_within_seconds(lab_faults, lab_stack, lab_endpoi
     """A proxy whose DC is frozen answers within seconds: 407 on ldap and group
     (squid's LDAP check gives up after 5 s), not a hang."""
     lab_faults.pause("dc")
-    for port in ("ldap", "group"):
+
+    def ask(port):
         # a password squid has never seen: it must ask the DC (a cached one would pass)
         password = f"Never-Cached-{uuid.uuid4().hex[:8]}"
         proxy = lab_endpoints.proxy[port]
-        code, seconds = timed_curl(url, "-f", *proxy_args(proxy, user="bob",
-                                                           password=password),
-                                   max_time=30)
+        return timed_curl(url, "-f", *proxy_args(proxy, user="bob", password=password),
+                          max_time=30)
+
+    ports = ("ldap", "group")
+    with ThreadPoolExecutor(len(ports)) as pool:          # both ports at once
+        answers = dict(zip(ports, pool.map(ask, ports), strict=True))
+    for port, (code, seconds) in answers.items():
         assert code == 22 and seconds < 12, (port, code, seconds)     # 407, not a hang
 
 

@@ -17,6 +17,8 @@ from lab.stack.lifecycle import Stack
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import copy_repo, curl, remove_private_lab, run_lab
 
+pytestmark = pytest.mark.private_lab
+
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
 NEW_USER = ("dave", "Harbour-Light-55")

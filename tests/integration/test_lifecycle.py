@@ -12,6 +12,8 @@ from lab.config.topology import SERVICE_NAMES
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import remove_private_lab, run_lab
 
+pytestmark = pytest.mark.private_lab
+
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
 

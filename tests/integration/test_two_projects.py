@@ -14,6 +14,8 @@ from lab.config.topology import PORTS
 from lab.stack.engine import Engine
 from lab.testing.ports import free_port
 
+pytestmark = pytest.mark.private_lab
+
 #: Two halves of this suite's private /24 (a lab needs a /27 or larger).
 SUBNETS = {"alpha": "172.29.72.0/25", "beta": "172.29.72.128/25"}
 

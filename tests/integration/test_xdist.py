@@ -10,6 +10,8 @@ from lab.stack.engine import Engine
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import REPO, remove_private_lab
 
+pytestmark = pytest.mark.private_lab
+
 PROJECT = "lab-xdist-test"
 SUBNET = "172.29.58.0/24"
 
