@@ -6,10 +6,12 @@ part that sees it (the fault layer, bind, the DC's firewall), until LAB_ALLOW na
 this host is let in throughout."""
 
 import ipaddress
+import json
 import subprocess
 
 import pytest
 
+from lab.config.discovery import load_config
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import other_host_address, remove_private_lab, run_lab
 
@@ -96,3 +98,33 @@ def test_lab_allow_decides_who_gets_in_on_every_port(published, foreign):
     assert up.returncode == 0, up.stderr[-3000:]
     outside = _attempts(admitted, address, foreign)
     assert all(code == 0 for code in outside.values()), outside
+
+
+def test_the_packaged_passwords_are_refused_and_the_generated_ones_work(published, foreign):
+    """Beyond loopback the lab's passwords are its own (lab.config.generated): the
+    packaged ones, public in this repository, get a client from the network nowhere."""
+    env, address = published
+    admitted = {**env, "LAB_ALLOW": f"{NOBODY},{FOREIGN}"}
+    up = run_lab("up", env=admitted, timeout=600)
+    assert up.returncode == 0, up.stderr[-3000:]
+    status = json.loads(run_lab("status", "--json", env=admitted, timeout=60).stdout)
+    packaged = load_config(environ={"LAB_STATE_HOME": "/nonexistent"})
+    alice = packaged.user("alice")
+    for port in ("basic", "ldap", "ntlm"):
+        given = status["proxy"][port]
+        assert given["username"] == "alice" and given["password"] != alice.password
+        for password, code in ((alice.password, "407"), (given["password"], "200")):
+            extra = ["--proxy-ntlm", "-U", f"AD\\alice:{password}"] if port == "ntlm" \
+                else ["-U", f"alice:{password}"]
+            got = subprocess.run(
+                [*foreign, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                 "--max-time", "10", *extra, "-x", f"http://{address}:{given['port']}",
+                 "http://web.ad.example.com/simpleresource"],
+                capture_output=True, text=True, timeout=30).stdout
+            assert got == code, (port, got)
+    bind = subprocess.run([*foreign, "ldapsearch", "-x", "-o", "nettimeout=5", "-H",
+                           f"ldap://{address}:{status['dc']['ldap']['port']}",
+                           "-D", f"Administrator@{packaged.domain}", "-w",
+                           packaged.admin_password, "-b", "", "-s", "base"],
+                          capture_output=True, text=True, timeout=30)
+    assert bind.returncode == 49, bind.stderr              # invalid credentials
