@@ -1,9 +1,14 @@
 """What lab reads from the engine's container records (the Docker SDK's `attrs`)."""
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import docker
+import pytest
 
+from lab.errors import LabNotRunning
 from lab.stack.engine import Engine, ServiceState, _state_of
 
 
@@ -72,3 +77,21 @@ def test_replaced_images_are_pruned_for_this_project_only():
     client = SimpleNamespace(images=SimpleNamespace(prune=lambda filters: calls.append(filters)))
     Engine(client).prune_replaced_images("p1")
     assert calls == [{"dangling": True, "label": "com.docker.compose.project=p1"}]
+
+
+@pytest.mark.parametrize("docker_host,loaded", [("", False), ("unix:///var/run/docker.sock", False),
+                                                ("ssh://lab@10.0.0.5", True)])
+def test_the_sdks_ssh_transport_is_loaded_only_for_an_ssh_engine(docker_host, loaded):
+    """paramiko is 0.13 s (and more, with what it imports) of every `lab` command."""
+    code = ("import sys, lab.stack, docker; "
+            "print(sys.modules.get('paramiko') is not None)")
+    env = {**os.environ, "DOCKER_HOST": docker_host}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.strip() == str(loaded)
+
+
+def test_an_ssh_engine_named_too_late_for_the_sdk_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "paramiko", None)
+    with pytest.raises(LabNotRunning, match="export it, or `docker context use`"):
+        Engine(docker_host="ssh://lab@10.0.0.5").client  # noqa: B018

@@ -10,7 +10,11 @@ before `up` (`preflight`), rebuild digests and the build context
 modules; nothing above it.
 """
 
+from lab.stack.engine import leave_out_unused_ssh_transport
+
+leave_out_unused_ssh_transport()        # before anything imports the Docker SDK
+
 # What users import (`from lab.stack import Stack`).
-from lab.stack.lifecycle import Stack
+from lab.stack.lifecycle import Stack  # noqa: E402
 
 __all__ = ["Stack"]
