@@ -34,20 +34,21 @@ def private_env_of_module(private_images):
 # lets one test's lab be the next one's start (a lab start costs ~20 s on 2 cores
 # under the suite), while any test still runs alone: `lab up` of a running lab is a
 # no-op, and `lab down` of an absent one is quick.
-@pytest.fixture
-def lab_down(private_env_of_module):
-    env = dict(private_env_of_module)
-    proc = run_lab("down", env=env, timeout=120)
+def _after(command: str, env_of_module: dict[str, str]) -> dict[str, str]:
+    env = dict(env_of_module)               # a test may change its copy
+    proc = run_lab(command, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return env
+
+
+@pytest.fixture
+def lab_down(private_env_of_module):
+    return _after("down", private_env_of_module)
 
 
 @pytest.fixture
 def lab_up(private_env_of_module):
-    env = dict(private_env_of_module)
-    proc = run_lab("up", env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return env
+    return _after("up", private_env_of_module)
 
 
 def lab(env, *args, timeout=300):
