@@ -18,7 +18,12 @@ from lab.files import write_atomic, write_if_changed
 #: Where a PAC-only scenario puts the PAC's URL: `auto_proxy` is the variable
 #: Chromium reads on Linux; LAB_PAC_URL is ours, for clients that take a PAC URL.
 PAC_VARIABLES = ("auto_proxy", "LAB_PAC_URL")
-CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+#: Where each ecosystem reads the CAs to trust: OpenSSL (and Python's ssl, Go on Linux),
+#: requests, curl, Node, git, pip, npm, the AWS SDKs and CLI. Each names the whole bundle
+#: (the system's CAs plus the scenario's), as npm's `cafile` and pip's `cert` replace
+#: the defaults rather than add to them.
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+                "GIT_SSL_CAINFO", "PIP_CERT", "NPM_CONFIG_CAFILE", "AWS_CA_BUNDLE")
 _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 #: Every variable a scenario owns: set from the scenario, or removed from the
 #: inherited environment (a user's own `no_proxy=*` must not leak into a run).
