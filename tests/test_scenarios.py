@@ -208,6 +208,16 @@ def test_negotiate_has_a_ticket_a_config_mapping_localhost_and_no_url_credential
     assert "KRB5CCNAME" not in catalogue["basic"].env
 
 
+def test_negotiate_no_ticket_has_the_realm_but_an_empty_cache(catalogue):
+    env = catalogue["negotiate-no-ticket"].env
+    assert env["http_proxy"] == "http://localhost:3131"            # no URL credentials
+    assert "localhost = AD.EXAMPLE.COM" in Path(env["KRB5_CONFIG"]).read_text()
+    ccache = Path(env["KRB5CCNAME"].removeprefix("FILE:"))
+    assert not ccache.exists()
+    assert ccache != Path(catalogue["negotiate"].env["KRB5CCNAME"].removeprefix("FILE:"))
+    assert catalogue["negotiate-no-ticket"].expect == "proxy-auth"
+
+
 def test_no_kinit_unless_a_kerberos_scenario_is_chosen(endpoints, kinits, tmp_path):
     build_scenarios(endpoints, ["basic", "ntlm"], run="r", workdir=tmp_path / "w")
     assert kinits == []

@@ -34,7 +34,9 @@ class Spec:
     description: str
     expect: Expect
     port: str | None                  # lab proxy port; None: a closed port (proxy-down)
-    credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "uncached"] = "none"
+    #: "kerberos": a ticket in KRB5CCNAME; "no-ticket": the realm configured, the cache empty
+    credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "no-ticket",
+                         "uncached"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
@@ -69,6 +71,9 @@ SPECS: tuple[Spec, ...] = (
          "called localhost (no credentials in the URL)", "ok", "negotiate", "kerberos"),
     Spec("negotiate-https", "Kerberos (Negotiate), HTTPS through CONNECT", "ok", "negotiate",
          "kerberos", "https"),
+    Spec("negotiate-no-ticket", "Kerberos (Negotiate) port, the realm configured but the "
+         "ticket cache in KRB5CCNAME empty (a user not logged in to the domain): must fail "
+         "on 407 at once, not hang or prompt", "proxy-auth", "negotiate", "no-ticket"),
     Spec("ntlm", "NTLM via winbind; the domain goes in the user name: {workgroup}\\user "
          "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
          "valid"),

@@ -49,6 +49,9 @@ from lab.scenarios.clientenv import (
 
 #: what the wrong-password scenarios send, for the port's `wrong_username`
 WRONG_PASSWORD = "Not-Their-Password-1"
+#: the credentials of the scenarios that call the proxy by its Kerberos name, with the
+#: realm configured (KRB5_CONFIG): a ticket in the cache, or none
+KERBEROS = ("kerberos", "no-ticket")
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
         return f"http://{LOOPBACK}:{gateways[s.name]}", None
     proxy = endpoints.proxy[s.port]
     where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
-    if s.credentials == "kerberos":
+    if s.credentials in KERBEROS:
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
                       "wrong": (proxy.wrong_username, WRONG_PASSWORD),
@@ -237,7 +240,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         Path(endpoints.web.ca_cert).parent, Path(endpoints.web.ca_cert),
         Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate else None)
     session = None
-    if any(s.credentials == "kerberos" for s in chosen):
+    if any(s.credentials in KERBEROS for s in chosen):
         user = endpoints.proxy["negotiate"]
         kdc = endpoints.dc.kerberos
         session = kinit(user.username or "", user.password or "", endpoints.dc.realm, kdc.host,
@@ -278,10 +281,13 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "
                            "where it is (an older lab?): `lab up`")
         env.update({name: str(bundles[s.trust]) for name in CA_VARIABLES})
-        if session is not None and s.credentials == "kerberos":
+        if session is not None and s.credentials in KERBEROS:
             ccache = workdir / s.name / "ccache"
             ccache.parent.mkdir(mode=0o700, exist_ok=True)
-            copy_private(session.ccache, ccache)
+            if s.credentials == "kerberos":
+                copy_private(session.ccache, ccache)
+            else:                                   # no-ticket: a cache with nothing in it
+                ccache.unlink(missing_ok=True)
             env.update(KRB5CCNAME=f"FILE:{ccache}", KRB5_CONFIG=str(session.config))
         url = https_url if s.scheme == "https" else http_url
         env.update(LAB_URL=url, LAB_HTTPS_URL=https_url, LAB_SCENARIO=s.name,

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -264,3 +265,31 @@ def _html_rows(page: str) -> int:
     parser.feed(page)
     return parser.rows
 
+
+
+def test_negotiate_without_a_ticket_fails_on_407_at_once(tool):
+    """Where Kerberos is set up but the user holds no ticket, a client must take the 407,
+    not hang or prompt: curl --proxy-negotiate, and lab.proxy in the same environment."""
+    code, doc = matrix("--only", "negotiate-no-ticket", "--", tool("curl"), *CURL[1:])
+    [run] = doc["scenarios"]
+    assert code == 0 and run["verdict"] == "pass", run
+    assert run["exit_code"] == 22 and run["seconds"] < 5 and not run["origin_seen"]
+    script = ("import os, sys\n"
+              "from twisted.internet import defer, task\n"
+              "from lab.proxy import ProxyAuthenticationError, ProxyWebClient\n"
+              "async def main(reactor):\n"
+              "    port = int(os.environ['http_proxy'].rsplit(':', 1)[1])\n"
+              "    client = ProxyWebClient('localhost', port, None, None, reactor=reactor)\n"
+              "    try:\n"
+              "        await client.get_page(os.environ['LAB_URL'])\n"
+              "    except ProxyAuthenticationError as error:\n"
+              "        print('refused:', error.code, error.schemes)\n"
+              "    finally:\n"
+              "        await client.shutdown()\n"
+              "task.react(lambda reactor: defer.ensureDeferred(main(reactor)))\n")
+    started = time.monotonic()
+    proc = run_lab("run", "negotiate-no-ticket", "--", sys.executable, "-c", script,
+                   timeout=60)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 0 and "refused: 407 ('Negotiate',)" in proc.stdout, \
+        proc.stdout + proc.stderr[-2000:]
