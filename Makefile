@@ -84,9 +84,10 @@ trial: venv
 
 # Against the shared lab in two phases: xdist workers for what only reads it (a file's
 # tests stay on one worker, so its private labs are made once; four workers on two
-# cores, as most of their time is spent waiting on containers), then, alone, what
-# changes it (`exclusive`: faults, a paused DC). `slow` proofs: make test-full.
-XDIST := -n 4 --dist loadfile
+# cores, as most of their time is spent waiting on containers; files in collection
+# order, which puts those starting labs of their own first), then, alone, what changes
+# it (`exclusive`: faults, a paused DC). `slow` proofs: make test-full.
+XDIST := -n 4 --dist loadfile --no-loadscope-reorder
 integration: host
 	$(LAB) up
 	$(PY) -m twisted.trial tests.integration.trial

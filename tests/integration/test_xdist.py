@@ -10,7 +10,10 @@ from lab.stack.engine import Engine
 from lab.testing.side_by_side import side_by_side_env
 from tests.integration.helpers import REPO, remove_private_lab
 
-pytestmark = pytest.mark.private_lab
+# make test-full: a private lab and a pytest session of four more workers cost ~45 s of
+# make test's two cores. make test keeps the lease rules (tests/test_leases.py) and its
+# own four xdist workers attaching to one shared lab through the same plugin.
+pytestmark = [pytest.mark.private_lab, pytest.mark.slow]
 
 PROJECT = "lab-xdist-test"
 SUBNET = "172.29.58.0/24"
