@@ -17,7 +17,7 @@ from lab.testing.ports import free_port
 pytestmark = pytest.mark.private_lab
 
 #: Two halves of this suite's private /24 (a lab needs a /27 or larger).
-SUBNETS = {"alpha": "172.29.72.0/25", "beta": "172.29.72.128/25"}
+SUBNETS = {"alpha": "172.29.73.0/25", "beta": "172.29.73.128/25"}
 
 
 def _lab(directory, env, *args, timeout=120):
