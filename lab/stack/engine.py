@@ -213,14 +213,12 @@ class Engine:
         """The ids of the images the compose project built."""
         return [image["Id"] for image in self.labelled("images", f"{PROJECT_LABEL}={project}")]
 
-    def remove_project_images(self, project: str) -> int:
-        """Remove the images the compose project built; how many there were."""
+    def remove_project_images(self, project: str) -> None:
+        """Remove the images the compose project built."""
         import docker
 
-        ids = self.project_images(project)
-        for image_id in ids:
+        for image_id in self.project_images(project):
             try:
                 self.client.images.remove(image_id, force=True)
             except docker.errors.NotFound:
                 pass                # another `lab down --all` got there first
-        return len(ids)

@@ -26,11 +26,18 @@ from lab.stack.build_context import COMPOSE_FILE, context_files
 
 def image_fingerprints(config: LabConfig) -> dict[str, str]:
     """service -> 16 hex digits over its build inputs and build arguments."""
-    return _images(context_files(config), config.compose_env())
+    return digests(config)[0]
 
 
-def _images(files: dict[str, bytes], settings: dict[str, str]) -> dict[str, str]:
-    result = {}
+def fingerprints(config: LabConfig) -> dict[str, str]:
+    """service -> 16 hex digits over all a container of it is made from."""
+    return digests(config)[1]
+
+
+def digests(config: LabConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """(image fingerprints, container fingerprints), from one reading of the inputs."""
+    files, env = context_files(config), config.compose_env()
+    images = {}
     for service in SERVICES:
         digest = hashlib.sha256()
         for name in service.build_inputs:
@@ -38,18 +45,11 @@ def _images(files: dict[str, bytes], settings: dict[str, str]) -> dict[str, str]
                 digest.update(path.encode())
                 digest.update(files[path])
         for arg in service.build_args:
-            digest.update(f"{arg}={settings[arg]}\n".encode())
-        result[service.name] = digest.hexdigest()[:16]
-    return result
-
-
-def fingerprints(config: LabConfig) -> dict[str, str]:
-    """service -> 16 hex digits over all a container of it is made from."""
-    files, env = context_files(config), config.compose_env()
-    images = _images(files, env)
+            digest.update(f"{arg}={env[arg]}\n".encode())
+        images[service.name] = digest.hexdigest()[:16]
     settings = json.dumps(env, sort_keys=True).encode()
     made = state_files.contents(config)
-    result = {}
+    containers = {}
     for service in SERVICES:
         digest = hashlib.sha256(settings)
         digest.update(files[COMPOSE_FILE])
@@ -58,6 +58,5 @@ def fingerprints(config: LabConfig) -> dict[str, str]:
         for state_file in state_files.of_service(service.name):
             digest.update(state_file.variable.encode())
             digest.update(made[state_file.variable].encode())
-        result[service.name] = digest.hexdigest()[:16]
-    return result
-
+        containers[service.name] = digest.hexdigest()[:16]
+    return images, containers

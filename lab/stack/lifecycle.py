@@ -27,7 +27,7 @@ from lab.host import prepare
 from lab.stack import build_context, preflight, state_files
 from lab.stack.compose import LabCompose
 from lab.stack.engine import NO_ENGINE, Engine, ServiceState
-from lab.stack.fingerprint import fingerprints, image_fingerprints
+from lab.stack.fingerprint import digests
 from lab.stack.lock import ProjectLock
 
 Say = Callable[[str], None]
@@ -77,18 +77,17 @@ class Stack:
         """Fingerprints and the compose project, from the files as they are now (made
         once; `up` remakes them after it has renewed certificates and the PAC)."""
         if self._derived is None:
-            digests = fingerprints(self.config)
-            images = image_fingerprints(self.config)
+            images, containers = digests(self.config)
             env = {**os.environ, **self.config.compose_env(),
                    **state_files.contents(self.config),
                    # the engine the SDK talks to, even when a docker context named it
                    **({"DOCKER_HOST": self.config.docker_host}
                       if self.config.docker_host else {}),
                    "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name(),
-                   **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in digests.items()},
+                   **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in containers.items()},
                    **{f"LAB_IMAGE_FINGERPRINT_{s.upper()}": d for s, d in images.items()}}
             context = build_context.stage(self.config)   # the compose file, what images copy
-            self._derived = _Derived(digests, images, LabCompose(
+            self._derived = _Derived(containers, images, LabCompose(
                 context=str(context), compose_file_name=build_context.COMPOSE_FILE,
                 project=self.config.project, env=env))
         return self._derived
