@@ -64,10 +64,9 @@ def main() -> None:
                 db.add_remove_group_members(group.name, wanted)
         # The proxy's service account holds its SPN; a client on the host calls the
         # proxy `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too.
-        service = config.ldap_bind_user
-        held = {str(s).lower() for s in account(db, service.name).get(
-            "servicePrincipalName", [])}
-        change = ldb.Message(account(db, service.name).dn)
+        service = account(db, config.ldap_bind_user.name)
+        held = {str(s).lower() for s in service.get("servicePrincipalName", [])}
+        change = ldb.Message(service.dn)
         change["aes"] = ldb.MessageElement(AES_ONLY, ldb.FLAG_MOD_REPLACE,
                                            "msDS-SupportedEncryptionTypes")
         missing = [spn for spn in (config.proxy_spn, "HTTP/localhost")
