@@ -37,6 +37,35 @@ export_keytab() {
     chmod 644 "$keytab.new" &&   # squid's helper runs as user proxy; a test lab
     mv -f "$keytab.new" "$keytab"
 }
+# Ready means more than answering: AD clients find the DC through the records samba
+# registers in bind (samba_dnsupdate, a moment after it starts; _kpasswd, the PDC, the
+# sites). The healthcheck waits for this mark, set once bind answers every record of
+# samba's own list (dns_update_cache, rewritten at the end of each samba_dnsupdate pass).
+dns_cache=/var/lib/samba/private/dns_update_cache
+registered=/run/lab-dns-registered
+rm -f "$dns_cache" "$registered"   # a restarted container: check bind afresh
+missing_records() {
+    [ -s "$dns_cache" ] || { echo "samba_dnsupdate has not finished a pass"; return; }
+    while read -r type name _; do
+        dig +short +time=1 +tries=1 -p "$LAB_CPORT_DNS" @"$LAB_DNS_IP" "$name" "$type" |
+            grep -q . || echo "$type $name"
+    done <"$dns_cache"
+}
+await_dns_registration() {
+    deadline=$(($(date +%s) + 60))
+    while missing="$(missing_records)" && [ -n "$missing" ]; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "samba's DNS records did not reach bind at $LAB_DNS_IP within 60 s; missing:" \
+                 $missing >&2
+            kill -TERM 1
+            return
+        fi
+        # a pass that failed part-way is retried now, not at samba's next (10 min)
+        [ -s "$dns_cache" ] && { samba_dnsupdate >/dev/null 2>&1 || true; }
+        sleep 0.2
+    done
+    touch "$registered"
+}
 python3 /etc/lab/apply_users.py &
 applying=$!
 # samba registers its dynamic records in bind as it starts: let bind answer first
@@ -51,4 +80,5 @@ wait "$applying" || { echo "applying the users and passwords of /etc/lab/lab.tom
 # A failed export stops the DC (tini, PID 1, passes the TERM to samba): `lab up`
 # then names the DC and shows this line, rather than the proxy waiting in vain.
 ( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
+await_dns_registration &
 exec samba --foreground --no-process-group --debug-stdout
