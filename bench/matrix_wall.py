@@ -1,5 +1,6 @@
 """Wall time of `lab matrix -- curl ...` over the catalogue, with the lab up: every
-scenario curl can pass (`pac` needs a PAC engine, which curl has not).
+scenario curl can pass (`pac` needs a PAC engine, which curl has not; the company
+port without a ticket keeps --proxy-anyauth on Negotiate).
 
 Timed as a user sees it: the `lab` process from start to exit (Python start,
 endpoints, one kinit, every scenario in parallel, the origin's evidence). The
@@ -20,13 +21,14 @@ import time
 
 from lab.scenarios.catalogue import SPECS
 from lab.stack.lifecycle import Stack
+from tests.integration.helpers import CURL, CURL_ANYAUTH_STUCK
 
 RUNS = 5
-#: what curl cannot pass: it evaluates no PAC file
-SKIP = [spec.name for spec in SPECS if spec.pac]
+#: what curl cannot pass: it evaluates no PAC file, and its --proxy-anyauth stays on
+#: Negotiate on the company port without a ticket
+SKIP = [spec.name for spec in SPECS if spec.pac] + CURL_ANYAUTH_STUCK
 #: --max-time 5: curl's own bound, which ends `proxy-stall` (and so sets the pace)
-COMMAND = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5", "-o", "/dev/null",
-           "{url}"]
+COMMAND = CURL
 
 
 def run(report) -> None:

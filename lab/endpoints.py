@@ -176,7 +176,7 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
     roles = config.roles
     host = config.public_host          # 127.0.0.1, or a remote engine's host
     credentials = {"basic": roles.basic, "ldap": roles.domain, "negotiate": roles.domain,
-                   "ntlm": roles.domain, "group": roles.group_member}
+                   "ntlm": roles.domain, "group": roles.group_member, "corp": roles.domain}
     # what a port has beyond its address and user: Kerberos asks for HTTP/<host>, so
     # `negotiate` is named by the proxy's principal and connects to `host`; `group`
     # names a valid user it refuses; `ldap` a user squid cannot have cached (dc-down)

@@ -9,7 +9,7 @@ from lab.endpoints import Endpoints, build_endpoints
 #: The default published ports (what lab.toml says), by [ports] name.
 PORTS = {"proxy_noauth": 3128, "proxy_basic": 3129, "proxy_ldap": 3130,
          "proxy_negotiate": 3131, "proxy_ntlm": 3132, "proxy_group": 3133,
-         "proxy_bump": 3134, "socks": 1080, "dns": 10053,
+         "proxy_bump": 3134, "proxy_corp": 3135, "socks": 1080, "dns": 10053,
          "ldap": 10389, "kerberos": 10088, "web": 8080, "web_https": 8443,
          "faults_api": 8474}
 STORED = Path(__file__).parent / "data" / "status.json"

@@ -218,6 +218,20 @@ def test_negotiate_no_ticket_has_the_realm_but_an_empty_cache(catalogue):
     assert catalogue["negotiate-no-ticket"].expect == "proxy-auth"
 
 
+def test_the_company_port_gets_a_ticket_a_domain_password_or_plain_basic(catalogue):
+    kerberos, ntlm, basic = (catalogue[n].env for n in ("corp-kerberos", "corp-ntlm",
+                                                        "corp-basic-only"))
+    assert kerberos["http_proxy"] == "http://localhost:3135"       # called by its SPN
+    assert Path(kerberos["KRB5CCNAME"].removeprefix("FILE:")).read_bytes() == b"ticket"
+    # a domain user not logged in to Kerberos: the realm, an empty cache, the password
+    assert _userinfo(ntlm["http_proxy"])[0::2] == ("AD\\alice", "127.0.0.1")
+    assert "localhost = AD.EXAMPLE.COM" in Path(ntlm["KRB5_CONFIG"]).read_text()
+    assert not Path(ntlm["KRB5CCNAME"].removeprefix("FILE:")).exists()
+    # a Basic-only client: the plain user name, nothing of Kerberos
+    assert _userinfo(basic["http_proxy"])[0::2] == ("alice", "127.0.0.1")
+    assert "KRB5CCNAME" not in basic and "KRB5_CONFIG" not in basic
+
+
 def test_no_kinit_unless_a_kerberos_scenario_is_chosen(endpoints, kinits, tmp_path):
     build_scenarios(endpoints, ["basic", "ntlm"], run="r", workdir=tmp_path / "w")
     assert kinits == []

@@ -68,9 +68,10 @@ SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 
 #: Proxy port names, in the order they are shown (each is `proxy_<name>` in [ports]).
 #: `bump` is open like `noauth`, and inspects TLS: it re-signs every HTTPS origin
-#: it tunnels with the lab's corporate CA (squid's ssl-bump).
+#: it tunnels with the lab's corporate CA (squid's ssl-bump). `corp` is the usual
+#: company proxy: one port offering Negotiate, NTLM and Basic (checked against the DC).
 PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", "group",
-                                "bump")
+                                "bump", "corp")
 #: The SOCKS5 port (dante, in the proxy's container): username/password, remote names.
 SOCKS_PORT = "socks"
 

@@ -34,9 +34,11 @@ class Spec:
     description: str
     expect: Expect
     port: str | None                  # lab proxy port; None: a closed port (proxy-down)
-    #: "kerberos": a ticket in KRB5CCNAME; "no-ticket": the realm configured, the cache empty
+    #: "kerberos": a ticket in KRB5CCNAME; "no-ticket": the realm configured, the cache
+    #: empty; "domain-password": WORKGROUP\\user and password in the proxy URL, the realm
+    #: configured and the ticket cache empty (a domain user not logged in to Kerberos)
     credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "no-ticket",
-                         "uncached"] = "none"
+                         "domain-password", "uncached"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
@@ -84,6 +86,24 @@ SPECS: tuple[Spec, ...] = (
          "https"),
     Spec("group-denied", "a valid domain user outside the group: must fail on 403",
          "forbidden", "group", "denied"),
+    Spec("corp-kerberos", "the usual company proxy: one port offering Negotiate, NTLM and "
+         "Basic, in that order; a domain user's ticket in KRB5CCNAME, the proxy called "
+         "localhost, no credentials in the URL: the client must pick Negotiate", "ok",
+         "corp", "kerberos"),
+    Spec("corp-kerberos-https", "the company proxy (Negotiate, NTLM, Basic on one port), a "
+         "Kerberos ticket, HTTPS through CONNECT", "ok", "corp", "kerberos", "https"),
+    Spec("corp-ntlm", "the company proxy (Negotiate, NTLM, Basic on one port), a domain user "
+         "not logged in to Kerberos (ticket cache empty): {workgroup}\\user and password in "
+         "the proxy URL; the client must move past Negotiate to NTLM or Basic (curl's "
+         "--proxy-anyauth does not: curl/curl#3726)", "ok", "corp", "domain-password"),
+    Spec("corp-ntlm-https", "the company proxy, no ticket, {workgroup}\\user and password: "
+         "HTTPS through CONNECT", "ok", "corp", "domain-password", "https"),
+    Spec("corp-basic-only", "the company proxy (Negotiate, NTLM, Basic on one port), user and "
+         "password in the proxy URL: a client that knows only Basic must get through on the "
+         "Basic it also offers (libgit2/libgit2#4126: libcurl's any-auth picks Negotiate and "
+         "fails)", "ok", "corp", "valid"),
+    Spec("corp-basic-only-https", "the company proxy, user and password, Basic: HTTPS "
+         "through CONNECT", "ok", "corp", "valid", "https"),
     Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
          "proxy variables set", "ok", "noauth", direct=True),
     Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",

@@ -105,3 +105,61 @@ def test_ntlm_credentials_pushed_at_a_basic_port_are_refused(tool, lab_endpoints
     args = proxy_args(lab_endpoints.proxy["ldap"], scheme="ntlm", user=ntlm.username,
                       password=ntlm.password, workgroup=lab_endpoints.dc.workgroup)
     assert curl(tool, url, *args)[0] == 403
+
+
+# -- the company port: every scheme on one port ---------------------------------------
+
+
+def test_the_company_port_offers_negotiate_ntlm_and_basic_in_that_order(tool, lab_endpoints,
+                                                                        url):
+    out = subprocess.run([tool("curl"), "-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null",
+                          *proxy_args(lab_endpoints.proxy["corp"], credentials=False), url],
+                         capture_output=True, text=True, timeout=20, check=True).stdout
+    offered = [line.split(":", 1)[1].strip() for line in out.splitlines()
+               if line.lower().startswith("proxy-authenticate:")]
+    assert offered == ["Negotiate", "NTLM", 'Basic realm="lab proxy"']
+
+
+def _domain_forms(endpoints, user):
+    dc = endpoints.dc
+    return [user, f"{dc.workgroup}\\{user}", f"{dc.workgroup.lower()}\\{user}",
+            f"{user}@{dc.realm}", f"{user}@{dc.domain}"]
+
+
+@pytest.mark.parametrize("scheme", ["basic", "ntlm"])
+def test_the_company_port_takes_every_domain_form_of_a_user(tool, lab_endpoints, url, scheme):
+    """As a Windows DC does (versat/cntlm#19): the NetBIOS domain in either case, the
+    realm or the DNS domain after an @, or no domain at all; Basic as well as NTLM."""
+    proxy = lab_endpoints.proxy["corp"]
+    for user in _domain_forms(lab_endpoints, proxy.username):
+        args = proxy_args(proxy, scheme=scheme, user=user, password=proxy.password)
+        if scheme == "ntlm":                  # proxy_args prefixes a workgroup: none here
+            args[args.index("-U") + 1] = f"{user}:{proxy.password}"
+        assert curl(tool, url, *args) == (200, SAMPLE_RESOURCE), user
+
+
+def test_the_company_port_refuses_another_domains_user_and_a_wrong_password(tool,
+                                                                            lab_endpoints, url):
+    proxy = lab_endpoints.proxy["corp"]
+    for user, password in ((f"OTHER\\{proxy.username}", proxy.password),
+                           (f"{proxy.username}@OTHER.EXAMPLE", proxy.password),
+                           (f"{lab_endpoints.dc.workgroup}\\{proxy.wrong_username}",
+                            "Not-Their-Password-1")):
+        args = proxy_args(proxy, scheme="basic", user=user, password=password)
+        assert curl(tool, url, *args)[0] == 407, user
+
+
+def test_the_company_port_takes_a_kerberos_ticket(tool, lab_endpoints, url, ticket):
+    corp = lab_endpoints.proxy["corp"]
+    args = ["--proxy-negotiate", "-U", ":", "-x", f"http://localhost:{corp.port}"]
+    assert curl(tool, url, *args, env=ticket.env) == (200, SAMPLE_RESOURCE)
+
+
+def test_the_company_port_twenty_ntlm_handshakes_at_once(tool, lab_endpoints, url):
+    proxy = lab_endpoints.proxy["corp"]
+    args = proxy_args(proxy, scheme="ntlm", workgroup=lab_endpoints.dc.workgroup)
+    cmd = [tool("curl"), "-sS", "--max-time", "15", "-o", "/dev/null", "-w", "%{http_code}",
+           *args, url]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(20)]
+    codes = [p.communicate(timeout=30)[0] for p in procs]
+    assert codes == ["200"] * 20

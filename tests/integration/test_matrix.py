@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import pytest
 
 from lab.scenarios.catalogue import NAMES, REFUSALS, SPECS, spec
-from tests.integration.helpers import REPO, run_lab
+from tests.integration.helpers import CURL, CURL_ANYAUTH_STUCK, REPO, run_lab
 from tests.test_matrix import _dead
 
 pytestmark = pytest.mark.timeout(120)
@@ -22,12 +22,6 @@ OK = [s.name for s in SPECS if s.expect == "ok"]
 #: Scenarios that need a PAC engine: curl, requests and Node have none.
 PAC = [s.name for s in SPECS if s.pac]
 REFUSED = [s.name for s in SPECS if s.expect in REFUSALS]
-#: What a curl user passes: --proxy-anyauth lets curl pick NTLM/Negotiate/Basic from
-#: the 407; -U : enables Negotiate from the ticket cache (credentials in the proxy URL
-#: win over it); -f turns 407/403 into a non-zero exit; --max-time is the client's own
-#: bound, which `proxy-stall` demands.
-CURL = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5", "-o", "/dev/null",
-        "{url}"]
 #: The catalogue but dc-down, which pauses the shared lab's DC: the tests that include
 #: it are marked exclusive (the serial phase runs them).
 SHARED = [name for name in NAMES if spec(name).pause is None]
@@ -46,24 +40,30 @@ def failed(doc):
     return sorted(s["name"] for s in doc["scenarios"] if s["verdict"] == "fail")
 
 
-def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac(tool, lab_endpoints,
-                                                                       tmp_path):
+def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac_and_corp_without_a_ticket(
+        tool, lab_endpoints, tmp_path):
     """curl has no PAC engine: given only the PAC's URL, it goes direct, and the lab
-    name resolves nowhere on the host (exit 6). (dc-down with curl: docs/scenarios.md's
-    first snippet, and test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy.)"""
+    name resolves nowhere on the host (exit 6). On the company port without a ticket
+    --proxy-anyauth stays on Negotiate (407: exit 22). (dc-down with
+    curl: docs/scenarios.md's first snippet, and
+    test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy.)"""
     junit, html = tmp_path / "m.xml", tmp_path / "m.html"
     code, doc = matrix("--skip", "dc-down", "--junit", str(junit), "--html", str(html), "--",
                        tool("curl"), *CURL[1:])
-    assert code == 1 and failed(doc) == PAC and doc["passed"] == len(SHARED) - len(PAC)
-    assert {s["name"]: s["exit_code"] for s in doc["scenarios"] if s["name"] in PAC} == {
-        name: 6 for name in PAC}
+    failing = sorted(PAC + CURL_ANYAUTH_STUCK)
+    assert code == 1 and failed(doc) == failing
+    assert doc["passed"] == len(SHARED) - len(failing)
+    assert {s["name"]: s["exit_code"] for s in doc["scenarios"] if s["name"] in failing} == {
+        **{name: 6 for name in PAC},
+        **{name: 22 for name in CURL_ANYAUTH_STUCK}}
     seen = {s["name"]: s["origin_seen"] for s in doc["scenarios"]}
-    assert all(seen[name] for name in OK if name not in PAC)
+    assert all(seen[name] for name in OK if name not in failing)
+    assert not any(seen[name] for name in failing)
     assert not any(seen[name] for name in REFUSED if name in seen and not spec(name).origin_reached)
     assert all(s["exit_code"] != 0 for s in doc["scenarios"] if s["name"] in REFUSED)
     cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
     assert sorted(c.get("name") for c in cases) == sorted(SHARED)
-    assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == PAC
+    assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == failing
     assert _html_rows(html.read_text()) == len(SHARED)
 
 
@@ -115,7 +115,7 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
     # proxy-stall fails too: curl's own 5 s bound is longer than this run's 3 s; pac
     # fails at once (curl has no PAC engine)
     assert code == 1 and failed(doc) == sorted([*OK, "proxy-stall"])
-    fetched = [name for name in OK if name not in PAC]
+    fetched = [name for name in OK if name not in PAC + CURL_ANYAUTH_STUCK]
     for s in doc["scenarios"]:
         if s["name"] in fetched:
             assert s["exit_code"] is None and s["timed_out"] and 3 <= s["seconds"] < 8
@@ -125,15 +125,17 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
 
 
 def test_python_requests_fails_exactly_the_schemes_it_cannot_speak(lab_endpoints, tmp_path):
-    """requests does Basic proxy auth only: NTLM and Negotiate ports refuse it; it has
-    no PAC engine. SOCKS5 works (PySocks installed), TLS inspection too (it reads
-    REQUESTS_CA_BUNDLE)."""
+    """requests does Basic proxy auth only: NTLM and Negotiate ports refuse it, and a
+    ticket alone gets it nowhere; it has no PAC engine. The company port's Basic it
+    passes, domain form included; SOCKS5 works (PySocks installed), TLS inspection too
+    (it reads REQUESTS_CA_BUNDLE)."""
     client = tmp_path / "get.py"
     client.write_text("import sys, requests\n"
                       "requests.get(sys.argv[1], timeout=5).raise_for_status()\n")
     code, doc = matrix("--skip", "dc-down", "--", sys.executable, str(client), "{url}")
     assert code == 1
-    assert failed(doc) == sorted(["negotiate", "negotiate-https", "ntlm", "ntlm-https", *PAC])
+    assert failed(doc) == sorted(["negotiate", "negotiate-https", "ntlm", "ntlm-https",
+                                  "corp-kerberos", "corp-kerberos-https", *PAC])
 
 
 def test_only_and_skip_choose_the_scenarios(tool, lab_endpoints):
@@ -187,6 +189,8 @@ def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path)
         def test_curl(lab_scenario):
             client = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5",
                       "-o", "/dev/null", lab_scenario.url]
+            if lab_scenario.name.startswith(("corp-ntlm", "corp-basic-only")):
+                client[2:5] = ["--proxy-ntlm"]  # anyauth stays on Negotiate without a ticket
             if lab_scenario.name == "pac":      # curl has no PAC engine: pypac has
                 client = [sys.executable, "-c", "import os, sys; from pypac import "
                           "PACSession, get_pac; PACSession(get_pac(url=os.environ["

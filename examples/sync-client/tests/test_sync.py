@@ -20,9 +20,11 @@ PROJECT = Path(__file__).resolve().parent.parent
 #: pass. Scenarios that pause a lab service (dc-down) run under `lab matrix` only.
 WITHOUT_PAC = [spec.name for spec in SPECS if not spec.pac and spec.pause is None]
 #: requests does Basic proxy authentication only: getting through the NTLM and Negotiate
-#: ports is not its to pass (being refused there is; SOCKS5 it does, with requests[socks]).
+#: ports, or with nothing but a Kerberos ticket, is not its to pass (being refused there
+#: is; the company port's Basic it passes; SOCKS5 it does, with requests[socks]).
 BASIC_ONLY = [spec.name for spec in SPECS if spec.name in WITHOUT_PAC
-              and not (spec.port in ("ntlm", "negotiate") and spec.expect == "ok")]
+              and not (spec.expect == "ok" and (spec.port in ("ntlm", "negotiate")
+                                                or spec.credentials == "kerberos"))]
 
 
 def _judge(lab_scenario, proc, directory: Path) -> None:
@@ -40,7 +42,14 @@ def test_python_client(lab_scenario, tmp_path):
     _judge(lab_scenario, proc, tmp_path)
 
 
-@pytest.mark.lab_scenarios(*WITHOUT_PAC)
+#: curl's --proxy-anyauth takes the strongest scheme offered and stays with it: offered
+#: Negotiate first and holding no ticket, it never moves on to NTLM or Basic
+#: (curl/curl#3726). What the lab found in sync.sh; a fix turns these into XPASS.
+CURL_ANYAUTH_STUCK = {name: "curl --proxy-anyauth stays on Negotiate without a ticket"
+                      for name in ("corp-ntlm", "corp-ntlm-https")}
+
+
+@pytest.mark.lab_scenarios(*WITHOUT_PAC, known_failures=CURL_ANYAUTH_STUCK)
 def test_shell_client(lab_scenario, tmp_path):
     proc = subprocess.run(["sh", str(PROJECT / "sync.sh"), lab_scenario.url, str(tmp_path)],
                           env=lab_scenario.environ(), capture_output=True, text=True,

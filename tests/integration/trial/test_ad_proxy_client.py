@@ -3,11 +3,15 @@
 import os
 import tempfile
 
-from twisted.internet import defer, ssl
+from twisted.internet import defer, reactor, ssl
 
 from lab.clients.ad import kinit
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.proxy import ProxyAuthenticationError, ProxyForbiddenError, ProxyWebClient
+from lab.proxy.agent import ProxyAgent
+from lab.proxy.challenges import Credentials
+from lab.proxy.schemes import DEFAULT_SCHEMES
+from lab.scenarios.scenario import negotiate_proxy_name
 from lab.testcases import SquidTestCase
 
 
@@ -87,6 +91,58 @@ class ADProxyClientMixin:
         client = self.client("group", proxy.denied_username, proxy.denied_password)
         exc = yield self.assertFailure(client.get_page(self.url), ProxyForbiddenError)
         self.assertEqual(403, exc.code)
+
+
+    # -- the company port: Negotiate, NTLM and Basic offered together ----------------
+
+    def corp_client(self, username=None, password=None, schemes=None):
+        """A client of the `corp` port, calling it by the name its SPN has (localhost)."""
+        endpoints = self.get_endpoints()
+        proxy = endpoints.proxy["corp"]
+        credentials = Credentials(username, password) if username is not None else None
+        agent = ProxyAgent(reactor, negotiate_proxy_name(endpoints), proxy.port, credentials,
+                           proxy_address=proxy.host, trust_root=self.trust_root,
+                           **({"schemes": schemes} if schemes else {}))
+        client = ProxyWebClient(agent=agent)
+        self.addCleanup(client.shutdown)
+        return client
+
+    def without_ticket(self):
+        directory = tempfile.mkdtemp(prefix="lab-test-krb5-")
+        self.use_environment({"KRB5CCNAME": f"FILE:{directory}/none"})
+
+    @defer.inlineCallbacks
+    def test_corp_picks_negotiate_with_a_ticket(self):
+        self.with_ticket()
+        client = self.corp_client()
+        self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+        self.assertEqual("negotiate", client.agent.auth.memory.scheme)
+
+    @defer.inlineCallbacks
+    def test_corp_moves_on_to_ntlm_without_a_ticket(self):
+        self.without_ticket()
+        proxy, workgroup = self.get_endpoints().proxy["corp"], self.get_endpoints().dc.workgroup
+        client = self.corp_client(f"{workgroup}\\{proxy.username}", proxy.password)
+        self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+        self.assertEqual("ntlm", client.agent.auth.memory.scheme)
+
+    @defer.inlineCallbacks
+    def test_corp_basic_for_a_client_that_knows_only_basic(self):
+        proxy = self.get_endpoints().proxy["corp"]
+        client = self.corp_client(f"{proxy.username}@{self.get_endpoints().dc.realm}",
+                                  proxy.password, schemes={"basic": DEFAULT_SCHEMES["basic"]})
+        self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+        self.assertEqual("basic", client.agent.auth.memory.scheme)
+
+    @defer.inlineCallbacks
+    def test_corp_twenty_ntlm_requests_at_once_through_one_agent(self):
+        self.without_ticket()
+        proxy, workgroup = self.get_endpoints().proxy["corp"], self.get_endpoints().dc.workgroup
+        client = self.corp_client(f"{workgroup}\\{proxy.username}", proxy.password)
+        pages = yield defer.gatherResults([client.get_page(self.url) for _ in range(20)],
+                                          consumeErrors=True)
+        self.assertEqual([SAMPLE_RESOURCE] * 20, pages)
+        self.assertEqual("ntlm", client.agent.auth.memory.scheme)
 
 
 class HTTPADProxyClientTest(ADProxyClientMixin, SquidTestCase):
