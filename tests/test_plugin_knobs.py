@@ -59,3 +59,35 @@ def test_a_conftest_overrides_the_knobs(pytester, monkeypatch, tmp_path):
     """))
     out = _run(pytester, monkeypatch, {"LAB_KEEP": "0"})
     assert f"FILE {other}" in out and "PROJECT ci-lab None" in out and "KEEP True" in out
+
+
+def test_known_failures_are_strict_xfails_of_the_names_the_test_runs(pytester):
+    pytester.makeconftest(textwrap.dedent("""
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                mark = item.get_closest_marker("xfail")
+                print("ITEM", item.name, mark and sorted(mark.kwargs.items()))
+    """))
+    pytester.makepyfile(test_known=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.lab_scenarios("basic", "corp-ntlm", known_failures={"corp-ntlm": "why"})
+        def test_client(lab_scenario):
+            pass
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q",
+                                           "-s")
+    out = "\n".join(result.outlines)
+    assert "ITEM test_client[basic] None" in out
+    assert ("ITEM test_client[corp-ntlm] [('raises', <class 'AssertionError'>), "
+            "('reason', 'why'), ('strict', True)]") in out
+    pytester.makepyfile(test_known=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.lab_scenarios("basic", known_failures={"ntlm": "why"})
+        def test_client(lab_scenario):
+            pass
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert "known_failures names 'ntlm', which this test does not run" in result.stdout.str()
+    assert result.ret != 0
