@@ -232,6 +232,13 @@ def test_the_company_port_gets_a_ticket_a_domain_password_or_plain_basic(catalog
     assert "KRB5CCNAME" not in basic and "KRB5_CONFIG" not in basic
 
 
+def test_negotiate_alias_has_a_ticket_and_a_password_for_a_name_without_an_spn(catalogue):
+    env = catalogue["negotiate-alias"].env
+    assert _userinfo(env["http_proxy"]) == ("AD\\alice", "Rabbit-Hole-2024", "127.0.0.1", 3135)
+    assert Path(env["KRB5CCNAME"].removeprefix("FILE:")).read_bytes() == b"ticket"
+    assert "127.0.0.1 =" not in Path(env["KRB5_CONFIG"]).read_text()
+
+
 def test_no_kinit_unless_a_kerberos_scenario_is_chosen(endpoints, kinits, tmp_path):
     build_scenarios(endpoints, ["basic", "ntlm"], run="r", workdir=tmp_path / "w")
     assert kinits == []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import dockerhost, schema
-from lab.config.topology import PORTS, SERVICES, WEB_ALIASES, service
+from lab.config.topology import PORTS, PROXY_ALIAS, SERVICES, WEB_ALIASES, service
 from lab.config.users import Group, Roles, User, parse_users, settle_roles
 from lab.errors import ConfigError
 
@@ -208,6 +208,7 @@ class LabConfig:
             "LAB_PROXY_SERVICE_ACCOUNT": self.ldap_bind_user.name,
             "LAB_BUMP_EXEMPT": " ".join(self.bump_exempt_fqdns) or "none.invalid",
             "LAB_WEB_ALIASES": " ".join(WEB_ALIASES),
+            "LAB_PROXY_ALIAS": PROXY_ALIAS,
         }
         for svc in SERVICES:
             env[f"LAB_{svc.name.upper()}_IP"] = self.address(svc.name)

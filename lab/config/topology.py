@@ -79,6 +79,9 @@ SOCKS_PORT = "socks"
 #: name on its certificate: `bank`, the site TLS inspection exempts by default (as
 #: companies exempt banking), and `wpad`, where proxy auto-discovery looks.
 WEB_ALIASES: tuple[str, ...] = ("bank", "wpad")
+#: The proxy's DNS alias (a CNAME to it), as companies publish theirs: no service
+#: principal exists for it, so a client that does not canonicalize gets no ticket.
+PROXY_ALIAS = "webproxy"
 
 #: Ports the fault layer stands in front of: published by `faults`, which forwards each
 #: to the same container port on the service named here.

@@ -36,9 +36,11 @@ class Spec:
     port: str | None                  # lab proxy port; None: a closed port (proxy-down)
     #: "kerberos": a ticket in KRB5CCNAME; "no-ticket": the realm configured, the cache
     #: empty; "domain-password": WORKGROUP\\user and password in the proxy URL, the realm
-    #: configured and the ticket cache empty (a domain user not logged in to Kerberos)
+    #: configured and the ticket cache empty (a domain user not logged in to Kerberos);
+    #: "ticket-and-password": a ticket and WORKGROUP\\user:password, the proxy called by
+    #: its address, for which no service principal exists
     credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "no-ticket",
-                         "domain-password", "uncached"] = "none"
+                         "domain-password", "ticket-and-password", "uncached"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
@@ -104,6 +106,12 @@ SPECS: tuple[Spec, ...] = (
          "fails)", "ok", "corp", "valid"),
     Spec("corp-basic-only-https", "the company proxy, user and password, Basic: HTTPS "
          "through CONNECT", "ok", "corp", "valid", "https"),
+    Spec("negotiate-alias", "the company proxy called by a name with no service principal "
+         "(here its address; in the lab network the DNS alias webproxy.<domain>, a CNAME to "
+         "the proxy, whose SPN is the canonical name's), a ticket in KRB5CCNAME and "
+         "{workgroup}\\user and password in the proxy URL: the ticket is no use for that "
+         "name, so the client must fall back to NTLM or Basic, promptly (genotrance/px#110, "
+         "curl/curl#7363)", "ok", "corp", "ticket-and-password"),
     Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
          "proxy variables set", "ok", "noauth", direct=True),
     Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",

@@ -54,6 +54,10 @@ WRONG_PASSWORD = "Not-Their-Password-1"
 KERBEROS = ("kerberos", "no-ticket")
 #: the credentials of the scenarios whose client has the realm and an empty ticket cache
 NO_TICKET = ("no-ticket", "domain-password")
+#: ... and of those whose client has a ticket
+TICKET = ("kerberos", "ticket-and-password")
+#: WORKGROUP\\user in the proxy URL, as NTLM wants it
+DOMAIN_USER = ("domain-password", "ticket-and-password")
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     user, password = {"valid": (proxy.username, proxy.password),
                       "domain-password": (proxy.username, proxy.password),
+                      "ticket-and-password": (proxy.username, proxy.password),
                       "wrong": (proxy.wrong_username, WRONG_PASSWORD),
                       "denied": (proxy.denied_username, proxy.denied_password),
                       "uncached": (proxy.uncached_username, proxy.uncached_password),
@@ -208,7 +213,7 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     # squid caches one credential per scheme and user (see Scenario.credential); dante none
     credential = None if proxy.scheme != "http" else (
         f"{'ntlm' if s.port == 'ntlm' else 'basic'}:{user}", password)
-    if s.port == "ntlm" or s.credentials == "domain-password":
+    if s.port == "ntlm" or s.credentials in DOMAIN_USER:
         user = f"{endpoints.dc.workgroup}\\{user}"
     quote = lambda text: urllib.parse.quote(text, safe="")  # noqa: E731
     return f"{proxy.scheme}://{quote(user)}:{quote(password)}@{where}", credential
@@ -243,7 +248,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         Path(endpoints.web.ca_cert).parent, Path(endpoints.web.ca_cert),
         Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate else None)
     session = None
-    if any(s.credentials in (*KERBEROS, *NO_TICKET) for s in chosen):
+    if any(s.credentials in (*TICKET, *NO_TICKET) for s in chosen):
         user = endpoints.proxy["negotiate"]
         kdc = endpoints.dc.kerberos
         session = kinit(user.username or "", user.password or "", endpoints.dc.realm, kdc.host,
@@ -284,7 +289,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "
                            "where it is (an older lab?): `lab up`")
         env.update({name: str(bundles[s.trust]) for name in CA_VARIABLES})
-        if session is not None and s.credentials in (*KERBEROS, *NO_TICKET):
+        if session is not None and s.credentials in (*TICKET, *NO_TICKET):
             ccache = workdir / s.name / "ccache"
             ccache.parent.mkdir(mode=0o700, exist_ok=True)
             if s.credentials in NO_TICKET:              # a cache with nothing in it

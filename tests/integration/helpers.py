@@ -14,10 +14,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CURL = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5", "-o", "/dev/null",
         "{url}"]
 #: What that curl (7.88) fails, as it does in a company: the `corp` port offers Negotiate
-#: first, and without a ticket curl stays with Negotiate, never moving on to the NTLM or
-#: Basic its password would pass (curl/curl#3726).
+#: first, and without a usable ticket (none, or none for the name it calls the proxy by)
+#: curl stays with Negotiate, never moving on to the NTLM or Basic its password would pass
+#: (curl/curl#3726).
 CURL_ANYAUTH_STUCK = ["corp-ntlm", "corp-ntlm-https", "corp-basic-only",
-                      "corp-basic-only-https"]
+                      "corp-basic-only-https", "negotiate-alias"]
 
 
 def run_lab(*args, env=None, timeout=60, text=True):

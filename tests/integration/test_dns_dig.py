@@ -43,6 +43,11 @@ def test_records_only_the_dcs_dynamic_update_creates(tool, lab_endpoints, name):
     assert srv(tool, lab_endpoints, name)[0][3] == lab_endpoints.dc.hostname + "."
 
 
+def test_the_proxy_has_an_alias_as_companies_publish_theirs(tool, lab_endpoints, lab_config):
+    out = dig(tool, lab_endpoints, f"webproxy.{lab_endpoints.dc.domain}", "A", "+short")
+    assert out.split() == [lab_config.proxy_fqdn + ".", lab_config.address("proxy")]
+
+
 def test_no_recursion_for_other_zones(tool, lab_endpoints):
     out = dig(tool, lab_endpoints, "debian.org", "A")
     assert "status: REFUSED" in out       # recursion is off: not even an empty answer

@@ -189,7 +189,7 @@ def test_the_pytest_fixture_gives_one_test_per_scenario(lab_endpoints, tmp_path)
         def test_curl(lab_scenario):
             client = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5",
                       "-o", "/dev/null", lab_scenario.url]
-            if lab_scenario.name.startswith(("corp-ntlm", "corp-basic-only")):
+            if lab_scenario.name.startswith(("corp-ntlm", "corp-basic-only", "negotiate-alias")):
                 client[2:5] = ["--proxy-ntlm"]  # anyauth stays on Negotiate without a ticket
             if lab_scenario.name == "pac":      # curl has no PAC engine: pypac has
                 client = [sys.executable, "-c", "import os, sys; from pypac import "

@@ -16,7 +16,7 @@ import pytest
 
 from lab.scenarios.catalogue import SPECS, spec
 from lab.testing.side_by_side import side_by_side_env
-from tests.integration.helpers import REPO, remove_private_lab
+from tests.integration.helpers import CURL_ANYAUTH_STUCK, REPO, remove_private_lab
 
 PROJECT = "lab-pkg"
 SUBNET = "172.29.72.0/24"
@@ -109,9 +109,9 @@ def test_the_example_project_passes_with_only_the_wheel_installed(venv, tmp_path
         assert proc.returncode == 0, out[-5000:]
         # neither client evaluates a PAC file; requests does Basic proxy auth only;
         # scenarios that pause a service run under lab matrix only, not in pytest
-        # curl --proxy-anyauth fails corp-ntlm (known failures, strict xfail)
+        # curl --proxy-anyauth fails the company port without a ticket (known failures)
         without_pac = [s.name for s in SPECS if not s.pac]
-        stuck = ["corp-ntlm", "corp-ntlm-https"]
+        stuck = CURL_ANYAUTH_STUCK
         basic_only = [n for n in without_pac if not (spec(n).expect == "ok" and (
             spec(n).port in ("ntlm", "negotiate") or spec(n).credentials == "kerberos"))]
         in_pytest = sum(spec(n).pause is None for n in without_pac + basic_only)

@@ -135,6 +135,18 @@ class ADProxyClientMixin:
         self.assertEqual("basic", client.agent.auth.memory.scheme)
 
     @defer.inlineCallbacks
+    def test_corp_called_by_a_name_without_an_spn_falls_back_to_ntlm(self):
+        """negotiate-alias: a ticket, but none to be had for the name the proxy is called
+        by (its address): Negotiate cannot start, NTLM with the password must follow."""
+        self.with_ticket()
+        endpoints = self.get_endpoints()
+        proxy = endpoints.proxy["corp"]
+        client = self.client("corp", f"{endpoints.dc.workgroup}\\{proxy.username}",
+                             proxy.password)
+        self.assertEqual(SAMPLE_RESOURCE, (yield client.get_page(self.url)))
+        self.assertEqual("ntlm", client.agent.auth.memory.scheme)
+
+    @defer.inlineCallbacks
     def test_corp_twenty_ntlm_requests_at_once_through_one_agent(self):
         self.without_ticket()
         proxy, workgroup = self.get_endpoints().proxy["corp"], self.get_endpoints().dc.workgroup

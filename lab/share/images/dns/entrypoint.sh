@@ -25,6 +25,8 @@ if [ ! -e "$zone" ]; then
     for alias in ${LAB_WEB_ALIASES}; do
         printf '%-27s IN A   %s\n' "$alias" "$LAB_WEB_IP" >> "$zone"
     done
+    # the proxy's alias (lab.config.topology.PROXY_ALIAS): a CNAME, with no SPN of its own
+    printf '%-27s IN CNAME %s\n' "$LAB_PROXY_ALIAS" "$LAB_PROXY_HOSTNAME" >> "$zone"
 fi
 chown bind:bind "$zone" /var/lib/bind /var/lib/bind/db.servfail /var/lib/bind/db.dns-faults.rpz
 mkdir -p /run/named && chown bind:bind /run/named
