@@ -19,9 +19,9 @@ import subprocess
 import sys
 import time
 
+from harness.clients import CURL, CURL_ANYAUTH_STUCK
 from lab.scenarios.catalogue import SPECS
 from lab.stack.lifecycle import Stack
-from tests.integration.helpers import CURL, CURL_ANYAUTH_STUCK
 
 RUNS = 5
 #: what curl cannot pass: it evaluates no PAC file, and its --proxy-anyauth stays on

@@ -60,6 +60,9 @@ class ProxyPort:
     #: how clients name it in a proxy URL: "http", or "socks5h" (SOCKS5, names
     #: resolved by the proxy) for the `socks` port
     scheme: str = "http"
+    #: `corp`: the accounts AD refuses, by state ("disabled", "password-expired",
+    #: "locked", "lockout-budget"): {"username": ..., "password": ...} each
+    accounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def connect_address(self) -> str:
@@ -87,6 +90,8 @@ class ProxyPort:
                        uncached_password=self.uncached_password)
         if self.wrong_username is not None:
             doc["wrong_username"] = self.wrong_username
+        if self.accounts:
+            doc["accounts"] = {state: dict(user) for state, user in self.accounts.items()}
         return doc
 
 
@@ -186,6 +191,11 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                   "denied_password": roles.group_denied.password},
         "ldap": {"uncached_username": roles.uncached.name,
                  "uncached_password": roles.uncached.password},
+        "corp": {"accounts": {state: {"username": user.name, "password": user.password}
+                              for state, user in (("disabled", roles.account_disabled),
+                                                  ("password-expired", roles.password_expired),
+                                                  ("locked", roles.account_locked),
+                                                  ("lockout-budget", roles.lockout_budget))}},
     }
     proxy = {}
     for name in PROXY_PORTS:

@@ -165,8 +165,9 @@ def _users(*entries):
     from lab.config.users import parse_users
 
     return parse_users([{"name": name, "password": "Xyzzy-Plugh-42", "in": places,
-                         "groups": groups, "service": service}
-                        for name, places, groups, service in entries], {"proxy-users"})
+                         "groups": groups, "service": service, **(extra[0] if extra else {})}
+                        for name, places, groups, service, *extra in entries],
+                       {"proxy-users"})
 
 
 ALICE = ("alice", ["domain", "htpasswd"], ["proxy-users"], False)
@@ -174,6 +175,11 @@ BOB = ("bob", ["domain"], [], False)
 ERIN = ("erin", ["domain"], [], False)
 FRANK = ("frank", ["domain", "htpasswd"], [], False)
 SVC = ("svc", ["domain"], [], True)
+#: the accounts AD refuses: disabled, password expired, two under the lockout policy
+ACCOUNTS = (("gina", ["domain"], [], False, {"state": "disabled"}),
+            ("hank", ["domain"], [], False, {"state": "password-expired"}),
+            ("ivan", ["domain"], [], False, {"lockout": True}),
+            ("judy", ["domain"], [], False, {"lockout": True}))
 
 
 @pytest.mark.parametrize("entries,needle", [
@@ -194,9 +200,36 @@ def test_a_user_set_that_cannot_play_every_part_is_refused(entries, needle):
 def test_the_dc_down_user_is_a_domain_user_playing_no_other_part():
     from lab.config.users import settle_roles
 
-    roles = settle_roles(_users(ALICE, BOB, ERIN, FRANK, SVC), "proxy-users")
+    roles = settle_roles(_users(ALICE, BOB, ERIN, FRANK, SVC, *ACCOUNTS), "proxy-users")
     assert (roles.domain.name, roles.group_denied.name, roles.uncached.name) == (
         "alice", "bob", "erin")
+
+
+def test_accounts_ad_refuses_play_only_their_own_parts():
+    from lab.config.users import settle_roles
+
+    # listed first, they still play no ordinary part
+    roles = settle_roles(_users(*ACCOUNTS, ALICE, BOB, ERIN, FRANK, SVC), "proxy-users")
+    assert (roles.domain.name, roles.group_denied.name, roles.uncached.name,
+            roles.wrong_password.name) == ("alice", "bob", "erin", "frank")
+    assert (roles.account_disabled.name, roles.password_expired.name,
+            roles.account_locked.name, roles.lockout_budget.name) == (
+        "gina", "hank", "ivan", "judy")
+    with pytest.raises(ConfigError, match="lockout-budget.*lockout = true"):
+        settle_roles(_users(ALICE, BOB, ERIN, FRANK, SVC, *ACCOUNTS[:3]), "proxy-users")
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"state": "locked"}, "state 'locked': use one of active, disabled, password-expired"),
+    ({"state": "disabled", "in": ["htpasswd"]}, "a domain account's"),
+    ({"lockout": True, "in": ["htpasswd"]}, "a domain account's"),
+])
+def test_account_states_are_checked_at_load(extra, needle):
+    from lab.config.users import parse_users
+
+    with pytest.raises(ConfigError, match=needle):
+        parse_users([{"name": "zed", "password": "Xyzzy-Plugh-42", "in": ["domain"],
+                      **extra}], set())
 
 
 def test_compose_env_carries_host_and_container_ports():

@@ -72,6 +72,27 @@ def test_https_scenario_needs_an_https_request_at_the_origin():
     assert not verdict.passed and verdict.got == "ok, no https"
 
 
+def test_a_refusal_must_come_within_its_bound():
+    import dataclasses
+
+    bounded = dataclasses.replace(scenario("proxy-auth", name="account-locked"), within=5)
+    assert judge(bounded, 22, False, [], seconds=4.9).passed
+    verdict = judge(bounded, 22, False, [], seconds=5.2)
+    assert not verdict.passed and "later than 5 s" in verdict.reason
+
+
+@pytest.mark.parametrize("attempts,passed", [(0, True), (3, True), (4, False), (5, False)])
+def test_lockout_budget_fails_a_client_over_its_wrong_passwords(attempts, passed):
+    import dataclasses
+
+    budget = dataclasses.replace(scenario("proxy-auth", name="lockout-budget"), budget=3)
+    verdict = judge(budget, 22, False, [], attempts=attempts)
+    assert verdict.passed == passed, verdict.reason
+    assert (f"{attempts} wrong password" in verdict.reason) if passed else (
+        f"counted {attempts} wrong passwords" in verdict.reason and "locks" in verdict.reason)
+    assert not judge(budget, 0, False, VIA_PROXY, attempts=0).passed    # and it must fail
+
+
 def test_substitute_replaces_only_the_placeholders():
     s = scenario()
     argv = substitute(["curl", "-w", "%{http_code} {x}", "{url}", "--x={https_url}",

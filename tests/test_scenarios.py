@@ -63,11 +63,34 @@ def kinits(monkeypatch):
     return calls
 
 
+class FakeDirectory:
+    """Stands in for lab.clients.directory.Directory (a client of the real DC's LDAP):
+    records what the lab asked of it, counts what it is told."""
+
+    def __init__(self, count=0):
+        self.calls, self.count = [], count
+
+    def lock(self, user, threshold):
+        self.calls.append(("lock", user, threshold))
+
+    def unlock(self, user):
+        self.calls.append(("unlock", user))
+
+    def bad_password_count(self, user):
+        self.calls.append(("count", user))
+        return self.count
+
+
 @pytest.fixture
-def catalogue(endpoints, kinits, tmp_path):
+def directory():
+    return FakeDirectory()
+
+
+@pytest.fixture
+def catalogue(endpoints, kinits, directory, tmp_path):
     gateways = {spec.name: 40000 + i for i, spec in enumerate(SPECS) if spec.fault}
     built = build_scenarios(endpoints, run="r1", workdir=tmp_path / "work", down_port=1,
-                            gateways=gateways, exclusive=True)
+                            gateways=gateways, exclusive=True, directory=directory)
     return {s.name: s for s in built}
 
 
@@ -237,6 +260,42 @@ def test_negotiate_alias_has_a_ticket_and_a_password_for_a_name_without_an_spn(c
     assert _userinfo(env["http_proxy"]) == ("AD\\alice", "Rabbit-Hole-2024", "127.0.0.1", 3135)
     assert Path(env["KRB5CCNAME"].removeprefix("FILE:")).read_bytes() == b"ticket"
     assert "127.0.0.1 =" not in Path(env["KRB5_CONFIG"]).read_text()
+
+
+def test_account_scenarios_send_each_account_with_its_own_password_but_the_budgets(
+        catalogue, endpoints, directory):
+    accounts = endpoints.proxy["corp"].accounts
+    for name, state in (("account-disabled", "disabled"),
+                        ("password-expired", "password-expired"),
+                        ("account-locked", "locked")):
+        user, password, host, port = _userinfo(catalogue[name].env["http_proxy"])
+        assert (user, password) == (accounts[state]["username"], accounts[state]["password"])
+        assert (host, port, catalogue[name].within) == ("127.0.0.1", 3135, 5)
+    budget = catalogue["lockout-budget"]
+    user, password, _, _ = _userinfo(budget.env["http_proxy"])
+    assert user == accounts["lockout-budget"]["username"] == "judy"
+    assert password == "Not-Their-Password-1" != accounts["lockout-budget"]["password"]
+    assert budget.budget == 3
+    # the locked user is locked while the catalogue is built, before anything runs
+    assert directory.calls == [("lock", "ivan", 5)]
+
+
+def test_lockout_budget_counts_only_inside_its_watch_and_unlocks_on_both_sides(catalogue,
+                                                                               directory):
+    budget = catalogue["lockout-budget"]
+    directory.calls.clear()
+    directory.count = 2
+    with budget.watching():
+        assert budget.attempts() == 2
+    assert directory.calls == [("unlock", "judy"), ("count", "judy"), ("unlock", "judy")]
+    assert catalogue["basic"].attempts() is None
+
+
+@pytest.mark.parametrize("name", ["account-locked", "lockout-budget"])
+def test_account_scenarios_the_lab_must_prepare_need_its_directory(endpoints, kinits, tmp_path,
+                                                                   name):
+    with pytest.raises(LabError, match=f"needs the lab's directory.*lab run {name}"):
+        build_scenarios(endpoints, [name], run="r", workdir=tmp_path / "w")
 
 
 def test_no_kinit_unless_a_kerberos_scenario_is_chosen(endpoints, kinits, tmp_path):

@@ -21,10 +21,12 @@ def cmd_ad_users(args) -> int:
     from lab.config.discovery import load_config
 
     config = load_config(file=args.config)
-    print(f"{'user':<12} {'exists in':<18} groups")
+    print(f"{'user':<12} {'exists in':<18} {'account':<24} groups")
     for user in config.users:
         where = "+".join(sorted(user.places)) + (" (service)" if user.service else "")
-        print(f"{user.name:<12} {where:<18} {', '.join(user.groups) or '-'}")
+        account = (user.state + (", lockout policy" if user.lockout else "")
+                   if user.in_domain else "-")
+        print(f"{user.name:<12} {where:<18} {account:<24} {', '.join(user.groups) or '-'}")
     for group in config.groups:
         members = [u.name for u in config.users if group.name in u.groups]
         print(f"group {group.name}: {', '.join(members) or '(empty)'}  {group.description}")

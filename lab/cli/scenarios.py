@@ -27,6 +27,13 @@ def _lab_for_scenarios(args, healthy: bool = True):
         raise UsageError(str(exc)) from None
 
 
+def _directory(stack, endpoints):
+    """The lab's DC as its administrator: the account scenarios' preparation."""
+    from lab.clients.directory import directory_of
+
+    return directory_of(endpoints, stack.config.admin_password)
+
+
 def _names(values: list[str]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
@@ -83,7 +90,8 @@ def cmd_env(args) -> int:
     stack, endpoints = _lab_for_scenarios(args, healthy=False)
     # the shell uses the files after we exit: they live in the project's state dir
     workdir = stack.config.state_dir / "env"
-    scenario = build_scenarios(endpoints, [name], run=new_run_id(), workdir=workdir)[0]
+    scenario = build_scenarios(endpoints, [name], run=new_run_id(), workdir=workdir,
+                               directory=_directory(stack, endpoints))[0]
     unset = [v for v in MANAGED_VARIABLES if v not in scenario.env]
     print("unset " + " ".join(unset))
     for key, value in scenario.env.items():
@@ -101,20 +109,26 @@ def cmd_run(args) -> int:
     name = _select([args.scenario], [])[0]
     _refuse_exclusive(name)
     command = _command(args)
-    endpoints = _lab_for_scenarios(args, healthy=False)[1]
+    stack, endpoints = _lab_for_scenarios(args, healthy=False)
     from lab.scenarios.catalogue import spec
     from lab.scenarios.fault_gateway import fault_gateways
 
     with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir, \
             fault_gateways(endpoints, [spec(name)]) as gateways:
         scenario = build_scenarios(endpoints, [name], run=new_run_id(),
-                                   workdir=Path(workdir), gateways=gateways)[0]
+                                   workdir=Path(workdir), gateways=gateways,
+                                   directory=_directory(stack, endpoints))[0]
         argv = substitute(command, scenario)
-        try:
-            code = subprocess.run(argv, env=scenario.environ()).returncode
-        except OSError as exc:
-            _say(f"cannot run {argv[0]}: {exc.strerror}")
-            return 127                  # what a shell (and env(1)) answers
+        with scenario.watching():
+            try:
+                code = subprocess.run(argv, env=scenario.environ()).returncode
+            except OSError as exc:
+                _say(f"cannot run {argv[0]}: {exc.strerror}")
+                return 127                  # what a shell (and env(1)) answers
+            attempts = scenario.attempts()
+        if attempts is not None:
+            _say(f"{name}: the DC counted {attempts} wrong password(s) from this run "
+                 f"(budget {scenario.budget})")
     return 128 - code if code < 0 else code     # killed by a signal: the shell's 128+N
 
 
@@ -144,7 +158,7 @@ def cmd_matrix(args) -> int:
                          *((user.name, user.password) for user in config.users)])
     result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs,
                         pause=lambda service: service_faults.paused(stack, service, _say),
-                        secrets=secrets)
+                        secrets=secrets, directory=_directory(stack, endpoints))
     if args.junit:
         Path(args.junit).write_text(reports.junit(result))
     if args.html:

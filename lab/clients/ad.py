@@ -243,9 +243,18 @@ def kinit(user: str, password: str, realm: str, kdc_host: str, kdc_port: int,
 
 def _run_kinit(session: KerberosSession, password: str, kdc_host: str, kdc_port: int,
                timeout: float) -> KerberosSession:
-    run_command(["kinit", session.principal], input=password + "\n", env=session.env,
-                error=KerberosError, what=f"kinit {session.principal}", timeout=timeout,
-                missing="kinit is not installed: apt-get install krb5-user (or run `make host`)",
-                on_timeout=f"kinit got no answer from {kdc_host}:{kdc_port} within {timeout} s: "
-                           "is the lab up?", hide=(password,))
+    proc = run_command(
+        ["kinit", session.principal], input=password + "\n", env=session.env,
+        error=KerberosError, what=f"kinit {session.principal}", timeout=timeout, check=False,
+        missing="kinit is not installed: apt-get install krb5-user (or run `make host`)",
+        on_timeout=f"kinit got no answer from {kdc_host}:{kdc_port} within {timeout} s: "
+                   "is the lab up?", hide=(password,))
+    if proc.returncode != 0 and "Password expired" in proc.stdout:
+        # kinit then asks for a new password, and fails reading it: say what the KDC said
+        raise KerberosError(f"kinit {session.principal}: the password has expired (the DC "
+                            "wants it changed at the next logon)")
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip() or proc.stdout.strip()).replace(password, "***")
+        raise KerberosError(f"kinit {session.principal} failed (exit {proc.returncode}): "
+                            f"{tail.splitlines()[-1] if tail else '(no output)'}")
     return session

@@ -28,7 +28,8 @@ SECTIONS: dict[str, dict[str, type]] = {
 #: [[users]] and [[groups]] entries: key -> (type, required).
 USER_KEYS: dict[str, tuple[type, bool]] = {
     "name": (str, True), "password": (str, True), "in": (list, True),
-    "groups": (list, False), "service": (bool, False)}
+    "groups": (list, False), "service": (bool, False), "state": (str, False),
+    "lockout": (bool, False)}
 GROUP_KEYS: dict[str, tuple[type, bool]] = {"name": (str, True), "description": (str, False)}
 TABLE_ARRAYS = {"users": USER_KEYS, "groups": GROUP_KEYS}
 

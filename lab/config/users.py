@@ -18,6 +18,15 @@ from lab.errors import ConfigError
 DOMAIN = "domain"
 HTPASSWD = "htpasswd"
 _PLACES = {DOMAIN, HTPASSWD}
+#: A domain account's state, as AD has them: `disabled` (userAccountControl), or
+#: `password-expired` (pwdLastSet = 0: must change it at the next logon).
+ACTIVE, DISABLED, PASSWORD_EXPIRED = "active", "disabled", "password-expired"
+STATES = (ACTIVE, DISABLED, PASSWORD_EXPIRED)
+#: The lab's lockout policy: a fine-grained password policy (PSO) applied to this group
+#: only, never the domain's (the suite sends wrong passwords for the other users all the
+#: time): LOCKOUT_THRESHOLD wrong passwords lock an account until it is unlocked.
+LOCKOUT_GROUP = "lab-lockout"
+LOCKOUT_THRESHOLD = 5
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,13 @@ class User:
     places: frozenset[str]
     groups: tuple[str, ...] = ()
     service: bool = False
+    state: str = ACTIVE
+    lockout: bool = False        # under the lockout policy (LOCKOUT_GROUP's PSO)
+
+    @property
+    def ordinary(self) -> bool:
+        """Active and outside the lockout policy: fit for the roles that must get in."""
+        return self.state == ACTIVE and not self.lockout
 
     @property
     def in_domain(self) -> bool:
@@ -60,6 +76,14 @@ class Roles:
     #: only wrong passwords for it (the wrong-password scenarios' user), as a wrong
     #: password replaces squid's cached one under that user's requests in flight
     wrong_password: User
+    account_disabled: User     # state = "disabled" (the `account-disabled` scenario)
+    password_expired: User     # state = "password-expired"
+    #: under the lockout policy; the lab locks it before `account-locked` and never
+    #: sends its right password while it is unlocked
+    account_locked: User
+    #: under the lockout policy; `lockout-budget` sends it only wrong passwords, counts
+    #: them at the DC, and unlocks it after every run
+    lockout_budget: User
 
 
 def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
@@ -85,6 +109,14 @@ def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
         elif not password or any(c in password for c in "\n\r"):
             raise ConfigError(f"lab.toml: user {name!r}: the password is empty or has a "
                               "line break")
+        state = entry.get("state", ACTIVE)
+        if state not in STATES:
+            raise ConfigError(f"lab.toml: user {name!r}: state {state!r}: use one of "
+                              + ", ".join(STATES))
+        lockout = bool(entry.get("lockout", False))
+        if (state != ACTIVE or lockout) and DOMAIN not in places:
+            raise ConfigError(f"lab.toml: user {name!r}: state and lockout are a domain "
+                              "account's; add \"domain\" to `in`")
         groups = tuple(entry.get("groups", []))
         for group in groups:
             if group not in group_names:
@@ -93,16 +125,19 @@ def parse_users(raw: list[dict], group_names: set[str]) -> tuple[User, ...]:
         if groups and DOMAIN not in places:
             raise ConfigError(f"lab.toml: user {name!r}: groups are AD groups; add "
                               "\"domain\" to `in`")
-        users.append(User(name, password, places, groups, bool(entry.get("service"))))
+        users.append(User(name, password, places, groups, bool(entry.get("service")), state,
+                          lockout))
     return tuple(users)
 
 
 def _pick(users: tuple[User, ...], role: str, fix: str, *,
           places: tuple[str, ...] = (DOMAIN,), service: bool = False,
           in_group: str | None = None, not_in_group: str | None = None,
-          taken: tuple[User, ...] = ()) -> User:
+          taken: tuple[User, ...] = (), state: str = ACTIVE, lockout: bool = False) -> User:
     for user in users:
         if user in taken or user.service != service or not user.places.issuperset(places):
+            continue
+        if user.state != state or user.lockout != lockout:
             continue
         if in_group is not None and in_group not in user.groups:
             continue
@@ -133,4 +168,19 @@ def settle_roles(users: tuple[User, ...], group: str) -> Roles:
             users, "the wrong-password scenarios' user (playing no other role, so no "
             "right password of it is in flight)", 'add another user with in = ["domain", '
             '"htpasswd"]', places=(DOMAIN, HTPASSWD),
-            taken=(basic, domain, member, denied, uncached)))
+            taken=(basic, domain, member, denied, uncached)),
+        account_disabled=_pick(users, "the `account-disabled` scenario's user",
+                               'add a domain user with state = "disabled"', state=DISABLED),
+        password_expired=_pick(users, "the `password-expired` scenario's user",
+                               'add a domain user with state = "password-expired"',
+                               state=PASSWORD_EXPIRED),
+        **_lockout_roles(users))
+
+
+def _lockout_roles(users: tuple[User, ...]) -> dict[str, User]:
+    locked = _pick(users, "the `account-locked` scenario's user",
+                   "add a domain user with lockout = true", lockout=True)
+    return {"account_locked": locked,
+            "lockout_budget": _pick(users, "the `lockout-budget` scenario's user",
+                                    "add another domain user with lockout = true",
+                                    lockout=True, taken=(locked,))}

@@ -39,8 +39,12 @@ class Spec:
     #: configured and the ticket cache empty (a domain user not logged in to Kerberos);
     #: "ticket-and-password": a ticket and WORKGROUP\\user:password, the proxy called by
     #: its address, for which no service principal exists
+    #: "disabled", "password-expired", "locked", "lockout-budget": the `corp` port's
+    #: account in that state (`ProxyPort.accounts`), with its right password (the
+    #: budget's: a wrong one)
     credentials: Literal["none", "valid", "wrong", "denied", "kerberos", "no-ticket",
-                         "domain-password", "ticket-and-password", "uncached"] = "none"
+                         "domain-password", "ticket-and-password", "uncached", "disabled",
+                         "password-expired", "locked", "lockout-budget"] = "none"
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
@@ -55,6 +59,9 @@ class Spec:
     #: other client of the lab, so only `lab matrix` runs such a scenario: alone, after
     #: the others, and it waits until the lab is healthy again before it returns.
     pause: str | None = None
+    within: float | None = None       # a refusal must come within this many seconds
+    #: wrong passwords the DC may count from the run (lab.scenarios.lockout)
+    budget: int | None = None
 
 
 SPECS: tuple[Spec, ...] = (
@@ -77,7 +84,8 @@ SPECS: tuple[Spec, ...] = (
          "kerberos", "https"),
     Spec("negotiate-no-ticket", "Kerberos (Negotiate) port, the realm configured but the "
          "ticket cache in KRB5CCNAME empty (a user not logged in to the domain): must fail "
-         "on 407 at once, not hang or prompt", "proxy-auth", "negotiate", "no-ticket"),
+         "on 407 within 5 s, not hang or prompt", "proxy-auth", "negotiate", "no-ticket",
+         within=5),
     Spec("ntlm", "NTLM via winbind; the domain goes in the user name: {workgroup}\\user "
          "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
          "valid"),
@@ -112,6 +120,21 @@ SPECS: tuple[Spec, ...] = (
          "{workgroup}\\user and password in the proxy URL: the ticket is no use for that "
          "name, so the client must fall back to NTLM or Basic, promptly (genotrance/px#110, "
          "curl/curl#7363)", "ok", "corp", "ticket-and-password"),
+    Spec("account-disabled", "the company proxy, a domain user whose account is disabled, "
+         "with its right password (Basic in the proxy URL): must fail on 407 within 5 s",
+         "proxy-auth", "corp", "disabled", within=5),
+    Spec("password-expired", "the company proxy, a domain user whose password has expired "
+         "(pwdLastSet = 0: must change it at the next logon), with that password: must fail "
+         "on 407 within 5 s", "proxy-auth", "corp", "password-expired", within=5),
+    Spec("account-locked", "the company proxy, a domain user locked out (the lab locks it "
+         "first with wrong passwords, under its lockout policy: a PSO on group "
+         "lab-lockout), with its right password: must fail on 407 within 5 s",
+         "proxy-auth", "corp", "locked", within=5),
+    Spec("lockout-budget", "the company proxy, a domain user under a lockout policy given a "
+         "wrong password: must fail on 407, and the DC must count no more than 3 wrong "
+         "passwords from the run (a sync daemon that retries a wrong password locks its "
+         "user out of Windows); the lab unlocks the user after every run", "proxy-auth",
+         "corp", "lockout-budget", budget=3),
     Spec("no-proxy", f"no_proxy={NO_PROXY} covers the target: reach it directly, with the "
          "proxy variables set", "ok", "noauth", direct=True),
     Spec("proxy-down", "the proxy variables point at a closed port: must fail, promptly",

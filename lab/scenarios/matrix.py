@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lab.clients.directory import Directory
 from lab.endpoints import Endpoints
 from lab.errors import LabError
 from lab.masking import Masker
@@ -88,15 +89,18 @@ def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
                  gate: CredentialGate | None = None,
                  groups: ProcessGroups | None = None) -> Outcome:
     argv = tuple(substitute(command, scenario))
-    try:
-        with (gate or CredentialGate()).hold(scenario.credential):
-            completed = run_bounded(argv, scenario.environ(base_env), timeout, groups)
-    except OSError as exc:
-        completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
-                              .encode())
+    with scenario.watching():
+        try:
+            with (gate or CredentialGate()).hold(scenario.credential):
+                completed = run_bounded(argv, scenario.environ(base_env), timeout, groups)
+        except OSError as exc:
+            completed = Completed(127, False, 0.0, b"", f"lab: cannot run {argv[0]}: {exc}\n"
+                                  .encode())
+        attempts = scenario.attempts()
     records = tuple(scenario.origin_saw())
     return Outcome(scenario, argv, completed, records,
-                   judge(scenario, completed.exit_code, completed.timed_out, records))
+                   judge(scenario, completed.exit_code, completed.timed_out, records,
+                         seconds=completed.seconds, attempts=attempts))
 
 
 def new_run_id() -> str:
@@ -140,7 +144,8 @@ def masked(result: MatrixResult, masker: Masker) -> MatrixResult:
 def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str], *,
                timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
                base_env: Mapping[str, str] | None = None,
-               pause: Pauser | None = None, secrets: Masker | None = None) -> MatrixResult:
+               pause: Pauser | None = None, secrets: Masker | None = None,
+               directory: Directory | None = None) -> MatrixResult:
     """Run `command` once per named scenario, in parallel (`jobs` at a time,
     default all), and judge each run. Ticket caches live in a temp dir removed
     at the end; the `proxy-down` port is held closed for the whole run. The
@@ -148,7 +153,8 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
 
     Scenarios that pause a service (`dc-down`) break the others, so they run
     afterwards, one at a time, each inside `pause(service)`, which must also
-    wait until the lab is healthy again; without `pause` they are refused."""
+    wait until the lab is healthy again; without `pause` they are refused. `directory`
+    (the DC as its administrator) prepares the account scenarios that need it."""
     shared, alone = split_exclusive(names)
     if alone and pause is None:
         raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
@@ -159,7 +165,7 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
             fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
         scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
                                     down_port=down.getsockname()[1], gateways=gateways,
-                                    exclusive=True)
+                                    exclusive=True, directory=directory)
         by_name = {s.name: s for s in scenarios}
         gate, groups = CredentialGate(), ProcessGroups()
         done: dict[str, Outcome] = {}

@@ -18,6 +18,7 @@ lab's endpoints by `build_scenarios`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.parse
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.clients.directory import NOBODYS_PASSWORD, Directory
+from lab.config.users import LOCKOUT_THRESHOLD
 from lab.endpoints import LOOPBACK, Endpoints
 from lab.errors import LabError
 from lab.scenarios.catalogue import (
@@ -46,9 +49,10 @@ from lab.scenarios.clientenv import (
     copy_private,
     write_ca_bundles,
 )
+from lab.scenarios.lockout import LOCK_FILE, LockoutWatch
 
 #: what the wrong-password scenarios send, for the port's `wrong_username`
-WRONG_PASSWORD = "Not-Their-Password-1"
+WRONG_PASSWORD = NOBODYS_PASSWORD
 #: the credentials of the scenarios that call the proxy by its Kerberos name, with the
 #: realm configured (KRB5_CONFIG): a ticket in the cache, or none
 KERBEROS = ("kerberos", "no-ticket")
@@ -58,6 +62,10 @@ NO_TICKET = ("no-ticket", "domain-password")
 TICKET = ("kerberos", "ticket-and-password")
 #: WORKGROUP\\user in the proxy URL, as NTLM wants it
 DOMAIN_USER = ("domain-password", "ticket-and-password")
+#: the `corp` port's accounts that AD refuses, by the key in `ProxyPort.accounts`
+ACCOUNTS = ("disabled", "password-expired", "locked", "lockout-budget")
+#: the scenarios the lab's directory administrator must prepare (lab.clients.directory)
+NEEDS_DIRECTORY = ("locked", "lockout-budget")
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,19 @@ class Scenario:
     #: the same user different passwords.
     credential: tuple[str, str] | None = field(default=None, repr=False)
     origin_reached: bool = False      # the origin may see a request this scenario refuses
+    within: float | None = None       # a refusal must come within this many seconds
+    budget: int | None = None         # wrong passwords the DC may count from the run
+    #: counts them (`lockout-budget`); `watching()` holds its user for one run
+    lockout: LockoutWatch | None = field(default=None, repr=False, compare=False)
+
+    def watching(self) -> contextlib.AbstractContextManager[Any]:
+        """Hold what this scenario measures for one client run (lockout-budget's user:
+        its count cleared, no other run counting with it); nothing for the others."""
+        return self.lockout.watching() if self.lockout else contextlib.nullcontext()
+
+    def attempts(self) -> int | None:
+        """Wrong passwords the DC counted so far in `watching()` (lockout-budget)."""
+        return self.lockout.attempts() if self.lockout else None
 
     def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """`base` (default: this process's environment) without any variable a
@@ -119,14 +140,18 @@ class Scenario:
                            f"{exc}; is the lab up?") from None
         return [r for r in records if r["path"] == token or r["path"].startswith(token + "/")]
 
-    def verdict(self, exit_code: int | None, timed_out: bool = False) -> Verdict:
-        """`lab matrix`'s verdict for a client run that ended with `exit_code`:
-        `.passed`, `.got`, `.reason` (asks the origin for its evidence)."""
-        return judge(self, exit_code, timed_out, self.origin_saw())
+    def verdict(self, exit_code: int | None, timed_out: bool = False,
+                seconds: float | None = None) -> Verdict:
+        """`lab matrix`'s verdict for a client run that ended with `exit_code` after
+        `seconds`: `.passed`, `.got`, `.reason` (asks the origin for its evidence, and
+        the DC for lockout-budget's: call it inside `watching()`)."""
+        return judge(self, exit_code, timed_out, self.origin_saw(), seconds=seconds,
+                     attempts=self.attempts())
 
 
 def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
-          records: Sequence[Mapping[str, Any]]) -> Verdict:
+          records: Sequence[Mapping[str, Any]], *, seconds: float | None = None,
+          attempts: int | None = None) -> Verdict:
     """The verdict rules; pure, so unit-tested alone.
 
     Exit codes alone lie: a client that exits 0 without fetching anything, or that
@@ -134,7 +159,8 @@ def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
     records (what reached it under the scenario's token) show the request arrived
     the way the scenario says (through the proxy, or directly for `no-proxy`) and
     no proxy credentials leaked to it. A refusal counts if the client failed
-    within the bound and nothing reached the origin."""
+    within the bound and nothing reached the origin; `within` and `budget` bound
+    how long it took and how many wrong passwords the DC counted from it."""
     if timed_out or exit_code is None:
         return Verdict(False, "timeout", "still running at the bound: killed (a client must "
                        "finish or fail by itself)")
@@ -145,6 +171,18 @@ def judge(scenario: Scenario, exit_code: int | None, timed_out: bool,
         if records and not scenario.origin_reached:
             return Verdict(False, f"exit {exit_code}", "failed, but a request reached the "
                            "origin: the refusal was not enforced where it should be")
+        if scenario.within is not None and seconds is not None and seconds > scenario.within:
+            return Verdict(False, f"exit {exit_code} after {seconds:.1f} s", "refused, but "
+                           f"later than {scenario.within:g} s")
+        if scenario.budget is not None and attempts is not None:
+            if attempts > scenario.budget:
+                return Verdict(False, f"exit {exit_code}, {attempts} wrong passwords",
+                               f"the DC counted {attempts} wrong passwords from this run, "
+                               f"over the budget of {scenario.budget}: a client that retries "
+                               "a wrong password locks its user out")
+            return Verdict(True, f"exit {exit_code}", f"refused ({scenario.expect} expected)"
+                           f" after {attempts} wrong password(s), within the budget of "
+                           f"{scenario.budget}")
         return Verdict(True, f"exit {exit_code}", f"refused ({scenario.expect} expected)")
     if exit_code != 0:
         return Verdict(False, f"exit {exit_code}", "failed where it should work")
@@ -197,13 +235,16 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
     if s.credentials in KERBEROS:
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
+    account = proxy.accounts.get(s.credentials, {}) if s.credentials in ACCOUNTS else {}
     user, password = {"valid": (proxy.username, proxy.password),
                       "domain-password": (proxy.username, proxy.password),
                       "ticket-and-password": (proxy.username, proxy.password),
                       "wrong": (proxy.wrong_username, WRONG_PASSWORD),
                       "denied": (proxy.denied_username, proxy.denied_password),
                       "uncached": (proxy.uncached_username, proxy.uncached_password),
-                      }.get(s.credentials, (None, None))
+                      }.get(s.credentials, (account.get("username"), account.get("password")))
+    if s.credentials == "lockout-budget":
+        password = WRONG_PASSWORD
     if s.credentials != "none" and user is None:
         raise LabError(f"{s.name}: these endpoints name no {s.credentials} user for the "
                        f"{s.port} port (an older lab?): `lab up`")
@@ -222,7 +263,8 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
 def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *, run: str,
                     workdir: Path, down_port: int | None = None,
                     gateways: Mapping[str, int] | None = None,
-                    exclusive: bool = False) -> list[Scenario]:
+                    exclusive: bool = False,
+                    directory: Directory | None = None) -> list[Scenario]:
     """The named scenarios (default: all) of the running lab, for run id `run`.
 
     Kerberos scenarios get a fresh ticket (one kinit, one ccache copy each, so
@@ -230,7 +272,9 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     owns and removes. `down_port` is the closed port of `proxy-down`
     (default: one free now; hold a `closed_port()` to be sure it stays closed).
     Scenarios that pause a service (`dc-down`) are refused unless `exclusive`: the
-    caller runs them alone, with that service paused (`lab matrix`).
+    caller runs them alone, with that service paused (`lab matrix`). `directory` (the
+    DC as its administrator) locks `account-locked`'s user now, and counts
+    `lockout-budget`'s wrong passwords in `Scenario.watching()`.
     """
     from lab.clients.ad import kinit
 
@@ -238,6 +282,11 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     for s in chosen:
         if s.pause is not None and not exclusive:
             raise LabError(only_under_matrix(s.name))
+    for s in chosen:
+        if s.credentials in NEEDS_DIRECTORY and directory is None:
+            raise LabError(f"{s.name} needs the lab's directory administrator (to lock or "
+                           f"unlock its user): run it with `lab matrix`, `lab run {s.name} -- "
+                           "CMD` or the lab_scenario fixture")
     if endpoints.proxy_lab_address is None:
         raise LabError("these endpoints do not say where the proxy sits on the lab network "
                        "(read from JSON?): build them with Stack().endpoints()")
@@ -300,9 +349,18 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
         url = https_url if s.scheme == "https" else http_url
         env.update(LAB_URL=url, LAB_HTTPS_URL=https_url, LAB_SCENARIO=s.name,
                    LAB_EXPECT=s.expect)
+        lockout = None
+        if directory is not None and s.credentials in NEEDS_DIRECTORY:
+            user = str(endpoints.proxy[str(s.port)].accounts[s.credentials]["username"])
+            if s.credentials == "locked":     # before its right password goes anywhere
+                directory.lock(user, LOCKOUT_THRESHOLD)
+            else:
+                lockout = LockoutWatch(directory, user,
+                                       Path(endpoints.web.ca_cert).parent / LOCK_FILE)
         scenarios.append(Scenario(
             s.name, s.description.format(workgroup=endpoints.dc.workgroup,
                                          realm=endpoints.dc.realm),
             s.expect, url, https_url, env, s.scheme, s.direct, token, endpoints.web.url,
-            endpoints.proxy_lab_address, credential, s.origin_reached))
+            endpoints.proxy_lab_address, credential, s.origin_reached, s.within, s.budget,
+            lockout))
     return scenarios

@@ -9,17 +9,12 @@ the lab up and attaches to it.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from lab.errors import StackError
-
-#: `flock` has no timeout and no notification: try, then retry at this pace until
-#: the deadline (a bounded wait on a kernel resource).
-_RETRY = 0.1
+from lab.files import lock_exclusively
 
 
 class ProjectLock:
@@ -36,25 +31,11 @@ class ProjectLock:
         if self._depth:                     # re-entrant within one Stack (up calls down)
             self._depth += 1
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told:
-                    self.say(f"another lab command is bringing {self.project!r} up or down; "
-                             "waiting for it")
-                    told = True
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise StackError(f"another lab command held {self.project!r} for "
-                                     f"{self.timeout:.0f} s; is one stuck? ({self.path})"
-                                     ) from None
-                time.sleep(_RETRY)
+        fd = lock_exclusively(self.path, self.timeout, busy=lambda: self.say(
+            f"another lab command is bringing {self.project!r} up or down; waiting for it"))
+        if fd is None:
+            raise StackError(f"another lab command held {self.project!r} for "
+                             f"{self.timeout:.0f} s; is one stuck? ({self.path})")
         self._fd = fd
         self._depth = 1
         return self

@@ -119,12 +119,13 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture
-def lab_scenario(request, lab_endpoints, tmp_path_factory):
+def lab_scenario(request, lab_endpoints, lab_config, tmp_path_factory):
     """One `lab.scenarios.scenario.Scenario` of the running lab, with a URL token of its
     own: `.env`/`.environ()` for a subprocess (`.apply(monkeypatch)` for an
     in-process client), `.url`, `.https_url`, `.expect`, `.origin_saw()`, and
     `.verdict(exit_code)` (lab matrix's rules). Kerberos scenarios get a fresh
-    ticket; its cache is removed after the test."""
+    ticket; its cache is removed after the test. lockout-budget's user is held (its
+    count of wrong passwords cleared) for the test, and unlocked after it."""
     import shutil
 
     from lab.scenarios.matrix import new_run_id
@@ -134,14 +135,18 @@ def lab_scenario(request, lab_endpoints, tmp_path_factory):
     if name is None:
         pytest.fail("lab_scenario is parametrized by the lab plugin; request it as a "
                     "test argument", pytrace=False)
+    from lab.clients.directory import directory_of
     from lab.scenarios.catalogue import spec
     from lab.scenarios.fault_gateway import fault_gateways
 
     workdir = tmp_path_factory.mktemp(f"lab-scenario-{name}")
     try:
         with fault_gateways(lab_endpoints, [spec(name)]) as gateways:
-            yield build_scenarios(lab_endpoints, [name], run=new_run_id(), workdir=workdir,
-                                  gateways=gateways)[0]
+            scenario = build_scenarios(
+                lab_endpoints, [name], run=new_run_id(), workdir=workdir, gateways=gateways,
+                directory=directory_of(lab_endpoints, lab_config.admin_password))[0]
+            with scenario.watching():
+                yield scenario
     finally:
         shutil.rmtree(workdir, ignore_errors=True)     # a ticket cache is a credential
 

@@ -7,18 +7,6 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-#: What a curl user passes: --proxy-anyauth lets curl pick NTLM/Negotiate/Basic from
-#: the 407; -U : enables Negotiate from the ticket cache (credentials in the proxy URL
-#: win over it); -f turns 407/403 into a non-zero exit; --max-time is the client's own
-#: bound, which `proxy-stall` demands.
-CURL = ["curl", "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "5", "-o", "/dev/null",
-        "{url}"]
-#: What that curl (7.88) fails, as it does in a company: the `corp` port offers Negotiate
-#: first, and without a usable ticket (none, or none for the name it calls the proxy by)
-#: curl stays with Negotiate, never moving on to the NTLM or Basic its password would pass
-#: (curl/curl#3726).
-CURL_ANYAUTH_STUCK = ["corp-ntlm", "corp-ntlm-https", "corp-basic-only",
-                      "corp-basic-only-https", "negotiate-alias"]
 
 
 def run_lab(*args, env=None, timeout=60, text=True):

@@ -13,8 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from harness.clients import CURL, CURL_ANYAUTH_STUCK
 from lab.scenarios.catalogue import NAMES, REFUSALS, SPECS, spec
-from tests.integration.helpers import CURL, CURL_ANYAUTH_STUCK, REPO, run_lab
+from tests.integration.helpers import REPO, run_lab
 from tests.test_matrix import _dead
 
 pytestmark = pytest.mark.timeout(120)

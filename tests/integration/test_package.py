@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.clients import CURL_ANYAUTH_STUCK
 from lab.scenarios.catalogue import SPECS, spec
 from lab.testing.side_by_side import side_by_side_env
-from tests.integration.helpers import CURL_ANYAUTH_STUCK, REPO, remove_private_lab
+from tests.integration.helpers import REPO, remove_private_lab
 
 PROJECT = "lab-pkg"
 SUBNET = "172.29.72.0/24"

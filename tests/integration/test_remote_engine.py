@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 
+from harness.clients import CURL, CURL_ANYAUTH_STUCK
 from harness.second_engine import second_engine_fixture  # noqa: F401
 from lab.mockweb import SAMPLE_RESOURCE
-from tests.integration.helpers import CURL, CURL_ANYAUTH_STUCK, run_lab
+from tests.integration.helpers import run_lab
 
 # A whole lab on the second engine: minutes, so make test-full (the second engine itself
 # has its fast representative in test_second_engine.py).

@@ -1,6 +1,7 @@
-"""Give the provisioned directory the configuration's Administrator password, users,
-groups and the proxy's service principal: at every start, before samba runs, from the
-configuration `lab up` hands the container (/etc/lab/lab.toml, never in the image).
+"""Give the provisioned directory the configuration's Administrator password, users
+(their states: disabled, password expired), groups, the lockout policy and the proxy's
+service principal: at every start, before samba runs, from the configuration `lab up`
+hands the container (/etc/lab/lab.toml, never in the image).
 
 One process and one transaction through Samba's own Python API (~0.5 s; `samba-tool`
 costs ~0.3 s a call). Safe to run again on a restarted container: what exists is
@@ -17,10 +18,22 @@ from samba.samdb import SamDB
 
 sys.path.insert(0, "/opt/lab")
 from lab.config.discovery import load_file  # noqa: E402
+from lab.config.users import (  # noqa: E402
+    DISABLED,
+    LOCKOUT_GROUP,
+    LOCKOUT_THRESHOLD,
+    PASSWORD_EXPIRED,
+)
 
 #: AES128 + AES256 only: tickets for the proxy then come out AES, not RC4, as from a
 #: current AD
 AES_ONLY = "24"
+#: userAccountControl bits
+ACCOUNTDISABLE, DONT_EXPIRE_PASSWORD = 0x2, 0x10000
+#: the lockout policy's PSO: 30 minutes (in AD's negative 100 ns units) to reset the count
+#: of wrong passwords; a locked account stays locked until unlocked (duration 0)
+LOCKOUT_PSO = "lab-lockout-policy"
+THIRTY_MINUTES = str(-30 * 60 * 10**7)
 
 
 def account(db: SamDB, name: str) -> ldb.Message | None:
@@ -30,9 +43,44 @@ def account(db: SamDB, name: str) -> ldb.Message | None:
     return found[0] if found else None
 
 
-def set_password(db: SamDB, name: str, password: str) -> None:
+def set_password(db: SamDB, name: str, password: str, expired: bool = False) -> None:
     db.setpassword(f"(sAMAccountName={ldb.binary_encode(name)})", password,
-                   force_change_at_next_login=False, username=name)
+                   force_change_at_next_login=expired, username=name)
+
+
+def set_account_control(db: SamDB, name: str, on: int, off: int) -> None:
+    """Set the `on` bits of the user's userAccountControl and clear the `off` ones."""
+    found = db.search(base=db.domain_dn(), scope=ldb.SCOPE_SUBTREE,
+                      expression=f"(sAMAccountName={ldb.binary_encode(name)})",
+                      attrs=["userAccountControl"])[0]
+    old = int(found["userAccountControl"][0])
+    new = (old | on) & ~off
+    if new != old:
+        change = ldb.Message(found.dn)
+        change["uac"] = ldb.MessageElement(str(new), ldb.FLAG_MOD_REPLACE,
+                                           "userAccountControl")
+        db.modify(change)
+
+
+def apply_lockout_policy(db: SamDB, group_dn: ldb.Dn) -> None:
+    """The lockout policy as a PSO on LOCKOUT_GROUP only (the domain's never locks)."""
+    dn = ldb.Dn(db, f"CN={LOCKOUT_PSO},CN=Password Settings Container,CN=System,"
+                    f"{db.domain_dn()}")
+    if db.search(base=dn.parent(), scope=ldb.SCOPE_ONELEVEL,
+                 expression=f"(cn={LOCKOUT_PSO})", attrs=["cn"]):
+        return
+    db.add({"dn": dn, "objectClass": "msDS-PasswordSettings",
+            "msDS-PasswordSettingsPrecedence": "10",
+            "msDS-PasswordReversibleEncryptionEnabled": "FALSE",
+            "msDS-PasswordHistoryLength": "0",
+            "msDS-PasswordComplexityEnabled": "TRUE",
+            "msDS-MinimumPasswordLength": "7",
+            "msDS-MinimumPasswordAge": "0",
+            "msDS-MaximumPasswordAge": "-9223372036854775808",     # never
+            "msDS-LockoutThreshold": str(LOCKOUT_THRESHOLD),
+            "msDS-LockoutObservationWindow": THIRTY_MINUTES,
+            "msDS-LockoutDuration": "0",                             # until unlocked
+            "msDS-PSOAppliesTo": str(group_dn)})
 
 
 def main() -> None:
@@ -47,21 +95,35 @@ def main() -> None:
         for group in config.groups:
             if account(db, group.name) is None:
                 db.newgroup(group.name, description=group.description or None)
+        if account(db, LOCKOUT_GROUP) is None:
+            db.newgroup(LOCKOUT_GROUP, description="under the lab's lockout policy")
+        apply_lockout_policy(db, account(db, LOCKOUT_GROUP).dn)
         for user in config.users:
             if not user.in_domain:
                 continue
+            expired = user.state == PASSWORD_EXPIRED
             if account(db, user.name) is None:
-                db.newuser(user.name, user.password)
+                db.newuser(user.name, user.password,
+                           force_password_change_at_next_login_req=expired)
             else:
-                set_password(db, user.name, user.password)
+                set_password(db, user.name, user.password, expired=expired)
             db.setexpiry(f"(sAMAccountName={ldb.binary_encode(user.name)})", 0,
                          no_expiry_req=True)
-        for group in config.groups:
-            members = {str(m).lower() for m in account(db, group.name).get("member", [])}
-            wanted = [u.name for u in config.users if group.name in u.groups
-                      and str(account(db, u.name).dn).lower() not in members]
+            # an expired password must not be one that never expires
+            set_account_control(
+                db, user.name,
+                on=(ACCOUNTDISABLE if user.state == DISABLED else 0),
+                off=(ACCOUNTDISABLE if user.state != DISABLED else 0)
+                | (DONT_EXPIRE_PASSWORD if expired else 0))
+        memberships = [(g.name, [u.name for u in config.users if g.name in u.groups])
+                       for g in config.groups]
+        memberships.append((LOCKOUT_GROUP, [u.name for u in config.users
+                                            if u.in_domain and u.lockout]))
+        for group, names in memberships:
+            members = {str(m).lower() for m in account(db, group).get("member", [])}
+            wanted = [n for n in names if str(account(db, n).dn).lower() not in members]
             if wanted:
-                db.add_remove_group_members(group.name, wanted)
+                db.add_remove_group_members(group, wanted)
         # The proxy's service account holds its SPN; a client on the host calls the
         # proxy `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too.
         service = account(db, config.ldap_bind_user.name)
