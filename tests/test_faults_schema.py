@@ -18,7 +18,7 @@ def test_parse_assignments_types_and_defaults():
 
 @pytest.mark.parametrize("kind, args, message", [
     ("latncy", [], "unknown toxic 'latncy' (known: latency, bandwidth, slicer, timeout, "
-                   "reset_peer, limit_data, slow_close)"),
+                   "reset_peer, limit_data, slow_close, ntlm_close)"),
     ("latency", ["latncy=1"], "latency has no attribute 'latncy' (known: latency, jitter)"),
     ("latency", ["latency=fast"], "latency latency wants an integer (ms), got 'fast'"),
     ("latency", ["latency"], "'latency' is not attr=value"),

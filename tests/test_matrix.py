@@ -271,6 +271,28 @@ def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path
                                                               result.outcomes]
 
 
+def test_refusals_judged_on_their_time_run_after_the_others_together(lab, tmp_path):
+    """Forty clients starting at once would count against a bound of 5 s: the timed
+    ones (`within`) run once the others are done, beside each other only."""
+    from lab.scenarios.matrix import run_matrix
+
+    log = tmp_path / "log"
+    command = ["sh", "-c", f'echo "start $LAB_SCENARIO" >> {log}; sleep 0.2; '
+               f'echo "end $LAB_SCENARIO" >> {log}; exit 22']
+    names = ["basic-wrong-password", "account-disabled", "group-denied", "password-expired"]
+    result = run_matrix(lab, command, names, timeout=10)
+    lines = log.read_text().splitlines()
+    first, then = lines[:4], lines[4:]
+    assert sorted(first) == ["end basic-wrong-password", "end group-denied",
+                             "start basic-wrong-password", "start group-denied"]
+    assert sorted(then) == ["end account-disabled", "end password-expired",
+                            "start account-disabled", "start password-expired"]
+    assert then[:2] == ["start account-disabled", "start password-expired"] or \
+        then[:2] == ["start password-expired", "start account-disabled"]   # together
+    assert [o.scenario.name for o in result.outcomes] == names          # catalogue order
+    assert all(o.verdict.passed for o in result.outcomes)
+
+
 def test_without_a_way_to_pause_the_exclusive_scenarios_are_refused(lab):
     from lab.errors import LabError
     from lab.scenarios.matrix import run_matrix

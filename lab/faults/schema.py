@@ -16,7 +16,8 @@ UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 STREAMS = (UPSTREAM, DOWNSTREAM)
 
 #: Toxiproxy's toxic types and their attributes (every one an integer, default 0),
-#: with the unit each is in: the schema the API and the CLI check input against.
+#: with the unit each is in: the schema the API and the CLI check input against;
+#: then the lab's own.
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "latency": {"latency": "ms", "jitter": "ms"},
     "bandwidth": {"rate": "KB/s"},
@@ -25,6 +26,9 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
     "reset_peer": {"timeout": "ms"},
     "limit_data": {"bytes": "bytes"},
     "slow_close": {"delay": "ms"},
+    # the lab's own, HTTP-aware (lab.faults.ntlm_close): not in Toxiproxy
+    "ntlm_close": {"leg": "1 = close after the 407 offering NTLM, 2 = after its type-2 "
+                          "challenge"},
 }
 
 

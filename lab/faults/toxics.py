@@ -11,6 +11,7 @@ import random
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from lab.faults.ntlm_close import NtlmClose
 from lab.faults.schema import Toxic
 from lab.faults.stage import EOF_FULL, EOF_HALF, Link, Stage, Timed
 
@@ -193,6 +194,7 @@ class SlowClose(Stage):
 STAGES: dict[str, type[Stage]] = {
     "latency": Latency, "bandwidth": Bandwidth, "slicer": Slicer, "timeout": Timeout,
     "reset_peer": ResetPeer, "limit_data": LimitData, "slow_close": SlowClose,
+    "ntlm_close": NtlmClose,
 }
 
 

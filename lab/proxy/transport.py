@@ -105,7 +105,9 @@ class _HTTPChannel:
 
     async def finish(self, answer: Answer) -> bool:
         await client.readBody(answer.payload).addErrback(lambda _: None)
-        return self.conn.state == "QUIESCENT"
+        # a 407 with `Connection: close` (as some proxies and load balancers send it):
+        # Twisted lets go of the connection as the body ends, before its state says so
+        return self.conn.state == "QUIESCENT" and not self.conn.transport.disconnecting
 
     def trust(self, scheme: str | None) -> None:
         if scheme is not None:

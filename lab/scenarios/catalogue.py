@@ -90,6 +90,15 @@ SPECS: tuple[Spec, ...] = (
          "(percent-encoded {workgroup}%5Cuser in the URL) or user@{realm}", "ok", "ntlm",
          "valid"),
     Spec("ntlm-https", "NTLM, HTTPS through CONNECT", "ok", "ntlm", "valid", "https"),
+    Spec("ntlm-challenge-close", "NTLM, the proxy's first 407 (the one offering NTLM, before "
+         "any type-1) comes with Connection: close, as some proxies and load balancers send "
+         "it: the client must open a new connection and run the whole handshake there "
+         "(curl/curl#954, genotrance/px#29)", "ok", "ntlm", "valid",
+         fault=(("ntlm_close", {"leg": 1}, "downstream"),)),
+    Spec("ntlm-type2-close", "NTLM, the connection closed after the type-2 challenge: the "
+         "type-3 answer can only travel on the connection that carried it, so no client can "
+         "succeed: must fail, promptly, not loop", "proxy-auth", "ntlm", "valid",
+         fault=(("ntlm_close", {"leg": 2}, "downstream"),)),
     Spec("group", "Basic against AD, plus membership of the proxy's AD group", "ok", "group",
          "valid"),
     Spec("group-https", "AD group port, HTTPS through CONNECT", "ok", "group", "valid",

@@ -151,7 +151,8 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
     at the end; the `proxy-down` port is held closed for the whole run. The
     result shows no credential: neither the scenarios' nor `secrets`.
 
-    Scenarios that pause a service (`dc-down`) break the others, so they run
+    Scenarios judged on how long their refusal took (`within`) run after the others,
+    together. Scenarios that pause a service (`dc-down`) break the others, so they run
     afterwards, one at a time, each inside `pause(service)`, which must also
     wait until the lab is healthy again; without `pause` they are refused. `directory`
     (the DC as its administrator) prepares the account scenarios that need it."""
@@ -170,12 +171,17 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
         gate, groups = CredentialGate(), ProcessGroups()
         done: dict[str, Outcome] = {}
         try:
-            if shared:
-                with ThreadPoolExecutor(max_workers=jobs or len(shared)) as pool:
+            # a refusal judged on how long it took runs after the others, beside only its
+            # own kind: forty clients starting at once on two cores would count against it
+            timed = [n for n in shared if spec(n).within is not None]
+            for phase in ([n for n in shared if n not in timed], timed):
+                if not phase:
+                    continue
+                with ThreadPoolExecutor(max_workers=jobs or len(phase)) as pool:
                     try:
                         for outcome in pool.map(
                                 lambda n: run_scenario(by_name[n], command, timeout, base_env,
-                                                       gate, groups), shared):
+                                                       gate, groups), phase):
                             done[outcome.scenario.name] = outcome
                     except BaseException:     # Ctrl-C: stop every client, start no other
                         groups.stop()

@@ -226,13 +226,13 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
     """The proxy URL (credentials percent-encoded in it) and the credential it sends."""
     if s.port is None:
         return f"http://{LOOPBACK}:{down_port}", None
-    if s.fault is not None:
+    proxy = endpoints.proxy[s.port]
+    where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
+    if s.fault is not None:                  # a faulty proxy of its own, in front of the port
         if s.name not in gateways:
             raise LabError(f"{s.name} needs a faulty proxy that lives as long as its client: "
                            f"run it with `lab run {s.name} -- CMD` or `lab matrix`")
-        return f"http://{LOOPBACK}:{gateways[s.name]}", None
-    proxy = endpoints.proxy[s.port]
-    where = f"{proxy.connect_address}:{proxy.port}"       # 127.0.0.1, or a remote engine
+        where = f"{LOOPBACK}:{gateways[s.name]}"
     if s.credentials in KERBEROS:
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
     account = proxy.accounts.get(s.credentials, {}) if s.credentials in ACCOUNTS else {}

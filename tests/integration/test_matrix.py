@@ -298,3 +298,30 @@ def test_negotiate_without_a_ticket_fails_on_407_at_once(tool):
     assert time.monotonic() - started < 10
     assert proc.returncode == 0 and "refused: 407 ('Negotiate',)" in proc.stdout, \
         proc.stdout + proc.stderr[-2000:]
+
+
+def test_lab_proxy_passes_every_scenario_a_correct_client_must(lab_endpoints):
+    """`python -m lab.proxy`, configured from the scenario's environment as any client:
+    the company port's scheme choice, NTLM restarted after a close, a name without an
+    SPN, PAC, SOCKS5, TLS inspection, the accounts AD refuses, within their bounds."""
+    code, doc = matrix("--skip", "dc-down", "--jobs", "8", "--", sys.executable, "-m",
+                       "lab.proxy", "--timeout", "5", "{url}", timeout=180)
+    assert code == 0 and failed(doc) == [], [
+        (s["name"], s["reason"]) for s in doc["scenarios"] if s["verdict"] == "fail"]
+
+
+def test_ntlm_restarts_on_a_new_connection_after_a_close_and_gives_up_after_type_2(tool,
+                                                                                    lab_endpoints):
+    """curl --proxy-anyauth: the offer comes with Connection: close, and curl runs the
+    handshake on a second connection; a close after the type-2 challenge fails it
+    (407, exit 22) at once. The same for lab.proxy."""
+    trace = run_lab("run", "ntlm-challenge-close", "--", tool("sh"), "-c",
+                    'curl -fsv --proxy-anyauth -U : -o /dev/null "$LAB_URL" 2>&1')
+    assert trace.returncode == 0, trace.stdout
+    assert trace.stdout.count("* Connected to") == 2
+    assert "< Connection: close" in trace.stdout and "< HTTP/1.1 200" in trace.stdout
+    for client in ([tool("curl"), "-fsS", "--proxy-anyauth", "-U", ":", "-o", "/dev/null"],
+                   [sys.executable, "-m", "lab.proxy", "--timeout", "5"]):
+        code, doc = matrix("--only", "ntlm-challenge-close,ntlm-type2-close", "--", *client,
+                           "{url}")
+        assert code == 0 and [s["seconds"] < 5 for s in doc["scenarios"]] == [True, True], doc
