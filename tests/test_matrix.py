@@ -81,6 +81,29 @@ def test_a_refusal_must_come_within_its_bound():
     assert not verdict.passed and "later than 5 s" in verdict.reason
 
 
+def test_a_refusals_time_is_what_it_took_beyond_the_quickest_other_run():
+    import dataclasses
+
+    from lab.scenarios.matrix import Outcome, prompt
+    from lab.scenarios.processes import Completed
+
+    def outcome(name, seconds, within=None):
+        s = dataclasses.replace(scenario("proxy-auth", name=name), within=within)
+        return Outcome(s, ("c",), Completed(22, False, seconds), (),
+                       judge(s, 22, False, [], seconds=seconds))
+
+    # a loaded machine: every run of this client takes 6 s or more to start and ask
+    done = {"basic-wrong-password": outcome("basic-wrong-password", 6.0),
+            "account-locked": outcome("account-locked", 9.5, within=5)}
+    assert not done["account-locked"].verdict.passed                   # on its whole time
+    assert prompt(done, "account-locked").verdict.passed                # 3.5 s beyond
+    done["account-locked"] = outcome("account-locked", 12.0, within=5)
+    assert not prompt(done, "account-locked").verdict.passed            # 6 s beyond
+    alone = {"account-locked": outcome("account-locked", 5.5, within=5)}
+    assert not prompt(alone, "account-locked").verdict.passed           # its whole time
+    assert prompt(done, "basic-wrong-password") is done["basic-wrong-password"]
+
+
 @pytest.mark.parametrize("attempts,passed", [(0, True), (3, True), (4, False), (5, False)])
 def test_lockout_budget_fails_a_client_over_its_wrong_passwords(attempts, passed):
     import dataclasses
