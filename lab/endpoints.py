@@ -19,7 +19,9 @@ from lab.errors import LabNotRunning
 
 LOOPBACK = "127.0.0.1"
 WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
-CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust
+CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust: the root
+#: the CA under it that the bump port signs with (squid sends it with every leaf)
+CORPORATE_ISSUING_CA_FILE = "corporate-issuing-ca.pem"
 #: lab.web.resources.PROXY_PAC, named without importing Twisted (a test holds them equal)
 PROXY_PAC = "proxy.pac"
 

@@ -32,6 +32,7 @@ from tests.test_endpoints import PORTS
 
 LAB_CA = b"-----BEGIN CERTIFICATE-----\nLABCA\n-----END CERTIFICATE-----\n"
 CORPORATE_CA = b"-----BEGIN CERTIFICATE-----\nCORPORATE\n-----END CERTIFICATE-----\n"
+ISSUING_CA = b"-----BEGIN CERTIFICATE-----\nISSUING\n-----END CERTIFICATE-----\n"
 REQUIRED = ("noauth", "basic", "basic-wrong-password", "basic-no-credentials", "ldap",
             "negotiate", "ntlm", "group", "group-denied", "no-proxy", "proxy-down")
 
@@ -42,6 +43,7 @@ def endpoints(tmp_path):
     config.state_dir.mkdir(parents=True)
     (config.state_dir / "web-ca.pem").write_bytes(LAB_CA)
     (config.state_dir / "corporate-ca.pem").write_bytes(CORPORATE_CA)
+    (config.state_dir / "corporate-issuing-ca.pem").write_bytes(ISSUING_CA)
     return build_endpoints(config, PORTS)
 
 
@@ -132,6 +134,7 @@ def test_select_keeps_catalogue_order_and_rejects_unknown_names():
 def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, endpoints):
     state = Path(endpoints.web.ca_cert).parent
     bundle = {"lab": state / "ca-bundle.pem", "corporate": state / "ca-corporate.pem",
+              "corporate-root": state / "ca-corporate-root.pem",
               "system": state / "ca-system.pem"}
     for s in catalogue.values():
         env = s.env
@@ -155,7 +158,9 @@ def test_tls_inspection_scenarios_trust_the_corporate_ca_or_only_the_origins(cat
         assert _userinfo(s.env["https_proxy"]) == (None, None, "127.0.0.1", 3134)
         assert s.scheme == "https"
     corporate = Path(trusted.env["SSL_CERT_FILE"]).read_bytes()
-    assert CORPORATE_CA in corporate and LAB_CA not in corporate
+    assert CORPORATE_CA in corporate and ISSUING_CA in corporate and LAB_CA not in corporate
+    root_only = Path(catalogue["bump-chain"].env["SSL_CERT_FILE"]).read_bytes()
+    assert CORPORATE_CA in root_only and ISSUING_CA not in root_only      # from the proxy
     assert LAB_CA in Path(untrusted.env["SSL_CERT_FILE"]).read_bytes()
     assert (trusted.expect, untrusted.expect, exempt.expect) == ("ok", "tls-untrusted", "ok")
     assert exempt.url == "https://bank.ad.example.com/matrix/r1/bump-exempt"

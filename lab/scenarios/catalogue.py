@@ -48,8 +48,9 @@ class Spec:
     scheme: Literal["http", "https"] = "http"
     direct: bool = False              # the client must bypass the proxy (no_proxy)
     #: what the CA variables trust besides the system's CAs: the web service's own
-    #: CA ("lab"), the corporate CA TLS inspection re-signs with, or nothing more
-    trust: Literal["lab", "corporate", "system"] = "lab"
+    #: CA ("lab"), TLS inspection's root and issuing CAs ("corporate"), its root alone
+    #: ("corporate-root"), or nothing more
+    trust: Literal["lab", "corporate", "corporate-root", "system"] = "lab"
     origin: str = "web"               # which of the web service's names the URL uses
     pac: bool = False                 # the client gets only the PAC URL, no proxy variables
     fault: Fault | None = None        # faults on a proxy of its own (lab.scenarios.fault_gateway)
@@ -152,8 +153,13 @@ SPECS: tuple[Spec, ...] = (
          "must refuse the origin's certificate", "tls-untrusted", "noauth", scheme="https",
          trust="system"),
     Spec("bump-trusted", "TLS inspection: the bump port re-signs the origin with the "
-         "corporate CA (corporate_ca in `lab status --json`), which the CA variables trust "
-         "instead of the origin's own CA", "ok", "bump", scheme="https", trust="corporate"),
+         "corporate issuing CA, under the corporate root (corporate_ca in `lab status "
+         "--json`); the CA variables trust both instead of the origin's own CA", "ok", "bump",
+         scheme="https", trust="corporate"),
+    Spec("bump-chain", "TLS inspection, the CA variables trust the corporate root alone, as "
+         "most company machines do: the client must build the chain from the issuing CA "
+         "the proxy sends with each certificate", "ok", "bump", scheme="https",
+         trust="corporate-root"),
     Spec("bump-untrusted", "TLS inspection, the client trusts the origin's own CA but not "
          "the corporate one (as a client shipping its own CA bundle does): must refuse the "
          "re-signed certificate", "tls-untrusted", "bump", scheme="https"),

@@ -11,7 +11,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from lab.endpoints import LOOPBACK
+from lab.endpoints import CORPORATE_ISSUING_CA_FILE, LOOPBACK
 from lab.errors import LabError
 from lab.files import write_atomic, write_if_changed
 
@@ -33,7 +33,11 @@ MANAGED_VARIABLES: tuple[str, ...] = (
     *PAC_VARIABLES)
 TRUSTED_BUNDLE = "ca-bundle.pem"        # system CAs + the lab's web CA
 SYSTEM_BUNDLE = "ca-system.pem"         # system CAs only (tls-untrusted)
-CORPORATE_BUNDLE = "ca-corporate.pem"   # system CAs + the corporate CA (bump-trusted)
+#: system CAs + TLS inspection's root and issuing CAs, as companies push both (bump-trusted)
+CORPORATE_BUNDLE = "ca-corporate.pem"
+#: system CAs + TLS inspection's root alone: the issuing CA must come from the proxy
+#: (bump-chain)
+CORPORATE_ROOT_BUNDLE = "ca-corporate-root.pem"
 _SYSTEM_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt",
                          "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
 
@@ -50,9 +54,11 @@ def system_ca_file() -> Path | None:
 def write_ca_bundles(directory: Path, lab_ca: Path,
                      corporate_ca: Path | None = None) -> dict[str, Path]:
     """The bundles CA variables point at, by what they trust besides the system's
-    CAs: "lab" (the web service's CA), "corporate" (the CA TLS inspection re-signs
-    with, when given), "system" (nothing more). Kept in `directory` (the project's
-    state dir: they outlive `lab env`, rewritten only when their content changes)."""
+    CAs: "lab" (the web service's CA), "corporate" (TLS inspection's root and issuing
+    CAs, when the root is given; the issuing CA's file is beside it),
+    "corporate-root" (the root alone), "system" (nothing more). Kept in `directory`
+    (the project's state dir: they outlive `lab env`, rewritten only when their
+    content changes)."""
     directory.mkdir(parents=True, exist_ok=True)
     system = system_ca_file()
     system_pem = system.read_bytes() if system else b""
@@ -61,17 +67,22 @@ def write_ca_bundles(directory: Path, lab_ca: Path,
     bundles = {"lab": _bundle(directory / TRUSTED_BUNDLE, system_pem, lab_ca),
                "system": write_if_changed(directory / SYSTEM_BUNDLE, system_pem)}
     if corporate_ca is not None:
-        bundles["corporate"] = _bundle(directory / CORPORATE_BUNDLE, system_pem, corporate_ca)
+        bundles["corporate"] = _bundle(directory / CORPORATE_BUNDLE, system_pem, corporate_ca,
+                                       corporate_ca.parent / CORPORATE_ISSUING_CA_FILE)
+        bundles["corporate-root"] = _bundle(directory / CORPORATE_ROOT_BUNDLE, system_pem,
+                                            corporate_ca)
     return bundles
 
 
-def _bundle(path: Path, system_pem: bytes, ca: Path) -> Path:
-    try:
-        ca_pem = ca.read_bytes()
-    except OSError as exc:
-        raise LabError(f"the lab's CA certificate {ca} is unreadable ({exc.strerror}); "
-                       "run `lab up`") from None
-    return write_if_changed(path, system_pem + ca_pem)
+def _bundle(path: Path, system_pem: bytes, *cas: Path) -> Path:
+    pem = system_pem
+    for ca in cas:
+        try:
+            pem += ca.read_bytes()
+        except OSError as exc:
+            raise LabError(f"the lab's CA certificate {ca} is unreadable ({exc.strerror}); "
+                           "run `lab up`") from None
+    return write_if_changed(path, pem)
 
 
 def closed_port() -> socket.socket:

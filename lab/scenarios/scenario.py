@@ -292,7 +292,7 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
                        "(read from JSON?): build them with Stack().endpoints()")
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir.chmod(0o700)                # ticket caches are credentials
-    wants_corporate = any(s.trust == "corporate" for s in chosen)
+    wants_corporate = any(s.trust.startswith("corporate") for s in chosen)
     bundles = write_ca_bundles(
         Path(endpoints.web.ca_cert).parent, Path(endpoints.web.ca_cert),
         Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate else None)

@@ -7,13 +7,16 @@ keeps working; the leaf is renewed when it nears expiry or when the names it
 must carry change. Private keys are written 0600, files appear whole or not at
 all.
 
-The corporate root CA (`corporate-ca.pem`, `corporate_ca` in `lab status
---json`) is what the TLS-inspecting `bump` proxy port re-signs origins with,
-as a company's proxy does: a separate CA, so trusting the web CA never means
-trusting bumped traffic. Its key stays in the state directory
-(`corporate-ca.key`) and in `bump-ca.pem` (key + certificate, what squid's
-`tls-cert=` reads; mounted into the proxy container). RSA, not EC: squid's
-certificate generator signs with it, and RSA is what every squid build takes.
+TLS inspection has a CA hierarchy of its own, as a company's has: the corporate
+root CA (`corporate-ca.pem`, `corporate_ca` in `lab status --json`, what clients
+trust) signs an issuing CA (`corporate-issuing-ca.pem`), and the issuing CA is what
+the `bump` proxy port re-signs origins with. squid sends it along with every leaf it
+makes, so a client that trusts the root alone builds the chain from what the proxy
+sent. A separate hierarchy, so trusting the web CA never means trusting bumped
+traffic. The keys stay in the state directory; `bump-ca.pem` (the issuing CA's key
+and certificate, what squid's `tls-cert=` reads) is mounted into the proxy
+container. RSA, not EC: squid's certificate generator signs with it, and RSA is
+what every squid build takes.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import ipaddress
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lab.config.model import LabConfig
-from lab.endpoints import CORPORATE_CA_FILE, WEB_CA_FILE
+from lab.endpoints import CORPORATE_CA_FILE, CORPORATE_ISSUING_CA_FILE, WEB_CA_FILE
 from lab.files import write_atomic
 
 WEB_TLS_FILE = "web-tls.pem"      # key + leaf + CA, mounted into the web container
@@ -37,6 +41,7 @@ CA_DAYS = 5 * 365
 LEAF_DAYS = 397                   # what browsers accept for a server certificate
 RENEW_BEFORE = datetime.timedelta(days=30)
 CORPORATE_CA_KEY_FILE = "corporate-ca.key"
+CORPORATE_ISSUING_CA_KEY_FILE = "corporate-issuing-ca.key"
 BUMP_CA_FILE = "bump-ca.pem"               # key + certificate, 0600: mounted into the proxy
 
 
@@ -49,31 +54,51 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _load_or_make_ca(cert_path: Path, key_path: Path, name: x509.Name, make_key):
+def _load_or_make_ca(cert_path: Path, key_path: Path, name: x509.Name, make_key, *,
+                     path_length: int = 0, issuer=None):
     """(certificate, key, made): the CA in these files, or a new one (written, key
-    0600) when they are missing, unreadable or near expiry."""
+    0600) when they are missing, unreadable, near expiry, or not what is asked for
+    (`path_length`; signed by `issuer`, a (certificate, key), else self-signed)."""
+    issuer_cert, issuer_key = issuer if issuer else (None, None)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         if (cert.not_valid_after_utc - _now() > RENEW_BEFORE
-                and cert.public_key() == key.public_key()):
+                and cert.public_key() == key.public_key()
+                and constraints.path_length == path_length
+                and (issuer_cert is None or (cert.issuer == issuer_cert.subject
+                                             and _signed_by(cert, issuer_cert)))):
             return cert, key, False
-    except (OSError, ValueError):
-        pass                    # missing or unreadable: make a new CA
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        pass                    # missing, unreadable or not this CA: make a new one
     key = make_key()
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    cert = (x509.CertificateBuilder().subject_name(name)
+            .issuer_name(issuer_cert.subject if issuer_cert else name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(_now() - datetime.timedelta(minutes=5))
             .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length),
+                           critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
                                          False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+                           critical=False))
+    if issuer_cert is not None:
+        cert = cert.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer_key.public_key()), critical=False)
+    cert = cert.sign(issuer_key or key, hashes.SHA256())
     write_atomic(key_path, _pem_key(key), 0o600)
     write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert, key, True
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _ca(state: Path, project: str):
@@ -93,19 +118,27 @@ def corporate_ca_path(config: LabConfig) -> Path:
 
 
 def ensure_corporate_ca(config: LabConfig) -> Path:
-    """Make (or renew) the corporate root CA of TLS inspection and squid's copy of it
-    (`bump-ca.pem`); returns the certificate's path, the file clients trust."""
+    """Make (or renew) TLS inspection's root CA, its issuing CA and squid's copy of the
+    issuing one (`bump-ca.pem`); returns the root's path, the file clients trust."""
     state = config.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab corporate"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"lab corporate CA ({config.project})")])
-    cert, key, made = _load_or_make_ca(
-        state / CORPORATE_CA_FILE, state / CORPORATE_CA_KEY_FILE, name,
-        lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    def name(what: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab corporate"),
+                          x509.NameAttribute(NameOID.COMMON_NAME,
+                                             f"lab corporate {what} ({config.project})")])
+
+    def rsa_key():
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    root = _load_or_make_ca(state / CORPORATE_CA_FILE, state / CORPORATE_CA_KEY_FILE,
+                            name("root CA"), rsa_key, path_length=1)
+    cert, key, _ = _load_or_make_ca(
+        state / CORPORATE_ISSUING_CA_FILE, state / CORPORATE_ISSUING_CA_KEY_FILE,
+        name("issuing CA"), rsa_key, issuer=root[:2])
     pem = _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM)
     bump = state / BUMP_CA_FILE
-    if made or not bump.is_file() or bump.read_bytes() != pem:
+    if not bump.is_file() or bump.read_bytes() != pem:
         write_atomic(bump, pem, 0o600)
     return state / CORPORATE_CA_FILE
 

@@ -6,6 +6,7 @@ import json
 import re
 import ssl
 import subprocess
+import sys
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,10 @@ from pypac import PACSession
 from pypac.parser import PACFile
 
 from lab.mockweb import SAMPLE_RESOURCE, SIMPLERESOURCE
+from tests.integration.helpers import run_lab
 
-CORPORATE_ISSUER = "lab corporate CA"
+CORPORATE_ISSUER = "lab corporate issuing CA"
+CORPORATE_ROOT = "lab corporate root CA"
 WEB_ISSUER = "lab CA"
 
 
@@ -82,11 +85,15 @@ def test_bump_without_the_corporate_ca_is_a_verification_error(
 
 def test_openssl_through_a_connect_on_bump_shows_the_resigned_chain(
         tool, lab_endpoints, bump):
+    """squid sends the issuing CA with the leaf: trusting the corporate root alone
+    (corporate_ca), openssl builds the chain and verifies it."""
     host = lab_endpoints.web.https_proxy_url.split("/")[2]
     out = _s_client(tool, bump, host, lab_endpoints.corporate_ca)
-    leaf = re.search(r"^ 0 s:(.*)\n\s+i:(.*)$", out, re.MULTILINE)
-    assert leaf, out
-    assert host in leaf.group(1) and CORPORATE_ISSUER in leaf.group(2)
+    chain = re.findall(r"^ (\d) s:(.*)\n\s+i:(.*)$", out, re.MULTILINE)
+    assert [(depth, CORPORATE_ISSUER in issuer) for depth, _, issuer in chain] == [
+        ("0", True), ("1", False)], out
+    assert host in chain[0][1] and CORPORATE_ISSUER in chain[1][1]
+    assert CORPORATE_ROOT in chain[1][2]
     assert "Verify return code: 0 (ok)" in out
 
 
@@ -96,12 +103,27 @@ def test_an_exempt_name_keeps_the_origins_own_certificate(
     out = _s_client(tool, bump, host, lab_endpoints.web.ca_cert)
     leaf = re.search(r"^ 0 s:(.*)\n\s+i:(.*)$", out, re.MULTILINE)
     assert leaf, out
-    assert f"CN = {WEB_ISSUER} (" in leaf.group(2) and CORPORATE_ISSUER not in out
+    assert f"CN = {WEB_ISSUER} (" in leaf.group(2) and "lab corporate" not in out
     assert "Verify return code: 0 (ok)" in out
     proc = _curl(tool, "-v", "-x", bump.url, "--cacert", lab_endpoints.web.ca_cert,
                  "-o", "/dev/null", "-w", "%{http_code}", exempt_url)
     assert (proc.returncode, proc.stdout) == (0, "200"), proc.stderr
-    assert CORPORATE_ISSUER not in _issuer(proc.stderr)
+    assert "lab corporate" not in _issuer(proc.stderr)
+
+
+@pytest.mark.parametrize("client", ["curl", "wget", "requests", "lab.proxy"])
+def test_bump_chain_trusting_the_root_alone(tool, client):
+    """bump-chain: the CA variables hold the corporate root only; every client builds the
+    chain from the issuing CA squid sends."""
+    command = {"curl": [tool("curl"), "-fsS", "-o", "/dev/null", "{url}"],
+               "wget": [tool("sh"), "-c", 'wget -q -O /dev/null --ca-certificate="$SSL_CERT_FILE"'
+                        ' "$1"', "sh", "{url}"],
+               "requests": [sys.executable, "-c", "import sys, requests; requests.get("
+                            "sys.argv[1], timeout=10).raise_for_status()", "{url}"],
+               "lab.proxy": [sys.executable, "-m", "lab.proxy", "{url}"]}[client]
+    proc = run_lab("matrix", "--json", "--only", "bump-chain,bump-trusted", "--", *command)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0, [(s["name"], s["reason"]) for s in doc["scenarios"]]
 
 
 def test_plain_http_through_bump_works_as_on_noauth(tool, lab_endpoints, bump):
