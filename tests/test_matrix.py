@@ -250,13 +250,15 @@ def origin():
 
 
 @pytest.fixture
-def lab(tmp_path, origin):
+def lab(tmp_path, origin, monkeypatch):
     import dataclasses
 
     from lab.config.discovery import load_config
     from lab.endpoints import build_endpoints
+    from lab.scenarios import jvm
     from tests.test_endpoints import PORTS
 
+    monkeypatch.setattr(jvm.shutil, "which", lambda name: None)     # a stand-in CA file
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
     config.state_dir.mkdir(parents=True)
     (config.state_dir / "web-ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")

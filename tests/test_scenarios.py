@@ -37,6 +37,15 @@ REQUIRED = ("noauth", "basic", "basic-wrong-password", "basic-no-credentials", "
             "negotiate", "ntlm", "group", "group-denied", "no-proxy", "proxy-down")
 
 
+@pytest.fixture(autouse=True)
+def no_keytool(monkeypatch):
+    """These CA files are stand-ins keytool would refuse: no Java trust stores here
+    (tests/test_jvm.py makes real ones)."""
+    from lab.scenarios import jvm
+
+    monkeypatch.setattr(jvm.shutil, "which", lambda name: None)
+
+
 @pytest.fixture
 def endpoints(tmp_path):
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})

@@ -197,7 +197,7 @@ def add_parsers(sub) -> None:
                         help="seconds each run may take before its process group is "
                         "killed (default 20)")
     matrix.add_argument("--jobs", type=int, metavar="N",
-                        help="scenarios run at once (default: all)")
+                        help="scenarios run at once (default: 4 per CPU)")
     matrix.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     matrix.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     matrix.add_argument("--json", action="store_true", help="JSON on stdout instead of "

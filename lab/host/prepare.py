@@ -40,7 +40,8 @@ CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-uti
 #: what building the Kerberos Python bindings (gssapi, krb5) needs. `make test` installs
 #: them; `make lab-up` does not wait for them.
 TEST_TOOLS = {"wget": "wget", "openssl": "openssl", "node": "nodejs", "git": "git",
-              "krb5-config": "libkrb5-dev", "gcc": "gcc"}
+              "krb5-config": "libkrb5-dev", "gcc": "gcc", "java": "openjdk-17-jdk-headless",
+              "javac": "openjdk-17-jdk-headless", "keytool": "openjdk-17-jdk-headless"}
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")

@@ -30,7 +30,7 @@ _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy
 MANAGED_VARIABLES: tuple[str, ...] = (
     *_PROXY_NAMES, *(n.upper() for n in _PROXY_NAMES), *CA_VARIABLES, "SSL_CERT_DIR",
     "KRB5CCNAME", "KRB5_CONFIG", "LAB_URL", "LAB_HTTPS_URL", "LAB_SCENARIO", "LAB_EXPECT",
-    *PAC_VARIABLES)
+    *PAC_VARIABLES, "JAVA_TOOL_OPTIONS")
 TRUSTED_BUNDLE = "ca-bundle.pem"        # system CAs + the lab's web CA
 SYSTEM_BUNDLE = "ca-system.pem"         # system CAs only (tls-untrusted)
 #: system CAs + TLS inspection's root and issuing CAs, as companies push both (bump-trusted)

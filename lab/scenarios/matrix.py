@@ -14,6 +14,7 @@ every client and starts no other (`lab.scenarios.processes`).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import uuid
@@ -103,6 +104,13 @@ def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
                          seconds=completed.seconds, attempts=attempts))
 
 
+def default_jobs() -> int:
+    """Runs at once unless told: 4 per CPU. curl's whole catalogue takes as long as with
+    every run at once (the slow scenarios wait, they do not work); forty JVMs at once
+    on two cores would each take longer than the bound."""
+    return 4 * (os.cpu_count() or 1)
+
+
 def prompt(done: Mapping[str, Outcome], name: str) -> Outcome:
     """`name`'s outcome, a refusal bounded in time (`within`) judged on the time it took
     beyond the quickest other run of the same command in this matrix: what the client
@@ -162,7 +170,7 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
                pause: Pauser | None = None, secrets: Masker | None = None,
                directory: Directory | None = None) -> MatrixResult:
     """Run `command` once per named scenario, in parallel (`jobs` at a time,
-    default all), and judge each run. Ticket caches live in a temp dir removed
+    default `default_jobs()`), and judge each run. Ticket caches live in a temp dir removed
     at the end; the `proxy-down` port is held closed for the whole run. The
     result shows no credential: neither the scenarios' nor `secrets`.
 
@@ -192,7 +200,7 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
             for phase in ([n for n in shared if n not in timed], timed):
                 if not phase:
                     continue
-                with ThreadPoolExecutor(max_workers=jobs or len(phase)) as pool:
+                with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
                     try:
                         for outcome in pool.map(
                                 lambda n: run_scenario(by_name[n], command, timeout, base_env,

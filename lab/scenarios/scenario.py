@@ -30,8 +30,9 @@ from typing import Any
 
 from lab.clients.directory import NOBODYS_PASSWORD, Directory
 from lab.config.users import LOCKOUT_THRESHOLD
-from lab.endpoints import LOOPBACK, Endpoints
+from lab.endpoints import CORPORATE_ISSUING_CA_FILE, LOOPBACK, Endpoints
 from lab.errors import LabError
+from lab.scenarios import jvm
 from lab.scenarios.catalogue import (
     NAMES,
     NEGOTIATE_PROXY_NAME,
@@ -293,9 +294,16 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir.chmod(0o700)                # ticket caches are credentials
     wants_corporate = any(s.trust.startswith("corporate") for s in chosen)
-    bundles = write_ca_bundles(
-        Path(endpoints.web.ca_cert).parent, Path(endpoints.web.ca_cert),
-        Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate else None)
+    state = Path(endpoints.web.ca_cert).parent
+    corporate = Path(endpoints.corporate_ca) if endpoints.corporate_ca and wants_corporate \
+        else None
+    bundles = write_ca_bundles(state, Path(endpoints.web.ca_cert), corporate)
+    java_cas = {"lab": [Path(endpoints.web.ca_cert)]}
+    if corporate is not None:
+        java_cas.update({"corporate": [corporate, corporate.parent / CORPORATE_ISSUING_CA_FILE],
+                         "corporate-root": [corporate]})
+    java_stores = jvm.trust_stores(state, {kind: cas for kind, cas in java_cas.items()
+                                           if any(s.trust == kind for s in chosen)})
     session = None
     if any(s.credentials in (*TICKET, *NO_TICKET) for s in chosen):
         user = endpoints.proxy["negotiate"]
@@ -338,6 +346,8 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "
                            "where it is (an older lab?): `lab up`")
         env.update({name: str(bundles[s.trust]) for name in CA_VARIABLES})
+        env["JAVA_TOOL_OPTIONS"] = jvm.tool_options(
+            None if s.pac else proxy, no_proxy if s.direct else None, java_stores.get(s.trust))
         if session is not None and s.credentials in (*TICKET, *NO_TICKET):
             ccache = workdir / s.name / "ccache"
             ccache.parent.mkdir(mode=0o700, exist_ok=True)
