@@ -124,8 +124,10 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
     curl = shlex.join([tool("curl"), *CURL[1:-1]])
     script = (f'{curl} "$1" || exit 1; {tool("sleep")} 300 & echo $! > {tmp_path}/"$2".pid; '
               "wait")
-    sample = ["noauth", "basic-https", "ntlm", "negotiate", "corp-basic-only", "bump-chain",
-              "pac", "basic-wrong-password", "proxy-down", "group-denied", "proxy-stall"]
+    # (no TLS inspection here: squid's first certificate for a name costs an RSA key,
+    # seconds of a loaded machine, and the fetch must end well inside the 3 s)
+    sample = ["noauth", "basic-https", "ntlm", "negotiate", "corp-basic-only", "pac",
+              "basic-wrong-password", "proxy-down", "group-denied", "proxy-stall"]
     code, doc = matrix("--only", ",".join(sample), "--jobs", str(len(sample)), "--timeout",
                        "3", "--", tool("sh"), "-c", script, "sh", "{url}", "{scenario}")
     # proxy-stall fails too: curl's own 5 s bound is longer than this run's 3 s; pac
