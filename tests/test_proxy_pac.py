@@ -156,3 +156,18 @@ def test_fetching_the_pac_fails_clearly(serve, tidy_tcp_server):
     with pytest.raises(PACError, match="within 0.2 s"):
         yield defer.ensureDeferred(
             fetch_pac(reactor, f"http://127.0.0.1:{silent}/p", timeout=0.2))
+
+
+@pytest_twisted.inlineCallbacks
+def test_direct_route_closes_every_connection_on_shutdown_under_20_at_once(serve, pac_client):
+    """Twenty requests at once on the DIRECT route open twenty connections; Twisted's pool
+    keeps two and closes the rest without waiting: shutdown() must wait for every one
+    (the plugin's reactor check fails the test on any left open or closing)."""
+    web = yield serve(policy("DIRECT"))
+    client = yield pac_client(web)
+    urls = [web.get_url(), web.get_https_url()] * 10           # TLS closes wait for the peer
+    pages = yield defer.gatherResults([client.get_page(url + "simpleresource")
+                                       for url in urls])
+    assert pages == [SAMPLE_RESOURCE] * 20
+    yield client.shutdown()
+    assert [str(r) for r in client.agent.routes_taken] == ["DIRECT"] * 20
