@@ -23,5 +23,5 @@ lab matrix --skip pac,corp-ntlm,corp-ntlm-https,corp-basic-only,corp-basic-only-
     -- sh sync.sh {url} "$out/{scenario}"
 # requests does Basic proxy auth only: NTLM and Negotiate, or a ticket alone, are not its
 # to pass; no PAC
-lab matrix --skip negotiate,negotiate-https,ntlm,ntlm-https,corp-kerberos,corp-kerberos-https,pac -- \
+lab matrix --skip negotiate,negotiate-https,ntlm,ntlm-https,ntlm-challenge-close,corp-kerberos,corp-kerberos-https,pac -- \
     python sync_client.py {url} "$out/{scenario}"
