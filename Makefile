@@ -96,7 +96,8 @@ integration: host
 
 integration-slow: host
 	$(LAB) up
-	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "slow"
+	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "slow and not exclusive"
+	$(VENV)/bin/pytest tests/integration -q -m "slow and exclusive"
 
 test: lint unit trial integration
 
