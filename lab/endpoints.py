@@ -22,6 +22,11 @@ WEB_CA_FILE = "web-ca.pem"      # what clients trust for the web service's HTTPS
 CORPORATE_CA_FILE = "corporate-ca.pem"     # what clients of the bump port trust: the root
 #: the CA under it that the bump port signs with (squid sends it with every leaf)
 CORPORATE_ISSUING_CA_FILE = "corporate-issuing-ca.pem"
+#: The `corp` port's accounts AD refuses (`ProxyPort.accounts`), by state, and the role
+#: (`lab.config.users.Roles`) that plays each
+ACCOUNT_ROLES: dict[str, str] = {"disabled": "account_disabled",
+                                 "password-expired": "password_expired",
+                                 "locked": "account_locked", "lockout-budget": "lockout_budget"}
 #: lab.web.resources.PROXY_PAC, named without importing Twisted (a test holds them equal)
 PROXY_PAC = "proxy.pac"
 
@@ -193,11 +198,9 @@ def build_endpoints(config: LabConfig, published: Mapping[str, int | None]) -> E
                   "denied_password": roles.group_denied.password},
         "ldap": {"uncached_username": roles.uncached.name,
                  "uncached_password": roles.uncached.password},
-        "corp": {"accounts": {state: {"username": user.name, "password": user.password}
-                              for state, user in (("disabled", roles.account_disabled),
-                                                  ("password-expired", roles.password_expired),
-                                                  ("locked", roles.account_locked),
-                                                  ("lockout-budget", roles.lockout_budget))}},
+        "corp": {"accounts": {state: {"username": getattr(roles, role).name,
+                                      "password": getattr(roles, role).password}
+                              for state, role in ACCOUNT_ROLES.items()}},
     }
     proxy = {}
     for name in PROXY_PORTS:

@@ -22,7 +22,8 @@ from lab.errors import LabError
 
 TIMEOUT = 15
 MISSING = "the LDAP clients are not installed: apt-get install ldap-utils (or `make host`)"
-#: what the lockout scenarios send as a wrong password (never anyone's)
+#: the wrong password the lab sends (wrong-password and lockout scenarios, locking a user):
+#: never anyone's
 NOBODYS_PASSWORD = "Not-Their-Password-1"
 
 
@@ -96,7 +97,6 @@ class Directory:
         if not self.locked(user):
             raise DirectoryError(f"{threshold} wrong passwords did not lock {user}: is it "
                                  "under the lab's lockout policy (lockout = true)? `lab up`")
-
 
 
 def directory_of(endpoints, admin_password: str) -> Directory:

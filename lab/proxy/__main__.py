@@ -22,12 +22,15 @@ from lab.proxy.client import ProxyWebClient
 from lab.proxy.environment import proxy_from_environment
 from lab.proxy.errors import OriginError, ProxyError, RequestTimeoutError
 
+#: the exit code of each failure, most specific first (curl's, where curl has one)
+EXIT_CODES = ((OriginError, 22), (RequestTimeoutError, 28), (ProxyError, 1))
 
-def _client(reactor, url: str, trust_root) -> ProxyWebClient | defer.Deferred:
+
+async def _client(reactor, url: str, trust_root) -> ProxyWebClient:
     settings = proxy_from_environment(url)
     if settings is None and os.environ.get("auto_proxy"):
-        return defer.ensureDeferred(ProxyWebClient.from_pac(
-            os.environ["auto_proxy"], trust_root=trust_root, reactor=reactor))
+        return await ProxyWebClient.from_pac(os.environ["auto_proxy"], trust_root=trust_root,
+                                             reactor=reactor)
     if settings is None:
         from lab.proxy.pacagent import DirectAgent
 
@@ -49,18 +52,12 @@ async def _fetch(reactor, url: str, timeout: float) -> int:
 
     bundle = os.environ.get("SSL_CERT_FILE")
     trust_root = load_trust_root(bundle) if bundle else None
-    client = await defer.maybeDeferred(_client, reactor, url, trust_root)
+    client = await _client(reactor, url, trust_root)
     try:
         body = await client.get_page(url, timeout=timeout)
-    except OriginError as exc:
+    except (OriginError, ProxyError) as exc:
         print(f"lab.proxy: {exc}", file=sys.stderr)
-        return 22
-    except RequestTimeoutError as exc:
-        print(f"lab.proxy: {exc}", file=sys.stderr)
-        return 28
-    except ProxyError as exc:
-        print(f"lab.proxy: {exc}", file=sys.stderr)
-        return 1
+        return next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
     finally:
         await client.shutdown()
     sys.stdout.buffer.write(body)

@@ -1,9 +1,10 @@
 """The scenario catalogue and `lab matrix`: does a client work behind each network?
 
 Owns the static catalogue (`catalogue`), a scenario of a running lab and its verdict
-rules (`scenario`), the environment a client gets (`clientenv`), the host-side
-fault gateways (`fault_gateway`), running clients bounded in time (`processes`),
-the matrix run (`matrix`) and its reports (`reports`). It may import `lab.stack`,
+rules (`scenario`), the environment a client gets (`clientenv`, and `jvm` for
+Java's), the DC's count of a run's wrong passwords (`lockout`), the host-side fault
+gateways (`fault_gateway`), running clients bounded in time (`processes`), the
+matrix run (`matrix`) and its reports (`reports`). It may import `lab.stack`,
 `lab.clients`, `lab.endpoints`, `lab.faults.client` and the root modules.
 """
 

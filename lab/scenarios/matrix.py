@@ -99,9 +99,10 @@ def run_scenario(scenario: Scenario, command: Sequence[str], timeout: float,
                                   .encode())
         attempts = scenario.attempts()
     records = tuple(scenario.origin_saw())
+    # a refusal's time (`within`) is judged once every run is in: `prompt`
     return Outcome(scenario, argv, completed, records,
                    judge(scenario, completed.exit_code, completed.timed_out, records,
-                         seconds=completed.seconds, attempts=attempts))
+                         attempts=attempts))
 
 
 def default_jobs() -> int:

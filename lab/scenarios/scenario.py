@@ -30,7 +30,7 @@ from typing import Any
 
 from lab.clients.directory import NOBODYS_PASSWORD, Directory
 from lab.config.users import LOCKOUT_THRESHOLD
-from lab.endpoints import CORPORATE_ISSUING_CA_FILE, LOOPBACK, Endpoints
+from lab.endpoints import ACCOUNT_ROLES, CORPORATE_ISSUING_CA_FILE, LOOPBACK, Endpoints
 from lab.errors import LabError
 from lab.scenarios import jvm
 from lab.scenarios.catalogue import (
@@ -52,8 +52,6 @@ from lab.scenarios.clientenv import (
 )
 from lab.scenarios.lockout import LOCK_FILE, LockoutWatch
 
-#: what the wrong-password scenarios send, for the port's `wrong_username`
-WRONG_PASSWORD = NOBODYS_PASSWORD
 #: the credentials of the scenarios that call the proxy by its Kerberos name, with the
 #: realm configured (KRB5_CONFIG): a ticket in the cache, or none
 KERBEROS = ("kerberos", "no-ticket")
@@ -63,8 +61,6 @@ NO_TICKET = ("no-ticket", "domain-password")
 TICKET = ("kerberos", "ticket-and-password")
 #: WORKGROUP\\user in the proxy URL, as NTLM wants it
 DOMAIN_USER = ("domain-password", "ticket-and-password")
-#: the `corp` port's accounts that AD refuses, by the key in `ProxyPort.accounts`
-ACCOUNTS = ("disabled", "password-expired", "locked", "lockout-budget")
 #: the scenarios the lab's directory administrator must prepare (lab.clients.directory)
 NEEDS_DIRECTORY = ("locked", "lockout-budget")
 
@@ -236,16 +232,16 @@ def _proxy_url(s: Spec, endpoints: Endpoints, down_port: int,
         where = f"{LOOPBACK}:{gateways[s.name]}"
     if s.credentials in KERBEROS:
         return f"http://{negotiate_proxy_name(endpoints)}:{proxy.port}", None
-    account = proxy.accounts.get(s.credentials, {}) if s.credentials in ACCOUNTS else {}
+    account = proxy.accounts.get(s.credentials, {}) if s.credentials in ACCOUNT_ROLES else {}
     user, password = {"valid": (proxy.username, proxy.password),
                       "domain-password": (proxy.username, proxy.password),
                       "ticket-and-password": (proxy.username, proxy.password),
-                      "wrong": (proxy.wrong_username, WRONG_PASSWORD),
+                      "wrong": (proxy.wrong_username, NOBODYS_PASSWORD),
                       "denied": (proxy.denied_username, proxy.denied_password),
                       "uncached": (proxy.uncached_username, proxy.uncached_password),
                       }.get(s.credentials, (account.get("username"), account.get("password")))
     if s.credentials == "lockout-budget":
-        password = WRONG_PASSWORD
+        password = NOBODYS_PASSWORD
     if s.credentials != "none" and user is None:
         raise LabError(f"{s.name}: these endpoints name no {s.credentials} user for the "
                        f"{s.port} port (an older lab?): `lab up`")

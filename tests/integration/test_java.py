@@ -51,8 +51,7 @@ def test_java_through_proxy_tls_inspection_and_its_known_failures(lab_endpoints,
     assert runs["tls-untrusted"]["exit_code"] == 60        # Java's own cacerts: refused
 
 
-@pytest.mark.slow           # forty JVMs, four per CPU, alone: make test-full
-@pytest.mark.exclusive
+@pytest.mark.slow           # forty JVMs, four per CPU: make test-full
 def test_java_over_the_whole_catalogue_fails_exactly_what_it_cannot_do(lab_endpoints,
                                                                       java_get):
     names = [n for n in NAMES if spec(n).pause is None]

@@ -95,8 +95,7 @@ def test_a_client_that_ignores_proxy_variables_fails_where_a_proxy_is_needed(too
     assert failed(doc) == sorted(n for n in sample if n in OK and n != "no-proxy")
 
 
-@pytest.mark.slow           # forty Node processes, alone: make test-full
-@pytest.mark.exclusive
+@pytest.mark.slow           # forty Node processes: make test-full
 def test_node_fetch_over_the_whole_catalogue(tool, lab_endpoints):
     script = ("fetch(process.argv[1]).then(r => { if (!r.ok) process.exit(1); return r.text() })"
               ".catch(e => { console.error(String(e)); process.exit(2) })")
@@ -167,8 +166,7 @@ def test_python_requests_fails_exactly_the_schemes_it_cannot_speak(lab_endpoints
     assert failed(doc) == sorted(n for n in REQUESTS_FAILS if n in REQUESTS_SAMPLE)
 
 
-@pytest.mark.slow           # forty Python processes, alone: make test-full
-@pytest.mark.exclusive
+@pytest.mark.slow           # forty Python processes: make test-full
 def test_python_requests_over_the_whole_catalogue(lab_endpoints, tmp_path):
     client = tmp_path / "get.py"
     client.write_text("import sys, requests\n"
@@ -350,10 +348,9 @@ def test_negotiate_without_a_ticket_fails_on_407_at_once(tool):
         proc.stdout + proc.stderr[-2000:]
 
 
-# forty Python clients, alone (private labs starting beside them would miss their health
-# bounds): make test-full. lab.proxy's own cases are in the trial and ntlm/bump-chain tests
+# forty Python clients: make test-full. lab.proxy's own cases are in the trial and the
+# ntlm/bump-chain tests
 @pytest.mark.slow
-@pytest.mark.exclusive
 def test_lab_proxy_passes_every_scenario_a_correct_client_must(lab_endpoints):
     """`python -m lab.proxy`, configured from the scenario's environment as any client:
     the company port's scheme choice, NTLM restarted after a close, a name without an
