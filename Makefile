@@ -83,16 +83,18 @@ trial: venv
 	$(PY) -m twisted.trial tests.trial
 
 # Against the shared lab in two phases: xdist workers for what only reads it (a file's
-# tests stay on one worker, so its private labs are made once; four workers on two
-# cores, as most of their time is spent waiting on containers; files in collection
-# order, which puts those starting labs of their own first), then, alone, what changes
-# it (`exclusive`: faults, a paused DC). `slow` proofs: make test-full.
-XDIST := -n 4 --dist loadfile --no-loadscope-reorder
+# tests stay on one worker; four workers on two cores, as most of their time is spent
+# waiting on containers), then, alone, what changes it (`exclusive`: faults, a paused
+# DC: one test at a time, mostly waiting) beside what never touches it (`private_lab`:
+# labs of their own, mostly CPU), so those two overlap. `slow` proofs: make test-full.
+XDIST := -n 4 --dist loadfile
 integration: host
 	$(LAB) up
 	$(PY) -m twisted.trial tests.integration.trial
-	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "not exclusive and not slow"
-	$(VENV)/bin/pytest tests/integration -q -m "exclusive and not slow"
+	$(VENV)/bin/pytest tests/integration -q $(XDIST) -m "not exclusive and not slow and not private_lab"
+	$(PY) -m harness.together \
+	    exclusive='$(VENV)/bin/pytest tests/integration -q -m "exclusive and not slow"' \
+	    private-labs='$(VENV)/bin/pytest tests/integration -q -n 2 --dist loadfile -m "private_lab and not slow"'
 
 # One at a time: most start private labs (two at once on purpose in test_two_projects),
 # and four such starts beside forty-client matrices on two cores missed health bounds.

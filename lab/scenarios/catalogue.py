@@ -190,7 +190,7 @@ SPECS: tuple[Spec, ...] = (
          "must fail, not treat the error page as the content", "origin-error", "noauth",
          query="?status=503", origin_reached=True),
     Spec("dc-down", "the domain controller is frozen: the ldap port cannot check a user "
-         "it has not cached and answers 407 within ~5 s: must fail, promptly (a user "
+         "it has not cached and answers 407 within ~2 s: must fail, promptly (a user "
          "validated in the last two hours would still pass; `lab matrix` runs this one "
          "alone, after the others)", "proxy-auth", "ldap", "uncached", pause="dc"),
 )

@@ -43,11 +43,26 @@ def _container(stack: Stack, service: str):
     return stack.engine.client.containers.get(state.container_id)
 
 
+#: runc gives up freezing a cgroup whose processes keep changing (a `docker exec` health
+#: check entering it, forks), "unable to freeze", and thaws it again: seen under load.
+PAUSE_ATTEMPTS = 5
+
+
 def pause(stack: Stack, service: str) -> None:
     """Freeze the service: its ports still accept connections, nothing answers."""
+    import docker.errors
+
     container = _container(stack, service)
-    if container.status != "paused":
-        container.pause()
+    if container.status == "paused":
+        return
+    for attempt in range(1, PAUSE_ATTEMPTS + 1):
+        try:
+            container.pause()
+            return
+        except docker.errors.APIError as error:
+            if "unable to freeze" not in str(error) or attempt == PAUSE_ATTEMPTS:
+                raise LabError(f"could not pause {service}: {error.explanation or error}") \
+                    from None
 
 
 def stop(stack: Stack, service: str) -> None:
@@ -79,7 +94,7 @@ def restore(stack: Stack, say: Callable[[str], None] = lambda _m: None,
 
 
 #: How long squid's Basic helpers may take to answer the checks begun while the DC
-#: was frozen (each gives up after 5 s: basic_dispatch.py's ANSWER_TIMEOUT).
+#: was frozen (each gives up after 2 s: basic_dispatch.py's ANSWER_TIMEOUT).
 HELPERS_SETTLE_TIMEOUT = 30.0
 _POLL = 0.2
 _MANAGER_PAGE = ('curl -fsS --max-time 3 '

@@ -18,6 +18,10 @@ def tool():
     return find
 
 
+#: fixtures that bring the shared lab up, heal it or change it
+SHARED_LAB_FIXTURES = {"lab_stack", "lab_endpoints", "lab_faults", "lab_scenario"}
+
+
 @pytest.hookimpl(trylast=True)      # after -m has deselected what it does not want
 def pytest_collection_modifyitems(config, items):
     # files that start labs of their own first (a stable sort: the same order on every
@@ -30,6 +34,15 @@ def pytest_collection_modifyitems(config, items):
     if unmarked:
         raise pytest.UsageError(f"{unmarked[0]} breaks the shared lab (lab_faults) but is not "
                                 "marked exclusive: add @pytest.mark.exclusive")
+    # `make integration` runs these beside the exclusive phase: bringing the shared lab up
+    # (lab_stack) would heal the DC an exclusive test has just paused
+    leaning = [item.nodeid for item in items if item.get_closest_marker("private_lab")
+               and not item.get_closest_marker("slow")
+               and SHARED_LAB_FIXTURES & set(item.fixturenames)]
+    if leaning:
+        raise pytest.UsageError(f"{leaning[0]} is marked private_lab but uses the shared lab "
+                                f"({', '.join(sorted(SHARED_LAB_FIXTURES))}): it runs beside "
+                                "the exclusive phase; use lab_config, or drop the mark")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         exclusive = [item.nodeid for item in items if item.get_closest_marker("exclusive")]
         if exclusive:

@@ -99,7 +99,7 @@ def test_toxiproxy_python_drives_the_lab_unchanged(lab_faults, lab_endpoints, ur
 
 def test_dc_paused_ldap_refuses_within_seconds(lab_faults, lab_stack, lab_endpoints, url):
     """A proxy whose DC is frozen answers within seconds: 407 on ldap and group
-    (squid's LDAP check gives up after 5 s), not a hang."""
+    (squid's LDAP check gives up after 2 s), not a hang."""
     lab_faults.pause("dc")
 
     def ask(port):

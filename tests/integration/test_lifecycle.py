@@ -1,5 +1,6 @@
 """A second, private lab: up, down, and the errors a user meets. Never touches the
-shared lab (its own compose project name, subnet and ports)."""
+shared lab (its own compose project name, subnet and ports), and never asks it for
+anything either: this file runs beside the exclusive phase (a paused DC, faults)."""
 
 import json
 import socket
@@ -16,6 +17,29 @@ pytestmark = pytest.mark.private_lab
 
 PROJECT = "lab-lifecycle-test"
 SUBNET = "172.29.54.0/24"
+
+
+def shared_containers(project: str) -> set[str]:
+    return set(subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter",
+                               f"label=com.docker.compose.project={project}"],
+                              capture_output=True, text=True, timeout=30,
+                              check=True).stdout.split())
+
+
+@pytest.fixture(scope="module")
+def shared(request, lab_config):
+    """The shared lab's configuration and its containers as found: neither brought up
+    nor healed unless it is not up at all (then nothing exclusive can be using it)."""
+    containers = shared_containers(lab_config.project)
+    if not containers:
+        request.getfixturevalue("lab_stack")
+        containers = shared_containers(lab_config.project)
+    return lab_config, containers
+
+
+def untouched(shared) -> bool:
+    config, containers = shared
+    return shared_containers(config.project) == containers
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +89,7 @@ def docker_objects(kind: str) -> list[str]:
 
 
 @pytest.mark.timeout(120)
-def test_port_in_use_is_named_with_its_fix(lab_stack, lab_down):
+def test_port_in_use_is_named_with_its_fix(lab_down):
     env = lab_down
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", int(env["LAB_PORT_WEB"])))
@@ -78,9 +102,9 @@ def test_port_in_use_is_named_with_its_fix(lab_stack, lab_down):
 
 
 @pytest.mark.timeout(120)
-def test_subnet_clash_is_named_with_its_fix(lab_stack, lab_down):
+def test_subnet_clash_is_named_with_its_fix(shared, lab_down):
     env = lab_down
-    env["LAB_SUBNET"] = str(lab_stack.config.subnet)
+    env["LAB_SUBNET"] = str(shared[0].subnet)
     proc = lab(env, "up")
     assert proc.returncode == 1
     assert "overlaps docker network" in proc.stderr and "LAB_SUBNET" in proc.stderr
@@ -88,7 +112,7 @@ def test_subnet_clash_is_named_with_its_fix(lab_stack, lab_down):
 
 
 @pytest.mark.timeout(400)
-def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, lab_down):
+def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_down):
     env = lab_down
     proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -106,7 +130,7 @@ def test_sigterm_of_up_cleans_up_like_ctrl_c(lab_stack, lab_down):
 
 
 @pytest.mark.timeout(400)
-def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, lab_down):
+def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_down):
     env = lab_down
     """Bug: two `lab up` for one project tore down each other's containers."""
     procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
@@ -123,8 +147,7 @@ def test_two_ups_at_once_one_brings_it_up_the_other_attaches(lab_stack, lab_down
 
 
 @pytest.mark.timeout(400)
-def test_docker_restart_of_every_service_then_up_attaches_without_recreating(
-        lab_stack, lab_up):
+def test_docker_restart_of_every_service_then_up_attaches_without_recreating(lab_up):
     """`docker restart` (by hand, or the engine's own restart) keeps each container's
     files and volumes: every service must come back by itself, with no recreation
     (a proxy restarted by hand was once seen to stay exited)."""
@@ -141,7 +164,7 @@ def test_docker_restart_of_every_service_then_up_attaches_without_recreating(
 
 
 @pytest.mark.timeout(400)
-def test_status_then_down_leaves_nothing_of_the_project(lab_stack, lab_up):
+def test_status_then_down_leaves_nothing_of_the_project(shared, lab_up):
     env = lab_up
     status = json.loads(lab(env, "status", "--json").stdout)
     assert status["project"] == PROJECT
@@ -153,11 +176,11 @@ def test_status_then_down_leaves_nothing_of_the_project(lab_stack, lab_up):
     assert docker_objects("container") == []
     assert docker_objects("network") == []
     assert docker_objects("volume") == []
-    assert lab_stack.is_up(), "taking down the private lab touched the shared one"
+    assert untouched(shared), "taking down the private lab touched the shared one"
 
 
 @pytest.mark.timeout(400)
-def test_sigkill_of_up_mid_start_then_up_recovers(lab_stack, lab_down):
+def test_sigkill_of_up_mid_start_then_up_recovers(lab_down):
     env = lab_down
     proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -173,15 +196,15 @@ def test_sigkill_of_up_mid_start_then_up_recovers(lab_stack, lab_down):
 
 
 @pytest.mark.timeout(400)
-def test_down_all_takes_down_a_project_and_its_images(lab_stack, lab_up):
+def test_down_all_takes_down_a_project_and_its_images(shared, lab_up):
     from lab.stack.engine import Engine
     from lab.stack.prune import down_all
 
     engine = Engine()
     said = []
-    projects = down_all(engine, said.append, keep_images={lab_stack.config.project},
+    projects = down_all(engine, said.append, keep_images={shared[0].project},
                         select=lambda name: name == PROJECT)
     assert projects == [PROJECT]
     assert docker_objects("container") == [] and docker_objects("network") == []
     assert docker_objects("volume") == [] and engine.project_images(PROJECT) == []
-    assert lab_stack.is_up(), "down --all of one project touched the shared one"
+    assert untouched(shared), "down --all of one project touched the shared one"

@@ -275,7 +275,7 @@ def test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy(tool, lab_stack
     # complete once the DC is back (squid would cache the user as valid for two hours)
     code, doc = matrix("--only", "dc-down", "--timeout", "2", "--", tool("curl"), *CURL[1:])
     assert code == 1 and doc["scenarios"][0]["timed_out"]
-    # squid gives up on the frozen DC after 5 s: curl's own bound must be longer
+    # squid gives up on the frozen DC after 2 s: curl's own bound must be longer
     patient = [tool("curl"), *CURL[1:]]
     patient[patient.index("--max-time") + 1] = "10"
     code, doc = matrix("--only", "dc-down", "--", *patient)

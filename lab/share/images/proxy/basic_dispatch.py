@@ -15,10 +15,10 @@ import sys
 import urllib.parse
 
 HELPERS = "/usr/lib/squid"
-ANSWER_TIMEOUT = 5.0
+ANSWER_TIMEOUT = 2.0
 HTPASSWD = [f"{HELPERS}/basic_ncsa_auth", "/etc/squid/htpasswd"]
 # -c/-t: a domain controller that is gone or frozen costs a client seconds, not minutes
-LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R", "-c", "3", "-t", "3",
+LDAP = [f"{HELPERS}/basic_ldap_auth", "-v", "3", "-R", "-c", "2", "-t", "2",
         "-b", f"cn=Users,{os.environ['LAB_BASE_DN']}",
         "-f", "sAMAccountName=%s",
         "-D", os.environ["LAB_LDAP_BIND_DN"],
