@@ -26,9 +26,9 @@ def test_host_view_routes_lab_names_to_the_published_port(config):
     views = pac_views(config, PUBLISHED)
     for url in ("http://web.ad.example.com/", "https://web.ad.example.com:8443/x?y=1",
                 "http://ad.example.com/", "http://WEB.AD.EXAMPLE.COM/"):
-        assert evaluate(views.host, url) == "PROXY 127.0.0.1:13128; DIRECT", url
+        assert evaluate(views.host, url) == "PROXY 127.0.0.1:13128", url
     assert parse_pac_value(evaluate(views.host, "http://web.ad.example.com/")) == [
-        "http://127.0.0.1:13128", "DIRECT"]
+        "http://127.0.0.1:13128"]
 
 
 def test_lab_view_routes_lab_names_to_the_proxy_by_its_lab_name(config):
@@ -77,9 +77,50 @@ def test_nothing_unchecked_reaches_the_javascript(kwargs):
         PacPolicy(**{"domain": "ad.example.com", "proxy": "PROXY a:1", **kwargs})
 
 
-def test_the_pac_does_no_dns(config):
-    """dnsResolve/isInNet block on DNS in every engine, and lab names do not resolve
-    on the host: the generated PAC uses string functions only."""
-    text = pac_views(config, PUBLISHED).host
-    for blocking in ("dnsResolve", "isInNet", "isResolvable", "myIpAddress"):
-        assert blocking not in text
+@pytest.fixture
+def lab_network(config, monkeypatch):
+    """pypac as on a machine of the lab network: the lab's DNS answers the DC's name and
+    the machine has a lab address. Returns the names dnsResolve was asked for."""
+    from pypac.parser_functions import function_injections
+
+    asked = []
+    dc_address = str(config.subnet.network_address + 2)
+    mine = str(config.subnet.network_address + 50)
+
+    def dns_resolve(name):
+        asked.append(name)
+        return dc_address if name == config.dc_fqdn else None
+
+    monkeypatch.setitem(function_injections, "dnsResolve", dns_resolve)
+    monkeypatch.setitem(function_injections, "myIpAddress", lambda: mine)
+    return asked
+
+
+def test_on_the_lab_network_lab_names_fall_back_to_direct(config, lab_network):
+    views = pac_views(config, PUBLISHED)
+    assert evaluate(views.lab, "http://web.ad.example.com/") == \
+        "PROXY proxy.ad.example.com:3128; DIRECT"
+    assert lab_network == [config.dc_fqdn]
+
+
+def test_off_the_lab_network_a_fallback_list_keeps_its_proxies_not_direct(config):
+    views = pac_views(config, PUBLISHED, fallback=("PROXY 127.0.0.1:13129", "DIRECT"))
+    assert evaluate(views.host, "http://web.ad.example.com/") == \
+        "PROXY 127.0.0.1:13128; PROXY 127.0.0.1:13129"
+
+
+def test_an_address_outside_the_lab_network_is_not_on_it(config, lab_network, monkeypatch):
+    from pypac.parser_functions import function_injections
+
+    monkeypatch.setitem(function_injections, "myIpAddress", lambda: "192.0.2.7")
+    assert evaluate(pac_views(config, PUBLISHED).lab, "http://web.ad.example.com/") == \
+        "PROXY proxy.ad.example.com:3128"
+
+
+@pytest.mark.parametrize("url", [
+    "http://intranet/", "http://localhost/", "http://127.0.0.1/", "http://192.0.2.1/",
+    "http://example.org/", "http://a.partner.test/"])
+def test_dns_is_asked_only_for_names_of_the_lab_domain(config, lab_network, url):
+    """dnsResolve blocks in every engine: a name outside the lab domain never costs it."""
+    evaluate(pac_views(config, PUBLISHED, direct=(".partner.test",)).lab, url)
+    assert lab_network == []

@@ -8,6 +8,7 @@ says what to install by hand.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -41,7 +42,10 @@ CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-uti
 #: them; `make lab-up` does not wait for them.
 TEST_TOOLS = {"wget": "wget", "openssl": "openssl", "node": "nodejs", "git": "git",
               "krb5-config": "libkrb5-dev", "gcc": "gcc", "java": "openjdk-17-jdk-headless",
-              "javac": "openjdk-17-jdk-headless", "keytool": "openjdk-17-jdk-headless"}
+              "javac": "openjdk-17-jdk-headless", "keytool": "openjdk-17-jdk-headless",
+              "pactester": "libpacparser1", "proxy": "libproxy-tools"}
+#: libproxy runs no PAC without a JavaScript plugin: its WebKit one, as a file.
+LIBPROXY_WEBKIT = "/usr/lib/*/libproxy/*/modules/pacrunner_webkit.so"
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
@@ -146,10 +150,13 @@ def python_headers_missing() -> bool:
 def ensure_client_tools(say: Say, *, tests: bool = False) -> None:
     """curl, dig, ldapsearch and kinit, as `lab check` and the README use them; with
     `tests`, the test suite's clients too, and what building the Kerberos Python
-    bindings needs (gcc, libkrb5-dev, and python3-dev: a fresh Debian has no Python.h)."""
+    bindings needs (gcc, libkrb5-dev, and python3-dev: a fresh Debian has no Python.h),
+    and libproxy's WebKit plugin."""
     wanted = {**CLIENT_TOOLS, **(TEST_TOOLS if tests else {})}
     missing = sorted({pkg for tool, pkg in wanted.items() if shutil.which(tool) is None}
-                     | ({"python3-dev"} if tests and python_headers_missing() else set()))
+                     | ({"python3-dev"} if tests and python_headers_missing() else set())
+                     | ({"libproxy1-plugin-webkit"} if tests and not glob.glob(LIBPROXY_WEBKIT)
+                        else set()))
     if not missing:
         return
     _require_installable(", ".join(missing), "test-tools" if tests else "lab-up")

@@ -9,13 +9,14 @@ browsers do), and `PAC.routes(url)` asks it for each request: `DIRECT`,
 run or cannot be fetched is a `PACError`. `PACAgent` (lab.proxy.pacagent)
 tries the routes in order.
 
-Evaluation is synchronous (dukpy), in the caller's thread: a PAC that calls
-`dnsResolve()` blocks the reactor for that lookup. The lab's own PAC calls no
-DNS function (see `lab.stack.pac_file`).
+Evaluation is synchronous (dukpy) and one at a time (one interpreter per PAC);
+`PACAgent` runs it in the reactor's thread pool, as a PAC's `dnsResolve()` blocks
+(the lab's own asks the DC's name, for names of the lab domain: `lab.stack.pac_file`).
 """
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class PAC:
             raise PACError("evaluating a PAC file needs pypac: "
                            "pip install 'corplab[pac]'") from None
         self.source = source
+        self._running = threading.Lock()
         try:
             self._pac = PACFile(text)
         except MalformedPacError as exc:
@@ -86,7 +88,8 @@ class PAC:
             url = url.decode("latin-1")
         host = urllib.parse.urlsplit(url).hostname or ""
         try:
-            value = self._pac.find_proxy_for_url(url, host)
+            with self._running:
+                value = self._pac.find_proxy_for_url(url, host)
         except Exception as exc:     # dukpy's JSRuntimeError: a bug in the PAC
             raise PACError(f"{self.source} failed for {url}: {exc}") from None
         routes = parse_routes(value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.internet import error as net_error
 from twisted.web import client, iweb
 from zope.interface import implementer
@@ -108,7 +108,10 @@ class PACAgent:
         return defer.ensureDeferred(self._request(method, uri, headers, bodyProducer))
 
     async def _request(self, method: bytes, uri: bytes, headers, body):
-        routes = self.pac.routes(uri)
+        # off the reactor's thread: a PAC's dnsResolve blocks (the lab's own asks the DC's
+        # name, for names of the lab domain)
+        routes = await threads.deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                                                 self.pac.routes, uri)
         unreachable = []
         for route in routes:
             try:

@@ -201,8 +201,9 @@ def test_the_pac_host_view_sends_lab_names_through_the_published_port(lab_endpoi
     pac = PACFile(text)
     noauth = lab_endpoints.proxy["noauth"]
     lab_url = lab_endpoints.web.proxy_url + SIMPLERESOURCE
+    # off the lab network (this host resolves no lab names): the proxy, and no DIRECT
     assert pac.find_proxy_for_url(lab_url, lab_url.split("/")[2]) == \
-        f"PROXY 127.0.0.1:{noauth.port}; DIRECT"
+        f"PROXY 127.0.0.1:{noauth.port}"
     for url, host in (("http://127.0.0.1:8080/", "127.0.0.1"),
                       ("http://localhost/", "localhost")):
         assert pac.find_proxy_for_url(url, host) == "DIRECT"
@@ -210,18 +211,21 @@ def test_the_pac_host_view_sends_lab_names_through_the_published_port(lab_endpoi
 
 
 def test_a_client_in_the_lab_network_gets_the_lab_view_through_wpad(lab_stack, lab_endpoints):
-    """From inside the lab (the proxy's container), WPAD's URL answers with the
-    proxy's lab name and container port."""
+    """From inside the lab (the proxy's container, whose resolver is the lab's bind),
+    WPAD's URL answers with the proxy's lab name and container port, and a PAC engine
+    there (pactester) takes the lab-network branch: the DC's name resolves into the lab
+    network, and so does its own address (dnsResolve, myIpAddress): DIRECT may follow."""
     engine = lab_stack.engine
     state = engine.services(lab_stack.config.project)["proxy"]
+    container = engine.client.containers.get(state.container_id)
     url = f"http://wpad.{lab_endpoints.dc.domain}/wpad.dat"
-    code, output = engine.client.containers.get(state.container_id).exec_run(
-        ["curl", "-fsS", "--max-time", "5", url])
-    assert code == 0, output
-    pac = PACFile(output.decode())
     config = lab_stack.config
-    assert pac.find_proxy_for_url(lab_endpoints.web.proxy_url, f"web.{config.domain}") == \
-        f"PROXY {config.proxy_fqdn}:3128; DIRECT"
+    code, output = container.exec_run(
+        ["sh", "-c", 'curl -fsS --max-time 5 -o /tmp/wpad.dat "$1" && '
+         'pactester -p /tmp/wpad.dat -u "$2" && pactester -p /tmp/wpad.dat -u "$3"',
+         "sh", url, f"http://web.{config.domain}/simpleresource", "http://web/"])
+    assert code == 0, output
+    assert output.decode().splitlines() == [f"PROXY {config.proxy_fqdn}:3128; DIRECT", "DIRECT"]
 
 
 def test_pypac_session_fetches_a_lab_url_through_the_proxy_the_pac_names(lab_endpoints):
