@@ -1,5 +1,6 @@
 """Wall time of `lab matrix -- curl ...` over the catalogue, with the lab up: every
-scenario curl can pass (`pac` needs a PAC engine, which curl has not; the company
+scenario curl can pass (`pac`, `pac-failover` and `pac-auth` need a PAC engine, which
+curl has not; the company
 port without a ticket keeps --proxy-anyauth on Negotiate).
 
 Timed as a user sees it: the `lab` process from start to exit (Python start,
@@ -19,14 +20,13 @@ import subprocess
 import sys
 import time
 
-from harness.clients import CURL, CURL_ANYAUTH_STUCK
-from lab.scenarios.catalogue import SPECS
+from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from lab.stack.lifecycle import Stack
 
 RUNS = 5
 #: what curl cannot pass: it evaluates no PAC file, and its --proxy-anyauth stays on
 #: Negotiate on the company port without a ticket
-SKIP = [spec.name for spec in SPECS if spec.pac] + CURL_ANYAUTH_STUCK
+SKIP = NEEDS_PAC + CURL_ANYAUTH_STUCK
 #: --max-time 5: curl's own bound, which ends `proxy-stall` (and so sets the pace)
 COMMAND = CURL
 

@@ -1,6 +1,12 @@
 """Well-known clients as the suite and the benchmarks run them, and what each is known
 to fail: measured against the lab, stated once for both."""
 
+from lab.scenarios.catalogue import SPECS
+
+#: What a client with no PAC engine fails, given only the PAC's URL: it goes direct, and
+#: lab names resolve nowhere on the host (`pac-direct` it passes: direct is right there).
+NEEDS_PAC = [spec.name for spec in SPECS if spec.pac and not spec.direct]
+
 #: What a curl user passes: --proxy-anyauth lets curl pick NTLM/Negotiate/Basic from
 #: the 407; -U : enables Negotiate from the ticket cache (credentials in the proxy URL
 #: win over it); -f turns 407/403 into a non-zero exit; --max-time is the client's own

@@ -103,6 +103,14 @@ def test_on_the_lab_network_lab_names_fall_back_to_direct(config, lab_network):
     assert lab_network == [config.dc_fqdn]
 
 
+def test_the_pac_scenarios_names_have_routes_of_their_own(config, lab_network):
+    views = pac_views(config, {**PUBLISHED, "proxy_corp": 13135})
+    assert evaluate(views.lab, "http://failover.ad.example.com/") == \
+        "PROXY proxy.ad.example.com:1; PROXY proxy.ad.example.com:3128; DIRECT"
+    assert evaluate(views.lab, "http://secure.ad.example.com/") == \
+        "PROXY proxy.ad.example.com:3135; DIRECT"
+
+
 def test_off_the_lab_network_a_fallback_list_keeps_its_proxies_not_direct(config):
     views = pac_views(config, PUBLISHED, fallback=("PROXY 127.0.0.1:13129", "DIRECT"))
     assert evaluate(views.host, "http://web.ad.example.com/") == \

@@ -16,7 +16,7 @@ from pypac.parser import PACFile
 from lab.config.discovery import load_config
 from lab.stack.pac_file import pac_views
 
-PUBLISHED = {"proxy_noauth": 13128}
+PUBLISHED = {"proxy_noauth": 13128, "proxy_corp": 13135}
 FALLBACK = ("PROXY 127.0.0.1:13129", "DIRECT")
 OTHERWISE = "PROXY 127.0.0.1:13130; DIRECT"
 DIRECT_NAMES = ("intranet.corp.test", ".partner.test", "build-*.ad.example.com")
@@ -40,6 +40,10 @@ def branches(config) -> list[tuple[str, str, list[str]]]:
          ["PROXY 127.0.0.1:13128", "PROXY 127.0.0.1:13129"]),
         ("the lab domain itself", "https://ad.example.com/",
          ["PROXY 127.0.0.1:13128", "PROXY 127.0.0.1:13129"]),
+        ("a route of its own: a dead proxy first", "http://failover.ad.example.com/",
+         ["PROXY 127.0.0.1:1", "PROXY 127.0.0.1:13128", "PROXY 127.0.0.1:13129"]),
+        ("a route of its own: the company proxy", "http://secure.ad.example.com/",
+         ["PROXY 127.0.0.1:13135", "PROXY 127.0.0.1:13129"]),
     ]
 
 

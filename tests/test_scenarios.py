@@ -147,7 +147,7 @@ def test_every_scenario_sets_both_proxy_cases_ca_variables_and_urls(catalogue, e
               "system": state / "ca-system.pem"}
     for s in catalogue.values():
         env = s.env
-        if s.name != "pac":
+        if not spec(s.name).pac:
             assert env["http_proxy"] == env["https_proxy"] == env["HTTP_PROXY"] \
                 == env["HTTPS_PROXY"]
         assert set(CA_VARIABLES) <= set(env)
@@ -180,6 +180,24 @@ def test_pac_scenario_gives_only_the_pac_url(catalogue, endpoints):
     assert env["auto_proxy"] == env["LAB_PAC_URL"] == "http://127.0.0.1:8080/proxy.pac"
     assert not {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"} & set(env)
     assert catalogue["pac"].url == "http://web.ad.example.com/matrix/r1/pac"
+
+
+def test_pac_scenarios_give_the_pac_and_what_it_cannot_carry(catalogue, endpoints):
+    proxies = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+               "no_proxy", "NO_PROXY"}
+    for name in ("pac-failover", "pac-direct", "pac-auth"):
+        env = catalogue[name].env
+        assert env["auto_proxy"] == env["LAB_PAC_URL"] == endpoints.pac_url, name
+        assert not proxies & set(env), name
+    assert catalogue["pac-failover"].url == "http://failover.ad.example.com/matrix/r1/pac-failover"
+    assert catalogue["pac-direct"].url == "http://127.0.0.1:8080/matrix/r1/pac-direct"
+    assert catalogue["pac-direct"].direct
+    auth = catalogue["pac-auth"]
+    assert auth.url == "http://secure.ad.example.com/matrix/r1/pac-auth"
+    corp = endpoints.proxy["corp"]
+    assert (auth.env["LAB_PROXY_USER"], auth.env["LAB_PROXY_PASSWORD"]) == \
+        (corp.username, corp.password)
+    assert "LAB_PROXY_USER" not in catalogue["pac"].env
 
 
 def test_socks_scenarios_name_socks5h_with_credentials_in_every_proxy_variable(catalogue):

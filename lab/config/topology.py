@@ -75,10 +75,16 @@ PROXY_PORTS: tuple[str, ...] = ("noauth", "basic", "ldap", "negotiate", "ntlm", 
 #: The SOCKS5 port (dante, in the proxy's container): username/password, remote names.
 SOCKS_PORT = "socks"
 
+#: Names the lab's PAC routes on their own (lab.stack.pac_file): `failover` through a
+#: dead proxy first, then the live one (pac-failover); `secure` through the company
+#: proxy, the `corp` port (pac-auth).
+PAC_FAILOVER_NAME = "failover"
+PAC_AUTH_NAME = "secure"
 #: The web service's names besides `web`, each an A record in the lab zone and a
 #: name on its certificate: `bank`, the site TLS inspection exempts by default (as
-#: companies exempt banking), and `wpad`, where proxy auto-discovery looks.
-WEB_ALIASES: tuple[str, ...] = ("bank", "wpad")
+#: companies exempt banking), `wpad`, where proxy auto-discovery looks, and the PAC's
+#: own names.
+WEB_ALIASES: tuple[str, ...] = ("bank", "wpad", PAC_FAILOVER_NAME, PAC_AUTH_NAME)
 #: The proxy's DNS alias (a CNAME to it), as companies publish theirs: no service
 #: principal exists for it, so a client that does not canonicalize gets no ticket.
 PROXY_ALIAS = "webproxy"

@@ -1,6 +1,7 @@
 """`python -m lab.proxy URL`: fetch one URL with lab.proxy, configured as other clients
 are, from the environment: `http_proxy`/`https_proxy`/`no_proxy` (an `http://` proxy,
-or `socks5h://`), `auto_proxy` (a PAC file's URL, when no proxy variable is set),
+or `socks5h://`), `auto_proxy` (a PAC file's URL, when no proxy variable is set; the
+credentials for its proxies in `LAB_PROXY_USER` and `LAB_PROXY_PASSWORD`),
 `SSL_CERT_FILE` (the CAs to trust), `KRB5CCNAME` (Negotiate's ticket). So
 `lab matrix -- python -m lab.proxy {url}` holds lab.proxy to every scenario.
 
@@ -29,8 +30,9 @@ EXIT_CODES = ((OriginError, 22), (RequestTimeoutError, 28), (ProxyError, 1))
 async def _client(reactor, url: str, trust_root) -> ProxyWebClient:
     settings = proxy_from_environment(url)
     if settings is None and os.environ.get("auto_proxy"):
-        return await ProxyWebClient.from_pac(os.environ["auto_proxy"], trust_root=trust_root,
-                                             reactor=reactor)
+        return await ProxyWebClient.from_pac(
+            os.environ["auto_proxy"], os.environ.get("LAB_PROXY_USER"),
+            os.environ.get("LAB_PROXY_PASSWORD"), trust_root=trust_root, reactor=reactor)
     if settings is None:
         from lab.proxy.pacagent import DirectAgent
 

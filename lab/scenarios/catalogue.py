@@ -170,6 +170,18 @@ SPECS: tuple[Spec, ...] = (
          "(Chromium's variable) and LAB_PAC_URL; the client must fetch the PAC, run "
          "FindProxyForURL and use the proxy it names (pypac's PACSession, Node's "
          "pac-proxy-agent); curl cannot", "ok", "noauth", pac=True),
+    Spec("pac-failover", "PAC failover: for failover.<domain> the PAC lists a dead proxy "
+         "first (nothing listens on its port), then the open proxy: the client must move on "
+         "to the live one, not give up (samuong/alpaca#49)", "ok", "noauth", pac=True,
+         origin="failover"),
+    Spec("pac-direct", "PAC DIRECT: an address of this machine (127.0.0.1; isInNet) is one "
+         "the PAC sends DIRECT: the client must fetch it without a proxy", "ok", "noauth",
+         pac=True, direct=True),
+    Spec("pac-auth", "PAC to an authenticating proxy: for secure.<domain> the PAC names the "
+         "company proxy (the corp port: Negotiate, NTLM, Basic); a PAC carries no "
+         "credentials, so the user and password come in LAB_PROXY_USER and "
+         "LAB_PROXY_PASSWORD: the client must authenticate", "ok", "corp", "valid", pac=True,
+         origin="secure"),
     Spec("socks5", "SOCKS5 with a username and password (RFC 1929), names resolved by the "
          "proxy: socks5h://user:password@host:port in all_proxy and the proxy variables",
          "ok", "socks", "valid"),

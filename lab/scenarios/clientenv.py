@@ -18,6 +18,9 @@ from lab.files import write_atomic, write_if_changed
 #: Where a PAC-only scenario puts the PAC's URL: `auto_proxy` is the variable
 #: Chromium reads on Linux; LAB_PAC_URL is ours, for clients that take a PAC URL.
 PAC_VARIABLES = ("auto_proxy", "LAB_PAC_URL")
+#: A PAC names proxies, never credentials: a PAC scenario whose proxy authenticates
+#: gives them here (no variable is common to clients; ours reads these).
+PAC_CREDENTIAL_VARIABLES = ("LAB_PROXY_USER", "LAB_PROXY_PASSWORD")
 #: Where each ecosystem reads the CAs to trust: OpenSSL (and Python's ssl, Go on Linux),
 #: requests, curl, Node, git, pip, npm, the AWS SDKs and CLI. Each names the whole bundle
 #: (the system's CAs plus the scenario's), as npm's `cafile` and pip's `cert` replace
@@ -30,7 +33,7 @@ _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy
 MANAGED_VARIABLES: tuple[str, ...] = (
     *_PROXY_NAMES, *(n.upper() for n in _PROXY_NAMES), *CA_VARIABLES, "SSL_CERT_DIR",
     "KRB5CCNAME", "KRB5_CONFIG", "LAB_URL", "LAB_HTTPS_URL", "LAB_SCENARIO", "LAB_EXPECT",
-    *PAC_VARIABLES, "JAVA_TOOL_OPTIONS")
+    *PAC_VARIABLES, *PAC_CREDENTIAL_VARIABLES, "JAVA_TOOL_OPTIONS")
 TRUSTED_BUNDLE = "ca-bundle.pem"        # system CAs + the lab's web CA
 SYSTEM_BUNDLE = "ca-system.pem"         # system CAs only (tls-untrusted)
 #: system CAs + TLS inspection's root and issuing CAs, as companies push both (bump-trusted)

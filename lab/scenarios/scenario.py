@@ -45,6 +45,7 @@ from lab.scenarios.catalogue import (
 from lab.scenarios.clientenv import (
     CA_VARIABLES,
     MANAGED_VARIABLES,
+    PAC_CREDENTIAL_VARIABLES,
     PAC_VARIABLES,
     closed_port,
     copy_private,
@@ -331,12 +332,17 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
             if endpoints.pac_url is None:
                 raise LabError("these endpoints have no PAC URL (an older lab?): `lab up`")
             env = {name: endpoints.pac_url for name in PAC_VARIABLES}
+            named = urllib.parse.urlsplit(proxy)
+            if s.credentials != "none" and named.username is not None:
+                env.update(zip(PAC_CREDENTIAL_VARIABLES,
+                               (urllib.parse.unquote(named.username),
+                                urllib.parse.unquote(named.password or "")), strict=True))
         else:
             env = {"http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
                    "HTTPS_PROXY": proxy}
         if proxy.startswith("socks"):     # the variable SOCKS-only clients read
             env.update(all_proxy=proxy, ALL_PROXY=proxy)
-        if s.direct:
+        if s.direct and not s.pac:        # with a PAC, the PAC says what goes direct
             env.update(no_proxy=no_proxy, NO_PROXY=no_proxy)
         if s.trust not in bundles:
             raise LabError(f"{s.name} needs the corporate CA, and these endpoints do not say "

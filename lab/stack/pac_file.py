@@ -5,12 +5,14 @@ plain names (`isPlainHostName`) and loopback go `DIRECT`; an address literal goe
 `DIRECT` when it is loopback or in the lab network (`isInNet`, which needs no DNS
 for a literal), else gets `otherwise`; the names listed as direct (`dnsDomainIs`,
 `shExpMatch`) go `DIRECT`; names outside the lab domain get `otherwise`. Names in
-the lab domain go through the configured proxy port, and where the client stands
-decides what follows it: on the company network (the DC's name resolves into the
-lab network, `dnsResolve`, and so does this machine's own address, `myIpAddress`)
-the fallback entries follow; off it (this host, a laptop at home: the host's
-resolver knows no lab names) those but DIRECT, as a company PAC sends internal names
-only through its proxies off the VPN.
+the lab domain go through the configured proxy port, but for two with routes of
+their own (the PAC scenarios'): `failover.<domain>` a dead proxy first, then that
+one; `secure.<domain>` the `corp` port. Where the client stands decides what
+follows: on the company network (the DC's name resolves into the lab network,
+`dnsResolve`, and so does this machine's own address, `myIpAddress`) the fallback
+entries; off it (this host, a laptop at home: the host's resolver knows no lab
+names) those but DIRECT, as a company PAC sends internal names only through its
+proxies off the VPN.
 
 A PAC's addresses must work for the client that fetched it, so there are two
 views of one policy: the host view (`PROXY 127.0.0.1:<published port>`, for
@@ -33,11 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.config.model import LabConfig
-from lab.config.topology import PORTS_BY_NAME
+from lab.config.topology import PAC_AUTH_NAME, PAC_FAILOVER_NAME, PORTS_BY_NAME
 from lab.errors import ConfigError
 from lab.files import write_if_changed
 
 KEYWORDS = ("PROXY", "SOCKS5", "SOCKS", "HTTPS", "DIRECT")
+#: The dead proxy `failover.<domain>` is sent to first: tcpmux's port, where nothing
+#: listens on any machine we know of, so a client's connection is refused at once.
+DEAD_PORT = 1
+#: The proxy `secure.<domain>` goes through: the usual company proxy (Negotiate, NTLM, Basic).
+PAC_AUTH_PORT = "proxy_corp"
 _NAME = re.compile(r"^[A-Za-z0-9*?._-]+$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._-]+:[0-9]{1,5}$")
 
@@ -68,11 +75,15 @@ class PacPolicy:
     comment: str = ""
     network: str = "172.29.0.0/24"           # the lab network (isInNet)
     dc: str = ""                             # a lab name that resolves on the lab network
+    #: lab names with routes of their own instead of `proxy` (the fallback still follows)
+    named: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        for entry in (self.proxy, *self.fallback, *self.otherwise.split("; ")):
+        routes = (self.proxy, *self.fallback, self.otherwise, *(r for _n, r in self.named))
+        for entry in (e for route in routes for e in route.split("; ")):
             _check_entry(entry)
-        for name in (self.domain, *self.direct, *((self.dc,) if self.dc else ())):
+        for name in (self.domain, *self.direct, *((self.dc,) if self.dc else ()),
+                     *(n for n, _r in self.named)):
             if not _NAME.match(name):
                 raise ValueError(f"not a host name or pattern: {name!r}")
         ipaddress.IPv4Network(self.network)        # ValueError if it is not one
@@ -86,8 +97,13 @@ def pac_text(policy: PacPolicy) -> str:
 
     network = ipaddress.IPv4Network(policy.network)
     net, mask = js(str(network.network_address)), js(str(network.netmask))
-    on_network = "; ".join((policy.proxy, *policy.fallback))
-    off_network = "; ".join((policy.proxy, *(f for f in policy.fallback if f != "DIRECT")))
+    on_network = "".join(f"; {entry}" for entry in policy.fallback)
+    off_network = "".join(f"; {entry}" for entry in policy.fallback if entry != "DIRECT")
+    def joined(suffix: str) -> str:
+        return f"lead + {js(suffix)}" if suffix else "lead"
+
+    named = "".join(f"""    if (host === {js(name.lower())}) {{ lead = {js(route)}; }}\n"""
+                    for name, route in policy.named)
     domain = policy.domain.lower()
     dc = policy.dc.lower() or domain
     header = f"// {policy.comment}\n" if policy.comment else ""
@@ -117,12 +133,13 @@ function FindProxyForURL(url, host) {{
     if (host !== {js(domain)} && !dnsDomainIs(host, {js("." + domain)})) {{
         return {js(policy.otherwise)};
     }}
-    // on the lab network the DC's name resolves into it, and this machine is in it
+    var lead = {js(policy.proxy)};
+{named}    // on the lab network the DC's name resolves into it, and this machine is in it
     var dc = dnsResolve({js(dc)});
     if (dc && isInNet(dc, {net}, {mask}) && isInNet(myIpAddress(), {net}, {mask})) {{
-        return {js(on_network)};
+        return {joined(on_network)};
     }}
-    return {js(off_network)};
+    return {joined(off_network)};
 }}
 """
 
@@ -152,14 +169,23 @@ def pac_views(config: LabConfig, published: Mapping[str, int | None], *,
         raise ConfigError(f"port {port_name} is not published; the PAC's host view needs it")
     keyword = keyword or ("SOCKS5" if "socks" in port_name else "PROXY")
 
-    def policy(route: str, view: str) -> PacPolicy:
+    auth_port = PORTS_BY_NAME[PAC_AUTH_PORT]
+
+    def policy(host: str, proxy_port: int, auth_port: int | None, view: str) -> PacPolicy:
+        route = pac_entry(keyword, host, proxy_port)
+        named = [(f"{PAC_FAILOVER_NAME}.{config.domain}",
+                  f"{pac_entry(keyword, host, DEAD_PORT)}; {route}")]
+        if auth_port is not None:
+            named.append((f"{PAC_AUTH_NAME}.{config.domain}",
+                          pac_entry("PROXY", host, auth_port)))
         return PacPolicy(config.domain, route, tuple(direct), tuple(fallback), otherwise,
                          comment=f"lab project {config.project}, {view} view",
-                         network=str(config.subnet), dc=config.dc_fqdn)
+                         network=str(config.subnet), dc=config.dc_fqdn, named=tuple(named))
 
     return PacViews(
-        host=pac_text(policy(pac_entry(keyword, config.public_host, host_port), "host")),
-        lab=pac_text(policy(pac_entry(keyword, config.proxy_fqdn, port.container_port),
+        host=pac_text(policy(config.public_host, host_port, published.get(PAC_AUTH_PORT),
+                             "host")),
+        lab=pac_text(policy(config.proxy_fqdn, port.container_port, auth_port.container_port,
                             "lab network")))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.clients import NEEDS_PAC
 from lab.scenarios.catalogue import NAMES, spec
 from tests.integration.helpers import run_lab
 
@@ -23,7 +24,8 @@ FAILS = {
     **{name: "java.net.http speaks no NTLM or Negotiate" for name in (
         "negotiate", "negotiate-https", "ntlm", "ntlm-https", "ntlm-challenge-close",
         "corp-kerberos", "corp-kerberos-https")},
-    "socks5": "HttpClient ignores the SOCKS properties", "pac": "no PAC engine",
+    "socks5": "HttpClient ignores the SOCKS properties",
+    **{name: "no PAC engine" for name in NEEDS_PAC},
     "lockout-budget": "four wrong passwords: it retries a refused one three times",
 }
 

@@ -13,14 +13,15 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness.clients import CURL, CURL_ANYAUTH_STUCK
+from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from lab.scenarios.catalogue import NAMES, REFUSALS, SPECS, spec
 from tests.integration.helpers import REPO, run_lab
 from tests.test_matrix import _dead
 
 pytestmark = pytest.mark.timeout(120)
 OK = [s.name for s in SPECS if s.expect == "ok"]
-#: Scenarios that need a PAC engine: curl, requests and Node have none.
+#: The PAC scenarios: a PAC engine passes them all (curl, requests and Node have none,
+#: and pass only `pac-direct`: NEEDS_PAC).
 PAC = [s.name for s in SPECS if s.pac]
 REFUSED = [s.name for s in SPECS if s.expect in REFUSALS]
 #: The catalogue but dc-down, which pauses the shared lab's DC: the tests that include
@@ -44,18 +45,18 @@ def failed(doc):
 def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac_and_corp_without_a_ticket(
         tool, lab_endpoints, tmp_path):
     """curl has no PAC engine: given only the PAC's URL, it goes direct, and the lab
-    name resolves nowhere on the host (exit 6). On the company port without a ticket
-    --proxy-anyauth stays on Negotiate (407: exit 22). (dc-down with
-    curl: docs/scenarios.md's first snippet, and
+    name resolves nowhere on the host (exit 6; `pac-direct`, 127.0.0.1, it passes). On
+    the company port without a ticket --proxy-anyauth stays on Negotiate (407: exit 22).
+    (dc-down with curl: docs/scenarios.md's first snippet, and
     test_dc_down_refuses_a_valid_user_and_leaves_the_lab_healthy.)"""
     junit, html = tmp_path / "m.xml", tmp_path / "m.html"
     code, doc = matrix("--skip", "dc-down", "--junit", str(junit), "--html", str(html), "--",
                        tool("curl"), *CURL[1:])
-    failing = sorted(PAC + CURL_ANYAUTH_STUCK)
+    failing = sorted(NEEDS_PAC + CURL_ANYAUTH_STUCK)
     assert code == 1 and failed(doc) == failing
     assert doc["passed"] == len(SHARED) - len(failing)
     assert {s["name"]: s["exit_code"] for s in doc["scenarios"] if s["name"] in failing} == {
-        **{name: 6 for name in PAC},
+        **{name: 6 for name in NEEDS_PAC},
         **{name: 22 for name in CURL_ANYAUTH_STUCK}}
     seen = {s["name"]: s["origin_seen"] for s in doc["scenarios"]}
     assert all(seen[name] for name in OK if name not in failing)
@@ -68,14 +69,21 @@ def test_curl_with_the_proxy_auth_flags_passes_every_scenario_but_pac_and_corp_w
     assert _html_rows(html.read_text()) == len(SHARED)
 
 
-def test_a_pac_aware_client_passes_pac(lab_endpoints, tmp_path):
+def test_a_pac_aware_client_passes_every_pac_scenario(lab_endpoints, tmp_path):
     """pypac's PACSession, given the URL in LAB_PAC_URL: fetches the PAC, runs
-    FindProxyForURL, and goes through the proxy it names."""
+    FindProxyForURL, and goes through the proxy it names: past a dead one to the next
+    (pac-failover), with the user and password it is given (pac-auth: Basic), or
+    directly where the PAC says DIRECT (pac-direct)."""
     client = tmp_path / "pac_get.py"
     client.write_text("import os, sys\n"
                       "from pypac import PACSession, get_pac\n"
+                      "from requests.auth import HTTPProxyAuth\n"
                       "pac = get_pac(url=os.environ['LAB_PAC_URL'])\n"
-                      "PACSession(pac).get(sys.argv[1], timeout=10).raise_for_status()\n")
+                      "user = os.environ.get('LAB_PROXY_USER')\n"
+                      "auth = HTTPProxyAuth(user, os.environ['LAB_PROXY_PASSWORD']) if user "
+                      "else None\n"
+                      "PACSession(pac, proxy_auth=auth).get(sys.argv[1], timeout=10)"
+                      ".raise_for_status()\n")
     code, doc = matrix("--only", ",".join(PAC), "--", sys.executable, str(client), "{url}")
     assert code == 0 and failed(doc) == []
     assert all(s["origin_seen"] for s in doc["scenarios"])
@@ -134,7 +142,8 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
     # fails at once (curl has no PAC engine), corp-basic-only too (curl stays on Negotiate)
     assert code == 1 and failed(doc) == sorted([*(n for n in sample if n in OK),
                                                 "proxy-stall"])
-    fetched = [name for name in sample if name in OK and name not in PAC + CURL_ANYAUTH_STUCK]
+    fetched = [name for name in sample
+               if name in OK and name not in NEEDS_PAC + CURL_ANYAUTH_STUCK]
     for s in doc["scenarios"]:
         if s["name"] in fetched:
             assert s["exit_code"] is None and s["timed_out"] and 3 <= s["seconds"] < 8
@@ -143,9 +152,33 @@ def test_a_client_that_hangs_after_success_is_killed_at_the_bound(tool, lab_endp
     assert all(_dead(pid) for pid in pids)
 
 
+def test_a_client_that_takes_only_the_pacs_first_route_fails_failover(tool, lab_endpoints,
+                                                                     tmp_path):
+    """A shell client of pactester and curl, as scripts do it: the PAC's first route only.
+    Past a dead proxy it does not go (curl 7, connection refused, pac-failover); with
+    no credentials for the proxy the PAC names it gets 407 (pac-auth); pac and pac-direct
+    it passes."""
+    script = tmp_path / "first_route.sh"
+    script.write_text(
+        'set -eu\n'
+        f'{tool("curl")} -fsS --max-time 5 -o "$TMP/proxy.pac" "$LAB_PAC_URL"\n'
+        f'route=$({tool("pactester")} -p "$TMP/proxy.pac" -u "$1" | cut -d";" -f1)\n'
+        'case "$route" in\n'
+        f'  DIRECT) exec {tool("curl")} -fsS --max-time 5 -o /dev/null "$1" ;;\n'
+        f'  "PROXY "*) exec {tool("curl")} -fsS --max-time 5 -o /dev/null '
+        '-x "http://${route#PROXY }" "$1" ;;\n'
+        'esac\nexit 2\n')
+    code, doc = matrix("--only", ",".join(PAC), "--", tool("sh"), "-c",
+                       f'TMP=$(mktemp -d) && trap "rm -rf $TMP" EXIT && TMP=$TMP sh {script} "$1"',
+                       "sh", "{url}")
+    assert code == 1 and failed(doc) == ["pac-auth", "pac-failover"]
+    codes = {s["name"]: s["exit_code"] for s in doc["scenarios"]}
+    assert (codes["pac-failover"], codes["pac-auth"]) == (7, 22)
+
+
 #: what requests fails: no NTLM, no Negotiate, no PAC engine
 REQUESTS_FAILS = ["negotiate", "negotiate-https", "ntlm", "ntlm-https", "ntlm-challenge-close",
-                  "corp-kerberos", "corp-kerberos-https", *PAC]
+                  "corp-kerberos", "corp-kerberos-https", *NEEDS_PAC]
 #: one of each kind, for make test
 REQUESTS_SAMPLE = ["basic", "ntlm-https", "negotiate", "corp-kerberos", "corp-ntlm-https",
                    "negotiate-alias", "socks5", "bump-chain", "pac", "account-disabled",
