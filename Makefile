@@ -36,8 +36,15 @@ KRB_STAMP := $(VENV)/.kerberos
 tools: venv
 	@$(PY) -m lab.host --step "2/5 host: Docker engine, Compose, client tools" --tools
 
+NODE_CLIENTS := tests/integration/clients/node
 test-tools: venv
 	@$(PY) -m lab.host --step "the test suite's clients" --test-tools
+	@$(MAKE) --no-print-directory $(NODE_CLIENTS)/node_modules/.installed
+
+# Node's proxy-agent, for the Node client the suite and docs/clients.md run (npm's registry)
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
+	@$(STEP) "Node clients (npm ci)" npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
+	@touch $@
 
 # Then the base image and the Kerberos bindings' source build, side by side.
 host: tools test-tools

@@ -43,7 +43,8 @@ CLIENT_TOOLS = {"curl": "curl", "dig": "bind9-dnsutils", "ldapsearch": "ldap-uti
 TEST_TOOLS = {"wget": "wget", "openssl": "openssl", "node": "nodejs", "git": "git",
               "krb5-config": "libkrb5-dev", "gcc": "gcc", "java": "openjdk-17-jdk-headless",
               "javac": "openjdk-17-jdk-headless", "keytool": "openjdk-17-jdk-headless",
-              "pactester": "libpacparser1", "proxy": "libproxy-tools"}
+              "pactester": "libpacparser1", "proxy": "libproxy-tools", "go": "golang-go",
+              "npm": "npm"}
 #: libproxy runs no PAC without a JavaScript plugin: its WebKit one, as a file.
 LIBPROXY_WEBKIT = "/usr/lib/*/libproxy/*/modules/pacrunner_webkit.so"
 

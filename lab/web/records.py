@@ -5,11 +5,12 @@ the origin which of them arrived and how, instead of trusting the client's view.
 Copied into the `web` image with `lab.web.server` (see images/web/Dockerfile).
 
 - `/matrix/<run>/<scenario>[/...]`: answers 200 `lab matrix <run>/<scenario> ok`
-  and records the request: `path`, `method`, `time` (reactor seconds since the
-  epoch), `client` (the address the origin saw), `scheme` (http/https), `host`,
-  `proxy_authorization` (whether that header reached the origin), `via` and
-  `x_forwarded_for` (or null). The last `MAX_RECORDS` are kept, in memory.
-  Answers are `no-store`, so a caching proxy never hides a request from the record.
+  (or what git, npm or pip asked for: `lab.web.packages`) and records the request:
+  `path`, `method`, `time` (reactor seconds since the epoch), `client` (the address
+  the origin saw), `scheme` (http/https), `host`, `proxy_authorization` (whether
+  that header reached the origin), `via` and `x_forwarded_for` (or null). The last
+  `MAX_RECORDS` are kept, in memory. Answers are `no-store`, so a caching proxy never
+  hides a request from the record.
 - `/_lab/requests?prefix=/matrix/<run>/`: those records, oldest first, as
   `{"requests": [{...}, ...]}` (no prefix: all of them).
 """
@@ -20,6 +21,7 @@ from collections import deque
 
 from twisted.web import resource, server
 
+from lab.web import packages
 from lab.web.page import Page
 from lab.web.query import BadQuery, bad_query, number_arg, query_arg
 from lab.web.resources import NOT_FOUND, json_response
@@ -88,6 +90,10 @@ class MatrixResource(resource.Resource):
         request.setResponseCode(status)
         if status in (429, 503):
             request.setHeader(b"retry-after", b"1")
+        asked = packages.answer([p.decode("latin-1") for p in request.postpath[2:]])
+        if asked is not None and status < 400:        # git, npm or pip asking
+            request.setHeader(b"content-type", asked[0])
+            return asked[1]
         line = f"lab matrix {run}/{scenario} {'ok' if status < 400 else status}\n"
         return line.encode() + b"x" * size
 

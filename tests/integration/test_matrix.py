@@ -176,6 +176,21 @@ def test_a_client_that_takes_only_the_pacs_first_route_fails_failover(tool, lab_
     assert (codes["pac-failover"], codes["pac-auth"]) == (7, 22)
 
 
+def test_node_proxy_agent_follows_the_variables_and_the_pac(tool, lab_endpoints):
+    """Node's `proxy-agent` (what Node code behind a company proxy uses): the proxy
+    variables, Basic, CONNECT, SOCKS5 and a PAC, failover included; no NTLM or
+    Negotiate, and a PAC carries no credentials (pac-auth: 407)."""
+    from harness.ecosystems import NODE_CLIENT
+
+    assert (NODE_CLIENT.parent / "node_modules" / "proxy-agent").is_dir(), \
+        "proxy-agent is not installed: make test-tools"
+    sample = ["noauth", "basic-https", "ntlm", "corp-kerberos", "socks5", "bump-chain",
+              "no-proxy", "pac", "pac-failover", "pac-direct", "pac-auth", "proxy-down"]
+    code, doc = matrix("--only", ",".join(sample), "--", tool("node"), str(NODE_CLIENT),
+                       "{url}")
+    assert code == 1 and failed(doc) == ["corp-kerberos", "ntlm", "pac-auth"]
+
+
 #: what requests fails: no NTLM, no Negotiate, no PAC engine
 REQUESTS_FAILS = ["negotiate", "negotiate-https", "ntlm", "ntlm-https", "ntlm-challenge-close",
                   "corp-kerberos", "corp-kerberos-https", *NEEDS_PAC]
