@@ -7,16 +7,16 @@ import sys
 
 import pytest
 
+from lab.web import packages
 from tests.integration.helpers import run_lab
 
-#: each client's own way of fetching the scenario's URL; the mock origin is no git
-#: repository and no package index, so a client that trusted the chain fails later,
-#: on what the origin answered
+#: each client's own way of fetching from the scenario's URL, which the origin answers as
+#: a git forge and a package index would (lab.web.packages), and what it shows on success
 CLIENTS = {
-    "git": (["git", "ls-remote", "{url}"], "is this a git repository?"),
+    "git": (["git", "ls-remote", "{url}"], "refs/heads/main"),
     "pip": ([sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
              "--retries", "0", "--timeout", "10", "-d", "{tmp}", "--index-url",
-             "{url}/simple/", "nothing-here"], "The only supported Content-Types"),
+             "{url}/simple/", packages.PACKAGE], f"Saved {{tmp}}/{packages.WHEEL_NAME}"),
 }
 REFUSED = {"git": "server certificate verification failed",
            "pip": "CERTIFICATE_VERIFY_FAILED"}
@@ -27,7 +27,8 @@ def test_the_corporate_ca_is_trusted_where_the_scenario_says(lab_endpoints, clie
     argv, reached = CLIENTS[client]
     argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
     trusted = run_lab("run", "bump-trusted", "--", *argv, timeout=120)
-    assert reached in trusted.stdout + trusted.stderr, trusted.stderr[-2000:]
+    assert trusted.returncode == 0, trusted.stderr[-2000:]
+    assert reached.replace("{tmp}", str(tmp_path)) in trusted.stdout + trusted.stderr
     assert REFUSED[client] not in trusted.stdout + trusted.stderr
     untrusted = run_lab("run", "bump-untrusted", "--", *argv, timeout=120)
     assert REFUSED[client] in untrusted.stdout + untrusted.stderr, untrusted.stderr[-2000:]
