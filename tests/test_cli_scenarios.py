@@ -46,6 +46,14 @@ def one_line(err: str) -> bool:
     (["matrix", "--jobs", "0", "--", "curl"], "--jobs 0"),
     (["matrix", "--", "no-such-client-program-x"], "command not found"),
     (["matrix", "--junit", "/nonexistent/dir/r.xml", "--", "curl"], "does not exist"),
+    (["matrix", "--client", "curl"], "give NAME=COMMAND"),
+    (["matrix", "--client", "=curl {url}"], "give NAME=COMMAND"),
+    (["matrix", "--client", "a="], "give NAME=COMMAND"),
+    (["matrix", "--client", "a='unclosed {url}"], "No closing quotation"),
+    (["matrix", "--client", "a=curl {url}", "--client", "A=wget {url}"], "two clients named"),
+    (["matrix", "--client", "a=no-such-client-program-x {url}"], "command not found"),
+    (["report", "/nonexistent/r.json"], "No such file"),
+    (["report", "a.json", "b.json", "c.json"], "give one saved run"),
     (["env", "nope"], "no scenario 'nope'"),
     (["env"], "which scenario"),
     (["run", "nope", "--", "curl"], "no scenario 'nope'"),
@@ -100,3 +108,29 @@ def test_status_json_adds_the_scenarios_and_keeps_every_endpoint_key(monkeypatch
     assert doc == _fake_endpoints().to_json()
     assert [s["name"] for s in scenarios] == list(NAMES)
     assert all(set(s) == {"name", "description", "expect"} for s in scenarios)
+
+
+def test_report_shows_a_saved_run_and_compares_two(monkeypatch, capsys, tmp_path):
+    from lab.scenarios import reports
+    from tests.test_reports import two_clients
+
+    saved = tmp_path / "before.json"
+    saved.write_text(reports.json_text(two_clients()))
+    code, out = run(monkeypatch, capsys, ["report", str(saved), "--junit",
+                                          str(tmp_path / "r.xml")])
+    assert code == 1 and out.out.rstrip("\n") == reports.table(two_clients())
+    assert (tmp_path / "r.xml").read_text() == reports.junit(two_clients())
+    code, out = run(monkeypatch, capsys, ["report", str(saved), str(saved)])
+    assert code == 0 and out.out == "no scenario changed its verdict\n"
+    code, out = run(monkeypatch, capsys, ["report", str(saved), str(saved), "--html", "x"])
+    assert code == 2 and one_line(out.err) and "give one file" in out.err
+
+
+@pytest.mark.parametrize("content,needle", [("{not json", "is not JSON"),
+                                            ('{"a": 1}', "is not a `lab matrix --json`")])
+def test_report_of_what_is_not_a_saved_run_is_one_line(content, needle, monkeypatch, capsys,
+                                                       tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    code, out = run(monkeypatch, capsys, ["report", str(bad)])
+    assert code == 2 and one_line(out.err) and needle in out.err, out.err

@@ -91,3 +91,97 @@ def test_json_has_the_documented_shape():
     assert {"name", "expect", "exit_code", "seconds", "origin_seen", "verdict"} <= set(first)
     assert (first["name"], first["verdict"], first["origin_seen"]) == ("basic", "pass", True)
     assert doc["scenarios"][2]["exit_code"] is None and doc["scenarios"][2]["timed_out"]
+
+
+def two_clients():
+    from dataclasses import replace
+
+    curl = replace(result(), run_id="run-1.curl", client="curl")
+    good, bad, _hung = result().outcomes
+    node = MatrixResult("run-1.node", ("node", "get.js", "{url}"), 20.0,
+                        (replace(good, verdict=Verdict(False, "exit 2", "failed where it "
+                                                       "should work")), bad), 3.0,
+                        client="node")
+    return [curl, node]
+
+
+def test_several_clients_make_one_document_with_a_client_each():
+    doc = reports.to_json(two_clients())
+    assert doc["run"] == "run-1" and [c["name"] for c in doc["clients"]] == ["curl", "node"]
+    assert (doc["passed"], doc["failed"]) == (1, 4)
+    assert doc["clients"][1]["command"] == ["node", "get.js", "{url}"]
+    assert reports.to_json([result()]) == reports.to_json(result())    # one: as before
+    assert reports.check_document(json.loads(json.dumps(doc)), "f") == doc
+
+
+def test_the_table_of_several_clients_is_a_grid_with_their_failures():
+    lines = reports.table(two_clients()).splitlines()
+    assert lines[0].split() == ["scenario", "expected", "curl", "node"]
+    assert lines[1].split() == ["basic", "ok", "pass", "FAIL"]
+    assert lines[3].split() == ["ntlm", "ok", "FAIL", "-"]       # node did not run it
+    assert "node: basic: failed where it should work; last output: body" in lines
+    assert lines[-1].startswith("1 passed, 4 failed")
+
+
+def test_junit_has_a_testsuite_per_client():
+    root = ET.fromstring(reports.junit(two_clients()))
+    assert (root.get("tests"), root.get("failures")) == ("5", "4")
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["lab matrix: curl: curl -f '{url}'",
+                                                "lab matrix: node: node get.js '{url}'"]
+    assert [c.get("classname") for c in suites[1].findall("testcase")] == \
+        ["lab.matrix.node"] * 2
+
+
+class Grid(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells, self.ids, self.evidence = [], set(), 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "td" and "cell" in (attrs.get("class") or "").split():
+            self.cells.append(attrs["class"])
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        self.evidence += tag == "details" and attrs.get("class") == "evidence"
+
+
+def test_the_html_of_several_clients_is_a_grid_whose_cells_open_each_run():
+    page = reports.html_report(two_clients())
+    grid = Grid()
+    grid.feed(page)
+    assert grid.cells == ["cell pass", "cell fail", "cell fail", "cell fail", "cell fail",
+                          "cell"]
+    assert {"s-curl-basic", "s-node-basic", "s-curl-ntlm"} <= grid.ids
+    assert 'href="#s-node-basic"' in page and grid.evidence == 5
+
+
+def test_a_saved_run_renders_the_same_as_the_run():
+    saved = json.loads(reports.json_text(two_clients()))
+    assert reports.table(saved) == reports.table(two_clients())
+    assert reports.html_report(saved) == reports.html_report(two_clients())
+
+
+def test_changes_put_what_broke_first():
+    before, after = two_clients(), two_clients()
+    from dataclasses import replace
+
+    after[0] = replace(after[0], outcomes=(
+        replace(after[0].outcomes[0], verdict=Verdict(False, "exit 7", "failed where it "
+                                                      "should work")),
+        replace(after[0].outcomes[1], verdict=Verdict(True, "proxy-auth", "refused")),))
+    found = reports.changes(before, after)
+    assert found.broke == ["curl: basic: pass -> FAIL (exit 7: failed where it should work)"]
+    assert found.fixed == ["curl: basic-wrong-password: FAIL -> pass"]
+    assert found.other == ["curl: ntlm: only in the first run"]
+    assert found.lines == found.broke + found.fixed + found.other
+    assert reports.changes(before, before).lines == []
+
+
+def test_a_document_that_is_not_one_is_named():
+    import pytest
+
+    for bad in ({}, {"clients": [{"scenarios": [{}]}]}, [], {"scenarios": "x"}):
+        with pytest.raises(ValueError, match="f.json is not a `lab matrix --json` document"):
+            reports.check_document(bad, "f.json")

@@ -1,4 +1,5 @@
-"""`lab env`, `lab run`, `lab matrix`: the scenario catalogue from the command line.
+"""`lab env`, `lab run`, `lab matrix`, `lab report`: the scenario catalogue from the
+command line.
 
 Usage errors (no lab to prove against, an unknown scenario, an empty command) are
 `UsageError`s: one line, exit 2.
@@ -7,6 +8,8 @@ Usage errors (no lab to prove against, an unknown scenario, an empty command) ar
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shlex
 import shutil
 import sys
@@ -50,9 +53,6 @@ def _select(only: list[str], skip: list[str]) -> list[str]:
 def _command(args) -> list[str]:
     if not args.cmd:
         raise UsageError(f"no command to run: `lab {args.command} ... -- CMD ARGS...`")
-    program = args.cmd[0]
-    if args.command == "matrix" and shutil.which(program) is None:
-        raise UsageError(f"{program}: command not found")
     return list(args.cmd)
 
 
@@ -137,9 +137,39 @@ def _check_output_path(option: str, path: str | None) -> None:
         raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
 
 
+def _clients(args):
+    """`--client NAME=COMMAND` (each a shell-quoted command line) and `-- CMD ARGS`
+    (named after its program), in that order; names unique, programs found."""
+    from lab.scenarios.matrix import Client
+
+    clients = []
+    for given in args.client:
+        name, sep, line = given.partition("=")
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"--client {given!r}: {exc}") from None
+        if not sep or not name.strip() or not argv:
+            raise UsageError(f"--client {given!r}: give NAME=COMMAND, e.g. "
+                             "--client curl='curl -fsS -o /dev/null {url}'")
+        clients.append(Client(name.strip(), tuple(argv)))
+    if args.cmd or not clients:
+        argv = _command(args)
+        clients.append(Client("" if not clients else Path(argv[0]).name, tuple(argv)))
+    seen = set()
+    for client in clients:
+        if shutil.which(client.command[0]) is None:
+            raise UsageError(f"{client.command[0]}: command not found")
+        key = re.sub(r"[^A-Za-z0-9_-]+", "-", client.name).strip("-").lower()
+        if key in seen:
+            raise UsageError(f"two clients named {client.name!r}: give each its own name")
+        seen.add(key)
+    return clients
+
+
 def cmd_matrix(args) -> int:
     from lab.scenarios import reports
-    from lab.scenarios.matrix import run_matrix
+    from lab.scenarios.matrix import run_clients
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
@@ -148,7 +178,7 @@ def cmd_matrix(args) -> int:
     _check_output_path("--junit", args.junit)
     _check_output_path("--html", args.html)
     names = _select(args.only, args.skip)
-    command = _command(args)
+    clients = _clients(args)
     stack, endpoints = _lab_for_scenarios(args)
     from lab.masking import Masker
     from lab.stack import service_faults
@@ -156,23 +186,64 @@ def cmd_matrix(args) -> int:
     config = stack.config      # every password of the configuration, not only the proxies'
     secrets = Masker.of([("Administrator", config.admin_password),
                          *((user.name, user.password) for user in config.users)])
-    result = run_matrix(endpoints, command, names, timeout=args.timeout, jobs=args.jobs,
-                        pause=lambda service: service_faults.paused(stack, service, _say),
-                        secrets=secrets, directory=_directory(stack, endpoints))
+    results = run_clients(endpoints, clients, names, timeout=args.timeout, jobs=args.jobs,
+                          pause=lambda service: service_faults.paused(stack, service, _say),
+                          secrets=secrets, directory=_directory(stack, endpoints))
+    doc = reports.document(results)
+    _write_reports(args, doc)
+    return 0 if doc["failed"] == 0 else 1
+
+
+def _write_reports(args, doc) -> None:
+    from lab.scenarios import reports
+
     if args.junit:
-        Path(args.junit).write_text(reports.junit(result))
+        Path(args.junit).write_text(reports.junit(doc))
     if args.html:
-        Path(args.html).write_text(reports.html_report(result))
+        Path(args.html).write_text(reports.html_report(doc))
     if args.json:
-        print(reports.json_text(result))
+        print(reports.json_text(doc))
     else:
-        print(reports.table(result, colour=reports.wants_colour(sys.stdout)))
-    return 0 if result.failed == 0 else 1
+        print(reports.table(doc, colour=reports.wants_colour(sys.stdout)))
+
+
+def _load(path: str):
+    from lab.scenarios.reports import check_document
+
+    try:
+        return check_document(json.loads(Path(path).read_text()), path)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON ({exc.msg}, line {exc.lineno}): give what "
+                         "`lab matrix --json` wrote") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_report(args) -> int:
+    """One saved run shown again; two: what changed, exit 1 if something that passed
+    now fails."""
+    from lab.scenarios import reports
+
+    if len(args.files) > 2:
+        raise UsageError("give one saved run (to show it) or two (to compare them)")
+    _check_output_path("--junit", args.junit)
+    _check_output_path("--html", args.html)
+    docs = [_load(path) for path in args.files]
+    if len(docs) == 1:
+        _write_reports(args, docs[0])
+        return 0 if docs[0]["failed"] == 0 else 1
+    if args.junit or args.html or args.json:
+        raise UsageError("--junit, --html and --json render one run: give one file")
+    found = reports.changes(*docs)
+    print("\n".join(found.lines) if found.lines else "no scenario changed its verdict")
+    return 1 if found.broke else 0
 
 
 
 def add_parsers(sub) -> None:
-    """The three subcommands, on the `lab` command's subparsers."""
+    """The four subcommands, on the `lab` command's subparsers."""
     env = sub.add_parser("env", help="export lines for a scenario: eval \"$(lab env basic)\"")
     env.add_argument("scenario", nargs="?", metavar="SCENARIO")
     env.add_argument("--list", action="store_true", help="the catalogue: name, expect, what")
@@ -202,5 +273,19 @@ def add_parsers(sub) -> None:
     matrix.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     matrix.add_argument("--json", action="store_true", help="JSON on stdout instead of "
                         "the table")
+    matrix.add_argument("--client", action="append", default=[], metavar="NAME=COMMAND",
+                        help="a client to run over the scenarios, its command line quoted "
+                        "as one argument (repeatable: one report, a column per client)")
     matrix.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     matrix.set_defaults(func=cmd_matrix)
+    report = sub.add_parser(
+        "report", help="show a saved `lab matrix --json` run again, or what changed "
+        "between two: lab report before.json after.json",
+        description="One FILE: its table, or --junit/--html/--json as `lab matrix` writes "
+        "them; exit 1 if a scenario failed. Two: what changed, what passed and now fails "
+        "first; exit 1 if anything did.")
+    report.add_argument("files", nargs="+", metavar="FILE.json")
+    report.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    report.add_argument("--json", action="store_true", help="the JSON instead of the table")
+    report.set_defaults(func=cmd_report)

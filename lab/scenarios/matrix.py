@@ -1,4 +1,5 @@
-"""`lab matrix`: one client command, run once per scenario, judged with the origin's evidence.
+"""`lab matrix`: each client's command, run once per scenario, judged with the origin's
+evidence.
 
 After each run the origin is asked what reached it under the scenario's token
 (`/matrix/<run>/<scenario>`), and `Scenario.verdict` judges the run by it
@@ -15,6 +16,7 @@ every client and starts no other (`lab.scenarios.processes`).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -55,13 +57,24 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Client:
+    """A client of a matrix: its name in reports, and its command (with placeholders)."""
+
+    name: str
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MatrixResult:
+    """One client's run over the scenarios."""
+
     run_id: str
     command: tuple[str, ...]
     timeout: float
     outcomes: tuple[Outcome, ...]
     seconds: float
     started: float = field(default_factory=time.time)
+    client: str = ""                  # its name in reports ("": the command's program)
 
     @property
     def passed(self) -> int:
@@ -170,55 +183,94 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
                base_env: Mapping[str, str] | None = None,
                pause: Pauser | None = None, secrets: Masker | None = None,
                directory: Directory | None = None) -> MatrixResult:
-    """Run `command` once per named scenario, in parallel (`jobs` at a time,
-    default `default_jobs()`), and judge each run. Ticket caches live in a temp dir removed
-    at the end; the `proxy-down` port is held closed for the whole run. The
-    result shows no credential: neither the scenarios' nor `secrets`.
+    """Run `command` once per named scenario (see `run_clients`, of which this is the
+    one-client case)."""
+    [result] = run_clients(endpoints, [Client("", tuple(command))], names, timeout=timeout,
+                           jobs=jobs, base_env=base_env, pause=pause, secrets=secrets,
+                           directory=directory)
+    return result
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "client"
+
+
+def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence[str], *,
+                timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
+                base_env: Mapping[str, str] | None = None,
+                pause: Pauser | None = None, secrets: Masker | None = None,
+                directory: Directory | None = None) -> list[MatrixResult]:
+    """Run each client's command once per named scenario, all in parallel (`jobs` at a
+    time, default `default_jobs()`), and judge each run; a result per client. Each
+    client has its own tokens (its run id: the matrix's, dot, its name) and ticket
+    caches, in a temp dir removed at the end; the `proxy-down` port is held closed for
+    the whole run. Runs of any clients that send squid one user different passwords
+    wait for each other (`CredentialGate`). No result shows a credential: neither the
+    scenarios' nor `secrets`.
 
     Scenarios judged on how long their refusal took (`within`) run after the others,
     together. Scenarios that pause a service (`dc-down`) break the others, so they run
-    afterwards, one at a time, each inside `pause(service)`, which must also
-    wait until the lab is healthy again; without `pause` they are refused. `directory`
-    (the DC as its administrator) prepares the account scenarios that need it."""
+    afterwards, every client's inside one `pause(service)`, which must also wait until
+    the lab is healthy again; without `pause` they are refused. `directory` (the DC as
+    its administrator) prepares the account scenarios that need it."""
     shared, alone = split_exclusive(names)
     if alone and pause is None:
         raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
                        "`lab matrix` runs it")
     run_id = new_run_id()
     started = time.monotonic()
+    several = len(clients) > 1
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
             fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
-        scenarios = build_scenarios(endpoints, names, run=run_id, workdir=Path(workdir),
+        by_client: list[dict[str, Scenario]] = []
+        runs = [f"{run_id}.{_slug(c.name)}" if several else run_id for c in clients]
+        for client, own in zip(clients, runs, strict=True):
+            built = build_scenarios(endpoints, names, run=own,
+                                    workdir=Path(workdir) / _slug(client.name),
                                     down_port=down.getsockname()[1], gateways=gateways,
                                     exclusive=True, directory=directory)
-        by_name = {s.name: s for s in scenarios}
+            by_client.append({s.name: s for s in built})
         gate, groups = CredentialGate(), ProcessGroups()
-        done: dict[str, Outcome] = {}
+        done: list[dict[str, Outcome]] = [{} for _ in clients]
+
+        def run_all(tasks: list[tuple[int, str]]) -> None:
+            if not tasks:
+                return
+            with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+                try:
+                    for (index, name), outcome in zip(tasks, pool.map(
+                            lambda task: run_scenario(by_client[task[0]][task[1]],
+                                                      clients[task[0]].command, timeout,
+                                                      base_env, gate, groups), tasks),
+                                                      strict=True):
+                        done[index][name] = outcome
+                except BaseException:     # Ctrl-C: stop every client, start no other
+                    groups.stop()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+
+        def every_client(phase: Sequence[str]) -> list[tuple[int, str]]:
+            return [(index, name) for name in phase for index in range(len(clients))]
+
         try:
             # a refusal judged on how long it took runs after the others, beside only its
             # own kind: forty clients starting at once on two cores would count against it
             timed = [n for n in shared if spec(n).within is not None]
-            for phase in ([n for n in shared if n not in timed], timed):
-                if not phase:
-                    continue
-                with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-                    try:
-                        for outcome in pool.map(
-                                lambda n: run_scenario(by_name[n], command, timeout, base_env,
-                                                       gate, groups), phase):
-                            done[outcome.scenario.name] = outcome
-                    except BaseException:     # Ctrl-C: stop every client, start no other
-                        groups.stop()
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        raise
-            for name in alone:             # the exclusive phase: one at a time, alone
-                with pause(str(spec(name).pause)):  # type: ignore[misc]  (checked above)
-                    done[name] = run_scenario(by_name[name], command, timeout, base_env,
-                                              gate, groups)
+            run_all(every_client([n for n in shared if n not in timed]))
+            run_all(every_client(timed))
+            # the exclusive phase: each paused service once, every client's runs inside
+            for service in dict.fromkeys(str(spec(n).pause) for n in alone):
+                with pause(service):  # type: ignore[misc]  (checked above)
+                    run_all(every_client([n for n in alone if spec(n).pause == service]))
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise
-    result = MatrixResult(run_id, tuple(command), timeout,
-                          tuple(prompt(done, n) for n in names if n in done),
-                          time.monotonic() - started)
-    return masked(result, credentials(endpoints, scenarios) + (secrets or Masker()))
+    seconds = time.monotonic() - started
+    results = []
+    for client, own, scenarios, outcomes in zip(clients, runs, by_client, done, strict=True):
+        result = MatrixResult(own, client.command, timeout,
+                              tuple(prompt(outcomes, n) for n in names if n in outcomes),
+                              seconds, client=client.name)
+        masker = credentials(endpoints, list(scenarios.values())) + (secrets or Masker())
+        results.append(masked(result, masker))
+    return results

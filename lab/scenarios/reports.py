@@ -1,11 +1,16 @@
-"""What `lab matrix` shows: a terminal table, JUnit XML, one HTML file, JSON.
+"""What `lab matrix` and `lab report` show: a terminal table, JUnit XML, one HTML file,
+JSON, and what changed between two runs.
 
-Each is a pure function of a `MatrixResult`, so the reports agree with each
-other and are unit-tested without a lab. JUnit follows what CI tools read
-(Jenkins, GitLab, GitHub test reporters): `<testsuites>` > `<testsuite>` >
-one `<testcase>` per scenario, `<failure message=...>` with the client's
-stderr tail, `<system-out>`/`<system-err>`. The HTML page has no external
-resource at all, so it reads offline as a CI artifact.
+The JSON document is the record of a run, and every report is a pure function of it:
+the reports agree with each other, `lab report FILE.json` renders a saved run again,
+and all of it is unit-tested without a lab. A run of one client (`lab matrix -- CMD`)
+is one client document (`command`, `scenarios`, ...); a run of several (`--client
+NAME=CMD`) holds one per client in `clients`. JUnit follows what CI tools read
+(Jenkins, GitLab, GitHub test reporters): `<testsuites>` > a `<testsuite>` per client >
+one `<testcase>` per scenario, `<failure message=...>` with the client's stderr tail,
+`<system-out>`/`<system-err>`. The HTML page has no external resource at all, so it
+reads offline as a CI artifact; with several clients it is a grid, clients ×
+scenarios, each cell a link to what that client did there.
 """
 
 from __future__ import annotations
@@ -18,13 +23,18 @@ import shlex
 import socket
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lab.scenarios.matrix import MatrixResult, Outcome
+from lab.scenarios.matrix import MatrixResult
 
 FAILURE_TAIL_LINES = 20
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _GREEN, _RED, _RESET = "\033[32m", "\033[31m", "\033[0m"
+
+Document = dict[str, Any]
+Reportable = MatrixResult | Sequence[MatrixResult] | Document
 
 
 def text(data: bytes) -> str:
@@ -32,8 +42,8 @@ def text(data: bytes) -> str:
     return _XML_INVALID.sub("\ufffd", data.decode("utf-8", errors="replace"))
 
 
-def tail(data: bytes, lines: int = FAILURE_TAIL_LINES) -> str:
-    return "\n".join(text(data).rstrip("\n").splitlines()[-lines:])
+def tail(output: str, lines: int = FAILURE_TAIL_LINES) -> str:
+    return "\n".join(output.rstrip("\n").splitlines()[-lines:])
 
 
 def wants_colour(stream: TextIO) -> bool:
@@ -41,131 +51,298 @@ def wants_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _verdict(outcome: Outcome) -> str:
-    return "pass" if outcome.verdict.passed else "FAIL"
+# -- the document ---------------------------------------------------------------------
 
-
-def table(result: MatrixResult, colour: bool = False) -> str:
-    """scenario, expected, got, verdict, seconds; then why each failure failed."""
-    rows = [("scenario", "expected", "got", "verdict", "seconds")]
-    rows += [(o.scenario.name, o.scenario.expect, o.verdict.got, _verdict(o),
-              f"{o.run.seconds:.2f}") for o in result.outcomes]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        cells[4] = row[4].rjust(widths[4])
-        if colour and index:
-            paint = _GREEN if row[3] == "pass" else _RED
-            cells[3] = f"{paint}{cells[3]}{_RESET}"
-        lines.append("  ".join(cells).rstrip())
-    for o in result.outcomes:
-        if not o.verdict.passed:
-            last = tail(o.run.stderr, 1) or tail(o.run.stdout, 1)
-            lines.append(f"{o.scenario.name}: {o.verdict.reason}"
-                         + (f"; last output: {last}" if last else ""))
-    lines.append(f"{result.passed} passed, {result.failed} failed in {result.seconds:.1f} s "
-                 f"(run {result.run_id}; `lab matrix --json` for details)")
-    return "\n".join(lines)
-
-
-def to_json(result: MatrixResult) -> dict[str, Any]:
-    """The `--json` document."""
+def client_document(result: MatrixResult) -> Document:
+    """One client's run: everything every report shows (credentials already masked)."""
     return {
-        "command": list(result.command), "run": result.run_id, "timeout": result.timeout,
-        "seconds": round(result.seconds, 3),
+        "name": result.client, "command": list(result.command), "run": result.run_id,
+        "timeout": result.timeout, "seconds": round(result.seconds, 3),
+        "started": round(result.started, 3),
         "scenarios": [{"name": o.scenario.name, "expect": o.scenario.expect,
+                       "description": o.scenario.description,
                        "exit_code": o.run.exit_code, "timed_out": o.run.timed_out,
                        "seconds": round(o.run.seconds, 3), "origin_seen": o.origin_seen,
                        "verdict": "pass" if o.verdict.passed else "fail",
-                       "got": o.verdict.got, "reason": o.verdict.reason}
+                       "got": o.verdict.got, "reason": o.verdict.reason,
+                       "argv": list(o.argv), "env": dict(sorted(o.scenario.env.items())),
+                       "stdout": text(o.run.stdout), "stderr": text(o.run.stderr),
+                       "origin": list(o.origin)}
                       for o in result.outcomes],
         "passed": result.passed, "failed": result.failed}
 
 
-def json_text(result: MatrixResult) -> str:
-    return json.dumps(to_json(result), indent=2)
+def document(results: MatrixResult | Sequence[MatrixResult]) -> Document:
+    """The `--json` document: one client's, or `clients` for several."""
+    if isinstance(results, MatrixResult):
+        return client_document(results)
+    clients = [client_document(r) for r in results]
+    if len(clients) == 1:
+        return clients[0]
+    return {"run": clients[0]["run"].rsplit(".", 1)[0],
+            "seconds": max(c["seconds"] for c in clients), "clients": clients,
+            "passed": sum(c["passed"] for c in clients),
+            "failed": sum(c["failed"] for c in clients)}
 
 
-def _classname(result: MatrixResult) -> str:
-    program = os.path.basename(result.command[0]) if result.command else "client"
-    return "lab.matrix." + re.sub(r"[^A-Za-z0-9_-]", "_", program)
+def _doc(report: Reportable) -> Document:
+    return report if isinstance(report, dict) else document(report)
 
 
-def junit(result: MatrixResult) -> str:
-    """JUnit XML: one testcase per scenario, failures carrying the stderr tail."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(result.started))
-    counts = {"tests": str(len(result.outcomes)), "failures": str(result.failed),
-              "errors": "0", "skipped": "0", "time": f"{result.seconds:.3f}"}
-    suites = ET.Element("testsuites", name="lab matrix", **counts)
-    suite = ET.SubElement(suites, "testsuite", name=f"lab matrix: {shlex.join(result.command)}",
-                          timestamp=stamp, hostname=socket.gethostname(), **counts)
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (("command", shlex.join(result.command)), ("run", result.run_id),
-                        ("timeout", str(result.timeout))):
-        ET.SubElement(properties, "property", name=name, value=value)
-    classname = _classname(result)
-    for o in result.outcomes:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=o.scenario.name,
-                             time=f"{o.run.seconds:.3f}")
-        if not o.verdict.passed:
-            failure = ET.SubElement(
-                case, "failure", type=f"expected {o.scenario.expect}, got {o.verdict.got}",
-                message=f"{o.verdict.reason} (expected {o.scenario.expect}, "
-                        f"got {o.verdict.got})")
-            failure.text = tail(o.run.stderr) or tail(o.run.stdout) or "(no output)"
-        ET.SubElement(case, "system-out").text = text(o.run.stdout)
-        ET.SubElement(case, "system-err").text = text(o.run.stderr)
+def clients(report: Reportable) -> list[Document]:
+    """The client documents of a run, one or several."""
+    doc = _doc(report)
+    return list(doc["clients"]) if "clients" in doc else [doc]
+
+
+def to_json(report: Reportable) -> Document:
+    return _doc(report)
+
+
+def json_text(report: Reportable) -> str:
+    return json.dumps(_doc(report), indent=2)
+
+
+def check_document(doc: Any, source: str) -> Document:
+    """`doc` if it is a `lab matrix --json` document; else a ValueError saying so."""
+    try:
+        if not isinstance(doc, dict):
+            raise TypeError
+        for client in clients(doc):
+            for row in client["scenarios"]:
+                row["name"], row["verdict"], row["expect"]         # noqa: B018
+            client["command"], client["passed"], client["failed"]  # noqa: B018
+    except (KeyError, TypeError, AttributeError):
+        raise ValueError(f"{source} is not a `lab matrix --json` document") from None
+    return doc
+
+
+# -- the terminal ---------------------------------------------------------------------
+
+def _verdict(row: Document) -> str:
+    return "pass" if row["verdict"] == "pass" else "FAIL"
+
+
+def _client_name(client: Document) -> str:
+    return client.get("name") or (os.path.basename(client["command"][0])
+                                  if client["command"] else "client")
+
+
+def _columns(rows: list[tuple[str, ...]], colour: bool, verdicts: set[int],
+             right: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = []
+        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            padded = cell.rjust(width) if i in right else cell.ljust(width)
+            if colour and index and i in verdicts:
+                padded = f"{_GREEN if cell == 'pass' else _RED}{padded}{_RESET}"
+            cells.append(padded)
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def table(report: Reportable, colour: bool = False) -> str:
+    """One client: scenario, expected, got, verdict, seconds. Several: a grid of
+    verdicts, a column per client. Then why each failure failed."""
+    doc, runs = _doc(report), clients(report)
+    if len(runs) == 1:
+        rows = [("scenario", "expected", "got", "verdict", "seconds")]
+        rows += [(r["name"], r["expect"], r["got"], _verdict(r), f"{r['seconds']:.2f}")
+                 for r in runs[0]["scenarios"]]
+        lines = _columns(rows, colour, {3}, {4})
+    else:
+        names = _scenario_names(runs)
+        rows = [("scenario", "expected", *map(_client_name, runs))]
+        for name in names:
+            found = [_row(c, name) for c in runs]
+            expect = next(r["expect"] for r in found if r)
+            rows.append((name, expect, *(_verdict(r) if r else "-" for r in found)))
+        lines = _columns(rows, colour, set(range(2, 2 + len(runs))), set())
+    for client in runs:
+        prefix = f"{_client_name(client)}: " if len(runs) > 1 else ""
+        for r in client["scenarios"]:
+            if r["verdict"] != "pass":
+                last = tail(r["stderr"], 1) or tail(r["stdout"], 1)
+                lines.append(f"{prefix}{r['name']}: {r['reason']}"
+                             + (f"; last output: {last}" if last else ""))
+    lines.append(f"{doc['passed']} passed, {doc['failed']} failed in {doc['seconds']:.1f} s "
+                 f"(run {doc['run']}; `lab matrix --json` for details)")
+    return "\n".join(lines)
+
+
+def _scenario_names(runs: list[Document]) -> list[str]:
+    names: list[str] = []
+    for client in runs:
+        names += [r["name"] for r in client["scenarios"] if r["name"] not in names]
+    return names
+
+
+def _row(client: Document, name: str) -> Document | None:
+    return next((r for r in client["scenarios"] if r["name"] == name), None)
+
+
+# -- JUnit ----------------------------------------------------------------------------
+
+def _classname(client: Document) -> str:
+    return "lab.matrix." + re.sub(r"[^A-Za-z0-9_-]", "_", _client_name(client))
+
+
+def junit(report: Reportable) -> str:
+    """JUnit XML: a testsuite per client, a testcase per scenario, failures carrying
+    the stderr tail."""
+    doc, runs = _doc(report), clients(report)
+
+    def counts(tests: int, failures: int, seconds: float) -> dict[str, str]:
+        return {"tests": str(tests), "failures": str(failures), "errors": "0",
+                "skipped": "0", "time": f"{seconds:.3f}"}
+
+    suites = ET.Element("testsuites", name="lab matrix", **counts(
+        sum(len(c["scenarios"]) for c in runs), doc["failed"], doc["seconds"]))
+    for client in runs:
+        command = shlex.join(client["command"])
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(client["started"]))
+        title = f"lab matrix: {command}" if len(runs) == 1 else \
+            f"lab matrix: {_client_name(client)}: {command}"
+        suite = ET.SubElement(suites, "testsuite", name=title, timestamp=stamp,
+                              hostname=socket.gethostname(),
+                              **counts(len(client["scenarios"]), client["failed"],
+                                       client["seconds"]))
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("client", _client_name(client)), ("command", command),
+                            ("run", client["run"]), ("timeout", str(client["timeout"]))):
+            ET.SubElement(properties, "property", name=name, value=value)
+        for r in client["scenarios"]:
+            case = ET.SubElement(suite, "testcase", classname=_classname(client),
+                                 name=r["name"], time=f"{r['seconds']:.3f}")
+            if r["verdict"] != "pass":
+                failure = ET.SubElement(
+                    case, "failure", type=f"expected {r['expect']}, got {r['got']}",
+                    message=f"{r['reason']} (expected {r['expect']}, got {r['got']})")
+                failure.text = tail(r["stderr"]) or tail(r["stdout"]) or "(no output)"
+            ET.SubElement(case, "system-out").text = r["stdout"]
+            ET.SubElement(case, "system-err").text = r["stderr"]
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
+# -- HTML -----------------------------------------------------------------------------
+
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .6em;
-text-align:left;vertical-align:top}tr.pass td.verdict{color:#176f2c;font-weight:bold}
-tr.fail td.verdict{color:#b00020;font-weight:bold}pre{background:#f6f6f6;padding:.5em;
-overflow-x:auto;white-space:pre-wrap;margin:.3em 0}code{background:#f0f0f0}
+text-align:left;vertical-align:top}tr.pass td.verdict,td.cell.pass{color:#176f2c;
+font-weight:bold}tr.fail td.verdict,td.cell.fail{color:#b00020;font-weight:bold}
+td.cell.pass{background:#e6f4ea}td.cell.fail{background:#fce8e6}td.cell a{color:inherit}
+pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:.3em 0}
+code{background:#f0f0f0}
 """
 
 
-def _details(o: Outcome) -> str:
-    esc = html.escape
-    env = "\n".join(f"{k}={v}" for k, v in sorted(o.scenario.env.items()))
-    origin = json.dumps(list(o.origin), indent=1) if o.origin else "(nothing reached the origin)"
-    parts = [f"<p>{esc(o.scenario.description)}</p>",
-             f"<p>why: {esc(o.verdict.reason)}</p>",
-             f"<p>command: <code>{esc(shlex.join(o.argv))}</code></p>",
-             f"<details><summary>environment</summary><pre>{esc(env)}</pre></details>",
-             f"<details open><summary>stdout</summary><pre>{esc(text(o.run.stdout))}</pre>"
-             "</details>",
-             f"<details open><summary>stderr</summary><pre>{esc(text(o.run.stderr))}</pre>"
-             "</details>",
-             f"<details><summary>what the origin saw</summary><pre>{esc(origin)}</pre>"
-             "</details>"]
-    return "".join(parts)
+def _anchor(client: Document, row: Document, several: bool) -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", _client_name(client))
+    return f"s-{name}-{row['name']}" if several else f"s-{row['name']}"
 
 
-def html_report(result: MatrixResult) -> str:
-    """One self-contained page: a row per scenario, its output below the table."""
+def _details(row: Document) -> str:
     esc = html.escape
-    rows, sections = [], []
-    for o in result.outcomes:
-        kind = "pass" if o.verdict.passed else "fail"
-        name = esc(o.scenario.name)
-        rows.append(f'<tr class="scenario {kind}"><td><a href="#s-{name}">{name}</a></td>'
-                    f"<td>{esc(o.scenario.expect)}</td><td>{esc(o.verdict.got)}</td>"
-                    f'<td class="verdict">{kind}</td><td>{o.run.seconds:.2f}</td>'
-                    f"<td>{'yes' if o.origin_seen else 'no'}</td></tr>")
-        sections.append(f'<section id="s-{name}"><h3>{name}: {kind}</h3>{_details(o)}'
-                        "</section>")
-    command = esc(shlex.join(result.command))
+    env = "\n".join(f"{k}={v}" for k, v in row["env"].items())
+    origin = json.dumps(row["origin"], indent=1) if row["origin"] else \
+        "(nothing reached the origin)"
+    return "".join([
+        f"<p>{esc(row['description'])}</p>", f"<p>why: {esc(row['reason'])}</p>",
+        f"<p>command: <code>{esc(shlex.join(row['argv']))}</code></p>",
+        f"<details><summary>environment</summary><pre>{esc(env)}</pre></details>",
+        f"<details open><summary>stdout</summary><pre>{esc(row['stdout'])}</pre></details>",
+        f"<details open><summary>stderr</summary><pre>{esc(row['stderr'])}</pre></details>",
+        f'<details class="evidence"><summary>what the origin saw</summary>'
+        f"<pre>{esc(origin)}</pre></details>"])
+
+
+def html_report(report: Reportable) -> str:
+    """One self-contained page: a row per scenario (with several clients, a cell per
+    client), what each run did below."""
+    esc = html.escape
+    doc, runs = _doc(report), clients(report)
+    several = len(runs) > 1
+    sections = []
+    if not several:
+        rows = []
+        for r in runs[0]["scenarios"]:
+            kind, name = r["verdict"], esc(r["name"])
+            rows.append(f'<tr class="scenario {kind}"><td><a href="#{_anchor(runs[0], r, False)}">'
+                        f"{name}</a></td><td>{esc(r['expect'])}</td><td>{esc(r['got'])}</td>"
+                        f'<td class="verdict">{kind}</td><td>{r["seconds"]:.2f}</td>'
+                        f"<td>{'yes' if r['origin_seen'] else 'no'}</td></tr>")
+        head = ("<th>scenario</th><th>expected</th><th>got</th><th>verdict</th>"
+                "<th>seconds</th><th>origin saw it</th>")
+        title = esc(shlex.join(runs[0]["command"]))
+    else:
+        rows = []
+        for name in _scenario_names(runs):
+            found = [_row(c, name) for c in runs]
+            expect = next(r["expect"] for r in found if r)
+            cells = "".join(
+                f'<td class="cell {r["verdict"]}" title="{esc(r["got"])}: {esc(r["reason"])}">'
+                f'<a href="#{_anchor(c, r, True)}">{r["verdict"]}</a></td>' if r else
+                '<td class="cell">-</td>' for c, r in zip(runs, found, strict=True))
+            rows.append(f'<tr class="scenario"><td>{esc(name)}</td><td>{esc(expect)}</td>'
+                        f"{cells}</tr>")
+        head = "<th>scenario</th><th>expected</th>" + "".join(
+            f"<th title=\"{esc(shlex.join(c['command']))}\">{esc(_client_name(c))}</th>"
+            for c in runs)
+        title = ", ".join(esc(_client_name(c)) for c in runs)
+    for client in runs:
+        who = f"{esc(_client_name(client))}, " if several else ""
+        sections += [f'<section id="{_anchor(client, r, several)}"><h3>{who}'
+                     f"{esc(r['name'])}: {r['verdict']}</h3>{_details(r)}</section>"
+                     for r in client["scenarios"]]
+    commands = "<br>".join(f"<code>{esc(shlex.join(c['command']))}</code>" for c in runs)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>lab matrix: {command}</title><style>{_STYLE}</style></head><body>\n"
-            f"<h1>lab matrix</h1><p><code>{command}</code><br>run {esc(result.run_id)}, "
-            f"timeout {result.timeout:g} s: <strong>{result.passed} passed, "
-            f"{result.failed} failed</strong> in {result.seconds:.1f} s</p>\n"
-            "<table><thead><tr><th>scenario</th><th>expected</th><th>got</th>"
-            "<th>verdict</th><th>seconds</th><th>origin saw it</th></tr></thead><tbody>\n"
-            + "\n".join(rows) + "\n</tbody></table>\n" + "\n".join(sections)
-            + "\n</body></html>\n")
+            f"<title>lab matrix: {title}</title><style>{_STYLE}</style></head><body>\n"
+            f"<h1>lab matrix</h1><p>{commands}<br>run {esc(doc['run'])}, "
+            f"timeout {runs[0]['timeout']:g} s: <strong>{doc['passed']} passed, "
+            f"{doc['failed']} failed</strong> in {doc['seconds']:.1f} s</p>\n"
+            f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows)
+            + "\n</tbody></table>\n" + "\n".join(sections) + "\n</body></html>\n")
+
+
+# -- two runs -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between two runs, client by client and scenario by scenario."""
+
+    broke: list[str]         # passed, and now fails
+    fixed: list[str]         # failed, and now passes
+    other: list[str]         # in one run only
+
+    @property
+    def lines(self) -> list[str]:
+        return self.broke + self.fixed + self.other
+
+
+def changes(before: Reportable, after: Reportable) -> Changes:
+    """From `before` to `after`, clients matched by name: what passed and now fails
+    first, then what now passes, then what one run has and the other has not."""
+    old = {_client_name(c): c for c in clients(before)}
+    new = {_client_name(c): c for c in clients(after)}
+    found = Changes([], [], [])
+    for name in [*old, *(n for n in new if n not in old)]:
+        prefix = f"{name}: " if len(old) > 1 or len(new) > 1 else ""
+        if name not in new or name not in old:
+            found.other.append(f"{prefix}client only in the "
+                               f"{'first' if name in old else 'second'} run")
+            continue
+        for scenario in _scenario_names([old[name], new[name]]):
+            a, b = _row(old[name], scenario), _row(new[name], scenario)
+            if a is None or b is None:
+                found.other.append(f"{prefix}{scenario}: only in the "
+                                   f"{'first' if b is None else 'second'} run")
+            elif a["verdict"] == "pass" and b["verdict"] != "pass":
+                found.broke.append(f"{prefix}{scenario}: pass -> FAIL "
+                                   f"({b['got']}: {b['reason']})")
+            elif a["verdict"] != "pass" and b["verdict"] == "pass":
+                found.fixed.append(f"{prefix}{scenario}: FAIL -> pass")
+    return found

@@ -10,6 +10,7 @@ import textwrap
 import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -350,6 +351,65 @@ def test_dc_down_outside_lab_matrix_is_one_line_saying_so(argv, lab_endpoints):
     proc = run_lab(*argv)
     assert proc.returncode == 2 and "lab matrix --only dc-down" in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+#: four clients run as docs/clients.md runs them, and what that recording says each fails
+GRID = {"curl": "curl (--proxy-anyauth -U :)", "wget": "wget", "requests": "Python requests",
+        "node": "Node fetch"}
+
+
+def _recorded_failures(names) -> dict[str, list[str]]:
+    recording = json.loads((Path(REPO) / "docs" / "clients.json").read_text())["clients"]
+    return {short: sorted(n for n in names if recording[full]["scenarios"][n]["verdict"]
+                          != "pass") for short, full in GRID.items()}
+
+
+def grid(names, *extra, timeout=120):
+    from harness.ecosystems import CLIENTS
+
+    clients = [a for short, full in GRID.items()
+               for a in ("--client", f"{short}={shlex.join(CLIENTS[full][0])}")]
+    proc = run_lab("matrix", "--json", "--only", ",".join(names), *clients, *extra,
+                   timeout=timeout)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc, json.loads(proc.stdout)
+
+
+def test_four_clients_in_one_matrix_make_one_grid(lab_endpoints, tmp_path):
+    """curl, wget, requests and Node's fetch over a sample, side by side in one run: a
+    client each in the JSON and a testsuite each in JUnit, a grid in HTML, and each
+    fails what the recorded run of docs/clients.md says it fails."""
+    sample = [n for n in NAMES if n in {"noauth", "basic-https", "ntlm", "negotiate",
+                                         "socks5", "pac-direct", "proxy-down", "bump-chain"}]
+    junit, page = tmp_path / "grid.xml", tmp_path / "grid.html"
+    proc, doc = grid(sample, "--junit", str(junit), "--html", str(page))
+    assert [c["name"] for c in doc["clients"]] == list(GRID)
+    expected = _recorded_failures(sample)
+    for client in doc["clients"]:
+        assert [r["name"] for r in client["scenarios"]] == sample
+        failed_here = sorted(r["name"] for r in client["scenarios"] if r["verdict"] != "pass")
+        assert failed_here == expected[client["name"]], client["name"]
+    assert doc["failed"] == sum(map(len, expected.values())) and proc.returncode == 1
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [len(s.findall("testcase")) for s in suites] == [len(sample)] * len(GRID)
+    assert page.read_text().count('<td class="cell ') == len(sample) * len(GRID)
+
+
+@pytest.mark.slow           # four clients over the whole catalogue: make test-full
+def test_four_clients_over_the_whole_catalogue_pause_the_dc_once(lab_endpoints):
+    proc, doc = grid(list(NAMES), timeout=400)
+    expected = _recorded_failures(SHARED)
+    for client in doc["clients"]:
+        assert [r["name"] for r in client["scenarios"]] == list(NAMES)
+        failed_here = sorted(r["name"] for r in client["scenarios"]
+                             if r["verdict"] != "pass" and r["name"] in SHARED)
+        assert failed_here == expected[client["name"]], client["name"]
+        assert _row(client, "dc-down")["verdict"] == "pass"
+    assert proc.stderr.count("dc back") == 1, proc.stderr
+
+
+def _row(client, name):
+    return next(r for r in client["scenarios"] if r["name"] == name)
 
 
 class _Rows(HTMLParser):
