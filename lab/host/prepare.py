@@ -44,7 +44,7 @@ TEST_TOOLS = {"wget": "wget", "openssl": "openssl", "node": "nodejs", "git": "gi
               "krb5-config": "libkrb5-dev", "gcc": "gcc", "java": "openjdk-17-jdk-headless",
               "javac": "openjdk-17-jdk-headless", "keytool": "openjdk-17-jdk-headless",
               "pactester": "libpacparser1", "proxy": "libproxy-tools", "go": "golang-go",
-              "npm": "npm"}
+              "npm": "npm", "chromium": "chromium"}
 #: libproxy runs no PAC without a JavaScript plugin: its WebKit one, as a file.
 LIBPROXY_WEBKIT = "/usr/lib/*/libproxy/*/modules/pacrunner_webkit.so"
 

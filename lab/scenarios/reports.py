@@ -298,7 +298,8 @@ def html_report(report: Reportable) -> str:
         sections += [f'<section id="{_anchor(client, r, several)}"><h3>{who}'
                      f"{esc(r['name'])}: {r['verdict']}</h3>{_details(r)}</section>"
                      for r in client["scenarios"]]
-    commands = "<br>".join(f"<code>{esc(shlex.join(c['command']))}</code>" for c in runs)
+    commands = "<br>".join((f"<strong>{esc(_client_name(c))}</strong>: " if several else "")
+                           + f"<code>{esc(shlex.join(c['command']))}</code>" for c in runs)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>lab matrix: {title}</title><style>{_STYLE}</style></head><body>\n"
             f"<h1>lab matrix</h1><p>{commands}<br>run {esc(doc['run'])}, "

@@ -4,6 +4,7 @@
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -392,7 +393,57 @@ def test_four_clients_in_one_matrix_make_one_grid(lab_endpoints, tmp_path):
     assert doc["failed"] == sum(map(len, expected.values())) and proc.returncode == 1
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert [len(s.findall("testcase")) for s in suites] == [len(sample)] * len(GRID)
-    assert page.read_text().count('<td class="cell ') == len(sample) * len(GRID)
+    _in_chromium(page, tmp_path, cells=len(sample) * len(GRID))
+
+
+#: where the suite keeps what a person may want to look at (CI: an artifact)
+ARTIFACTS = Path(REPO) / "build" / "test-artifacts"
+PASS_BACKGROUND, FAIL_BACKGROUND = (0xe6, 0xf4, 0xea), (0xfc, 0xe8, 0xe6)
+
+
+def _in_chromium(page: Path, tmp_path: Path, cells: int) -> None:
+    """The HTML report as a browser has it (Debian's headless Chromium): the grid and
+    its cells, each opening a run, and an evidence panel in the DOM; both verdict
+    colours on the screen. The screenshot is kept in build/test-artifacts/."""
+    from PIL import Image
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed: make test-tools"
+    browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,900"]
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    rows = _Grid()
+    rows.feed(dom.stdout)
+    assert len(rows.cells) == cells and {"cell pass", "cell fail"} <= set(rows.cells)
+    assert rows.links == cells and rows.evidence >= cells
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "matrix-grid.png"
+    taken = subprocess.run([*browser, f"--screenshot={shot}", page.as_uri()],
+                           capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 0 and shot.is_file(), taken.stderr[-2000:]
+    colours = {colour[:3] for _count, colour in
+               Image.open(shot).convert("RGBA").getcolors(maxcolors=1 << 20)}
+    assert PASS_BACKGROUND in colours and FAIL_BACKGROUND in colours
+
+
+class _Grid(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells, self.links, self.evidence, self._in_cell = [], 0, 0, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "td" and "cell" in classes:
+            self.cells.append(" ".join(classes))
+            self._in_cell = True
+        self.links += tag == "a" and self._in_cell and attrs.get("href", "").startswith("#s-")
+        self.evidence += tag == "details" and "evidence" in classes
+
+    def handle_endtag(self, tag):
+        self._in_cell = self._in_cell and tag != "td"
 
 
 @pytest.mark.slow           # four clients over the whole catalogue: make test-full
