@@ -21,6 +21,7 @@ import sys
 import time
 
 from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
+from harness.ecosystems import GRID, grid_arguments
 from lab.stack.lifecycle import Stack
 
 RUNS = 5
@@ -29,6 +30,20 @@ RUNS = 5
 SKIP = NEEDS_PAC + CURL_ANYAUTH_STUCK
 #: --max-time 5: curl's own bound, which ends `proxy-stall` (and so sets the pace)
 COMMAND = CURL
+
+
+GRID_RUNS = 3
+
+
+def _timed_matrix(args: list[str]) -> float:
+    """Wall time of one `lab matrix` over every scenario (dc-down too); failures are
+    the clients' (exit 1), anything else an error."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "lab.cli", "matrix", "--json", *args],
+                          capture_output=True, text=True, timeout=600, env=os.environ)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"lab matrix failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    return time.monotonic() - started
 
 
 def run(report) -> None:
@@ -54,6 +69,16 @@ def run(report) -> None:
         report("lab matrix -- curl, wall (median)", statistics.median(walls), "s")
         report("lab matrix -- curl, wall (max)", max(walls), "s")
         report("lab matrix -- curl, slowest scenario (median)", statistics.median(slowest), "s")
+        one, four = [], []
+        for _ in range(GRID_RUNS):
+            one.append(_timed_matrix(["--", *COMMAND]))
+            four.append(_timed_matrix(grid_arguments()))
+        report(f"every scenario, curl alone, wall (median of {GRID_RUNS})",
+               statistics.median(one), "s")
+        report(f"every scenario, {len(GRID)} clients in one grid, wall (median of "
+               f"{GRID_RUNS})", statistics.median(four), "s")
+        report("four-client grid / one client (goal < 2)",
+               statistics.median(four) / statistics.median(one), "x")
     finally:
         if not was_up:
             stack.down()

@@ -74,6 +74,18 @@ CLIENTS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+#: four of them side by side in one `lab matrix` (short name -> CLIENTS' key): the grid
+#: the suite checks and `make bench` times
+GRID = {"curl": "curl (--proxy-anyauth -U :)", "wget": "wget", "requests": "Python requests",
+        "node": "Node fetch"}
+
+
+def grid_arguments() -> list[str]:
+    """`--client NAME=COMMAND` for each client of GRID."""
+    return [arg for short, full in GRID.items()
+            for arg in ("--client", f"{short}={shlex.join(CLIENTS[full][0])}")]
+
+
 def build_clients(directory: str) -> None:
     """Java's and Go's clients, compiled into `directory` (the `{build}` of CLIENTS)."""
     subprocess.run(["javac", "-d", directory, str(JAVA_SOURCE)], check=True, timeout=300)

@@ -182,13 +182,15 @@ def cmd_matrix(args) -> int:
     stack, endpoints = _lab_for_scenarios(args)
     from lab.masking import Masker
     from lab.stack import service_faults
+    from lab.stack.proxy_log import SquidLog
 
     config = stack.config      # every password of the configuration, not only the proxies'
     secrets = Masker.of([("Administrator", config.admin_password),
                          *((user.name, user.password) for user in config.users)])
     results = run_clients(endpoints, clients, names, timeout=args.timeout, jobs=args.jobs,
                           pause=lambda service: service_faults.paused(stack, service, _say),
-                          secrets=secrets, directory=_directory(stack, endpoints))
+                          secrets=secrets, directory=_directory(stack, endpoints),
+                          proxy_log=SquidLog(stack))
     doc = reports.document(results)
     _write_reports(args, doc)
     return 0 if doc["failed"] == 0 else 1

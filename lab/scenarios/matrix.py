@@ -31,8 +31,10 @@ from lab.clients.directory import Directory
 from lab.endpoints import Endpoints
 from lab.errors import LabError
 from lab.masking import Masker
+from lab.scenarios import evidence
 from lab.scenarios.catalogue import spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
+from lab.scenarios.evidence import ProxyLog
 from lab.scenarios.fault_gateway import fault_gateways
 from lab.scenarios.processes import Completed, CredentialGate, ProcessGroups, run_bounded
 from lab.scenarios.scenario import Scenario, Verdict, build_scenarios, judge
@@ -50,6 +52,9 @@ class Outcome:
     run: Completed
     origin: tuple[dict[str, Any], ...]
     verdict: Verdict
+    #: what the proxy saw of the run (lab.scenarios.evidence): empty for a CONNECT, or
+    #: when the matrix was not given squid's log
+    proxy: tuple[dict[str, Any], ...] = ()
 
     @property
     def origin_seen(self) -> bool:
@@ -182,12 +187,13 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
                timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
                base_env: Mapping[str, str] | None = None,
                pause: Pauser | None = None, secrets: Masker | None = None,
-               directory: Directory | None = None) -> MatrixResult:
+               directory: Directory | None = None,
+               proxy_log: ProxyLog | None = None) -> MatrixResult:
     """Run `command` once per named scenario (see `run_clients`, of which this is the
     one-client case)."""
     [result] = run_clients(endpoints, [Client("", tuple(command))], names, timeout=timeout,
                            jobs=jobs, base_env=base_env, pause=pause, secrets=secrets,
-                           directory=directory)
+                           directory=directory, proxy_log=proxy_log)
     return result
 
 
@@ -199,7 +205,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                 timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
                 base_env: Mapping[str, str] | None = None,
                 pause: Pauser | None = None, secrets: Masker | None = None,
-                directory: Directory | None = None) -> list[MatrixResult]:
+                directory: Directory | None = None,
+                proxy_log: ProxyLog | None = None) -> list[MatrixResult]:
     """Run each client's command once per named scenario, all in parallel (`jobs` at a
     time, default `default_jobs()`), and judge each run; a result per client. Each
     client has its own tokens (its run id: the matrix's, dot, its name) and ticket
@@ -212,7 +219,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     together. Scenarios that pause a service (`dc-down`) break the others, so they run
     afterwards, every client's inside one `pause(service)`, which must also wait until
     the lab is healthy again; without `pause` they are refused. `directory` (the DC as
-    its administrator) prepares the account scenarios that need it."""
+    its administrator) prepares the account scenarios that need it; `proxy_log` (squid's
+    log) gives each run what the proxy saw of it."""
     shared, alone = split_exclusive(names)
     if alone and pause is None:
         raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
@@ -220,6 +228,7 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     run_id = new_run_id()
     started = time.monotonic()
     several = len(clients) > 1
+    mark = proxy_log.mark() if proxy_log else 0
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
             fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
         by_client: list[dict[str, Scenario]] = []
@@ -266,10 +275,13 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             groups.stop()
             raise
     seconds = time.monotonic() - started
+    seen = evidence.parse(proxy_log.since(mark)) if proxy_log else []
     results = []
     for client, own, scenarios, outcomes in zip(clients, runs, by_client, done, strict=True):
         result = MatrixResult(own, client.command, timeout,
-                              tuple(prompt(outcomes, n) for n in names if n in outcomes),
+                              tuple(replace(prompt(outcomes, n), proxy=tuple(evidence.of_run(
+                                  seen, outcomes[n].scenario.token)))
+                                    for n in names if n in outcomes),
                               seconds, client=client.name)
         masker = credentials(endpoints, list(scenarios.values())) + (secrets or Masker())
         results.append(masked(result, masker))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from lab.scenarios import evidence
 from lab.scenarios.matrix import MatrixResult
 
 FAILURE_TAIL_LINES = 20
@@ -67,7 +68,8 @@ def client_document(result: MatrixResult) -> Document:
                        "got": o.verdict.got, "reason": o.verdict.reason,
                        "argv": list(o.argv), "env": dict(sorted(o.scenario.env.items())),
                        "stdout": text(o.run.stdout), "stderr": text(o.run.stderr),
-                       "origin": list(o.origin)}
+                       "origin": list(o.origin), "proxy": list(o.proxy),
+                       "proxy_saw": evidence.describe(list(o.proxy))}
                       for o in result.outcomes],
         "passed": result.passed, "failed": result.failed}
 
@@ -166,6 +168,7 @@ def table(report: Reportable, colour: bool = False) -> str:
             if r["verdict"] != "pass":
                 last = tail(r["stderr"], 1) or tail(r["stdout"], 1)
                 lines.append(f"{prefix}{r['name']}: {r['reason']}"
+                             + (f"; proxy: {r['proxy_saw']}" if r.get("proxy") else "")
                              + (f"; last output: {last}" if last else ""))
     lines.append(f"{doc['passed']} passed, {doc['failed']} failed in {doc['seconds']:.1f} s "
                  f"(run {doc['run']}; `lab matrix --json` for details)")
@@ -256,6 +259,9 @@ def _details(row: Document) -> str:
         f"<details><summary>environment</summary><pre>{esc(env)}</pre></details>",
         f"<details open><summary>stdout</summary><pre>{esc(row['stdout'])}</pre></details>",
         f"<details open><summary>stderr</summary><pre>{esc(row['stderr'])}</pre></details>",
+        f'<details class="evidence"><summary>what the proxy saw: '
+        f"{esc(row.get('proxy_saw', ''))}</summary>"
+        f"<pre>{esc(json.dumps(row.get('proxy', []), indent=1))}</pre></details>",
         f'<details class="evidence"><summary>what the origin saw</summary>'
         f"<pre>{esc(origin)}</pre></details>"])
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
+from harness.ecosystems import GRID, grid_arguments
 from lab.scenarios.catalogue import NAMES, REFUSALS, SPECS, spec
 from tests.integration.helpers import REPO, run_lab
 from tests.test_matrix import _dead
@@ -354,9 +355,32 @@ def test_dc_down_outside_lab_matrix_is_one_line_saying_so(argv, lab_endpoints):
     assert proc.stderr.count("\n") == 1 and proc.stdout == ""
 
 
-#: four clients run as docs/clients.md runs them, and what that recording says each fails
-GRID = {"curl": "curl (--proxy-anyauth -U :)", "wget": "wget", "requests": "Python requests",
-        "node": "Node fetch"}
+def test_the_report_says_which_scheme_each_client_chose(tool, lab_endpoints):
+    """On the company port (Negotiate, NTLM, Basic offered), from squid's own log: curl
+    with a ticket answers Negotiate, lab.proxy without one NTLM, requests Basic; and
+    each run's evidence is its own (a grid runs them side by side)."""
+    from harness.ecosystems import CLIENTS
+
+    names = ["corp-kerberos", "corp-ntlm", "corp-basic-only"]
+    clients = {"curl": CURL, "lab.proxy": CLIENTS["lab.proxy"][0],
+               "requests": CLIENTS["Python requests"][0]}
+    proc = run_lab("matrix", "--json", "--only", ",".join(names),
+                   *(a for name, command in clients.items()
+                     for a in ("--client", f"{name}={shlex.join(command)}")), timeout=120)
+    doc = json.loads(proc.stdout)
+    saw = {(c["name"], r["name"]): r for c in doc["clients"] for r in c["scenarios"]}
+    chose = {key: {p["offered"] for p in r["proxy"] if p["status"] == 200}
+             for key, r in saw.items() if r["verdict"] == "pass"}
+    assert chose[("curl", "corp-kerberos")] == {"negotiate"}
+    assert chose[("lab.proxy", "corp-kerberos")] == {"negotiate"}
+    assert chose[("lab.proxy", "corp-ntlm")] == {"ntlm"}
+    assert chose[("requests", "corp-basic-only")] == {"basic"}
+    assert saw[("lab.proxy", "corp-ntlm")]["proxy_saw"] == \
+        f"407 → 407 → 200 on corp: answered with NTLM (user {lab_endpoints.dc.workgroup}\\" \
+        f"{lab_endpoints.proxy['corp'].username})"
+    # curl's --proxy-anyauth without a ticket stays on Negotiate: the evidence says so
+    stuck = saw[("curl", "corp-ntlm")]
+    assert stuck["verdict"] == "fail" and {p["status"] for p in stuck["proxy"]} == {407}
 
 
 def _recorded_failures(names) -> dict[str, list[str]]:
@@ -366,11 +390,8 @@ def _recorded_failures(names) -> dict[str, list[str]]:
 
 
 def grid(names, *extra, timeout=120):
-    from harness.ecosystems import CLIENTS
-
-    clients = [a for short, full in GRID.items()
-               for a in ("--client", f"{short}={shlex.join(CLIENTS[full][0])}")]
-    proc = run_lab("matrix", "--json", "--only", ",".join(names), *clients, *extra,
+    """The four clients of harness.ecosystems.GRID in one `lab matrix`."""
+    proc = run_lab("matrix", "--json", "--only", ",".join(names), *grid_arguments(), *extra,
                    timeout=timeout)
     assert proc.returncode in (0, 1), proc.stderr
     return proc, json.loads(proc.stdout)

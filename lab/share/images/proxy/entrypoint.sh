@@ -79,7 +79,7 @@ until [ -s /lab-shared/HTTP.keytab ]; do
 done
 
 install -d -o proxy -g proxy /var/log/squid
-for log in access.log cache.log; do
+for log in access.log cache.log lab.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"
 done
 squid -k parse -f /etc/squid/squid.conf 2>&1 | grep -E 'ERROR|FATAL' && exit 1

@@ -1,0 +1,35 @@
+"""squid's `lab.log` in the proxy's container, read for `lab matrix`'s evidence
+(`lab.scenarios.evidence` parses it): where it ends now, and what came after."""
+
+from __future__ import annotations
+
+from lab.stack.lifecycle import Stack
+
+LOG = "/var/log/squid/lab.log"
+
+
+class SquidLog:
+    """`lab.scenarios.evidence.ProxyLog` for a running lab: two `docker exec`s a matrix."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+
+    def _exec(self, command: list[str]) -> str | None:
+        import docker
+
+        state = self.stack.states().get("proxy")
+        if state is None:
+            return None
+        try:
+            result = self.stack.engine.client.containers.get(state.container_id).exec_run(
+                command)
+        except docker.errors.APIError:
+            return None
+        return result.output.decode(errors="replace") if result.exit_code == 0 else None
+
+    def mark(self) -> int:
+        size = self._exec(["stat", "-c", "%s", LOG])
+        return int(size) if size and size.strip().isdigit() else 0
+
+    def since(self, mark: int) -> str:
+        return self._exec(["tail", "-c", f"+{mark + 1}", LOG]) or ""
