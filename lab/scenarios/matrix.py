@@ -52,9 +52,9 @@ class Outcome:
     run: Completed
     origin: tuple[dict[str, Any], ...]
     verdict: Verdict
-    #: what the proxy saw of the run (lab.scenarios.evidence): empty for a CONNECT, or
+    #: what the proxy saw of the run (lab.scenarios.evidence): empty for a CONNECT; None
     #: when the matrix was not given squid's log
-    proxy: tuple[dict[str, Any], ...] = ()
+    proxy: tuple[dict[str, Any], ...] | None = None
 
     @property
     def origin_seen(self) -> bool:
@@ -275,13 +275,18 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             groups.stop()
             raise
     seconds = time.monotonic() - started
-    seen = evidence.parse(proxy_log.since(mark)) if proxy_log else []
+    seen = evidence.parse(proxy_log.since(mark)) if proxy_log else None
+
+    def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
+        outcome = prompt(outcomes, name)
+        if seen is None:
+            return outcome
+        return replace(outcome, proxy=tuple(evidence.of_run(seen, outcome.scenario.token)))
+
     results = []
     for client, own, scenarios, outcomes in zip(clients, runs, by_client, done, strict=True):
         result = MatrixResult(own, client.command, timeout,
-                              tuple(replace(prompt(outcomes, n), proxy=tuple(evidence.of_run(
-                                  seen, outcomes[n].scenario.token)))
-                                    for n in names if n in outcomes),
+                              tuple(judged(outcomes, n) for n in names if n in outcomes),
                               seconds, client=client.name)
         masker = credentials(endpoints, list(scenarios.values())) + (secrets or Masker())
         results.append(masked(result, masker))

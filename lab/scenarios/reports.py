@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from lab.scenarios import evidence
+from lab.scenarios.diagnoses import diagnose
 from lab.scenarios.matrix import MatrixResult
 
 FAILURE_TAIL_LINES = 20
@@ -56,7 +57,7 @@ def wants_colour(stream: TextIO) -> bool:
 
 def client_document(result: MatrixResult) -> Document:
     """One client's run: everything every report shows (credentials already masked)."""
-    return {
+    doc = {
         "name": result.client, "command": list(result.command), "run": result.run_id,
         "timeout": result.timeout, "seconds": round(result.seconds, 3),
         "started": round(result.started, 3),
@@ -68,10 +69,15 @@ def client_document(result: MatrixResult) -> Document:
                        "got": o.verdict.got, "reason": o.verdict.reason,
                        "argv": list(o.argv), "env": dict(sorted(o.scenario.env.items())),
                        "stdout": text(o.run.stdout), "stderr": text(o.run.stderr),
-                       "origin": list(o.origin), "proxy": list(o.proxy),
-                       "proxy_saw": evidence.describe(list(o.proxy))}
+                       "origin": list(o.origin),
+                       "proxy": None if o.proxy is None else list(o.proxy),
+                       "proxy_saw": "squid's log was not read" if o.proxy is None else
+                       evidence.describe(list(o.proxy))}
                       for o in result.outcomes],
         "passed": result.passed, "failed": result.failed}
+    for row in doc["scenarios"]:
+        row["diagnoses"] = diagnose(row)
+    return doc
 
 
 def document(results: MatrixResult | Sequence[MatrixResult]) -> Document:
@@ -170,6 +176,8 @@ def table(report: Reportable, colour: bool = False) -> str:
                 lines.append(f"{prefix}{r['name']}: {r['reason']}"
                              + (f"; proxy: {r['proxy_saw']}" if r.get("proxy") else "")
                              + (f"; last output: {last}" if last else ""))
+            kind = "  why" if r["verdict"] != "pass" else f"{prefix}{r['name']}: warning"
+            lines += [f"{kind}: {found}" for found in r.get("diagnoses", [])]
     lines.append(f"{doc['passed']} passed, {doc['failed']} failed in {doc['seconds']:.1f} s "
                  f"(run {doc['run']}; `lab matrix --json` for details)")
     return "\n".join(lines)
@@ -220,9 +228,10 @@ def junit(report: Reportable) -> str:
             case = ET.SubElement(suite, "testcase", classname=_classname(client),
                                  name=r["name"], time=f"{r['seconds']:.3f}")
             if r["verdict"] != "pass":
+                why = "".join(f"; {found}" for found in r.get("diagnoses", []))
                 failure = ET.SubElement(
                     case, "failure", type=f"expected {r['expect']}, got {r['got']}",
-                    message=f"{r['reason']} (expected {r['expect']}, got {r['got']})")
+                    message=f"{r['reason']} (expected {r['expect']}, got {r['got']}){why}")
                 failure.text = tail(r["stderr"]) or tail(r["stdout"]) or "(no output)"
             ET.SubElement(case, "system-out").text = r["stdout"]
             ET.SubElement(case, "system-err").text = r["stderr"]
@@ -253,15 +262,17 @@ def _details(row: Document) -> str:
     env = "\n".join(f"{k}={v}" for k, v in row["env"].items())
     origin = json.dumps(row["origin"], indent=1) if row["origin"] else \
         "(nothing reached the origin)"
+    findings = "".join(f"<li>{esc(found)}</li>" for found in row.get("diagnoses", []))
     return "".join([
         f"<p>{esc(row['description'])}</p>", f"<p>why: {esc(row['reason'])}</p>",
+        f'<ul class="diagnoses">{findings}</ul>' if findings else "",
         f"<p>command: <code>{esc(shlex.join(row['argv']))}</code></p>",
         f"<details><summary>environment</summary><pre>{esc(env)}</pre></details>",
         f"<details open><summary>stdout</summary><pre>{esc(row['stdout'])}</pre></details>",
         f"<details open><summary>stderr</summary><pre>{esc(row['stderr'])}</pre></details>",
         f'<details class="evidence"><summary>what the proxy saw: '
         f"{esc(row.get('proxy_saw', ''))}</summary>"
-        f"<pre>{esc(json.dumps(row.get('proxy', []), indent=1))}</pre></details>",
+        f"<pre>{esc(json.dumps(row.get('proxy'), indent=1))}</pre></details>",
         f'<details class="evidence"><summary>what the origin saw</summary>'
         f"<pre>{esc(origin)}</pre></details>"])
 

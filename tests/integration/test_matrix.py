@@ -383,6 +383,42 @@ def test_the_report_says_which_scheme_each_client_chose(tool, lab_endpoints):
     assert stuck["verdict"] == "fail" and {p["status"] for p in stuck["proxy"]} == {407}
 
 
+def test_each_diagnosis_from_a_real_client_that_provokes_it(tool, lab_endpoints):
+    """Clients that go wrong in known ways, in one grid, and curl done right beside them:
+    each wrong one gets its finding, the right one none."""
+    curl = shlex.join([tool("curl"), "-fsS", "--max-time", "5", "-o", "/dev/null"])
+    clients = {
+        "right": f"{curl} --proxy-anyauth -U : {{url}}",      # corp-ntlm: stuck (curl#3726)
+        "plain": f"{curl} {{url}}",                           # Basic, whatever is offered
+        "node": shlex.join([tool("node"), "-e", "fetch(process.argv[1]).then(r => "
+                            "process.exit(r.ok ? 0 : 1), e => { console.error(String(e.cause "
+                            "|| e)); process.exit(2) })", "{url}"]),
+        # the proxy for everything (curl's --noproxy '' empties no_proxy)
+        "explicit": f"sh -c '{curl} --noproxy \"\" -x \"$http_proxy\" \"$1\"' sh {{url}}",
+        "loop": (f"sh -c 'for i in 1 2 3; do {curl} \"$1\" && exit 0; done; exit 22' "
+                 "sh {url}"),
+    }
+    names = ["noauth", "basic-wrong-password", "ntlm", "corp-ntlm", "no-proxy"]
+    proc = run_lab("matrix", "--json", "--only", ",".join(names),
+                   *(a for name, line in clients.items() for a in ("--client", f"{name}={line}")),
+                   timeout=120)
+    doc = json.loads(proc.stdout)
+    found = {(c["name"], r["name"]): r["diagnoses"] for c in doc["clients"]
+             for r in c["scenarios"]}
+
+    def one(client, scenario):
+        [finding] = found[(client, scenario)]
+        return finding
+
+    assert all(found[("right", name)] == [] for name in names if name != "corp-ntlm")
+    assert one("right", "corp-ntlm").startswith("never answered the 407")
+    assert one("plain", "ntlm") == "answered the NTLM challenge with Basic (ntlm port: 403)"
+    assert one("node", "noauth").startswith("sent no request to the proxy (went direct): "
+                                            "the lab's names resolve nowhere on this host")
+    assert one("explicit", "no-proxy").startswith("ignored no_proxy: 1 request(s)")
+    assert one("loop", "basic-wrong-password").startswith("tried a refused password 3 times")
+
+
 def _recorded_failures(names) -> dict[str, list[str]]:
     recording = json.loads((Path(REPO) / "docs" / "clients.json").read_text())["clients"]
     return {short: sorted(n for n in names if recording[full]["scenarios"][n]["verdict"]

@@ -1,0 +1,95 @@
+"""Why a run went as it did, in a line each: findings from what the proxy and the
+origin saw of it (lab.scenarios.evidence) and, where the lab saw nothing, the client's
+own output. A failed run gets the findings that explain it; a passing one may carry a
+warning (a wrong password tried again and again is refused, as it must be, and still
+locks a Windows account).
+
+Each finding is a pure function of one run's JSON row (`lab.scenarios.reports`), so a
+saved run (`lab report`) gets the same ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lab.scenarios.catalogue import NAMES, spec
+
+Row = dict[str, Any]
+
+#: what each proxy port takes; a client answering with another scheme gets 403
+ACCEPTED = {"basic": {"basic"}, "ldap": {"basic"}, "group": {"basic"},
+            "negotiate": {"negotiate"}, "ntlm": {"ntlm"},
+            "corp": {"negotiate", "ntlm", "basic"}, "noauth": set(), "bump": set()}
+#: the challenge each single-scheme port sends, as a client sees it
+CHALLENGE = {"basic": "Basic", "ldap": "Basic", "group": "Basic", "negotiate": "Negotiate",
+             "ntlm": "NTLM"}
+SCHEME_NAMES = {"basic": "Basic", "negotiate": "Negotiate", "ntlm": "NTLM"}
+#: what clients print when a name does not resolve (curl, Python, Node, Java, Go, wget)
+UNRESOLVED = re.compile(r"Could not resolve host|Name or service not known|"
+                        r"NameResolutionError|ENOTFOUND|UnknownHostException|no such host|"
+                        r"unable to resolve host address|Temporary failure in name resolution",
+                        re.IGNORECASE)
+
+
+def _never_answered(row: Row) -> str | None:
+    proxy = row["proxy"]
+    if row["verdict"] == "pass" or not proxy:
+        return None
+    if all(r["status"] == 407 for r in proxy) and not any(r["offered"] for r in proxy):
+        return (f"never answered the 407: {len(proxy)} request(s), none with credentials "
+                "(it could not, or would not, use the scheme offered)")
+    return None
+
+
+def _wrong_scheme(row: Row) -> str | None:
+    for r in row["proxy"]:
+        offered, port = r["offered"], r["port"]
+        if offered and port in CHALLENGE and offered not in ACCEPTED.get(port, set()):
+            return (f"answered the {CHALLENGE[port]} challenge with "
+                    f"{SCHEME_NAMES.get(offered, offered)} ({port} port: {r['status']})")
+    return None
+
+
+def _went_direct(row: Row) -> str | None:
+    if row["verdict"] == "pass" or row["proxy"] or row["origin"] or row["name"] not in NAMES:
+        return None
+    s = spec(row["name"])
+    if s.direct or s.port is None or s.scheme != "http" or s.expect != "ok":
+        return None        # a tunnel is not tied to its run: its absence says nothing
+    output = row["stdout"] + row["stderr"]
+    what = "the PAC named a proxy; the client went direct" if s.pac else \
+        "sent no request to the proxy (went direct)"
+    if UNRESOLVED.search(output):
+        return (f"{what}: the lab's names resolve nowhere on this host (inferred: nothing "
+                "reached the proxy, and the client says the name did not resolve)")
+    return f"{what} (inferred: nothing reached the proxy or the origin)"
+
+
+def _ignored_no_proxy(row: Row) -> str | None:
+    if row["name"] in NAMES and spec(row["name"]).direct and not spec(row["name"]).pac \
+            and row["proxy"]:
+        return f"ignored no_proxy: {len(row['proxy'])} request(s) went through the proxy"
+    return None
+
+
+def _wrong_password_again(row: Row) -> str | None:
+    refused = [r for r in row["proxy"] if r["status"] == 407 and r["offered"] == "basic"]
+    if len(refused) > 1:
+        return (f"tried a refused password {len(refused)} times (each one a bad password "
+                "at the DC: a Windows account locks after a few)")
+    return None
+
+
+FINDINGS: tuple[Callable[[Row], str | None], ...] = (
+    _never_answered, _wrong_scheme, _went_direct, _ignored_no_proxy, _wrong_password_again)
+
+
+def diagnose(row: Row) -> list[str]:
+    """The findings for one run's row, in FINDINGS' order (a row saved before the
+    proxy's evidence existed has none of it: no finding from it)."""
+    if row.get("proxy") is None:        # squid's log not read (or a run saved before)
+        return []
+    row = {"origin": [], "stdout": "", "stderr": "", **row}
+    return [found for finding in FINDINGS if (found := finding(row))]

@@ -1,0 +1,59 @@
+"""Findings from a run's evidence (lab.scenarios.diagnoses), over recorded rows: each one
+where its evidence is, none where a correct client ran."""
+
+from lab.scenarios.diagnoses import diagnose
+
+
+def row(name, verdict="fail", proxy=(), origin=(), stderr=""):
+    return {"name": name, "verdict": verdict, "proxy": list(proxy), "origin": list(origin),
+            "stdout": "", "stderr": stderr}
+
+
+def seen(status, port, offered=None, user=None):
+    return {"time": 0.0, "port": port, "method": "GET", "status": status, "offered": offered,
+            "user": user}
+
+
+def test_a_correct_client_gets_no_finding():
+    ntlm = [seen(407, "corp"), seen(407, "corp", "ntlm"), seen(200, "corp", "ntlm", "AD\\a")]
+    assert diagnose(row("corp-ntlm", "pass", ntlm, [{"client": "proxy"}])) == []
+    assert diagnose(row("basic-wrong-password", "pass", [seen(407, "basic", "basic")])) == []
+    assert diagnose(row("no-proxy", "pass", origin=[{"client": "gw"}])) == []
+
+
+def test_never_answered_the_407():
+    [found] = diagnose(row("corp-ntlm", proxy=[seen(407, "corp"), seen(407, "corp")]))
+    assert found.startswith("never answered the 407: 2 request(s), none with credentials")
+
+
+def test_answered_one_scheme_with_another():
+    [found] = diagnose(row("ntlm", proxy=[seen(403, "ntlm", "basic")]))
+    assert found == "answered the NTLM challenge with Basic (ntlm port: 403)"
+    [found] = diagnose(row("negotiate", proxy=[seen(407, "negotiate"),
+                                               seen(403, "negotiate", "basic")]))
+    assert found.startswith("answered the Negotiate challenge with Basic")
+
+
+def test_went_direct_and_what_the_client_said():
+    [found] = diagnose(row("noauth", stderr="curl: (6) Could not resolve host: web.ad"))
+    assert found.startswith("sent no request to the proxy (went direct): the lab's names "
+                            "resolve nowhere on this host (inferred")
+    [found] = diagnose(row("pac", stderr="getaddrinfo ENOTFOUND web.ad.example.com"))
+    assert found.startswith("the PAC named a proxy; the client went direct")
+    assert diagnose(row("noauth-https")) == []          # a tunnel: absence says nothing
+    assert diagnose(row("proxy-down")) == []            # nothing to reach: as it must
+
+
+def test_ignored_no_proxy():
+    found = diagnose(row("no-proxy", proxy=[seen(200, "noauth")]))
+    assert found == ["ignored no_proxy: 1 request(s) went through the proxy"]
+
+
+def test_a_refused_password_tried_again_is_a_warning_on_a_pass():
+    retries = [seen(407, "basic")] + [seen(407, "basic", "basic")] * 3
+    [found] = diagnose(row("basic-wrong-password", "pass", retries))
+    assert found.startswith("tried a refused password 3 times")
+
+
+def test_a_row_saved_without_evidence_gets_none():
+    assert diagnose({"name": "basic", "verdict": "fail"}) == []
