@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from harness.localhttp import serving
 from lab.scenarios.matrix import substitute
 from lab.scenarios.processes import CredentialGate, ProcessGroups, Stopped, run_bounded
 from lab.scenarios.scenario import Scenario, judge
@@ -240,13 +241,8 @@ def origin():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture

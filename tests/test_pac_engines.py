@@ -6,13 +6,13 @@ name) is proved on the lab network: tests/integration/test_corpnet.py."""
 
 import http.server
 import subprocess
-import threading
 from functools import partial
 from urllib.parse import urlsplit
 
 import pytest
 from pypac.parser import PACFile
 
+from harness.localhttp import serving
 from lab.config.discovery import load_config
 from lab.stack.pac_file import pac_views
 
@@ -75,15 +75,12 @@ def pac(lab_root, tmp_path):
 @pytest.fixture
 def pac_url(pac):
     """The PAC served over HTTP, as libproxy fetches it."""
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(pac[2].parent))
-    handler.log_message = lambda *_args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/proxy.pac"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_args):
+            pass
+
+    with serving(partial(Quiet, directory=str(pac[2].parent))) as url:
+        yield url + "proxy.pac"
 
 
 def test_pypac_takes_every_branch(pac):
