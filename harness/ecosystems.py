@@ -101,7 +101,8 @@ def command(name: str, build: str) -> list[str]:
 def record(build: str, names: list[str], recording: dict) -> dict:
     """`recording` with the clients in `names` run again (in CLIENTS' order)."""
     clients = recording.get("clients", {})
-    recording = {"recorded": time.strftime("%Y-%m-%d"), "clients": {}}
+    today = time.strftime("%Y-%m-%d")
+    recording = {"clients": {}}
     for name, (run_as, version) in CLIENTS.items():
         if name not in names:
             if name in clients:
@@ -114,6 +115,7 @@ def record(build: str, names: list[str], recording: dict) -> dict:
             raise SystemExit(f"lab matrix for {name} failed: {proc.stderr.strip()}")
         said = subprocess.run(version, capture_output=True, text=True, timeout=60)
         recording["clients"][name] = {
+            "recorded": today,
             # pip says where it is installed: the version is enough
             "version": (said.stdout or said.stderr).strip().splitlines()[0].split(" from /")[0],
             "command": shlex.join("python" if a == sys.executable else
@@ -125,12 +127,17 @@ def record(build: str, names: list[str], recording: dict) -> dict:
     return recording
 
 
+def _dates(clients: dict) -> str:
+    dates = sorted({c["recorded"] for c in clients.values()})
+    return f"on {dates[0]}" if len(dates) == 1 else f"from {dates[0]} to {dates[-1]}"
+
+
 def render(recording: dict) -> str:
     clients = recording["clients"]
     names = list(next(iter(clients.values()))["scenarios"])
     lines = ["# How well-known clients meet the scenarios", "",
              "Measured, not assumed: `python -m harness.ecosystems --record` ran `lab matrix` "
-             f"(every scenario but `dc-down`) with each client on {recording['recorded']}, and "
+             f"(every scenario but `dc-down`) with each client ({_dates(clients)}), and "
              "this page is written from that recording (`docs/clients.json`). `pass` means "
              "the client did what the scenario demands (got through, or failed cleanly "
              "where it must); `FAIL` is what a user of that client would hit in a company. "
@@ -153,7 +160,7 @@ def render(recording: dict) -> str:
         lines.append(f"| `{name}` | {expect} | " + " | ".join(cells) + " |")
     for client, data in clients.items():
         failed = [(n, s) for n, s in data["scenarios"].items() if s["verdict"] != "pass"]
-        lines += ["", f"## {client}", "", f"`{data['version']}`: passes "
+        lines += ["", f"## {client}", "", f"`{data['version']}`, {data['recorded']}: passes "
                   f"{len(data['scenarios']) - len(failed)} of {len(data['scenarios'])}, "
                   f"run as `{data['command']}`.", ""]
         if failed:

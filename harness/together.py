@@ -6,8 +6,11 @@ two overlap instead of adding up:
 
     python -m harness.together exclusive='pytest -m exclusive' private='pytest -m private_lab'
 
-Each command leads a process group of its own; Ctrl-C or a kill of this runner ends
-every group. The exit code is the first failing command's, else 0.
+Each command leads a process group of its own. Ctrl-C or SIGTERM of this runner sends
+each group SIGINT, as a terminal would (pytest then runs its teardown: a paused DC is
+thawed, private labs go down), and kills what is still there after `TEARDOWN_BOUND`.
+The exit code is that of the first failing command in argument order (128 + N for
+one killed by signal N), else 0.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 
 def _relay(name: str, stream, lock: threading.Lock) -> None:
@@ -26,6 +30,31 @@ def _relay(name: str, stream, lock: threading.Lock) -> None:
             sys.stdout.buffer.write(f"[{name}] ".encode() + line)
             sys.stdout.buffer.flush()
     stream.close()
+
+
+#: how long an interrupted command may take for its teardown before it is killed
+TEARDOWN_BOUND = 120.0
+
+
+def _interrupt(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGINT to every group still running, then SIGKILL past the bound."""
+    running = [p for p in procs.values() if p.poll() is None]
+    for proc in running:
+        _signal_group(proc, signal.SIGINT)
+    deadline = time.monotonic() + TEARDOWN_BOUND
+    for proc in running:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def run(commands: dict[str, str]) -> int:
@@ -41,18 +70,19 @@ def run(commands: dict[str, str]) -> int:
             relay.start()
             relays.append(relay)
         codes = {name: proc.wait() for name, proc in procs.items()}
+    except BaseException:                   # Ctrl-C or SIGTERM: let each tear down
+        _interrupt(procs)
+        raise
     finally:
-        for proc in procs.values():         # Ctrl-C, or a child's own children left
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        for proc in procs.values():         # what a command's own children left behind
+            _signal_group(proc, signal.SIGTERM)
         for relay in relays:
             relay.join()
     failed = [name for name, code in codes.items() if code != 0]
     for name in failed:
         print(f"[{name}] failed (exit {codes[name]}): {commands[name]}", flush=True)
-    return codes[failed[0]] if failed else 0
+    code = codes[failed[0]] if failed else 0
+    return 128 - code if code < 0 else code
 
 
 def main(argv: list[str]) -> int:
@@ -66,7 +96,10 @@ def main(argv: list[str]) -> int:
     if not commands:
         print("usage: python -m harness.together NAME=COMMAND ...", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    def terminated(*_args) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         return run(commands)
     except KeyboardInterrupt:

@@ -51,6 +51,8 @@ def one_line(err: str) -> bool:
     (["matrix", "--client", "a="], "give NAME=COMMAND"),
     (["matrix", "--client", "a='unclosed {url}"], "No closing quotation"),
     (["matrix", "--client", "a=curl {url}", "--client", "A=wget {url}"], "two clients named"),
+    (["matrix", "--client", "!!=curl {url}", "--client", "client=curl {url}"],
+     "two clients named"),
     (["matrix", "--client", "a=no-such-client-program-x {url}"], "command not found"),
     (["report", "/nonexistent/r.json"], "No such file"),
     (["report", "a.json", "b.json", "c.json"], "give one saved run"),

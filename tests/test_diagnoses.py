@@ -40,6 +40,8 @@ def test_went_direct_and_what_the_client_said():
                             "resolve nowhere on this host (inferred")
     [found] = diagnose(row("pac", stderr="getaddrinfo ENOTFOUND web.ad.example.com"))
     assert found.startswith("the PAC named a proxy; the client went direct")
+    assert diagnose(row("pac")) == []                   # a PAC client: nothing inferred
+    assert diagnose(row("socks5", stderr="Could not resolve host")) == []  # dante: no log
     assert diagnose(row("noauth-https")) == []          # a tunnel: absence says nothing
     assert diagnose(row("proxy-down")) == []            # nothing to reach: as it must
 
@@ -57,3 +59,9 @@ def test_a_refused_password_tried_again_is_a_warning_on_a_pass():
 
 def test_a_row_saved_without_evidence_gets_none():
     assert diagnose({"name": "basic", "verdict": "fail"}) == []
+
+
+def test_stopped_at_the_dead_proxy_a_pac_named():
+    [found] = diagnose(row("pac-failover", stderr="curl: (7) Failed to connect to 127.0.0.1 "
+                                                  "port 1 after 0 ms: Connection refused"))
+    assert found.startswith("stopped at a proxy the PAC named that refuses connections")

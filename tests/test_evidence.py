@@ -17,6 +17,8 @@ not a line squid wrote
 def test_lines_become_records_and_bad_ones_are_left_out():
     records = evidence.parse(LOG)
     assert len(records) == 6
+    [spaced] = evidence.parse("1.0 3129 GET 200 basic John Smith http://x/matrix/r/basic\n")
+    assert spaced["user"] == "John Smith" and spaced["url"] == "http://x/matrix/r/basic"
     assert records[3]["port"] == "negotiate" and records[3]["user"] == "alice@AD.EXAMPLE.COM"
     assert records[0]["offered"] is None and records[1]["offered"] == "ntlm"
 

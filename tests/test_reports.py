@@ -182,6 +182,33 @@ def test_changes_put_what_broke_first():
 def test_a_document_that_is_not_one_is_named():
     import pytest
 
-    for bad in ({}, {"clients": [{"scenarios": [{}]}]}, [], {"scenarios": "x"}):
+    for bad in ({}, {"clients": [{"scenarios": [{}]}]}, [], {"scenarios": "x"},
+                {"clients": []}, {"command": [], "scenarios": [{"name": "a", "expect": "ok",
+                                                               "verdict": "maybe"}],
+                                  "passed": 0, "failed": 0}):
         with pytest.raises(ValueError, match="f.json is not a `lab matrix --json` document"):
             reports.check_document(bad, "f.json")
+
+
+def test_a_run_saved_by_an_older_lab_matrix_renders_in_every_report():
+    old = {"command": ["curl", "{url}"], "run": "r0", "timeout": 20.0, "seconds": 1.0,
+           "scenarios": [{"name": "basic", "expect": "ok", "exit_code": 7, "timed_out": False,
+                          "seconds": 0.1, "origin_seen": False, "verdict": "fail",
+                          "got": "exit 7", "reason": "failed where it should work"}],
+           "passed": 0, "failed": 1}
+    doc = reports.check_document(old, "old.json")
+    assert "basic: failed where it should work" in reports.table(doc)
+    assert "failed where it should work" in reports.html_report(doc)
+    assert ET.fromstring(reports.junit(doc)).get("failures") == "1"
+    assert reports.to_json(doc)["scenarios"][0]["diagnoses"] == []
+
+
+def test_one_client_each_is_compared_whatever_its_program_is_called():
+    before, after = result(), result()
+    from dataclasses import replace
+
+    after = replace(after, command=("python3", "get.py"), outcomes=(
+        replace(after.outcomes[0], verdict=Verdict(False, "exit 1", "no")),
+        *after.outcomes[1:]))
+    assert reports.changes(replace(before, command=("python", "get.py")), after).broke == \
+        ["basic: pass -> FAIL (exit 1: no)"]

@@ -55,6 +55,8 @@ def _pause(monkeypatch, container):
     from lab.stack import service_faults
 
     monkeypatch.setattr(service_faults, "_container", lambda _stack, _service: container)
+    container.waits = []
+    monkeypatch.setattr(service_faults.time, "sleep", container.waits.append)
     service_faults.pause(object(), "dc")
 
 
@@ -62,6 +64,7 @@ def test_a_freeze_runc_gave_up_on_is_tried_again(monkeypatch):
     container = _Container(failures=2)
     _pause(monkeypatch, container)
     assert container.status == "paused" and container.attempts == 3
+    assert container.waits == [0.2, 0.4]                # a growing back-off between tries
 
 
 def test_a_freeze_that_keeps_failing_is_one_lab_error(monkeypatch):

@@ -26,3 +26,18 @@ def test_bad_arguments_are_one_line():
     proc = together("no-equals-sign")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "is not NAME=COMMAND" in proc.stderr
+
+
+def test_ctrl_c_lets_each_command_tear_down():
+    """SIGINT to the runner reaches every command as SIGINT (pytest's teardown then
+    runs), and the runner waits for it."""
+    import signal
+
+    script = "trap 'echo cleaned; exit 1' INT; echo ready; while :; do sleep 0.1; done"
+    runner = subprocess.Popen([sys.executable, "-m", "harness.together", f"a=sh -c \"{script}\""],
+                              stdout=subprocess.PIPE, text=True)
+    assert runner.stdout.readline() == "[a] ready\n"          # an event, not a sleep
+    runner.send_signal(signal.SIGINT)
+    rest = runner.stdout.read()
+    assert runner.wait(timeout=30) == 130
+    assert "[a] cleaned" in rest

@@ -58,3 +58,15 @@ def test_other_paths_are_not_a_package_tools():
     assert packages.answer([]) is None
     assert packages.answer(["simple", "other"]) is None
     assert packages.answer(["info"]) is None
+
+
+def test_a_question_to_the_origin_survives_a_path_appended_after_it(origin):
+    """`{url}?status=503` given to git becomes `...?status=503/info/refs?service=...`:
+    still a 503, not a bad query."""
+    import urllib.error
+
+    url = f"http://{origin}/matrix/unit/asked?status=503/info/refs?service=git-upload-pack"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(url, timeout=10)
+    assert answer.value.code == 503

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import shutil
 import sys
@@ -140,7 +139,7 @@ def _check_output_path(option: str, path: str | None) -> None:
 def _clients(args):
     """`--client NAME=COMMAND` (each a shell-quoted command line) and `-- CMD ARGS`
     (named after its program), in that order; names unique, programs found."""
-    from lab.scenarios.matrix import Client
+    from lab.scenarios.matrix import Client, client_slug
 
     clients = []
     for given in args.client:
@@ -160,7 +159,7 @@ def _clients(args):
     for client in clients:
         if shutil.which(client.command[0]) is None:
             raise UsageError(f"{client.command[0]}: command not found")
-        key = re.sub(r"[^A-Za-z0-9_-]+", "-", client.name).strip("-").lower()
+        key = client_slug(client.name)
         if key in seen:
             raise UsageError(f"two clients named {client.name!r}: give each its own name")
         seen.add(key)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.scenarios.catalogue import NAMES, spec
+from lab.scenarios.evidence import SCHEME_NAMES
 
 Row = dict[str, Any]
 
@@ -25,8 +26,10 @@ ACCEPTED = {"basic": {"basic"}, "ldap": {"basic"}, "group": {"basic"},
 #: the challenge each single-scheme port sends, as a client sees it
 CHALLENGE = {"basic": "Basic", "ldap": "Basic", "group": "Basic", "negotiate": "Negotiate",
              "ntlm": "NTLM"}
-SCHEME_NAMES = {"basic": "Basic", "negotiate": "Negotiate", "ntlm": "NTLM"}
-#: what clients print when a name does not resolve (curl, Python, Node, Java, Go, wget)
+#: what clients (curl, Python, Node, Java, Go, wget) print when a connection is refused
+REFUSED = re.compile(r"Connection refused|ECONNREFUSED|Failed to connect|ConnectException|"
+                     r"connect: connection refused|NewConnectionError", re.IGNORECASE)
+#: ... and when a name does not resolve
 UNRESOLVED = re.compile(r"Could not resolve host|Name or service not known|"
                         r"NameResolutionError|ENOTFOUND|UnknownHostException|no such host|"
                         r"unable to resolve host address|Temporary failure in name resolution",
@@ -56,15 +59,30 @@ def _went_direct(row: Row) -> str | None:
     if row["verdict"] == "pass" or row["proxy"] or row["origin"] or row["name"] not in NAMES:
         return None
     s = spec(row["name"])
-    if s.direct or s.port is None or s.scheme != "http" or s.expect != "ok":
-        return None        # a tunnel is not tied to its run: its absence says nothing
-    output = row["stdout"] + row["stderr"]
-    what = "the PAC named a proxy; the client went direct" if s.pac else \
-        "sent no request to the proxy (went direct)"
-    if UNRESOLVED.search(output):
-        return (f"{what}: the lab's names resolve nowhere on this host (inferred: nothing "
-                "reached the proxy, and the client says the name did not resolve)")
-    return f"{what} (inferred: nothing reached the proxy or the origin)"
+    # squid logs neither a tunnel's run (CONNECT) nor SOCKS (dante): their absence there
+    # says nothing
+    if s.direct or s.port in (None, "socks") or s.scheme != "http" or s.expect != "ok":
+        return None
+    resolved_nowhere = UNRESOLVED.search(row["stdout"] + row["stderr"])
+    if s.pac:           # a PAC client may also have stopped at a proxy the PAC named
+        return ("the PAC named a proxy; the client went direct, and the lab's names resolve "
+                "nowhere on this host (inferred: nothing reached the proxy, and the client "
+                "says the name did not resolve)") if resolved_nowhere else None
+    if resolved_nowhere:
+        return ("sent no request to the proxy (went direct): the lab's names resolve nowhere "
+                "on this host (inferred: nothing reached the proxy, and the client says the "
+                "name did not resolve)")
+    return "sent no request to the proxy (inferred: nothing reached the proxy or the origin)"
+
+
+def _stopped_at_a_dead_proxy(row: Row) -> str | None:
+    if row["verdict"] == "pass" or row["name"] not in NAMES or row["origin"]:
+        return None
+    if spec(row["name"]).pac and REFUSED.search(row["stdout"] + row["stderr"]) \
+            and not row["proxy"]:
+        return ("stopped at a proxy the PAC named that refuses connections, instead of "
+                "moving on to the next route (inferred from the client's own output)")
+    return None
 
 
 def _ignored_no_proxy(row: Row) -> str | None:
@@ -83,7 +101,8 @@ def _wrong_password_again(row: Row) -> str | None:
 
 
 FINDINGS: tuple[Callable[[Row], str | None], ...] = (
-    _never_answered, _wrong_scheme, _went_direct, _ignored_no_proxy, _wrong_password_again)
+    _never_answered, _wrong_scheme, _went_direct, _stopped_at_a_dead_proxy,
+    _ignored_no_proxy, _wrong_password_again)
 
 
 def diagnose(row: Row) -> list[str]:

@@ -9,6 +9,7 @@ no token: tunnels are not tied to their run here (their records stay empty).
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any, Protocol
 
@@ -29,24 +30,30 @@ class ProxyLog(Protocol):
     def mark(self) -> int:
         """Where the log ends now."""
 
-    def since(self, mark: int) -> str:
-        """What was written after `mark`."""
+    def since(self, mark: int) -> str | None:
+        """What was written after `mark`; None if that cannot be known."""
 
 
 def _user(logged: str) -> str:
-    """squid's `[` encoding: a backslash doubled, and %, [, ] and bytes outside ASCII
-    %-encoded."""
-    return urllib.parse.unquote(logged.replace("\\\\", "\\"))
+    """squid's `[` encoding undone: a backslash escapes the next character (`\\\\` is a
+    backslash, `\\r`, `\\n`, `\\t` are CR, LF, TAB), and %, [, ] and bytes outside ASCII
+    are %-encoded."""
+    controls = {"r": "\r", "n": "\n", "t": "\t"}
+    unescaped = re.sub(r"\\(.)", lambda m: controls.get(m.group(1), m.group(1)), logged)
+    return urllib.parse.unquote(unescaped)
 
 
 def parse(text: str) -> list[dict[str, Any]]:
     """The log's lines as records; a line that is not one is left out."""
     records = []
     for line in text.splitlines():
-        fields = line.split(" ")
-        if len(fields) != 7:
+        # squid's `[` encoding leaves a space in a user name as it is: the user is
+        # everything between the scheme and the URL (which has none)
+        head, _, url = line.rpartition(" ")
+        fields = head.split(" ", 5)
+        if len(fields) != 6 or not url:
             continue
-        when, port, method, status, offered, user, url = fields
+        when, port, method, status, offered, user = fields
         try:
             records.append({"time": float(when), "port": PORT_NAMES.get(int(port), port),
                             "method": method, "status": int(status),

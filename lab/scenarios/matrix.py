@@ -177,6 +177,7 @@ def masked(result: MatrixResult, masker: Masker) -> MatrixResult:
                       stderr=masker.bytes(o.run.stderr))
         return replace(o, scenario=scenario, argv=tuple(map(masker.text, o.argv)), run=run,
                        origin=tuple(masker.json(list(o.origin))),
+                       proxy=None if o.proxy is None else tuple(masker.json(list(o.proxy))),
                        verdict=replace(o.verdict, reason=masker.text(o.verdict.reason)))
 
     return replace(result, command=tuple(map(masker.text, result.command)),
@@ -197,8 +198,10 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
     return result
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "client"
+def client_slug(name: str) -> str:
+    """A client's name as it goes in a URL, a directory, an HTML anchor and a JUnit
+    classname: two clients whose slugs are equal are one client."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "client"
 
 
 def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence[str], *,
@@ -232,10 +235,10 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
             fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
         by_client: list[dict[str, Scenario]] = []
-        runs = [f"{run_id}.{_slug(c.name)}" if several else run_id for c in clients]
+        runs = [f"{run_id}.{client_slug(c.name)}" if several else run_id for c in clients]
         for client, own in zip(clients, runs, strict=True):
             built = build_scenarios(endpoints, names, run=own,
-                                    workdir=Path(workdir) / _slug(client.name),
+                                    workdir=Path(workdir) / client_slug(client.name),
                                     down_port=down.getsockname()[1], gateways=gateways,
                                     exclusive=True, directory=directory)
             by_client.append({s.name: s for s in built})

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from lab.scenarios import evidence
 from lab.scenarios.diagnoses import diagnose
-from lab.scenarios.matrix import MatrixResult
+from lab.scenarios.matrix import MatrixResult, client_slug
 
 FAILURE_TAIL_LINES = 20
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -111,17 +111,39 @@ def json_text(report: Reportable) -> str:
     return json.dumps(_doc(report), indent=2)
 
 
+#: what a run saved by an older `lab matrix --json` may lack, and what stands in for it
+_CLIENT_DEFAULTS = {"name": "", "run": "", "timeout": 0.0, "seconds": 0.0, "started": 0.0}
+_ROW_DEFAULTS = {"description": "", "exit_code": None, "timed_out": False, "seconds": 0.0,
+                 "origin_seen": False, "got": "", "reason": "", "argv": [], "env": {},
+                 "stdout": "", "stderr": "", "origin": [], "proxy": None,
+                 "proxy_saw": "not recorded", "diagnoses": []}
+
+
 def check_document(doc: Any, source: str) -> Document:
-    """`doc` if it is a `lab matrix --json` document; else a ValueError saying so."""
+    """`doc`, a `lab matrix --json` document (an older one given what it lacks); else a
+    ValueError saying what it is not."""
+    refused = ValueError(f"{source} is not a `lab matrix --json` document")
+    if not isinstance(doc, dict) or ("clients" in doc and not (
+            isinstance(doc["clients"], list) and doc["clients"])):
+        raise refused
     try:
-        if not isinstance(doc, dict):
-            raise TypeError
         for client in clients(doc):
+            if not (isinstance(client["scenarios"], list) and isinstance(client["command"], list)
+                    and all(isinstance(r, dict) and isinstance(r["name"], str)
+                            and r["verdict"] in ("pass", "fail") and isinstance(r["expect"], str)
+                            for r in client["scenarios"])):
+                raise refused
+            int(client["passed"]), int(client["failed"])
+            for key, value in _CLIENT_DEFAULTS.items():
+                client.setdefault(key, value)
             for row in client["scenarios"]:
-                row["name"], row["verdict"], row["expect"]         # noqa: B018
-            client["command"], client["passed"], client["failed"]  # noqa: B018
-    except (KeyError, TypeError, AttributeError):
-        raise ValueError(f"{source} is not a `lab matrix --json` document") from None
+                for key, value in _ROW_DEFAULTS.items():
+                    row.setdefault(key, value)
+        doc.setdefault("run", clients(doc)[0]["run"])
+        doc.setdefault("seconds", max(c["seconds"] for c in clients(doc)))
+        int(doc["passed"]), int(doc["failed"])
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise refused from None
     return doc
 
 
@@ -197,7 +219,7 @@ def _row(client: Document, name: str) -> Document | None:
 # -- JUnit ----------------------------------------------------------------------------
 
 def _classname(client: Document) -> str:
-    return "lab.matrix." + re.sub(r"[^A-Za-z0-9_-]", "_", _client_name(client))
+    return "lab.matrix." + client_slug(_client_name(client))
 
 
 def junit(report: Reportable) -> str:
@@ -253,8 +275,8 @@ code{background:#f0f0f0}
 
 
 def _anchor(client: Document, row: Document, several: bool) -> str:
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", _client_name(client))
-    return f"s-{name}-{row['name']}" if several else f"s-{row['name']}"
+    return f"s-{client_slug(_client_name(client))}-{row['name']}" if several else \
+        f"s-{row['name']}"
 
 
 def _details(row: Document) -> str:
@@ -346,6 +368,8 @@ def changes(before: Reportable, after: Reportable) -> Changes:
     first, then what now passes, then what one run has and the other has not."""
     old = {_client_name(c): c for c in clients(before)}
     new = {_client_name(c): c for c in clients(after)}
+    if len(old) == len(new) == 1:       # one client each: the same one, whatever its name
+        new = {next(iter(old)): next(iter(new.values()))}
     found = Changes([], [], [])
     for name in [*old, *(n for n in new if n not in old)]:
         prefix = f"{name}: " if len(old) > 1 or len(new) > 1 else ""

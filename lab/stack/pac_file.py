@@ -21,8 +21,8 @@ of 127.0.0.1) and the lab view (`PROXY
 <proxy lab name>:<container port>`, for clients inside the lab network). The
 web service picks the view per client address (see `lab.web.resources.PacResource`).
 
-`dnsResolve` blocks in every PAC engine: it is asked once, for the DC's name, and only
-for names of the lab domain. Standard library only.
+`dnsResolve` blocks in every PAC engine: it is asked for the DC's name only, and only
+when the URL's name is in the lab domain. Standard library only.
 """
 
 from __future__ import annotations
@@ -173,11 +173,11 @@ def pac_views(config: LabConfig, published: Mapping[str, int | None], *,
 
     def policy(host: str, proxy_port: int, auth_port: int | None, view: str) -> PacPolicy:
         route = pac_entry(keyword, host, proxy_port)
+        # the company port unpublished: its name goes nowhere, not through an open port
         named = [(f"{PAC_FAILOVER_NAME}.{config.domain}",
-                  f"{pac_entry(keyword, host, DEAD_PORT)}; {route}")]
-        if auth_port is not None:
-            named.append((f"{PAC_AUTH_NAME}.{config.domain}",
-                          pac_entry("PROXY", host, auth_port)))
+                  f"{pac_entry(keyword, host, DEAD_PORT)}; {route}"),
+                 (f"{PAC_AUTH_NAME}.{config.domain}",
+                  pac_entry("PROXY", host, auth_port or DEAD_PORT))]
         return PacPolicy(config.domain, route, tuple(direct), tuple(fallback), otherwise,
                          comment=f"lab project {config.project}, {view} view",
                          network=str(config.subnet), dc=config.dc_fqdn, named=tuple(named))

@@ -15,15 +15,18 @@ class SquidLog:
         self.stack = stack
 
     def _exec(self, command: list[str]) -> str | None:
+        """The command's output in the proxy's container; None if it could not say
+        (no proxy, the engine gone, a non-zero exit)."""
         import docker
+        import requests
 
-        state = self.stack.states().get("proxy")
-        if state is None:
-            return None
         try:
+            state = self.stack.states().get("proxy")
+            if state is None:
+                return None
             result = self.stack.engine.client.containers.get(state.container_id).exec_run(
                 command)
-        except docker.errors.APIError:
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
             return None
         return result.output.decode(errors="replace") if result.exit_code == 0 else None
 
@@ -31,5 +34,8 @@ class SquidLog:
         size = self._exec(["stat", "-c", "%s", LOG])
         return int(size) if size and size.strip().isdigit() else 0
 
-    def since(self, mark: int) -> str:
-        return self._exec(["tail", "-c", f"+{mark + 1}", LOG]) or ""
+    def since(self, mark: int) -> str | None:
+        """None if the log cannot be read, or is shorter than at `mark` (the proxy
+        restarted meanwhile: what it saw before is gone)."""
+        return self._exec(["sh", "-c", f'[ "$(stat -c %s {LOG})" -ge {mark} ] && '
+                           f"tail -c +{mark + 1} {LOG}"])

@@ -63,6 +63,7 @@ def pause(stack: Stack, service: str) -> None:
             if "unable to freeze" not in str(error) or attempt == PAUSE_ATTEMPTS:
                 raise LabError(f"could not pause {service}: {error.explanation or error}") \
                     from None
+            time.sleep(0.2 * attempt)      # a retry's back-off: let the exec or fork finish
 
 
 def stop(stack: Stack, service: str) -> None:

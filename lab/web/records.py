@@ -82,6 +82,11 @@ class MatrixResource(resource.Resource):
         request.setHeader(b"cache-control", b"no-store")
         # what a scenario asks of the origin: an error status (`origin-503`), or a body
         # long enough to be cut in the middle (`proxy-reset-midstream`)
+        # git, pip and npm append their own path to the URL they are given: in a scenario
+        # that asks the origin something (`?status=503`) it lands in the value
+        for key in (b"status", b"bytes"):
+            if key in request.args:
+                request.args[key] = [value.split(b"/", 1)[0] for value in request.args[key]]
         try:
             status = int(number_arg(request, "status", 200, 599, lower=200, integer=True))
             size = int(number_arg(request, "bytes", 0, MAX_MATRIX_BYTES, integer=True))

@@ -39,6 +39,11 @@ def pytest_collection_modifyitems(config, items):
     leaning = [item.nodeid for item in items if item.get_closest_marker("private_lab")
                and not item.get_closest_marker("slow")
                and SHARED_LAB_FIXTURES & set(item.fixturenames)]
+    both = [item.nodeid for item in items if item.get_closest_marker("private_lab")
+            and item.get_closest_marker("exclusive")]
+    if both:
+        raise pytest.UsageError(f"{both[0]} is marked both private_lab and exclusive: "
+                                "`make integration` would run it in both phases at once")
     if leaning:
         raise pytest.UsageError(f"{leaning[0]} is marked private_lab but uses the shared lab "
                                 f"({', '.join(sorted(SHARED_LAB_FIXTURES))}): it runs beside "

@@ -20,7 +20,9 @@ SUBNET = "172.29.54.0/24"
 
 
 def shared_containers(project: str) -> set[str]:
-    return set(subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter",
+    """The project's containers by name (the exclusive phase beside may restart or even
+    recreate one: that keeps its name; taking the lab down does not)."""
+    return set(subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter",
                                f"label=com.docker.compose.project={project}"],
                               capture_output=True, text=True, timeout=30,
                               check=True).stdout.split())

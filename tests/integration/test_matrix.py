@@ -177,6 +177,8 @@ def test_a_client_that_takes_only_the_pacs_first_route_fails_failover(tool, lab_
     assert code == 1 and failed(doc) == ["pac-auth", "pac-failover"]
     codes = {s["name"]: s["exit_code"] for s in doc["scenarios"]}
     assert (codes["pac-failover"], codes["pac-auth"]) == (7, 22)
+    [failover] = [s for s in doc["scenarios"] if s["name"] == "pac-failover"]
+    assert failover["diagnoses"][0].startswith("stopped at a proxy the PAC named")
 
 
 def test_node_proxy_agent_follows_the_variables_and_the_pac(tool, lab_endpoints):
