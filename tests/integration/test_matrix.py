@@ -113,7 +113,7 @@ def test_node_fetch_over_the_whole_catalogue(tool, lab_endpoints):
     code, doc = matrix("--skip", "dc-down", "--", tool("node"), "-e", script, "{url}",
                        timeout=180)
     assert code == 1
-    assert failed(doc) == sorted(n for n in OK if n != "no-proxy")
+    assert failed(doc) == sorted(n for n in OK if not spec(n).direct)   # no-proxy, pac-direct
 
 
 @pytest.mark.exclusive          # pauses the shared lab's DC (dc-down)

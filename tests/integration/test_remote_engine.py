@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness.clients import CURL, CURL_ANYAUTH_STUCK
+from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from harness.second_engine import second_engine_fixture  # noqa: F401
 from lab.mockweb import SAMPLE_RESOURCE
 from tests.integration.helpers import run_lab
@@ -88,7 +88,7 @@ def test_the_matrix_passes_through_the_remote_engine_kerberos_included(tool, rem
     env, _ = remote_lab
     curl = [tool("curl"), *CURL[1:]]
     curl[curl.index("--max-time") + 1] = "10"
-    proc = run_lab("matrix", "--json", "--skip", ",".join(["pac", "proxy-stall",
+    proc = run_lab("matrix", "--json", "--skip", ",".join([*NEEDS_PAC, "proxy-stall",
                                                            *CURL_ANYAUTH_STUCK]),
                    "--", *curl, env=env, timeout=300)
     doc = json.loads(proc.stdout)
