@@ -80,9 +80,9 @@ GRID = {"curl": "curl (--proxy-anyauth -U :)", "wget": "wget", "requests": "Pyth
         "node": "Node fetch"}
 
 
-def grid_arguments() -> list[str]:
-    """`--client NAME=COMMAND` for each client of GRID."""
-    return [arg for short, full in GRID.items()
+def grid_arguments(grid: dict[str, str] = GRID) -> list[str]:
+    """`--client NAME=COMMAND` for each client of `grid` (short name -> CLIENTS' key)."""
+    return [arg for short, full in grid.items()
             for arg in ("--client", f"{short}={shlex.join(CLIENTS[full][0])}")]
 
 

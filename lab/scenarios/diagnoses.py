@@ -24,8 +24,7 @@ ACCEPTED = {"basic": {"basic"}, "ldap": {"basic"}, "group": {"basic"},
             "negotiate": {"negotiate"}, "ntlm": {"ntlm"},
             "corp": {"negotiate", "ntlm", "basic"}, "noauth": set(), "bump": set()}
 #: the challenge each single-scheme port sends, as a client sees it
-CHALLENGE = {"basic": "Basic", "ldap": "Basic", "group": "Basic", "negotiate": "Negotiate",
-             "ntlm": "NTLM"}
+CHALLENGE = {port: SCHEME_NAMES[min(s)] for port, s in ACCEPTED.items() if len(s) == 1}
 #: what clients (curl, Python, Node, Java, Go, wget) print when a connection is refused
 REFUSED = re.compile(r"Connection refused|ECONNREFUSED|Failed to connect|ConnectException|"
                      r"connect: connection refused|NewConnectionError", re.IGNORECASE)

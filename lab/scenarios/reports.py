@@ -93,22 +93,19 @@ def document(results: MatrixResult | Sequence[MatrixResult]) -> Document:
             "failed": sum(c["failed"] for c in clients)}
 
 
-def _doc(report: Reportable) -> Document:
+def to_json(report: Reportable) -> Document:
+    """The document of a run, from the run or a document already."""
     return report if isinstance(report, dict) else document(report)
 
 
 def clients(report: Reportable) -> list[Document]:
     """The client documents of a run, one or several."""
-    doc = _doc(report)
+    doc = to_json(report)
     return list(doc["clients"]) if "clients" in doc else [doc]
 
 
-def to_json(report: Reportable) -> Document:
-    return _doc(report)
-
-
 def json_text(report: Reportable) -> str:
-    return json.dumps(_doc(report), indent=2)
+    return json.dumps(to_json(report), indent=2)
 
 
 #: what a run saved by an older `lab matrix --json` may lack, and what stands in for it
@@ -176,7 +173,7 @@ def _columns(rows: list[tuple[str, ...]], colour: bool, verdicts: set[int],
 def table(report: Reportable, colour: bool = False) -> str:
     """One client: scenario, expected, got, verdict, seconds. Several: a grid of
     verdicts, a column per client. Then why each failure failed."""
-    doc, runs = _doc(report), clients(report)
+    doc, runs = to_json(report), clients(report)
     if len(runs) == 1:
         rows = [("scenario", "expected", "got", "verdict", "seconds")]
         rows += [(r["name"], r["expect"], r["got"], _verdict(r), f"{r['seconds']:.2f}")
@@ -225,7 +222,7 @@ def _classname(client: Document) -> str:
 def junit(report: Reportable) -> str:
     """JUnit XML: a testsuite per client, a testcase per scenario, failures carrying
     the stderr tail."""
-    doc, runs = _doc(report), clients(report)
+    doc, runs = to_json(report), clients(report)
 
     def counts(tests: int, failures: int, seconds: float) -> dict[str, str]:
         return {"tests": str(tests), "failures": str(failures), "errors": "0",
@@ -303,7 +300,7 @@ def html_report(report: Reportable) -> str:
     """One self-contained page: a row per scenario (with several clients, a cell per
     client), what each run did below."""
     esc = html.escape
-    doc, runs = _doc(report), clients(report)
+    doc, runs = to_json(report), clients(report)
     several = len(runs) > 1
     sections = []
     if not several:

@@ -161,11 +161,21 @@ class Engine:
             return self.client.api.containers(all=True, filters={"label": label})
         return self.client.api.images(filters={"label": label})
 
+    def run_in(self, state: ServiceState, argv: list[str]) -> tuple[int, str] | None:
+        """`argv` run in the service's container: (exit code, output); None when the
+        engine could not run it (the container gone, the engine unreachable)."""
+        import docker
+        import requests
+
+        try:
+            result = self.client.containers.get(state.container_id).exec_run(argv)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+        return result.exit_code, result.output.decode(errors="replace")
+
     def probe(self, state: ServiceState, timeout: int = 8) -> bool:
         """Run the service's own health check now, in its container: what docker would
         conclude at its next check, without waiting for it."""
-        import docker
-
         kind, *rest = state.health_test or ("NONE",)
         if kind == "CMD-SHELL":
             cmd = ["/bin/sh", "-c", rest[0]]
@@ -173,12 +183,8 @@ class Engine:
             cmd = rest
         else:
             return state.state == "running"
-        try:
-            result = self.client.containers.get(state.container_id).exec_run(
-                ["timeout", str(timeout), *cmd])
-        except docker.errors.APIError:
-            return False
-        return result.exit_code == 0
+        ran = self.run_in(state, ["timeout", str(timeout), *cmd])
+        return ran is not None and ran[0] == 0
 
     def subnets(self) -> dict[str, list[ipaddress.IPv4Network]]:
         """IPv4 subnets of every docker network, by network name."""

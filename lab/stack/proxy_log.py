@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from lab.errors import LabError
 from lab.stack.lifecycle import Stack
 
 LOG = "/var/log/squid/lab.log"
@@ -17,18 +18,12 @@ class SquidLog:
     def _exec(self, command: list[str]) -> str | None:
         """The command's output in the proxy's container; None if it could not say
         (no proxy, the engine gone, a non-zero exit)."""
-        import docker
-        import requests
-
         try:
             state = self.stack.states().get("proxy")
-            if state is None:
-                return None
-            result = self.stack.engine.client.containers.get(state.container_id).exec_run(
-                command)
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
+        except LabError:
             return None
-        return result.output.decode(errors="replace") if result.exit_code == 0 else None
+        ran = self.stack.engine.run_in(state, command) if state is not None else None
+        return ran[1] if ran is not None and ran[0] == 0 else None
 
     def mark(self) -> int:
         size = self._exec(["stat", "-c", "%s", LOG])

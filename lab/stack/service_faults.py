@@ -121,12 +121,13 @@ def wait_basic_checks_answered(stack: Stack, timeout: float = HELPERS_SETTLE_TIM
     is thawed is cached as valid for two hours (squid's credentialsttl), even when the
     client has long gone: thawing the DC first would let `dc-down`'s user through next
     time."""
-    proxy = _container(stack, "proxy")
+    proxy = stack.states().get("proxy")
+    if proxy is None:
+        return False
     deadline = time.monotonic() + timeout
     while True:
-        result = proxy.exec_run(["sh", "-c", _MANAGER_PAGE])
-        pending = (pending_checks(result.output.decode(errors="replace"))
-                   if result.exit_code == 0 else None)
+        ran = stack.engine.run_in(proxy, ["sh", "-c", _MANAGER_PAGE])
+        pending = pending_checks(ran[1]) if ran is not None and ran[0] == 0 else None
         if pending == 0:
             return True
         if pending is None or time.monotonic() > deadline:

@@ -361,14 +361,10 @@ def test_the_report_says_which_scheme_each_client_chose(tool, lab_endpoints):
     """On the company port (Negotiate, NTLM, Basic offered), from squid's own log: curl
     with a ticket answers Negotiate, lab.proxy without one NTLM, requests Basic; and
     each run's evidence is its own (a grid runs them side by side)."""
-    from harness.ecosystems import CLIENTS
-
     names = ["corp-kerberos", "corp-ntlm", "corp-basic-only"]
-    clients = {"curl": CURL, "lab.proxy": CLIENTS["lab.proxy"][0],
-               "requests": CLIENTS["Python requests"][0]}
-    proc = run_lab("matrix", "--json", "--only", ",".join(names),
-                   *(a for name, command in clients.items()
-                     for a in ("--client", f"{name}={shlex.join(command)}")), timeout=120)
+    proc = run_lab("matrix", "--json", "--only", ",".join(names), *grid_arguments(
+        {"curl": GRID["curl"], "lab.proxy": "lab.proxy", "requests": GRID["requests"]}),
+        timeout=120)
     doc = json.loads(proc.stdout)
     saw = {(c["name"], r["name"]): r for c in doc["clients"] for r in c["scenarios"]}
     chose = {key: {p["offered"] for p in r["proxy"] if p["status"] == 200}
