@@ -40,3 +40,29 @@ def test_the_line_a_report_shows():
     assert evidence.describe(evidence.of_run(records, "/matrix/r1/corp-ntlm-https")) == \
         "200 on noauth: no credentials offered"
     assert evidence.describe([]).startswith("nothing tied to this run")
+
+
+class Log:
+    """A squid log that is written a moment late: its lines appear on the second read."""
+
+    def __init__(self, lines):
+        self.lines, self.reads = lines, 0
+
+    def since(self, mark):
+        self.reads += 1
+        return self.lines if self.reads > 1 else ""
+
+
+def test_collect_waits_for_what_squid_has_answered_but_not_yet_logged():
+    log = Log(LOG)
+    records = evidence.collect(log, 0, ["/matrix/r1/corp-ntlm"], bound=5)
+    assert log.reads == 2 and len(evidence.of_run(records, "/matrix/r1/corp-ntlm")) == 3
+
+
+def test_collect_stops_at_its_bound_and_says_when_the_log_cannot_be_read():
+    log = Log(LOG)                     # past the bound: what was logged by then
+    assert evidence.collect(log, 0, ["/matrix/r1/corp-ntlm"], bound=0) == []
+    assert log.reads == 1
+    nothing = Log(None)
+    nothing.reads = 1
+    assert evidence.collect(nothing, 0, ["/matrix/r1/corp-ntlm"]) is None

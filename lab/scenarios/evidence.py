@@ -10,7 +10,9 @@ no token: tunnels are not tied to their run here (their records stay empty).
 from __future__ import annotations
 
 import re
+import time
 import urllib.parse
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from lab.config.topology import PORTS_BY_NAME
@@ -63,6 +65,28 @@ def parse(text: str) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return records
+
+
+#: how long squid may take to log what it has already answered (it writes a line when
+#: the transaction ends, which can be after the client has its answer and has exited)
+LOGGED_BOUND = 5.0
+_POLL = 0.1
+
+
+def collect(log: ProxyLog, mark: int, expected: Iterable[str],
+            bound: float = LOGGED_BOUND) -> list[dict[str, Any]] | None:
+    """The records logged since `mark`, once every token in `expected` (runs whose
+    request the origin saw arrive through the proxy) has at least one, or the bound
+    has passed; None if the log cannot be read."""
+    deadline = time.monotonic() + bound
+    while True:
+        text = log.since(mark)
+        if text is None:
+            return None
+        records = parse(text)
+        if all(of_run(records, token) for token in expected) or time.monotonic() > deadline:
+            return records
+        time.sleep(_POLL)
 
 
 def of_run(records: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:

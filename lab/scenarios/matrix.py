@@ -278,7 +278,11 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             groups.stop()
             raise
     seconds = time.monotonic() - started
-    seen = evidence.parse(proxy_log.since(mark)) if proxy_log else None
+    # plain HTTP the origin saw through squid (not dante): squid has logged it, or is about to
+    logged = [o.scenario.token for outcomes in done for o in outcomes.values()
+              if o.origin and o.scenario.scheme == "http" and not o.scenario.direct
+              and spec(o.scenario.name).port != "socks"]
+    seen = evidence.collect(proxy_log, mark, logged) if proxy_log else None
 
     def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
         outcome = prompt(outcomes, name)
