@@ -9,9 +9,9 @@ def row(name, verdict="fail", proxy=(), origin=(), stderr=""):
             "stdout": "", "stderr": stderr}
 
 
-def seen(status, port, offered=None, user=None):
+def seen(status, port, offered=None, user=None, connection="10.0.0.2:40000", url="/t"):
     return {"time": 0.0, "port": port, "method": "GET", "status": status, "offered": offered,
-            "user": user}
+            "user": user, "connection": connection, "server_port": None, "url": url}
 
 
 def test_a_correct_client_gets_no_finding():
@@ -41,7 +41,6 @@ def test_went_direct_and_what_the_client_said():
     [found] = diagnose(row("pac", stderr="getaddrinfo ENOTFOUND web.ad.example.com"))
     assert found.startswith("the PAC named a proxy; the client went direct")
     assert diagnose(row("pac")) == []                   # a PAC client: nothing inferred
-    assert diagnose(row("socks5", stderr="Could not resolve host")) == []  # dante: no log
     assert diagnose(row("noauth-https")) == []          # a tunnel: absence says nothing
     assert diagnose(row("proxy-down")) == []            # nothing to reach: as it must
 
@@ -65,3 +64,31 @@ def test_stopped_at_the_dead_proxy_a_pac_named():
     [found] = diagnose(row("pac-failover", stderr="curl: (7) Failed to connect to 127.0.0.1 "
                                                   "port 1 after 0 ms: Connection refused"))
     assert found.startswith("stopped at a proxy the PAC named that refuses connections")
+
+
+def test_resolved_the_name_itself_on_socks():
+    [found] = diagnose(row("socks5", stderr="curl: (6) Could not resolve host: web.ad"))
+    assert found.startswith("resolved the name itself (socks5 instead of socks5h)")
+    assert diagnose(row("socks5", stderr="curl: (97) ... connection refused")) == []
+    assert diagnose(row("socks5-wrong-password", "pass")) == []
+
+
+def test_a_request_sent_again_on_a_new_connection_each_time():
+    again = [seen(407, "ntlm", "ntlm", connection=f"10.0.0.2:{40000 + n}") for n in range(12)]
+    [found] = diagnose(row("ntlm", proxy=again))
+    assert found.startswith("12 connections for 1 request(s): the same request sent again")
+    assert "the handshake must stay on one" in found
+    # a 407 that closed its connection, then the request again: two connections, no finding
+    closed = [seen(407, "basic", connection="a:1"), seen(200, "basic", "basic", "u",
+                                                         connection="a:2")]
+    assert diagnose(row("basic", "pass", closed, [{"client": "proxy"}])) == []
+
+
+def test_every_request_on_its_own_connection_is_a_warning_on_a_pass():
+    each = [seen(200, "noauth", connection=f"a:{n}", url=f"/t/{n}") for n in range(3)]
+    [found] = diagnose(row("noauth", "pass", each, [{"client": "proxy"}]))
+    assert found.startswith("a new connection for every request (3 requests, 3 connections)")
+    kept = [seen(200, "noauth", connection="a:1", url=f"/t/{n}") for n in range(3)]
+    assert diagnose(row("noauth", "pass", kept, [{"client": "proxy"}])) == []
+    two = [seen(200, "noauth", connection=f"a:{n}", url=f"/t/{n}") for n in range(2)]
+    assert diagnose(row("noauth", "pass", two, [{"client": "proxy"}])) == []

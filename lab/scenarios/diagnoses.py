@@ -99,9 +99,52 @@ def _wrong_password_again(row: Row) -> str | None:
     return None
 
 
+def _connections(row: Row) -> tuple[int, int, int]:
+    """(client connections, requests, distinct requests) in a run's proxy records."""
+    proxy = [r for r in row["proxy"] if r.get("connection")]
+    return (len({r["connection"] for r in proxy}), len(proxy),
+            len({(r["method"], r.get("url")) for r in proxy}))
+
+
+def _connections_per_request(row: Row) -> str | None:
+    connections, _, distinct = _connections(row)
+    if connections < distinct + 2:     # a 407 that closes costs one more: not a finding
+        return None
+    handshake = {r["offered"] for r in row["proxy"]} & {"ntlm", "negotiate"}
+    why = (" (NTLM and Negotiate authenticate a connection: the handshake must stay on "
+           "one)") if handshake else ""
+    return (f"{connections} connections for {distinct} request(s): the same request sent "
+            f"again on a new connection each time{why}")
+
+
+#: requests enough for "every request on its own connection" to be a habit, not chance
+HABIT = 3
+
+
+def _new_connection_each_time(row: Row) -> str | None:
+    connections, requests, distinct = _connections(row)
+    if row["verdict"] != "pass" or distinct < HABIT or connections != requests:
+        return None
+    return (f"a new connection for every request ({requests} requests, "
+            f"{connections} connections) on a proxy that keeps connections alive: each "
+            "costs a handshake, and on an authenticating proxy a new authentication")
+
+
+def _resolved_the_name_itself(row: Row) -> str | None:
+    if row["verdict"] == "pass" or row["origin"] or row["name"] not in NAMES:
+        return None
+    if spec(row["name"]).port == "socks" and spec(row["name"]).expect == "ok" \
+            and UNRESOLVED.search(row["stdout"] + row["stderr"]):
+        return ("resolved the name itself (socks5 instead of socks5h): the lab's names "
+                "resolve only at the proxy (inferred: nothing reached the origin, and the "
+                "client says the name did not resolve)")
+    return None
+
+
 FINDINGS: tuple[Callable[[Row], str | None], ...] = (
     _never_answered, _wrong_scheme, _went_direct, _stopped_at_a_dead_proxy,
-    _ignored_no_proxy, _wrong_password_again)
+    _ignored_no_proxy, _wrong_password_again, _connections_per_request,
+    _new_connection_each_time, _resolved_the_name_itself)
 
 
 def diagnose(row: Row) -> list[str]:

@@ -1,10 +1,19 @@
 """What the proxy saw of a run: squid's `lab.log` (see the proxy image's squid.conf),
-read once per matrix, each line tied to its run by the token in its URL.
+read once per matrix, each line tied to its run.
 
-A line is `time port method status offered user URL`: `offered` is the scheme the
-client's `Proxy-Authorization` named (basic, negotiate, ntlm; `-`: none), never the
-credential; `user` the one squid authenticated. A CONNECT's URL is `host:port`, with
-no token: tunnels are not tied to their run here (their records stay empty).
+A line is `time port method status offered connection server_port user URL`: `offered`
+is the scheme the client's `Proxy-Authorization` named (basic, negotiate, ntlm; `-`:
+none), never the credential; `connection` the client's connection as squid sees it (the
+fault layer's side: one per client connection), `server_port` squid's own port towards
+the origin; `user` the one squid authenticated.
+
+A plain-HTTP line is tied to its run by the token in its URL. A CONNECT's URL is
+`host:port`, with no token: a tunnel is tied by squid's port towards the origin, which
+the origin recorded with the run's request (`client_port`), and the lines before it on
+the same client connection (its 407s) come with it. A tunnel that never reached the
+origin (refused, or its handshake never finished) is tied by time: to the one tunnel run
+on its port whose time it falls in (`tunnels_by_time`; marked so); when several were,
+to none.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from lab.config.topology import PORTS_BY_NAME
@@ -45,22 +54,27 @@ def _user(logged: str) -> str:
     return urllib.parse.unquote(unescaped)
 
 
+def _port(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) else None
+
+
 def parse(text: str) -> list[dict[str, Any]]:
     """The log's lines as records; a line that is not one is left out."""
     records = []
     for line in text.splitlines():
         # squid's `[` encoding leaves a space in a user name as it is: the user is
-        # everything between the scheme and the URL (which has none)
+        # everything between the server port and the URL (which has none)
         head, _, url = line.rpartition(" ")
-        fields = head.split(" ", 5)
-        if len(fields) != 6 or not url:
+        fields = head.split(" ", 7)
+        if len(fields) != 8 or not url:
             continue
-        when, port, method, status, offered, user = fields
+        when, port, method, status, offered, connection, server_port, user = fields
         try:
             records.append({"time": float(when), "port": PORT_NAMES.get(int(port), port),
                             "method": method, "status": int(status),
                             "offered": None if offered == "-" else offered,
                             "user": None if user == "-" else _user(user),
+                            "connection": connection, "server_port": _port(server_port),
                             "url": url})
         except ValueError:
             continue
@@ -73,39 +87,82 @@ LOGGED_BOUND = 5.0
 _POLL = 0.1
 
 
-def collect(log: ProxyLog, mark: int, expected: Iterable[str],
+def collect(log: ProxyLog, mark: int, expected: Mapping[str, Sequence[dict[str, Any]]],
             bound: float = LOGGED_BOUND) -> list[dict[str, Any]] | None:
-    """The records logged since `mark`, once every token in `expected` (runs whose
-    request the origin saw arrive through the proxy) has at least one, or the bound
-    has passed; None if the log cannot be read."""
+    """The records logged since `mark`, once every run in `expected` (token -> the
+    origin's records of it: runs the origin saw arrive through squid) has at least one,
+    or the bound has passed; None if the log cannot be read."""
     deadline = time.monotonic() + bound
     while True:
         text = log.since(mark)
         if text is None:
             return None
         records = parse(text)
-        if all(of_run(records, token) for token in expected) or time.monotonic() > deadline:
+        if all(of_run(records, token, origin) for token, origin in expected.items()) \
+                or time.monotonic() > deadline:
             return records
         time.sleep(_POLL)
 
 
-def of_run(records: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:
-    """The records of the run whose URLs carry `token` (`/matrix/<run>/<scenario>`),
-    oldest first, without the URL (the token says it)."""
-    mine = [r for r in records
-            if (urllib.parse.urlsplit(r["url"]).path + "/").startswith(token + "/")]
-    return [{k: v for k, v in r.items() if k != "url"} for r in sorted(mine,
-                                                                      key=lambda r: r["time"])]
+def of_run(records: list[dict[str, Any]], token: str,
+           origin: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The records of the run whose URLs carry `token` (`/matrix/<run>/<scenario>`), or
+    whose tunnel reached the origin as one of `origin`'s records (by squid's port
+    towards it), with the lines before them on the same client connections; oldest
+    first."""
+    reached = {r.get("client_port") for r in origin} - {None}
+    tied = [r for r in records
+            if (urllib.parse.urlsplit(r["url"]).path + "/").startswith(token + "/")
+            or (r["method"] == "CONNECT" and r["server_port"] in reached)]
+    # a tunnel's 407s came before it on its connection (a connection is one client's,
+    # and its port is not taken again within a matrix)
+    connections = {r["connection"] for r in tied if r["method"] == "CONNECT"}
+    ids = {id(r) for r in tied}
+    mine = [r for r in records if id(r) in ids or (r["method"] == "CONNECT"
+                                                   and r["connection"] in connections)]
+    return sorted(mine, key=lambda r: r["time"])
+
+
+#: how long after a run's client exited squid may still log its tunnel (it logs a CONNECT
+#: when the tunnel closes), and how far apart this host's and squid's clocks may read
+TUNNEL_SLACK = 1.0
+
+
+def tunnels_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any]],
+                    windows: Mapping[str, tuple[str, float, float]]
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """The tunnels (a client connection's CONNECT lines) not among `tied`, each given to
+    the run of `windows` (key -> squid's port name, wall-clock start, end) on its port
+    whose time holds the tunnel's first line, if exactly one does; each line marked
+    `tied_by: time`."""
+    ids = {id(r) for r in tied}
+    tunnels: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r["method"] == "CONNECT" and id(r) not in ids:
+            tunnels.setdefault(r["connection"], []).append(r)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for lines in tunnels.values():
+        first = min(r["time"] for r in lines)
+        runs = [key for key, (port, start, end) in windows.items()
+                if port == lines[0]["port"]
+                and start - TUNNEL_SLACK <= first <= end + TUNNEL_SLACK]
+        if len(runs) == 1:
+            found.setdefault(runs[0], []).extend({**r, "tied_by": "time"} for r in lines)
+    return found
 
 
 def describe(records: list[dict[str, Any]]) -> str:
     """One line: the status sequence, the scheme(s) the client answered with, the user."""
     if not records:
-        return "nothing tied to this run (a CONNECT tunnel, or no request)"
+        return "nothing tied to this run (no request, or a tunnel that reached no origin)"
     statuses = " → ".join(str(r["status"]) for r in records)
     schemes = list(dict.fromkeys(r["offered"] for r in records if r["offered"]))
     users = list(dict.fromkeys(r["user"] for r in records if r["user"]))
     named = [SCHEME_NAMES.get(s, s) for s in schemes]
     how = f"answered with {', '.join(named)}" if schemes else "no credentials offered"
-    return f"{statuses} on {records[0]['port']}: {how}" + (
-        f" (user {', '.join(users)})" if users else "")
+    connections = len({r.get("connection") for r in records} - {None})
+    over = f" over {connections} connections" if connections > 1 else ""
+    timed = " (tied by time: the only tunnel on that port then)" if any(
+        r.get("tied_by") == "time" for r in records) else ""
+    return f"{statuses} on {records[0]['port']}{over}: {how}" + (
+        f" (user {', '.join(users)})" if users else "") + timed

@@ -204,6 +204,23 @@ def client_slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "client"
 
 
+def tied(seen: list[dict[str, Any]] | None, outcomes: Sequence[Outcome]
+         ) -> dict[str, list[dict[str, Any]]] | None:
+    """Each run's (by token) share of squid's records: by its token or its origin's
+    records, then the tunnels left, by time (`lab.scenarios.evidence`)."""
+    if seen is None:
+        return None
+    own = {o.scenario.token: evidence.of_run(seen, o.scenario.token, o.origin)
+           for o in outcomes}
+    tunnels = {o.scenario.token: (str(spec(o.scenario.name).port), o.run.began,
+                                  o.run.began + o.run.seconds) for o in outcomes
+               if o.scenario.scheme == "https" and not o.scenario.direct
+               and spec(o.scenario.name).port not in (None, "socks")}
+    by_time = evidence.tunnels_by_time(seen, [r for rs in own.values() for r in rs], tunnels)
+    return {token: sorted(records + by_time.get(token, []), key=lambda r: r["time"])
+            for token, records in own.items()}
+
+
 def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence[str], *,
                 timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
                 base_env: Mapping[str, str] | None = None,
@@ -278,17 +295,21 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             groups.stop()
             raise
     seconds = time.monotonic() - started
-    # plain HTTP the origin saw through squid (not dante): squid has logged it, or is about to
-    logged = [o.scenario.token for outcomes in done for o in outcomes.values()
-              if o.origin and o.scenario.scheme == "http" and not o.scenario.direct
-              and spec(o.scenario.name).port != "socks"]
+    # what the origin saw arrive through squid (not dante): squid has logged it, or is
+    # about to (a tunnel's line is written when it closes)
+    through_squid = {o.scenario.token: [r for r in o.origin
+                                        if r.get("client") == o.scenario.proxy_lab_address]
+                     for outcomes in done for o in outcomes.values()
+                     if not o.scenario.direct and spec(o.scenario.name).port != "socks"}
+    logged = {token: origin for token, origin in through_squid.items() if origin}
     seen = evidence.collect(proxy_log, mark, logged) if proxy_log else None
+    proxy_saw = tied(seen, [o for outcomes in done for o in outcomes.values()])
 
     def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
         outcome = prompt(outcomes, name)
-        if seen is None:
+        if proxy_saw is None:
             return outcome
-        return replace(outcome, proxy=tuple(evidence.of_run(seen, outcome.scenario.token)))
+        return replace(outcome, proxy=tuple(proxy_saw[outcome.scenario.token]))
 
     results = []
     for client, own, scenarios, outcomes in zip(clients, runs, by_client, done, strict=True):

@@ -30,6 +30,7 @@ class Completed:
     seconds: float
     stdout: bytes = b""
     stderr: bytes = b""
+    began: float = 0.0          # wall clock (squid's logs are): evidence tied by time
 
 
 class CredentialGate:
@@ -120,7 +121,7 @@ def run_bounded(argv: Sequence[str], env: Mapping[str, str], timeout: float,
     """Run `argv` in a new session; after `timeout` seconds kill its process group.
     Its process group is killed after it exits too: a client leaves nothing behind.
     Raises FileNotFoundError/PermissionError when `argv[0]` cannot be run."""
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     groups = groups or ProcessGroups()
     proc = groups.start(argv, env)
     out, err = bytearray(), bytearray()
@@ -141,4 +142,4 @@ def run_bounded(argv: Sequence[str], env: Mapping[str, str], timeout: float,
     for stream in (proc.stdout, proc.stderr):
         stream.close()
     return Completed(None if timed_out else proc.returncode, timed_out, seconds,
-                     bytes(out[-TAIL_BYTES:]), bytes(err[-TAIL_BYTES:]))
+                     bytes(out[-TAIL_BYTES:]), bytes(err[-TAIL_BYTES:]), began)

@@ -48,6 +48,8 @@ class RequestLog:
             "method": request.method.decode("latin-1"),
             "time": self.reactor.seconds(),
             "client": request.getClientAddress().host,
+            # the client's port: a tunnel's request is tied to squid's line by it
+            "client_port": request.getClientAddress().port,
             "scheme": "https" if request.isSecure() else "http",
             "host": _header(request, b"host"),
             "proxy_authorization": request.requestHeaders.hasHeader(b"proxy-authorization"),

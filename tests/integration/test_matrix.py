@@ -361,7 +361,7 @@ def test_the_report_says_which_scheme_each_client_chose(tool, lab_endpoints):
     """On the company port (Negotiate, NTLM, Basic offered), from squid's own log: curl
     with a ticket answers Negotiate, lab.proxy without one NTLM, requests Basic; and
     each run's evidence is its own (a grid runs them side by side)."""
-    names = ["corp-kerberos", "corp-ntlm", "corp-basic-only"]
+    names = ["corp-kerberos", "corp-ntlm", "corp-basic-only", "corp-ntlm-https"]
     proc = run_lab("matrix", "--json", "--only", ",".join(names), *grid_arguments(
         {"curl": GRID["curl"], "lab.proxy": "lab.proxy", "requests": GRID["requests"]}),
         timeout=120)
@@ -376,6 +376,11 @@ def test_the_report_says_which_scheme_each_client_chose(tool, lab_endpoints):
     assert saw[("lab.proxy", "corp-ntlm")]["proxy_saw"] == \
         f"407 → 407 → 200 on corp: answered with NTLM (user {lab_endpoints.dc.workgroup}\\" \
         f"{lab_endpoints.proxy['corp'].username})"
+    # a tunnel: tied to its run by the origin's record, its handshake on one connection
+    tunnel = saw[("lab.proxy", "corp-ntlm-https")]
+    assert [(p["method"], p["status"], p["offered"]) for p in tunnel["proxy"]] == [
+        ("CONNECT", 407, None), ("CONNECT", 407, "ntlm"), ("CONNECT", 200, "ntlm")]
+    assert len({p["connection"] for p in tunnel["proxy"]}) == 1
     # curl's --proxy-anyauth without a ticket stays on Negotiate: the evidence says so
     stuck = saw[("curl", "corp-ntlm")]
     assert stuck["verdict"] == "fail" and {p["status"] for p in stuck["proxy"]} == {407}
@@ -395,8 +400,13 @@ def test_each_diagnosis_from_a_real_client_that_provokes_it(tool, lab_endpoints)
         "explicit": f"sh -c '{curl} --noproxy \"\" -x \"$http_proxy\" \"$1\"' sh {{url}}",
         "loop": (f"sh -c 'for i in 1 2 3; do {curl} \"$1\" && exit 0; done; exit 22' "
                  "sh {url}"),
+        # three resources, a curl each: a new connection each time
+        "each": f"sh -c 'for n in 1 2 3; do {curl} \"$1/$n\" || exit 1; done' sh {{url}}",
+        # the SOCKS proxy the scenario names, with socks5:// (the client resolves)
+        "socks5": (f"sh -c '{curl} -x \"$(printf %s \"$all_proxy\" | sed s/^socks5h:/socks5:/)\""
+                   " \"$1\"' sh {url}"),
     }
-    names = ["noauth", "basic-wrong-password", "ntlm", "corp-ntlm", "no-proxy"]
+    names = ["noauth", "basic-wrong-password", "ntlm", "corp-ntlm", "no-proxy", "socks5"]
     proc = run_lab("matrix", "--json", "--only", ",".join(names),
                    *(a for name, line in clients.items() for a in ("--client", f"{name}={line}")),
                    timeout=120)
@@ -414,7 +424,14 @@ def test_each_diagnosis_from_a_real_client_that_provokes_it(tool, lab_endpoints)
     assert one("node", "noauth").startswith("sent no request to the proxy (went direct): "
                                             "the lab's names resolve nowhere on this host")
     assert one("explicit", "no-proxy").startswith("ignored no_proxy: 1 request(s)")
-    assert one("loop", "basic-wrong-password").startswith("tried a refused password 3 times")
+    retried = found[("loop", "basic-wrong-password")]
+    assert [f.split(":")[0] for f in retried] == ["tried a refused password 3 times (each one a "
+                                                  "bad password at the DC",
+                                                  "3 connections for 1 request(s)"]
+    assert one("each", "noauth").startswith("a new connection for every request (3 requests, "
+                                            "3 connections)")
+    assert one("socks5", "socks5").startswith("resolved the name itself (socks5 instead of "
+                                              "socks5h)")
 
 
 def _recorded_failures(names) -> dict[str, list[str]]:
