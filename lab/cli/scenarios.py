@@ -115,7 +115,7 @@ def cmd_run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir, \
             fault_gateways(endpoints, [spec(name)]) as gateways:
         scenario = build_scenarios(endpoints, [name], run=new_run_id(),
-                                   workdir=Path(workdir), gateways=gateways,
+                                   workdir=Path(workdir), gateways=gateways.of_client(0),
                                    directory=_directory(stack, endpoints))[0]
         argv = substitute(command, scenario)
         with scenario.watching():
@@ -181,7 +181,6 @@ def cmd_matrix(args) -> int:
     stack, endpoints = _lab_for_scenarios(args)
     from lab.masking import Masker
     from lab.stack import service_faults
-    from lab.stack.proxy_log import SquidLog
 
     config = stack.config      # every password of the configuration, not only the proxies'
     secrets = Masker.of([("Administrator", config.admin_password),
@@ -189,10 +188,22 @@ def cmd_matrix(args) -> int:
     results = run_clients(endpoints, clients, names, timeout=args.timeout, jobs=args.jobs,
                           pause=lambda service: service_faults.paused(stack, service, _say),
                           secrets=secrets, directory=_directory(stack, endpoints),
-                          proxy_log=SquidLog(stack))
+                          witnesses=None if args.no_evidence else _witnesses(stack, endpoints))
     doc = reports.document(results)
     _write_reports(args, doc)
     return 0 if doc["failed"] == 0 else 1
+
+
+def _witnesses(stack, endpoints):
+    """Every part of the running lab that can say what it saw of a matrix's runs."""
+    from lab.scenarios.evidence import Witnesses
+    from lab.stack.service_logs import LOGS, FaultJournal, ServiceLog
+
+    logs = {name: ServiceLog(stack, service, path) for name, (service, path) in LOGS.items()}
+    api = endpoints.faults_api
+    return Witnesses(squid=logs["squid"], dante=logs["dante"], bind=logs["bind"],
+                     faults=FaultJournal(f"http://{api.host}:{api.port}") if api else None,
+                     outside=endpoints.host_interface)
 
 
 def _write_reports(args, doc) -> None:
@@ -270,6 +281,9 @@ def add_parsers(sub) -> None:
                         "killed (default 20)")
     matrix.add_argument("--jobs", type=int, metavar="N",
                         help="scenarios run at once (default: 4 per CPU)")
+    matrix.add_argument("--no-evidence", action="store_true",
+                        help="judge by the origin only: read no log of squid, dante, bind "
+                        "or the fault layer (no diagnoses)")
     matrix.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     matrix.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     matrix.add_argument("--json", action="store_true", help="JSON on stdout instead of "

@@ -4,8 +4,10 @@ Routes, status codes and JSON are Toxiproxy's (api.go): 201 for a new proxy,
 200 for a new toxic, 204 for deletes and reset, `{"error": ..., "status": ...}`
 for errors (400 bad input, 404 unknown proxy or toxic, 409 duplicates), a
 `User-Agent: Mozilla/...` refused with 403 (Toxiproxy's guard against web pages
-driving it). Changes that close sockets answer only once they are closed, so
-"down" is really down when the response arrives.
+driving it). One route is the lab's own: `GET /connections?since=N`, the connection
+events numbered after N (`lab.faults.journal`), as `{"events": [...], "last": M}`.
+Changes that close sockets answer only once they are closed, so "down" is really down
+when the response arrives.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ def _body(request) -> Any:
         return json.loads(raw or b"null")
     except (ValueError, RecursionError) as error:   # RecursionError: [[[[...]]]]
         raise BAD_REQUEST_BODY(str(error)[:200]) from None
+
+
+def _since(request) -> int:
+    """`?since=N`: a number of events already read (0 when absent)."""
+    values = request.args.get(b"since", [b"0"])
+    text = values[-1].decode("latin-1")
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise BAD_REQUEST_BODY(f"since must be a whole number, not {text[:20]!r}")
+    return int(text)
 
 
 def _object(request) -> dict:
@@ -88,6 +99,10 @@ class ControlAPI(resource.Resource):
         match method, parts:
             case "GET", ["version"]:
                 return 200, {"version": VERSION}
+            case "GET", ["connections"]:
+                since = _since(request)
+                return 200, {"events": proxies.journal.since(since),
+                             "last": proxies.journal.last}
             case "POST", ["reset"]:
                 proxies.reset()
                 return 204, _NO_CONTENT
@@ -115,7 +130,8 @@ class ControlAPI(resource.Resource):
             case "DELETE", ["proxies", name, "toxics", toxic]:
                 proxies.get(name).remove_toxic(toxic)
                 return 204, _NO_CONTENT
-        known = parts in (["version"], ["reset"], ["proxies"], ["populate"]) or (
+        known = parts in (["version"], ["reset"], ["proxies"], ["populate"],
+                          ["connections"]) or (
             parts[:1] == ["proxies"] and len(parts) in (2, 4)
             or parts[:1] == ["proxies"] and len(parts) == 3 and parts[2] == "toxics")
         if known:

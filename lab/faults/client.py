@@ -116,6 +116,11 @@ class _Calls:
     def remove_toxic(self, proxy: str, name: str):
         return self._call("DELETE", f"/proxies/{_q(proxy)}/toxics/{_q(name)}")
 
+    def connections(self, since: int = 0):
+        """The connection events numbered after `since` (a lab extension:
+        `lab.faults.journal`): `{"events": [...], "last": N}`."""
+        return self._call("GET", f"/connections?since={int(since)}")
+
     def reset(self):
         """Every proxy enabled, every toxic gone."""
         return self._call("POST", "/reset")

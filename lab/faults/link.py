@@ -25,6 +25,7 @@ from twisted.internet import protocol, tcp
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from zope.interface import implementer
 
+from lab.faults.journal import Journal, address
 from lab.faults.schema import UPSTREAM, Toxic
 from lab.faults.stage import Stage
 from lab.faults.toxics import make_stage
@@ -39,9 +40,11 @@ class Owner(Protocol):
     """What a connection needs of the proxy that accepted it (`lab.faults.proxy.Proxy`):
     named here so that this module does not import the proxy that imports it."""
 
+    name: str
     reactor: Any
     rng: random.Random
     high_water: int
+    journal: Journal
 
     def upstream_address(self) -> tuple[str, int]: ...
 
@@ -91,6 +94,7 @@ class Pipe:
         self.conn, self.stream, self.source, self.dest = conn, stream, source, dest
         self.stages: list[Stage] = []
         self.sink = _Sink(self)
+        self.bytes = 0              # delivered to the destination
         self.ended = False          # the source's end has entered the chain
         self.finished = False       # the end has reached the destination
         self._dest_full = self._reading_paused = False
@@ -103,7 +107,10 @@ class Pipe:
     def append(self, toxic: Toxic) -> None:
         """A new toxic joins at the end of the chain, as in Toxiproxy."""
         proxy = self.conn.proxy
-        self.stages.append(make_stage(toxic, self, proxy.reactor, proxy.rng))
+        stage = make_stage(toxic, self, proxy.reactor, proxy.rng)
+        if type(stage) is not Stage:        # its toxicity roll picked this connection
+            self.conn.applied(toxic)
+        self.stages.append(stage)
         self._wire()
 
     def _index(self, name: str) -> int | None:
@@ -123,6 +130,8 @@ class Pipe:
         if index is not None:
             old = self.stages[index]
             new = make_stage(toxic, self, self.conn.proxy.reactor, self.conn.proxy.rng)
+            if type(new) is not Stage:
+                self.conn.applied(toxic)
             new.adopt(old)
             self.stages[index] = new
             self._wire()
@@ -144,6 +153,7 @@ class Pipe:
     # output, to the destination socket
     def deliver(self, chunk: bytes) -> None:
         if not self.finished and not self.dest.gone:
+            self.bytes += len(chunk)
             write_now(self.dest.transport, chunk)
 
     def finish(self, full: bool) -> None:
@@ -249,15 +259,29 @@ class Connection:
         self.closing = False
         self._connector = None
         self._grace = None
+        # for the journal (lab.faults.journal)
+        self.opened = proxy.reactor.seconds()
+        self.id: int | None = None
+        self.toxics: list[dict[str, str]] = []
+        self.how = "closed"
+        self.addresses: tuple[str | None, str | None] = (None, None)   # client, upstream
+
+    def applied(self, toxic: Toxic) -> None:
+        entry = {"name": toxic.name, "type": toxic.type, "stream": toxic.stream}
+        if entry not in self.toxics:
+            self.toxics.append(entry)
 
     def side_made(self, side: _Side) -> None:
         if side is self.client:
+            self.addresses = (address(side.transport.getPeer()), None)
             side.transport.pauseProducing()     # until the upstream answers
             host, port = self.proxy.upstream_address()
             self._connector = self.proxy.reactor.connectTCP(
                 host, port, _UpstreamFactory(self), timeout=CONNECT_TIMEOUT)
             return
         self.server, self._connector = side, None
+        self.addresses = (self.addresses[0], address(side.transport.getHost()))
+        self.id = self.proxy.journal.opened(self.proxy.name, *self.addresses)
         if self.closing:
             side.transport.loseConnection()
             return
@@ -277,6 +301,11 @@ class Connection:
             if self._connector is not None:
                 self._connector.disconnect()
             self.proxy.forget(self)
+            up, down = (self.pipes[s].bytes if s in self.pipes else 0
+                        for s in (UPSTREAM, "downstream"))
+            how = self.how if self.server is not None else "upstream unreachable"
+            self.proxy.journal.closed(self.proxy.name, self.id, *self.addresses,
+                                      self.opened, up, down, self.toxics, how)
 
     def pipe_finished(self) -> None:
         if self.pipes and all(pipe.finished for pipe in self.pipes.values()):
@@ -309,6 +338,7 @@ class Connection:
     def abort(self) -> None:
         """Both sides gone at once, with a TCP RST (`abortConnection` sets SO_LINGER 0)."""
         self.closing = True
+        self.how = "reset"
         self._stop()
         for side in self._sides():
             side.transport.abortConnection()

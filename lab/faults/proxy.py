@@ -18,6 +18,7 @@ from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
+from lab.faults.journal import Journal
 from lab.faults.link import HIGH_WATER, Connection
 from lab.faults.schema import (
     BAD_REQUEST_BODY,
@@ -138,10 +139,12 @@ class Proxy:
 
     def __init__(self, name: str, listen: str, upstream: str, reactor=None,
                  rng: random.Random | None = None, high_water: int = HIGH_WATER,
-                 upstreams: Networks | None = None, clients: Networks | None = None):
+                 upstreams: Networks | None = None, clients: Networks | None = None,
+                 journal: Journal | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.name, self.listen, self.upstream = name, listen, upstream
+        self.journal = journal or Journal(reactor)
         self.reactor, self.rng, self.high_water = reactor, rng or random.Random(), high_water
         self.upstreams, self.clients = upstreams, clients
         listen_address(listen)
@@ -258,6 +261,7 @@ class Proxies:
         self.upstreams = upstreams        # None: any upstream, as Toxiproxy
         self.clients = clients            # None: any client, as Toxiproxy
         self.proxies: dict[str, Proxy] = {}
+        self.journal = Journal(self.reactor)
 
     def get(self, name: str) -> Proxy:
         if name not in self.proxies:
@@ -272,7 +276,7 @@ class Proxies:
         if len(self.proxies) >= MAX_PROXIES:
             raise TOO_MANY_PROXIES()
         proxy = Proxy(name, listen, upstream, self.reactor, self.rng, upstreams=self.upstreams,
-                      clients=self.clients)
+                      clients=self.clients, journal=self.journal)
         if enabled:
             proxy.start()
         self.proxies[name] = proxy

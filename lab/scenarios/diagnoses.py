@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.scenarios.catalogue import NAMES, spec
-from lab.scenarios.evidence import SCHEME_NAMES
+from lab.scenarios.evidence.squid import SCHEME_NAMES
 
 Row = dict[str, Any]
 
@@ -135,9 +135,11 @@ def _resolved_the_name_itself(row: Row) -> str | None:
         return None
     if spec(row["name"]).port == "socks" and spec(row["name"]).expect == "ok" \
             and UNRESOLVED.search(row["stdout"] + row["stderr"]):
+        dante = ("the SOCKS server saw no session from it, "
+                 if row.get("evidence", {}).get("socks") == [] else "")
         return ("resolved the name itself (socks5 instead of socks5h): the lab's names "
-                "resolve only at the proxy (inferred: nothing reached the origin, and the "
-                "client says the name did not resolve)")
+                f"resolve only at the proxy (inferred: {dante}nothing reached the origin, and "
+                "the client says the name did not resolve)")
     return None
 
 

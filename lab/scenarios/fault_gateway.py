@@ -3,8 +3,10 @@ lab's open proxy port, one faulty proxy per scenario, for as long as the clients
 
 Fault scenarios (`proxy-latency`, `proxy-stall`, ...) must not slow or break the
 other scenarios of a `lab matrix` running beside them, so their faults are not put
-on the lab's shared ports: each gets a proxy of its own on 127.0.0.1, with its toxic
-set before any client starts, gone when the run ends.
+on the lab's shared ports: each run (a client's, for a scenario) gets a proxy of its own
+on 127.0.0.1, with its toxic set before any client starts, gone when the matrix ends.
+Everything such a proxy relays is its run's: its journal (`lab.faults.journal`) is that
+run's evidence of which toxic acted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from lab.endpoints import LOOPBACK, Endpoints
 from lab.errors import LabError
@@ -23,12 +27,42 @@ from lab.errors import LabError
 READY_TIMEOUT = 15.0
 
 
+@dataclass(frozen=True)
+class Gateways:
+    """The fault proxies of one matrix, by client (its index) and scenario."""
+
+    ports: dict[str, int]                 # proxy name -> port on 127.0.0.1
+    api: Any = None                       # lab.faults.client.FaultClient; None: no proxy
+
+    @staticmethod
+    def name(client: int, scenario: str) -> str:
+        return f"{client}.{scenario}"
+
+    def of_client(self, client: int) -> dict[str, int]:
+        """{scenario name: port} for one client's runs."""
+        prefix = f"{client}."
+        return {name.removeprefix(prefix): port for name, port in self.ports.items()
+                if name.startswith(prefix)}
+
+    def events(self) -> list[dict[str, Any]] | None:
+        """Every connection event of the proxies so far; None if they cannot say."""
+        if self.api is None:
+            return []
+        from lab.faults.client import FaultAPIError
+
+        try:
+            return self.api.connections()["events"]
+        except (FaultAPIError, OSError, ValueError, KeyError):
+            return None
+
+
 @contextlib.contextmanager
-def fault_gateways(endpoints: Endpoints, specs: Sequence) -> Iterator[dict[str, int]]:
-    """{scenario name: port on 127.0.0.1} for every spec with a `fault`; {} for none."""
+def fault_gateways(endpoints: Endpoints, specs: Sequence, clients: int = 1
+                   ) -> Iterator[Gateways]:
+    """A fault proxy for every spec with a `fault`, for each of `clients`."""
     faulty = [s for s in specs if s.fault is not None]
     if not faulty:
-        yield {}
+        yield Gateways({})
         return
 
     def address(port: str) -> str:          # 127.0.0.1, or a remote engine's host
@@ -37,9 +71,10 @@ def fault_gateways(endpoints: Endpoints, specs: Sequence) -> Iterator[dict[str, 
 
     upstream = address(faulty[0].port)
     argv = [sys.executable, "-m", "lab.faults", "--api", f"{LOOPBACK}:0", "--seed", "0"]
-    for spec in faulty:
-        argv += ["--proxy", spec.name, f"{LOOPBACK}:0",
-                 address(spec.port) if spec.port else upstream]
+    for client in range(clients):
+        for spec in faulty:
+            argv += ["--proxy", Gateways.name(client, spec.name), f"{LOOPBACK}:0",
+                     address(spec.port) if spec.port else upstream]
     server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:
@@ -52,11 +87,12 @@ def fault_gateways(endpoints: Endpoints, specs: Sequence) -> Iterator[dict[str, 
         from lab.faults.client import FaultClient
 
         api = FaultClient(f"http://{where['api']}")
-        for spec in faulty:
-            for toxic, attributes, stream in spec.fault:
-                api.add_toxic(spec.name, toxic, attributes, stream)
-        yield {name: int(listen.rpartition(":")[2])
-               for name, listen in where["proxies"].items()}
+        for client in range(clients):
+            for spec in faulty:
+                for toxic, attributes, stream in spec.fault:
+                    api.add_toxic(Gateways.name(client, spec.name), toxic, attributes, stream)
+        yield Gateways({name: int(listen.rpartition(":")[2])
+                        for name, listen in where["proxies"].items()}, api)
     finally:
         server.terminate()
         try:

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +35,8 @@ from lab.masking import Masker
 from lab.scenarios import evidence
 from lab.scenarios.catalogue import spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
-from lab.scenarios.evidence import ProxyLog
-from lab.scenarios.fault_gateway import fault_gateways
+from lab.scenarios.evidence import Witnesses
+from lab.scenarios.fault_gateway import Gateways, fault_gateways
 from lab.scenarios.processes import Completed, CredentialGate, ProcessGroups, run_bounded
 from lab.scenarios.scenario import Scenario, Verdict, build_scenarios, judge
 
@@ -52,9 +53,12 @@ class Outcome:
     run: Completed
     origin: tuple[dict[str, Any], ...]
     verdict: Verdict
-    #: what the proxy saw of the run (lab.scenarios.evidence): empty for a CONNECT; None
-    #: when the matrix was not given squid's log
+    #: what squid saw of the run (lab.scenarios.evidence.squid); None when the matrix was
+    #: not given squid's log
     proxy: tuple[dict[str, Any], ...] | None = None
+    #: what the other parts saw: `socks` (dante), `faults` (the fault layer's
+    #: connections), `dns` (bind); each None when not read, all None without witnesses
+    evidence: Mapping[str, tuple[dict[str, Any], ...] | None] | None = None
 
     @property
     def origin_seen(self) -> bool:
@@ -178,6 +182,9 @@ def masked(result: MatrixResult, masker: Masker) -> MatrixResult:
         return replace(o, scenario=scenario, argv=tuple(map(masker.text, o.argv)), run=run,
                        origin=tuple(masker.json(list(o.origin))),
                        proxy=None if o.proxy is None else tuple(masker.json(list(o.proxy))),
+                       evidence=None if o.evidence is None else {
+                           k: None if v is None else tuple(masker.json(list(v)))
+                           for k, v in o.evidence.items()},
                        verdict=replace(o.verdict, reason=masker.text(o.verdict.reason)))
 
     return replace(result, command=tuple(map(masker.text, result.command)),
@@ -189,12 +196,12 @@ def run_matrix(endpoints: Endpoints, command: Sequence[str], names: Sequence[str
                base_env: Mapping[str, str] | None = None,
                pause: Pauser | None = None, secrets: Masker | None = None,
                directory: Directory | None = None,
-               proxy_log: ProxyLog | None = None) -> MatrixResult:
+               witnesses: Witnesses | None = None) -> MatrixResult:
     """Run `command` once per named scenario (see `run_clients`, of which this is the
     one-client case)."""
     [result] = run_clients(endpoints, [Client("", tuple(command))], names, timeout=timeout,
                            jobs=jobs, base_env=base_env, pause=pause, secrets=secrets,
-                           directory=directory, proxy_log=proxy_log)
+                           directory=directory, witnesses=witnesses)
     return result
 
 
@@ -204,21 +211,26 @@ def client_slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "client"
 
 
-def tied(seen: list[dict[str, Any]] | None, outcomes: Sequence[Outcome]
-         ) -> dict[str, list[dict[str, Any]]] | None:
-    """Each run's (by token) share of squid's records: by its token or its origin's
-    records, then the tunnels left, by time (`lab.scenarios.evidence`)."""
-    if seen is None:
-        return None
-    own = {o.scenario.token: evidence.of_run(seen, o.scenario.token, o.origin)
-           for o in outcomes}
-    tunnels = {o.scenario.token: (str(spec(o.scenario.name).port), o.run.began,
-                                  o.run.began + o.run.seconds) for o in outcomes
-               if o.scenario.scheme == "https" and not o.scenario.direct
-               and spec(o.scenario.name).port not in (None, "socks")}
-    by_time = evidence.tunnels_by_time(seen, [r for rs in own.values() for r in rs], tunnels)
-    return {token: sorted(records + by_time.get(token, []), key=lambda r: r["time"])
-            for token, records in own.items()}
+def _run(outcome: Outcome, gateway: str | None) -> evidence.Run:
+    """What tying evidence to it needs of one run."""
+    scenario, port = outcome.scenario, spec(outcome.scenario.name).port
+    through_squid = [r for r in outcome.origin if r.get("client") == scenario.proxy_lab_address]
+    return evidence.Run(scenario.token, port, tunnel=scenario.scheme == "https"
+                        and not scenario.direct, began=outcome.run.began,
+                        ended=outcome.run.began + outcome.run.seconds, origin=outcome.origin,
+                        through_squid=bool(through_squid) and not scenario.direct
+                        and port != "socks", gateway=gateway, user=_proxy_user(scenario))
+
+
+def _proxy_user(scenario: Scenario) -> str | None:
+    """The user in the proxy URL the scenario gives its client (None: none)."""
+    for name in ("all_proxy", "http_proxy", "https_proxy"):
+        if scenario.env.get(name):
+            try:
+                return urllib.parse.urlsplit(scenario.env[name]).username
+            except ValueError:
+                return None
+    return None
 
 
 def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence[str], *,
@@ -226,7 +238,7 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                 base_env: Mapping[str, str] | None = None,
                 pause: Pauser | None = None, secrets: Masker | None = None,
                 directory: Directory | None = None,
-                proxy_log: ProxyLog | None = None) -> list[MatrixResult]:
+                witnesses: Witnesses | None = None) -> list[MatrixResult]:
     """Run each client's command once per named scenario, all in parallel (`jobs` at a
     time, default `default_jobs()`), and judge each run; a result per client. Each
     client has its own tokens (its run id: the matrix's, dot, its name) and ticket
@@ -239,8 +251,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     together. Scenarios that pause a service (`dc-down`) break the others, so they run
     afterwards, every client's inside one `pause(service)`, which must also wait until
     the lab is healthy again; without `pause` they are refused. `directory` (the DC as
-    its administrator) prepares the account scenarios that need it; `proxy_log` (squid's
-    log) gives each run what the proxy saw of it."""
+    its administrator) prepares the account scenarios that need it; `witnesses` (the logs
+    of squid, dante, bind and the fault layer) give each run what they saw of it."""
     shared, alone = split_exclusive(names)
     if alone and pause is None:
         raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
@@ -248,15 +260,16 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     run_id = new_run_id()
     started = time.monotonic()
     several = len(clients) > 1
-    mark = proxy_log.mark() if proxy_log else 0
+    marks = witnesses.marks() if witnesses else {}
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
-            fault_gateways(endpoints, [spec(n) for n in names]) as gateways:
+            fault_gateways(endpoints, [spec(n) for n in names], len(clients)) as gateways:
         by_client: list[dict[str, Scenario]] = []
         runs = [f"{run_id}.{client_slug(c.name)}" if several else run_id for c in clients]
-        for client, own in zip(clients, runs, strict=True):
+        for index, (client, own) in enumerate(zip(clients, runs, strict=True)):
             built = build_scenarios(endpoints, names, run=own,
                                     workdir=Path(workdir) / client_slug(client.name),
-                                    down_port=down.getsockname()[1], gateways=gateways,
+                                    down_port=down.getsockname()[1],
+                                    gateways=gateways.of_client(index),
                                     exclusive=True, directory=directory)
             by_client.append({s.name: s for s in built})
         gate, groups = CredentialGate(), ProcessGroups()
@@ -294,22 +307,24 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise
+        gateway_events = gateways.events() if witnesses else None
     seconds = time.monotonic() - started
-    # what the origin saw arrive through squid (not dante): squid has logged it, or is
-    # about to (a tunnel's line is written when it closes)
-    through_squid = {o.scenario.token: [r for r in o.origin
-                                        if r.get("client") == o.scenario.proxy_lab_address]
-                     for outcomes in done for o in outcomes.values()
-                     if not o.scenario.direct and spec(o.scenario.name).port != "socks"}
-    logged = {token: origin for token, origin in through_squid.items() if origin}
-    seen = evidence.collect(proxy_log, mark, logged) if proxy_log else None
-    proxy_saw = tied(seen, [o for outcomes in done for o in outcomes.values()])
+    saw: dict[str, dict[str, Any]] = {}
+    if witnesses is not None:
+        facts = [_run(o, Gateways.name(index, name) if spec(name).fault else None)
+                 for index, outcomes in enumerate(done) for name, o in outcomes.items()]
+        seen = evidence.gather(witnesses, marks, facts, gateway_events)
+        saw = evidence.tie(seen, facts, witnesses.outside)
 
     def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
         outcome = prompt(outcomes, name)
-        if proxy_saw is None:
+        if not saw:
             return outcome
-        return replace(outcome, proxy=tuple(proxy_saw[outcome.scenario.token]))
+        parts = saw[outcome.scenario.token]
+        proxy = parts["proxy"]
+        return replace(outcome, proxy=None if proxy is None else tuple(proxy),
+                       evidence={k: None if v is None else tuple(v) for k, v in parts.items()
+                                 if k != "proxy"})
 
     results = []
     for client, own, scenarios, outcomes in zip(clients, runs, by_client, done, strict=True):

@@ -23,12 +23,12 @@ import shlex
 import socket
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lab.scenarios import evidence
 from lab.scenarios.diagnoses import diagnose
+from lab.scenarios.evidence import bind, dante, fault_layer, squid
 from lab.scenarios.matrix import MatrixResult, client_slug
 
 FAILURE_TAIL_LINES = 20
@@ -55,6 +55,19 @@ def wants_colour(stream: TextIO) -> bool:
 
 # -- the document ---------------------------------------------------------------------
 
+#: the other parts' evidence in a row, and the line that says each
+_DESCRIBE = {"socks": dante.describe, "faults": fault_layer.describe, "dns": bind.describe}
+
+
+def _other_evidence(parts: Mapping[str, Any] | None) -> Document:
+    """`evidence` (dante's, the fault layer's and bind's records; None: not read) and
+    `evidence_saw` (a line for each part read)."""
+    parts = parts or {}
+    found = {k: None if parts.get(k) is None else list(parts[k]) for k in _DESCRIBE}
+    return {"evidence": found,
+            "evidence_saw": {k: _DESCRIBE[k](v) for k, v in found.items() if v is not None}}
+
+
 def client_document(result: MatrixResult) -> Document:
     """One client's run: everything every report shows (credentials already masked)."""
     doc = {
@@ -72,7 +85,8 @@ def client_document(result: MatrixResult) -> Document:
                        "origin": list(o.origin),
                        "proxy": None if o.proxy is None else list(o.proxy),
                        "proxy_saw": "squid's log was not read" if o.proxy is None else
-                       evidence.describe(list(o.proxy))}
+                       squid.describe(list(o.proxy)),
+                       **_other_evidence(o.evidence)}
                       for o in result.outcomes],
         "passed": result.passed, "failed": result.failed}
     for row in doc["scenarios"]:
@@ -113,7 +127,8 @@ _CLIENT_DEFAULTS = {"name": "", "run": "", "timeout": 0.0, "seconds": 0.0, "star
 _ROW_DEFAULTS = {"description": "", "exit_code": None, "timed_out": False, "seconds": 0.0,
                  "origin_seen": False, "got": "", "reason": "", "argv": [], "env": {},
                  "stdout": "", "stderr": "", "origin": [], "proxy": None,
-                 "proxy_saw": "not recorded", "diagnoses": []}
+                 "proxy_saw": "not recorded", "diagnoses": [],
+                 "evidence": {"socks": None, "faults": None, "dns": None}, "evidence_saw": {}}
 
 
 def check_document(doc: Any, source: str) -> Document:
@@ -292,8 +307,14 @@ def _details(row: Document) -> str:
         f'<details class="evidence"><summary>what the proxy saw: '
         f"{esc(row.get('proxy_saw', ''))}</summary>"
         f"<pre>{esc(json.dumps(row.get('proxy'), indent=1))}</pre></details>",
+        *(f'<details class="evidence"><summary>what {_PART_NAMES[part]} saw: {esc(line)}'
+          f"</summary><pre>{esc(json.dumps(row['evidence'][part], indent=1))}</pre>"
+          "</details>" for part, line in row.get("evidence_saw", {}).items()),
         f'<details class="evidence"><summary>what the origin saw</summary>'
         f"<pre>{esc(origin)}</pre></details>"])
+
+
+_PART_NAMES = {"socks": "the SOCKS server", "faults": "the fault layer", "dns": "the DNS"}
 
 
 def html_report(report: Reportable) -> str:

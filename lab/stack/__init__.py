@@ -5,8 +5,8 @@ through the Docker SDK) and compose (`compose`, on testcontainers), the checks
 before `up` (`preflight`), rebuild digests and the build context
 (`fingerprint`, `build_context`), the files `lab up` makes for containers
 (`state_files`, `certs`, `pac_file`), one up/down at a time (`lock`), `lab down
---all` (`prune`), faults on whole services (`service_faults`) and squid's log of
-what it saw (`proxy_log`). It may import
+--all` (`prune`), faults on whole services (`service_faults`) and the logs of what
+its parts saw (`service_logs`). It may import
 `lab.config`, `lab.endpoints`, `lab.host`, `lab.faults.client` and the root
 modules; nothing above it.
 """

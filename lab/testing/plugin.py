@@ -143,7 +143,8 @@ def lab_scenario(request, lab_endpoints, lab_config, tmp_path_factory):
     try:
         with fault_gateways(lab_endpoints, [spec(name)]) as gateways:
             scenario = build_scenarios(
-                lab_endpoints, [name], run=new_run_id(), workdir=workdir, gateways=gateways,
+                lab_endpoints, [name], run=new_run_id(), workdir=workdir,
+                gateways=gateways.of_client(0),
                 directory=directory_of(lab_endpoints, lab_config.admin_password))[0]
             with scenario.watching():
                 yield scenario

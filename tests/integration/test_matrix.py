@@ -434,6 +434,55 @@ def test_each_diagnosis_from_a_real_client_that_provokes_it(tool, lab_endpoints)
                                               "socks5h)")
 
 
+def test_every_part_of_the_lab_says_what_it_saw_of_each_run(tool, lab_endpoints):
+    """One curl per run, and one that asks the lab's DNS first: squid, dante, the fault
+    layer (the lab's, and a fault scenario's own) and bind each tie what they saw to the
+    run it belongs to, and a correct run's evidence agrees across them."""
+    curl = shlex.join([tool("curl"), "-fsS", "-o", "/dev/null", "--max-time", "5"])
+    dns = lab_endpoints.dns
+    asks = (f"sh -c '{tool('dig')} +short +time=2 +tries=1 -p {dns.port} @{dns.host} "
+            f"{lab_endpoints.dc.hostname} >/dev/null; {curl} \"$1\"' sh {{url}}")
+    names = ["noauth", "basic-https", "socks5", "socks5-wrong-password", "proxy-latency",
+             "proxy-reset-midstream"]
+    proc = run_lab("matrix", "--json", "--only", ",".join(names), "--client",
+                   f"curl={curl} {{url}}", "--client", f"asks={asks}", timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(proc.stdout)
+    saw = {(c["name"], r["name"]): r for c in doc["clients"] for r in c["scenarios"]}
+    for client in ("curl", "asks"):
+        noauth = saw[(client, "noauth")]
+        [request] = noauth["proxy"]
+        [connection] = noauth["evidence"]["faults"]
+        # the fault layer's side of the client's connection is the client squid logged
+        assert connection["upstream"] == request["connection"]
+        assert connection["bytes_down"] > 0 and connection["how"] == "closed"
+        tunnel = saw[(client, "basic-https")]
+        assert [p["method"] for p in tunnel["proxy"]] == ["CONNECT"]
+        assert [c["upstream"] for c in tunnel["evidence"]["faults"]] == \
+            [tunnel["proxy"][0]["connection"]]
+        socks = saw[(client, "socks5")]["evidence"]["socks"]
+        assert [(r["event"], r["user"]) for r in socks] == [
+            ("open", lab_endpoints.proxy["socks"].username), ("end", lab_endpoints.proxy[
+                "socks"].username)]
+        latency = saw[(client, "proxy-latency")]["evidence"]["faults"]
+        assert {t["type"] for c in latency for t in c["toxics"]} == {"latency"}
+        reset = saw[(client, "proxy-reset-midstream")]["evidence"]["faults"]
+        assert {c["how"] for c in reset} == {"reset"}
+    # bind heard the question from this host while the asking client ran
+    asked = {r["name"] for r in saw[("asks", "noauth")]["evidence"]["dns"]}
+    assert lab_endpoints.dc.hostname in asked
+    assert saw[("asks", "noauth")]["evidence_saw"]["dns"].startswith(
+        f"asked the lab's DNS for {lab_endpoints.dc.hostname} A")
+    # a refused SOCKS login has no token and reaches no origin: one client alone, it is
+    # tied by its time and its user (two clients' refusals at once would be either's)
+    _, alone = matrix("--only", "socks5,socks5-wrong-password", "--", *shlex.split(curl),
+                      "{url}")
+    [refused] = [r for r in alone["scenarios"] if r["name"] == "socks5-wrong-password"]
+    assert [(r["event"], r["tied_by"]) for r in refused["evidence"]["socks"]] == [
+        ("refused", "time")]
+    assert "authentication failed" in refused["evidence_saw"]["socks"]
+
+
 def _recorded_failures(names) -> dict[str, list[str]]:
     recording = json.loads((Path(REPO) / "docs" / "clients.json").read_text())["clients"]
     return {short: sorted(n for n in names if recording[full]["scenarios"][n]["verdict"]

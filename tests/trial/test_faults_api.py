@@ -218,6 +218,23 @@ class ToxiproxyConformanceTest(_ApiCase):
         self.assertEqual([True, False], [p["enabled"] for p in made])
 
     @defer.inlineCallbacks
+    def test_connections_lists_the_journal_after_a_number(self):
+        """The lab's own route: the journal's events after `since`, and its last number;
+        a `since` that is not a number is a 400."""
+        self.assertEqual({"events": [], "last": 0}, (yield self.api.connections()))
+        self.proxies.journal.opened("web", "127.0.0.1:5000", "127.0.0.1:5001")
+        self.proxies.journal.opened("web", "127.0.0.1:5002", "127.0.0.1:5003")
+        answer = yield self.api.connections(since=1)
+        self.assertEqual((2, [2], ["127.0.0.1:5002"]),
+                         (answer["last"], [e["seq"] for e in answer["events"]],
+                          [e["client"] for e in answer["events"]]))
+        response, body = yield self.raw(b"GET", "/connections?since=-1")
+        self.assertEqual((400, "bad request body: since must be a whole number, not '-1'"),
+                         (response.code, json.loads(body)["error"]))
+        response, _ = yield self.raw(b"POST", "/connections")
+        self.assertEqual(405, response.code)
+
+    @defer.inlineCallbacks
     def test_every_answer_carries_a_request_id(self):
         """TestRequestId: X-Toxiproxy-Request-Id, a fresh one per request."""
         ids = []

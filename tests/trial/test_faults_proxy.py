@@ -10,6 +10,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 from zope.interface import implementer
 
+from lab.faults.journal import Journal
 from lab.faults.link import Pipe
 from lab.faults.proxy import Proxy
 from lab.faults.schema import toxic_from_json
@@ -121,11 +122,48 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(b"held", (yield client.done))
 
     @defer.inlineCallbacks
+    def test_the_journal_pairs_each_connection_and_counts_its_bytes_and_toxics(self):
+        client = yield self.connect()
+        yield until(lambda: self.proxy.journal.last == 1)
+        [opened] = self.proxy.journal.since(0)
+        me = client.transport.getHost()
+        self.assertEqual((opened["event"], opened["proxy"], opened["client"]),
+                         ("open", "echo", f"127.0.0.1:{me.port}"))
+        # the fault layer's side towards the upstream: what the upstream sees as its peer
+        [upstream_side] = [c.server.transport.getHost() for c in self.proxy.connections]
+        self.assertEqual(opened["upstream"], f"127.0.0.1:{upstream_side.port}")
+        self.proxy.add_toxic(toxic_from_json({"type": "limit_data", "attributes": {"bytes": 3}}))
+        client.transport.write(b"abcdef")
+        yield client.done
+        yield until(lambda: self.proxy.journal.last == 2)
+        [closed] = self.proxy.journal.since(1)
+        self.assertEqual((closed["event"], closed["connection"], closed["client"],
+                          closed["upstream"], closed["bytes_up"], closed["bytes_down"],
+                          closed["toxics"], closed["how"]),
+                         ("close", opened["seq"], opened["client"], opened["upstream"], 6, 3,
+                          [{"name": "limit_data_downstream", "type": "limit_data",
+                            "stream": "downstream"}], "closed"))
+        self.assertEqual(self.proxy.journal.since(2), [])
+
+    @defer.inlineCallbacks
+    def test_a_toxic_whose_roll_spared_a_connection_is_not_in_its_record(self):
+        self.proxy.add_toxic(toxic_from_json({"type": "latency", "toxicity": 0.0,
+                                              "attributes": {"latency": 60000}}))
+        client = yield self.connect()
+        client.transport.write(b"x")
+        client.transport.loseWriteConnection()
+        self.assertEqual(b"x", (yield client.done))
+        yield until(lambda: self.proxy.journal.last == 2)
+        self.assertEqual(self.proxy.journal.since(1)[0]["toxics"], [])
+
+    @defer.inlineCallbacks
     def test_reset_peer_is_a_tcp_reset(self):
         self.proxy.add_toxic(toxic_from_json({"type": "reset_peer", "stream": "upstream"}))
         client = yield self.connect()
         client.transport.write(b"x")
         yield client.done
+        yield until(lambda: self.proxy.journal.last == 2)
+        self.assertEqual(self.proxy.journal.since(1)[0]["how"], "reset")
         # Twisted reports ECONNRESET as a non-clean ConnectionLost (a FIN is ConnectionDone);
         # curl's exit 56 in test_faults_curl shows the RST itself.
         self.assertTrue(client.reason.check(error.ConnectionLost), client.reason)
@@ -181,6 +219,7 @@ class FakeProxy:
 
     def __init__(self, clock):
         self.reactor, self.rng = clock, random.Random(0)
+        self.name, self.journal = "fake", Journal(clock)
 
 
 class FakeConn:
@@ -191,6 +230,9 @@ class FakeConn:
         self.closed = True
 
     def pipe_finished(self):
+        pass
+
+    def applied(self, toxic):
         pass
 
 

@@ -127,8 +127,10 @@ class MatrixRecordingTests(MockWebTestCase):
                           "host": self.server.get_url().split("/")[2],
                           "proxy_authorization": False, "via": None,
                           "x_forwarded_for": None},
-                         {k: v for k, v in first.items() if k != "time"})
+                         {k: v for k, v in first.items() if k not in ("time", "client_port")})
         self.assertIsInstance(first["time"], float)
+        # the client's own port (an ephemeral one): what ties a tunnel to squid's line
+        self.assertTrue(1024 <= first["client_port"] <= 65535, first["client_port"])
         self.assertEqual(("https", True, "1.1 squid", "10.0.0.7"),
                          (second["scheme"], second["proxy_authorization"], second["via"],
                           second["x_forwarded_for"]))

@@ -88,4 +88,6 @@ wait "$applying" || { echo "applying the users and passwords of /etc/lab/lab.tom
 # then names the DC and shows this line, rather than the proxy waiting in vain.
 ( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
 await_dns_registration &
-exec samba --foreground --no-process-group --debug-stdout
+# Every authentication, refused or not, one line each on stdout (`lab watch`): level 2
+# logs refusals, 3 successes too; nothing else is raised
+exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3"

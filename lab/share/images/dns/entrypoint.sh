@@ -29,8 +29,9 @@ if [ ! -e "$zone" ]; then
     printf '%-27s IN CNAME %s\n' "$LAB_PROXY_ALIAS" "$LAB_PROXY_HOSTNAME" >> "$zone"
 fi
 chown bind:bind "$zone" /var/lib/bind /var/lib/bind/db.servfail /var/lib/bind/db.dns-faults.rpz
-mkdir -p /run/named && chown bind:bind /run/named
+mkdir -p /run/named /var/log/named && chown bind:bind /run/named /var/log/named
 named-checkconf /etc/bind/named.conf
 named-checkzone -q "${LAB_DOMAIN}" "$zone"
 named-checkzone -q dns-faults.rpz /var/lib/bind/db.dns-faults.rpz
-exec named -g -u bind -c /etc/bind/named.conf
+# -f, not -g: -g would send everything to stderr, the query log too
+exec named -f -u bind -c /etc/bind/named.conf

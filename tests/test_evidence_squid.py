@@ -1,6 +1,7 @@
-"""What the proxy saw, from squid's lab.log lines (lab.scenarios.evidence)."""
+"""What squid saw, from its lab.log lines (lab.scenarios.evidence.squid)."""
 
-from lab.scenarios import evidence
+from lab.scenarios.evidence import squid as evidence
+from lab.scenarios.evidence.windows import Window
 
 LOG = """\
 1765000000.100 3135 GET 407 - 10.0.0.2:40001 - - http://web.ad.example.com/matrix/r1/corp-ntlm
@@ -86,9 +87,9 @@ def test_collect_stops_at_its_bound_and_says_when_the_log_cannot_be_read():
 
 def test_a_tunnel_that_reached_no_origin_goes_to_the_one_run_on_its_port_then():
     records = evidence.parse(LOG)
-    windows = {"b": ("basic", 1765000000.3, 1765000000.5),
-               "c": ("ntlm", 1765000000.3, 1765000000.5)}           # another port
-    found = evidence.tunnels_by_time(records, [], {k: (p, s - 5, e - 5) for k, (p, s, e)
+    windows = {"b": Window("basic", 1765000000.3, 1765000000.5),
+               "c": Window("ntlm", 1765000000.3, 1765000000.5)}     # another port
+    found = evidence.tunnels_by_time(records, [], {k: Window(p, s - 5, e - 5) for k, (p, s, e, _)
                                                    in windows.items()})
     assert found == {}                                               # nobody's window
     found = evidence.tunnels_by_time(records, [], {"b": windows["b"], "c": windows["c"]})

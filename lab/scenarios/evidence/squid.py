@@ -1,4 +1,4 @@
-"""What the proxy saw of a run: squid's `lab.log` (see the proxy image's squid.conf),
+"""What squid saw of a run: its `lab.log` (see the proxy image's squid.conf),
 read once per matrix, each line tied to its run.
 
 A line is `time port method status offered connection server_port user URL`: `offered`
@@ -22,9 +22,11 @@ import re
 import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from lab.config.topology import PORTS_BY_NAME
+from lab.scenarios.evidence.log import Log
+from lab.scenarios.evidence.windows import Window, only_run
 
 #: squid's port inside the container -> the lab's name for it (corp, ntlm, ...)
 PORT_NAMES = {port.container_port: name.removeprefix("proxy_")
@@ -33,16 +35,6 @@ PORT_NAMES = {port.container_port: name.removeprefix("proxy_")
 
 #: the schemes as HTTP writes them
 SCHEME_NAMES = {"basic": "Basic", "negotiate": "Negotiate", "ntlm": "NTLM"}
-
-
-class ProxyLog(Protocol):
-    """squid's lab.log, read from where it is (`lab.stack.proxy_log`)."""
-
-    def mark(self) -> int:
-        """Where the log ends now."""
-
-    def since(self, mark: int) -> str | None:
-        """What was written after `mark`; None if that cannot be known."""
 
 
 def _user(logged: str) -> str:
@@ -87,7 +79,7 @@ LOGGED_BOUND = 5.0
 _POLL = 0.1
 
 
-def collect(log: ProxyLog, mark: int, expected: Mapping[str, Sequence[dict[str, Any]]],
+def collect(log: Log, mark: int, expected: Mapping[str, Sequence[dict[str, Any]]],
             bound: float = LOGGED_BOUND) -> list[dict[str, Any]] | None:
     """The records logged since `mark`, once every run in `expected` (token -> the
     origin's records of it: runs the origin saw arrive through squid) has at least one,
@@ -123,18 +115,11 @@ def of_run(records: list[dict[str, Any]], token: str,
     return sorted(mine, key=lambda r: r["time"])
 
 
-#: how long after a run's client exited squid may still log its tunnel (it logs a CONNECT
-#: when the tunnel closes), and how far apart this host's and squid's clocks may read
-TUNNEL_SLACK = 1.0
-
-
 def tunnels_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any]],
-                    windows: Mapping[str, tuple[str, float, float]]
-                    ) -> dict[str, list[dict[str, Any]]]:
+                    windows: Mapping[str, Window]) -> dict[str, list[dict[str, Any]]]:
     """The tunnels (a client connection's CONNECT lines) not among `tied`, each given to
-    the run of `windows` (key -> squid's port name, wall-clock start, end) on its port
-    whose time holds the tunnel's first line, if exactly one does; each line marked
-    `tied_by: time`."""
+    the one run of `windows` on its port whose span holds the tunnel's first line
+    (`lab.scenarios.evidence.windows`); each line marked `tied_by: time`."""
     ids = {id(r) for r in tied}
     tunnels: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -142,12 +127,9 @@ def tunnels_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any]
             tunnels.setdefault(r["connection"], []).append(r)
     found: dict[str, list[dict[str, Any]]] = {}
     for lines in tunnels.values():
-        first = min(r["time"] for r in lines)
-        runs = [key for key, (port, start, end) in windows.items()
-                if port == lines[0]["port"]
-                and start - TUNNEL_SLACK <= first <= end + TUNNEL_SLACK]
-        if len(runs) == 1:
-            found.setdefault(runs[0], []).extend({**r, "tied_by": "time"} for r in lines)
+        run = only_run(windows, min(r["time"] for r in lines), lines[0]["port"])
+        if run is not None:
+            found.setdefault(run, []).extend({**r, "tied_by": "time"} for r in lines)
     return found
 
 

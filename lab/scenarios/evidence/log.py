@@ -1,0 +1,27 @@
+"""Where a part of the lab writes what it sees, as `lab matrix` and `lab watch` read it:
+a log to read from a mark on (squid's, dante's, bind's: `lab.stack.service_logs`), or
+the fault layer's numbered journal (`lab.faults.journal`)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Log(Protocol):
+    """A log file of a running lab."""
+
+    def mark(self) -> int | None:
+        """Where the log ends now; None if that cannot be known (then it is not read)."""
+
+    def since(self, mark: int) -> str | None:
+        """What was written after `mark`; None if that cannot be known."""
+
+
+class Journal(Protocol):
+    """A fault layer's connection events."""
+
+    def mark(self) -> int | None:
+        """The number of the last event now; None if the layer cannot be asked."""
+
+    def since(self, mark: int) -> list[dict[str, Any]] | None:
+        """The events after `mark`; None if the fault layer cannot be asked."""

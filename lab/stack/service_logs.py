@@ -1,0 +1,75 @@
+"""The logs of a running lab's parts, read for `lab matrix`'s evidence and `lab watch`
+(`lab.scenarios.evidence` parses them): squid's `lab.log`, dante's log and bind's query
+log in their containers, and the fault layer's journal through its API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.errors import LabError
+from lab.stack.lifecycle import Stack
+
+#: what writes it -> (its service, the log it keeps for the lab's readers)
+LOGS = {"squid": ("proxy", "/var/log/squid/lab.log"),
+        "dante": ("proxy", "/var/log/danted.log"),
+        "bind": ("dns", "/var/log/named/queries.log")}
+
+
+class ServiceLog:
+    """`lab.scenarios.evidence.log.Log` for a file in a service's container: a `docker
+    exec` to mark it, one to read it."""
+
+    def __init__(self, stack: Stack, service: str, path: str):
+        self.stack, self.service, self.path = stack, service, path
+
+    def _exec(self, command: list[str]) -> str | None:
+        """The command's output in the service's container; None if it could not say
+        (no such service, the engine gone, a non-zero exit)."""
+        try:
+            state = self.stack.states().get(self.service)
+        except LabError:
+            return None
+        ran = self.stack.engine.run_in(state, command) if state is not None else None
+        return ran[1] if ran is not None and ran[0] == 0 else None
+
+    def mark(self) -> int | None:
+        """The log's size; None if it cannot be known (read from 0, the whole log would
+        pass for new: evidence from other runs)."""
+        size = self._exec(["stat", "-c", "%s", self.path])
+        return int(size) if size and size.strip().isdigit() else None
+
+    def since(self, mark: int) -> str | None:
+        """None if the log cannot be read, or is shorter than at `mark` (the service
+        restarted, or the log rolled over, meanwhile: what it saw before is gone)."""
+        return self._exec(["sh", "-c", f'[ "$(stat -c %s {self.path})" -ge {mark} ] && '
+                           f"tail -c +{mark + 1} {self.path}"])
+
+
+class FaultJournal:
+    """`lab.scenarios.evidence.log.Journal` for the lab's fault layer, through its API."""
+
+    def __init__(self, url: str):
+        from lab.faults.client import FaultClient
+
+        self.api = FaultClient(url)
+
+    def _ask(self, since: int) -> dict[str, Any] | None:
+        from lab.faults.client import FaultAPIError
+
+        try:
+            return self.api.connections(since)
+        except (FaultAPIError, OSError, ValueError):
+            return None
+
+    #: a number past any event the layer will number: only `last` comes back
+    _PAST = 10 ** 18 - 1
+
+    def mark(self) -> int | None:
+        """The last event's number; None if the layer cannot be asked."""
+        answer = self._ask(self._PAST)
+        return int(answer["last"]) if answer else None
+
+    def since(self, mark: int) -> list[dict[str, Any]] | None:
+        answer = self._ask(mark)
+        return None if answer is None else list(answer["events"])
+
