@@ -4,17 +4,25 @@ curl has not; the company
 port without a ticket keeps --proxy-anyauth on Negotiate).
 
 Timed as a user sees it: the `lab` process from start to exit (Python start,
-endpoints, one kinit, every scenario in parallel, the origin's evidence). The
-goal is under 10 s on 2 cores; the slowest scenario sets the pace. Runs
+endpoints, one kinit, every scenario in parallel, the evidence of every part of the
+lab). The goal is under 10 s on 2 cores; the slowest scenario sets the pace. Runs
 against the lab named by LAB_PROJECT (default: lab.toml's), bringing one up
 and taking it down again if none is up. A run where any scenario fails is an
 error, not a figure.
+
+Then what evidence costs: the sum of the per-scenario times over the scenarios with no
+built-in wait (no fault, no paused service, no refusal timed), with evidence and with
+`--no-evidence`, runs alternating (goal: within 10 %); a four-client grid against one
+client (goal: under 2x); and the same matrix while a `lab watch` runs (it must not slow
+the lab).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -22,6 +30,7 @@ import time
 
 from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from harness.ecosystems import GRID, grid_arguments
+from lab.scenarios.catalogue import NAMES, spec
 from lab.stack.lifecycle import Stack
 
 RUNS = 5
@@ -33,6 +42,11 @@ COMMAND = CURL
 
 
 GRID_RUNS = 3
+EVIDENCE_RUNS = 5
+#: scenarios whose time is the client's and the lab's own: no toxic, no paused service,
+#: no refusal judged on its time
+UNWAITED = [n for n in NAMES if spec(n).fault is None and spec(n).pause is None
+            and spec(n).within is None and n not in SKIP]
 
 
 def _timed_matrix(args: list[str]) -> float:
@@ -44,6 +58,52 @@ def _timed_matrix(args: list[str]) -> float:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"lab matrix failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return time.monotonic() - started
+
+
+def _summed(extra: list[str]) -> float:
+    """The sum of the per-scenario times of one `lab matrix` over UNWAITED."""
+    proc = subprocess.run([sys.executable, "-m", "lab.cli", "matrix", "--json", *extra,
+                           "--only", ",".join(UNWAITED), "--", *COMMAND],
+                          capture_output=True, text=True, timeout=300, env=os.environ)
+    if proc.returncode != 0:
+        raise SystemExit(f"lab matrix failed (exit {proc.returncode}): "
+                         f"{proc.stderr.strip() or proc.stdout[-2000:]}")
+    return sum(s["seconds"] for s in json.loads(proc.stdout)["scenarios"])
+
+
+def _evidence_cost(report) -> None:
+    on, off = [], []
+    for _ in range(EVIDENCE_RUNS):
+        on.append(_summed([]))
+        off.append(_summed(["--no-evidence"]))
+    report(f"{len(UNWAITED)} unwaited scenarios, sum of times, evidence on (median of "
+           f"{EVIDENCE_RUNS})", statistics.median(on), "s")
+    report("... evidence off (--no-evidence, median)", statistics.median(off), "s")
+    report("evidence on / off (goal <= 1.10)", statistics.median(on) / statistics.median(off),
+           "x")
+
+
+def _watch_cost(report) -> None:
+    """The curl matrix's wall with and without a `lab watch` running beside it."""
+    without = [_timed_matrix(["--skip", ",".join(SKIP), "--", *COMMAND])
+               for _ in range(GRID_RUNS)]
+    watch = subprocess.Popen([sys.executable, "-m", "lab.cli", "watch", "--json"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=os.environ)
+    try:
+        ready, _, _ = select.select([watch.stderr], [], [], 30)
+        if not ready or "watching" not in watch.stderr.readline():
+            raise SystemExit("lab watch did not start")
+        beside = [_timed_matrix(["--skip", ",".join(SKIP), "--", *COMMAND])
+                  for _ in range(GRID_RUNS)]
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=30)
+    report(f"lab matrix -- curl, wall without / with a lab watch (median of {GRID_RUNS})",
+           statistics.median(without), "s")
+    report("... with a lab watch running", statistics.median(beside), "s")
+    report("with a lab watch / without (goal ~1.00)",
+           statistics.median(beside) / statistics.median(without), "x")
 
 
 def run(report) -> None:
@@ -79,6 +139,8 @@ def run(report) -> None:
                f"{GRID_RUNS})", statistics.median(four), "s")
         report("four-client grid / one client (goal < 2)",
                statistics.median(four) / statistics.median(one), "x")
+        _evidence_cost(report)
+        _watch_cost(report)
     finally:
         if not was_up:
             stack.down()

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from lab.cli import ad, faults, project, scenarios
+from lab.cli import ad, faults, project, scenarios, watch
 from lab.cli.common import say as _say
 from lab.cli.common import stack_of as _stack
 from lab.config.topology import PROXY_PORTS, SERVICE_NAMES
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_parsers(sub)
     faults.add_parsers(sub)
     project.add_parsers(sub)
+    watch.add_parsers(sub)
     logs = sub.add_parser("logs", help="service logs")
     logs.add_argument("service", nargs="?", choices=SERVICE_NAMES, metavar="SERVICE",
                       help="one of: " + ", ".join(SERVICE_NAMES))
