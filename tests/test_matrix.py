@@ -262,7 +262,9 @@ def lab(tmp_path, origin, monkeypatch):
     return dataclasses.replace(endpoints, web=dataclasses.replace(endpoints.web, url=origin))
 
 
-def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path):
+def test_a_scenario_that_pauses_the_dc_runs_after_those_that_need_it(lab, tmp_path):
+    """dc-down runs once every scenario that involves the DC is done, inside the pause;
+    one that never involves the DC (the htpasswd `basic` port) runs beside it."""
     import contextlib
 
     from lab.scenarios.matrix import run_matrix
@@ -284,8 +286,9 @@ def test_a_scenario_that_pauses_the_dc_runs_alone_after_the_others(lab, tmp_path
     names = ["basic-wrong-password", "dc-down", "group-denied"]
     result = run_matrix(lab, command, names, timeout=10, pause=pause)
     lines = log.read_text().splitlines()
-    assert sorted(lines[:2]) == ["basic-wrong-password", "group-denied"]   # the others first
-    assert lines[2:] == ["pause dc", "dc-down", "healed dc"]     # then alone, DC paused
+    assert lines[:2] == ["group-denied", "pause dc"]             # what needs the DC first
+    assert sorted(lines[2:4]) == ["basic-wrong-password", "dc-down"]  # then, DC paused
+    assert lines[4:] == ["healed dc"]
     assert paused == ["dc"]
     assert [o.scenario.name for o in result.outcomes] == names         # catalogue order
     assert all(o.verdict.passed for o in result.outcomes), [o.verdict for o in
@@ -400,3 +403,52 @@ def test_masker_hides_every_form_and_any_authorization_token():
         masked = masker.text(printed)
         assert "TlRMTVNTUAAD" not in masked and "YIIGhgYJ" not in masked, masked
         assert "YWxpY2U6eA" not in masked and "***" in masked, masked
+
+
+def test_fault_scenarios_on_the_open_port_run_from_start_to_end_beside_every_phase(
+        lab, tmp_path):
+    """proxy-stall waits rather than works, and needs no DC: it starts with the first
+    runs and is still running while the DC is paused (its client here waits, on a FIFO,
+    for the pause to end: were it started after the pause, the pause could not reach
+    it and says so)."""
+    import contextlib
+    import errno
+    import os
+
+    from lab.scenarios.matrix import run_matrix
+
+    log, fifo = tmp_path / "log", tmp_path / "healed"
+    os.mkfifo(fifo)
+
+    @contextlib.contextmanager
+    def pause(service):
+        with log.open("a") as out:
+            out.write(f"pause {service}\n")
+        yield
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            assert error.errno != errno.ENXIO, "proxy-stall was not running during the pause"
+            raise
+        os.write(writer, b"healed\n")
+        os.close(writer)
+
+    command = ["sh", "-c", f'echo "start $LAB_SCENARIO" >> {log}; '
+               f'if [ "$LAB_SCENARIO" = proxy-stall ]; then read line < {fifo}; fi; '
+               f'echo "end $LAB_SCENARIO" >> {log}; exit 22']
+    run_matrix(lab, command, ["proxy-stall", "dc-down", "group-denied"], timeout=10,
+               pause=pause)
+    lines = log.read_text().splitlines()
+    assert lines.index("start proxy-stall") < lines.index("pause dc") < \
+        lines.index("end proxy-stall")
+    assert lines.index("end group-denied") < lines.index("pause dc")
+
+
+def test_which_scenarios_involve_the_dc():
+    from lab.scenarios.catalogue import needs_dc
+
+    assert [n for n in ("noauth", "basic-wrong-password", "bump-trusted", "socks5",
+                        "proxy-down", "no-proxy") if needs_dc(n)] == []
+    assert all(needs_dc(n) for n in ("ldap", "group-denied", "negotiate", "ntlm-https",
+                                     "corp-basic-only", "account-locked", "pac-failover",
+                                     "dc-down"))

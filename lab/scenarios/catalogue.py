@@ -236,6 +236,19 @@ def split_exclusive(names: Iterable[str]) -> tuple[list[str], list[str]]:
             [n for n in names if spec(n).pause is not None])
 
 
+#: the lab ports whose answers never involve the DC: no authentication, the htpasswd
+#: users of `basic`, dante's own users (the `ldap`, `group`, `negotiate`, `ntlm` and `corp`
+#: ports check with the DC)
+DC_FREE_PORTS = frozenset({"noauth", "basic", "bump", "socks"})
+
+
+def needs_dc(name: str) -> bool:
+    """Whether the scenario's run involves the DC (a PAC names any port: it may)."""
+    s = spec(name)
+    return s.pac or s.pause is not None or (s.port is not None
+                                             and s.port not in DC_FREE_PORTS)
+
+
 def describe(workgroup: str = "WORKGROUP", realm: str = "REALM") -> list[dict[str, str]]:
     """The catalogue as `lab status --json` lists it: name, description, expect."""
     return [{"name": s.name, "description": s.description.format(workgroup=workgroup,

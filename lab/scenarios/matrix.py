@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -33,7 +34,7 @@ from lab.endpoints import Endpoints
 from lab.errors import LabError
 from lab.masking import Masker
 from lab.scenarios import evidence
-from lab.scenarios.catalogue import spec, split_exclusive
+from lab.scenarios.catalogue import needs_dc, spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.evidence import Witnesses
 from lab.scenarios.fault_gateway import Gateways, fault_gateways
@@ -260,9 +261,13 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     run_id = new_run_id()
     started = time.monotonic()
     several = len(clients) > 1
-    marks = witnesses.marks() if witnesses else {}
+    # where each part's log ends, asked while the fault gateways start
+    marking = ThreadPoolExecutor(max_workers=1)
+    marks_now = marking.submit(witnesses.marks) if witnesses else None
+    marking.shutdown(wait=False)
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
             fault_gateways(endpoints, [spec(n) for n in names], len(clients)) as gateways:
+        marks = marks_now.result() if marks_now else {}
         by_client: list[dict[str, Scenario]] = []
         runs = [f"{run_id}.{client_slug(c.name)}" if several else run_id for c in clients]
         for index, (client, own) in enumerate(zip(clients, runs, strict=True)):
@@ -275,10 +280,10 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
         gate, groups = CredentialGate(), ProcessGroups()
         done: list[dict[str, Outcome]] = [{} for _ in clients]
 
-        def run_all(tasks: list[tuple[int, str]]) -> None:
+        def run_all(tasks: list[tuple[int, str]], workers: int | None = None) -> None:
             if not tasks:
                 return
-            with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+            with ThreadPoolExecutor(max_workers=workers or jobs or default_jobs()) as pool:
                 try:
                     for (index, name), outcome in zip(tasks, pool.map(
                             lambda task: run_scenario(by_client[task[0]][task[1]],
@@ -298,12 +303,32 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             # a refusal judged on how long it took runs after the others, beside only its
             # own kind: forty clients starting at once on two cores would count against it
             timed = [n for n in shared if spec(n).within is not None]
-            run_all(every_client([n for n in shared if n not in timed]))
-            run_all(every_client(timed))
-            # the exclusive phase: each paused service once, every client's runs inside
-            for service in dict.fromkeys(str(spec(n).pause) for n in alone):
-                with pause(service):  # type: ignore[misc]  (checked above)
-                    run_all(every_client([n for n in alone if spec(n).pause == service]))
+            # fault scenarios on the open port wait on their toxics (seconds of latency, a
+            # stall) rather than work, and need no DC: they run from the start to the end,
+            # beside every phase and outside `jobs`
+            spanning = [n for n in shared if n not in timed and spec(n).fault
+                        and spec(n).port == "noauth"]
+            waiting = every_client(spanning)
+            beside = threading.Thread(target=run_all, args=(waiting, len(waiting) or 1),
+                                      daemon=True)
+            beside.start()
+            rest = [n for n in shared if n not in timed and n not in spanning]
+            paused = dict.fromkeys(str(spec(n).pause) for n in alone)
+            # while the DC is frozen, the scenarios that never involve it run beside its
+            # runs: the pause costs the matrix its own seconds, not theirs as well
+            while_dc_down = [n for n in rest if not needs_dc(n)] if "dc" in paused else []
+            try:
+                run_all(every_client([n for n in rest if n not in while_dc_down]))
+                run_all(every_client(timed))
+                # the exclusive phase: each paused service once, every client's runs inside
+                for service in paused:
+                    with pause(service):  # type: ignore[misc]  (checked above)
+                        run_all(every_client([n for n in alone if spec(n).pause == service]
+                                             + (while_dc_down if service == "dc" else [])))
+            finally:
+                beside.join()         # bounded: each run is, and Ctrl-C stops them all
+            if any(name not in done[index] for index, name in waiting):
+                raise LabError("a fault scenario's run did not finish")
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lab.config import topology
 from lab.config.discovery import load_config
@@ -25,10 +26,14 @@ from lab.endpoints import Endpoints, build_endpoints
 from lab.errors import LabNotRunning, StackError
 from lab.host import prepare
 from lab.stack import build_context, preflight, state_files
-from lab.stack.compose import LabCompose
 from lab.stack.engine import NO_ENGINE, Engine, ServiceState
 from lab.stack.fingerprint import digests
 from lab.stack.lock import ProjectLock
+
+if TYPE_CHECKING:
+    # compose (testcontainers) costs 0.3 s to import: `up` and `down` need it, a matrix or
+    # a watch does not (`Stack._current` imports it)
+    from lab.stack.compose import LabCompose
 
 Say = Callable[[str], None]
 HEALTH_TIMEOUT = 120.0
@@ -86,6 +91,8 @@ class Stack:
                    "LAB_BASE_IMAGE": self.base_image or prepare.base_image_name(),
                    **{f"LAB_FINGERPRINT_{s.upper()}": d for s, d in containers.items()},
                    **{f"LAB_IMAGE_FINGERPRINT_{s.upper()}": d for s, d in images.items()}}
+            from lab.stack.compose import LabCompose
+
             context = build_context.stage(self.config)   # the compose file, what images copy
             self._derived = _Derived(containers, images, LabCompose(
                 context=str(context), compose_file_name=build_context.COMPOSE_FILE,

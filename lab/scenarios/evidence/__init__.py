@@ -16,7 +16,8 @@ so a matrix costs a few reads, not a few per run. A part that cannot be read giv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +40,20 @@ class Witnesses:
     outside: str | None = None
 
     def marks(self) -> dict[str, int]:
-        """Where each part's record ends now (a part that cannot say is left out: it
-        will not be read)."""
-        marks = {name: source.mark() for name, source in (
+        """Where each part's record ends now, all asked at once (a part that cannot say
+        is left out: it will not be read)."""
+        marks = _at_once({name: source.mark for name, source in (
             ("squid", self.squid), ("dante", self.dante), ("bind", self.bind),
-            ("faults", self.faults)) if source is not None}
+            ("faults", self.faults)) if source is not None})
         return {name: mark for name, mark in marks.items() if mark is not None}
+
+
+def _at_once(calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Each call's result, the calls made side by side (each is a round trip to the
+    engine or the fault layer: a matrix waits for the slowest, not their sum)."""
+    with ThreadPoolExecutor(max_workers=max(len(calls), 1)) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 @dataclass(frozen=True)
@@ -81,18 +90,21 @@ def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
     """Each part's records since its mark; squid's once every run the origin saw come
     through squid has its line (bounded: `squid.LOGGED_BOUND`)."""
     expected = {r.token: list(r.origin) for r in runs if r.through_squid}
-    proxy = (squid.collect(witnesses.squid, marks["squid"], expected)
-             if witnesses.squid and "squid" in marks else None)
 
-    def read(name: str, source: Log | None, parse) -> Records | None:
-        text = source.since(marks[name]) if source is not None and name in marks else None
-        return None if text is None else parse(text)
+    def read(name: str, source: Log | Journal | None) -> Any:
+        return source.since(marks[name]) if source is not None and name in marks else None
 
-    events = (witnesses.faults.since(marks["faults"])
-              if witnesses.faults and "faults" in marks else None)
-    return Seen(squid=proxy, dante=read("dante", witnesses.dante, dante.parse),
-                bind=read("bind", witnesses.bind, bind.parse),
-                faults=None if events is None else fault_layer.connections(events),
+    found = _at_once({
+        "squid": lambda: (squid.collect(witnesses.squid, marks["squid"], expected)
+                          if witnesses.squid and "squid" in marks else None),
+        "dante": lambda: read("dante", witnesses.dante),
+        "bind": lambda: read("bind", witnesses.bind),
+        "faults": lambda: read("faults", witnesses.faults)})
+    return Seen(squid=found["squid"],
+                dante=None if found["dante"] is None else dante.parse(found["dante"]),
+                bind=None if found["bind"] is None else bind.parse(found["bind"]),
+                faults=None if found["faults"] is None else
+                fault_layer.connections(found["faults"]),
                 gateways=None if gateway_events is None else
                 fault_layer.connections(gateway_events))
 
