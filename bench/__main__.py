@@ -44,6 +44,10 @@ def main(argv: list[str]) -> int:
         from bench import fresh_machine
 
         return fresh_machine.main(argv)
+    from bench.goals import table
+    from bench.rate import FIGURES
+
+    print("\n".join(["", *table(FIGURES)]), flush=True)
     return 0
 
 

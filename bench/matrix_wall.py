@@ -106,6 +106,19 @@ def _watch_cost(report) -> None:
            statistics.median(beside) / statistics.median(without), "x")
 
 
+def _memory_mb(stack: Stack) -> float:
+    """What the lab's containers hold, as `docker stats` counts it (usage less the page
+    cache), in MB: the lab as the test suite and this bench have used it."""
+    total = 0
+    for state in stack.states().values():
+        stats = stack.engine.client.containers.get(state.container_id).stats(stream=False)
+        memory = stats.get("memory_stats", {})
+        cache = memory.get("stats", {}).get("cache",
+                                            memory.get("stats", {}).get("inactive_file", 0))
+        total += memory.get("usage", 0) - cache
+    return total / 1e6
+
+
 def run(report) -> None:
     stack = Stack()
     was_up = stack.is_up()
@@ -141,6 +154,8 @@ def run(report) -> None:
                statistics.median(four) / statistics.median(one), "x")
         _evidence_cost(report)
         _watch_cost(report)
+        report("memory of the shared lab (all containers), after its use", _memory_mb(stack),
+               "MB")
     finally:
         if not was_up:
             stack.down()

@@ -19,5 +19,10 @@ def rate(operation, count: int):
     return count / (time.perf_counter() - started)
 
 
+#: every figure reported by this process, by name (bench.goals reads them)
+FIGURES: dict[str, float] = {}
+
+
 def report(what: str, value: float, unit: str) -> None:
+    FIGURES[what] = value
     print(f"{what:<62} {value:10.2f} {unit}", flush=True)
