@@ -49,15 +49,27 @@ UNWAITED = [n for n in NAMES if spec(n).fault is None and spec(n).pause is None
             and spec(n).within is None and n not in SKIP]
 
 
-def _timed_matrix(args: list[str]) -> float:
+def _busy_seconds() -> float:
+    """CPU-seconds the whole machine has spent busy so far (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed_matrix(args: list[str], busy: list[float] | None = None) -> float:
     """Wall time of one `lab matrix` over every scenario (dc-down too); failures are
-    the clients' (exit 1), anything else an error."""
+    the clients' (exit 1), anything else an error. `busy` gets the CPU-seconds the
+    machine spent meanwhile (clients, `lab`, containers, the engine)."""
+    before = _busy_seconds()
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "lab.cli", "matrix", "--json", *args],
                           capture_output=True, text=True, timeout=600, env=os.environ)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"lab matrix failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    if busy is not None:
+        busy.append(_busy_seconds() - before)
+    return wall
 
 
 def _summed(extra: list[str]) -> float:
@@ -142,16 +154,21 @@ def run(report) -> None:
         report("lab matrix -- curl, wall (median)", statistics.median(walls), "s")
         report("lab matrix -- curl, wall (max)", max(walls), "s")
         report("lab matrix -- curl, slowest scenario (median)", statistics.median(slowest), "s")
-        one, four = [], []
+        one, four, cpu = [], [], []
         for _ in range(GRID_RUNS):
             one.append(_timed_matrix(["--", *COMMAND]))
-            four.append(_timed_matrix(grid_arguments()))
+            four.append(_timed_matrix(grid_arguments(), cpu))
         report(f"every scenario, curl alone, wall (median of {GRID_RUNS})",
                statistics.median(one), "s")
         report(f"every scenario, {len(GRID)} clients in one grid, wall (median of "
                f"{GRID_RUNS})", statistics.median(four), "s")
         report("four-client grid / one client (goal < 2)",
                statistics.median(four) / statistics.median(one), "x")
+        cores = os.cpu_count() or 1
+        report("four-client grid: machine busy meanwhile (median), CPU-seconds",
+               statistics.median(cpu), "s")
+        report(f"four-client grid: its CPU floor on {cores} cores (busy / cores)",
+               statistics.median(cpu) / cores, "s")
         _evidence_cost(report)
         _watch_cost(report)
         report("memory of the shared lab (all containers), after its use", _memory_mb(stack),

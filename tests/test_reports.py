@@ -110,7 +110,8 @@ def test_several_clients_make_one_document_with_a_client_each():
     assert doc["run"] == "run-1" and [c["name"] for c in doc["clients"]] == ["curl", "node"]
     assert (doc["passed"], doc["failed"]) == (1, 4)
     assert doc["clients"][1]["command"] == ["node", "get.js", "{url}"]
-    assert reports.to_json([result()]) == reports.to_json(result())    # one: as before
+    one = result()
+    assert reports.to_json([one]) == reports.to_json(one)              # one: as before
     assert reports.check_document(json.loads(json.dumps(doc)), "f") == doc
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
 from lab.config.dockerhost import docker_host as docker_host_of
-from lab.errors import ConfigError, LabNotRunning
+from lab.errors import ConfigError, LabNotRunning, StackError
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -218,6 +219,36 @@ class Engine:
     def project_images(self, project: str) -> list[str]:
         """The ids of the images the compose project built."""
         return [image["Id"] for image in self.labelled("images", f"{PROJECT_LABEL}={project}")]
+
+    def remove_project(self, project: str) -> None:
+        """What `docker compose down --volumes --timeout 0` removes, without compose's
+        start-up: every container of the project killed and removed at once (each
+        unpublishes its ports: the fault layer's dozen take most of a second), then its
+        networks and volumes. What another remover got to first is gone already; a
+        refusal is a StackError."""
+        import docker
+        import requests
+
+        def gone(remove, *args, **kwargs) -> None:
+            try:
+                remove(*args, **kwargs)
+            except docker.errors.NotFound:
+                pass
+
+        api = self.client.api
+        label = {"label": f"{PROJECT_LABEL}={project}"}
+        try:
+            containers = api.containers(all=True, filters=label)
+            if containers:
+                with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+                    list(pool.map(lambda c: gone(api.remove_container, c["Id"], v=True,
+                                                 force=True), containers))
+            for network in api.networks(filters=label):
+                gone(api.remove_network, network["Id"])
+            for volume in (api.volumes(filters=label) or {}).get("Volumes") or []:
+                gone(api.remove_volume, volume["Name"], force=True)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            raise StackError(f"taking down {project}: {error}") from None
 
     def remove_project_images(self, project: str) -> None:
         """Remove the images the compose project built."""

@@ -31,8 +31,8 @@ from lab.stack.fingerprint import digests
 from lab.stack.lock import ProjectLock
 
 if TYPE_CHECKING:
-    # compose (testcontainers) costs 0.3 s to import: `up` and `down` need it, a matrix or
-    # a watch does not (`Stack._current` imports it)
+    # compose (testcontainers) costs 0.3 s to import: `up` needs it, a matrix, a watch or
+    # `down` does not (`Stack._current` imports it)
     from lab.stack.compose import LabCompose
 
 Say = Callable[[str], None]
@@ -267,8 +267,7 @@ class Stack:
             return
         with self.lock:
             # nothing in a lab is worth a graceful stop: its state goes with its volumes
-            self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "0",
-                             timeout=120)
+            self.engine.remove_project(self.config.project)
 
     def logs(self, service: str | None = None, follow: bool = False) -> int:
         if service is not None and service not in SERVICE_NAMES:

@@ -3,17 +3,14 @@ and the images of lab projects that no longer exist, removed.
 
 A lab project is one whose containers carry the `lab.fingerprint` label, or
 whose images do (left behind by test runs, benchmarks, killed sessions). This
-needs no compose file: compose v2 takes a project down by name alone.
+needs no compose file: the engine finds a project's containers, networks and volumes
+by its label (`Engine.remove_project`).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 
-from lab.commands import run_command
-from lab.errors import StackError
-from lab.stack.compose import DOCKER_MISSING
 from lab.stack.engine import FINGERPRINT_LABEL, PROJECT_LABEL, Engine
 
 
@@ -35,13 +32,9 @@ def down_all(engine: Engine, say: Callable[[str], None], keep_images: set[str] =
     fast). Returns the projects taken down."""
     running, _ = lab_projects(engine)
     running = {name for name in running if select(name)}
-    with tempfile.TemporaryDirectory() as empty:          # no compose file to pick up
-        for project in sorted(running):
-            say(f"taking down {project}")
-            run_command(["docker", "compose", "-p", project, "down", "--volumes",
-                         "--remove-orphans", "--timeout", "0"], cwd=empty, timeout=120,
-                        error=StackError, what=f"taking down {project}",
-                        missing=DOCKER_MISSING)
+    for project in sorted(running):
+        say(f"taking down {project}")
+        engine.remove_project(project)
     _, imaged = lab_projects(engine)
     for project in sorted(name for name in imaged - set(keep_images) if select(name)):
         say(f"removing the images of {project}")

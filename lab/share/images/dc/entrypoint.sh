@@ -89,5 +89,12 @@ wait "$applying" || { echo "applying the users and passwords of /etc/lab/lab.tom
 ( export_keytab || { echo "exporting the proxy's keytab to $keytab failed" >&2; kill -TERM 1; } ) &
 await_dns_registration &
 # Every authentication, refused or not, one line each on stdout (`lab watch`): level 2
-# logs refusals, 3 successes too; nothing else is raised
-exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3"
+# logs refusals, 3 successes too; nothing else is raised.
+# Only the services a lab uses: LDAP, the KDC, RPC (NETLOGON for NTLM through the proxy's
+# winbind), CLDAP (the DC locator), SMB and winbindd (the proxy's join), dnsupdate (its
+# records in bind). A single DC replicates nothing (drepl, kcc), and no client here speaks
+# NetBIOS, WINS or signed NTP. Two workers per pre-forked service carry the suite's
+# load; each more holds its own memory.
+exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3" \
+    --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd, dnsupdate" \
+    --option="prefork children = 2"
