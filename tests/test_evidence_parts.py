@@ -143,3 +143,19 @@ def test_tie_gives_each_run_every_part_and_none_for_a_part_not_read():
     assert [r["bytes_down"] for r in noauth["faults"]] == [2048]
     assert noauth["socks"] == [] and noauth["dns"] is None        # bind: not read
     assert saw["/matrix/r/socks5"]["faults"] == []
+
+
+def test_the_fault_layers_journal_says_unknown_when_events_were_lost_or_renumbered():
+    from lab.stack.service_logs import FaultJournal
+
+    journal = FaultJournal("http://127.0.0.1:9")
+    answers = {2: {"events": [{"seq": 5}], "first": 5, "last": 5},         # 3, 4 are gone
+               7: {"events": [], "first": 1, "last": 2},                   # restarted
+               0: {"events": [{"seq": 1}, {"seq": 2}], "first": 1, "last": 2},
+               3: {"events": [{"seq": 4}], "first": 2, "last": 4}}
+    journal._ask = answers.get
+    assert journal.after(2) == ([{"seq": 5}], 5, "the fault layer dropped 2 events")
+    assert journal.since(2) is None
+    assert journal.after(7) == ([{"seq": 1}, {"seq": 2}], 2, "the fault layer restarted")
+    assert journal.since(7) is None
+    assert journal.since(3) == [{"seq": 4}]

@@ -40,11 +40,23 @@ def test_a_run_gets_its_own_lines_by_its_token_and_no_other():
 
 def test_a_tunnel_is_tied_by_the_origins_record_with_the_407s_on_its_connection():
     records = evidence.parse(LOG)
-    origin = [{"path": "/matrix/r1/basic-https", "client_port": 51002}]
+    origin = [{"path": "/matrix/r1/basic-https", "client_port": 51002, "scheme": "https"}]
     tunnel = evidence.of_run(records, "/matrix/r1/basic-https", origin)
     assert [(r["status"], r["connection"]) for r in tunnel] == [(407, "10.0.0.2:40003"),
                                                                 (200, "10.0.0.2:40003")]
     assert evidence.of_run(records, "/matrix/r1/basic-https") == []      # no origin: none
+    # a plain request from the same port of squid's (towards port 80, not 443): no tunnel
+    plain = [{"path": "/matrix/r1/basic", "client_port": 51002, "scheme": "http"}]
+    assert evidence.of_run(records, "/matrix/r1/basic", plain) == []
+
+
+def test_two_ports_tunnels_from_one_address_of_the_fault_layer_stay_apart():
+    lines = ("1.0 3129 CONNECT 407 - 10.0.0.2:40003 - - web:443\n"
+             "1.1 3130 CONNECT 200 basic 10.0.0.2:40003 51009 alice web:443\n")
+    records = evidence.parse(lines)
+    origin = [{"client_port": 51009, "scheme": "https"}]
+    assert [r["port"] for r in evidence.of_run(records, "/matrix/r1/ldap-https", origin)] == \
+        ["ldap"]
 
 
 def test_the_line_a_report_shows():
@@ -89,16 +101,18 @@ def test_a_tunnel_that_reached_no_origin_goes_to_the_one_run_on_its_port_then():
     records = evidence.parse(LOG)
     windows = {"b": Window("basic", 1765000000.3, 1765000000.5),
                "c": Window("ntlm", 1765000000.3, 1765000000.5)}     # another port
-    found = evidence.tunnels_by_time(records, [], {k: Window(p, s - 5, e - 5) for k, (p, s, e, _)
-                                                   in windows.items()})
+    found = evidence.tunnels_by_time(evidence.Index(records), [], {
+        k: Window(p, s - 5, e - 5) for k, (p, s, e, _) in windows.items()})
     assert found == {}                                               # nobody's window
-    found = evidence.tunnels_by_time(records, [], {"b": windows["b"], "c": windows["c"]})
+    found = evidence.tunnels_by_time(evidence.Index(records), [], {"b": windows["b"],
+                                                                 "c": windows["c"]})
     assert [r["status"] for r in found["b"]] == [407, 200, 200]      # both tunnels: b's
-    found = evidence.tunnels_by_time(records, [records[4], records[5]],
+    found = evidence.tunnels_by_time(evidence.Index(records), [records[4], records[5]],
                                      {"b": windows["b"], "c": windows["c"]})
     assert [r["connection"] for r in found["b"]] == ["10.0.0.2:40004"]
     assert found["b"][0]["tied_by"] == "time"
     assert evidence.describe(found["b"]).endswith("(tied by time: the only tunnel on that "
                                                   "port then)")
-    both = evidence.tunnels_by_time(records, [], {"b": windows["b"], "d": windows["b"]})
+    both = evidence.tunnels_by_time(evidence.Index(records), [], {"b": windows["b"],
+                                                                "d": windows["b"]})
     assert both == {}                                                # two runs: nobody's

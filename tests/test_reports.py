@@ -111,7 +111,7 @@ def test_several_clients_make_one_document_with_a_client_each():
     assert (doc["passed"], doc["failed"]) == (1, 4)
     assert doc["clients"][1]["command"] == ["node", "get.js", "{url}"]
     one = result()
-    assert reports.to_json([one]) == reports.to_json(one)              # one: as before
+    assert reports.to_json([one]) == reports.to_json(one)      # one: the one-client document
     assert reports.check_document(json.loads(json.dumps(doc)), "f") == doc
 
 

@@ -28,6 +28,9 @@ from typing import Any
 
 from lab.cli.common import say
 from lab.errors import LabError
+from lab.scenarios.evidence import bind, dante, fault_layer, samba, squid
+from lab.scenarios.evidence.log import from_inside
+from lab.scenarios.evidence.squid import SCHEME_NAMES
 
 #: how often the fault layer's journal is asked for new events
 POLL = 0.2
@@ -59,17 +62,17 @@ class Watch:
         self.port, self.user, self.client, self.everything = port, user, client, everything
         #: the proxy's own addresses besides loopback (its health check comes from them)
         self.own = own
-        #: the fault layer's side of a connection -> the client it came from
-        self.clients: OrderedDict[str, str] = OrderedDict()
+        #: (the lab port, the fault layer's side of a connection to it) -> the client it
+        #: came from (the layer's side of two connections to two ports may be one address)
+        self.clients: OrderedDict[tuple[str, str], str] = OrderedDict()
 
-    def _remember(self, upstream: str | None, client: str | None) -> None:
+    def _remember(self, port: str, upstream: str | None, client: str | None) -> None:
         if upstream and client:
-            self.clients[upstream] = client
+            self.clients[(port, upstream)] = client
             while len(self.clients) > REMEMBERED:
                 self.clients.popitem(last=False)
 
     def events(self, source: str, item: Any) -> Iterator[Event]:
-        from lab.scenarios.evidence import bind, dante, samba, squid
 
         if source == "faults":
             yield from self._connection(item)
@@ -82,30 +85,32 @@ class Watch:
         elif source == "dns":
             for r in bind.parse(item):
                 yield {"source": "dns", **r, "port": None, "user": None,
-                       "health_check": r["client"].startswith("127.")}
+                       "health_check": from_inside(r["client"])}
         elif source == "dc" and (r := samba.parse_line(item)) is not None:
             yield {"source": "dc", **r, "port": None}
 
     def _client(self, connection: str) -> dict[str, Any]:
+
         """Who a squid or dante line's connection came from: the fault layer's client
         for it (named when the event is shown: the fault layer's event may come a moment
         after squid's). One that did not come through the fault layer (from loopback, or
         the proxy's own address) is the proxy's health check."""
-        own = connection.startswith("127.") or _host(connection) in self.own
+        own = from_inside(connection) or _host(connection) in self.own
         return {"client": connection if own else None, "health_check": own}
 
     def named(self, event: Event) -> Event:
         """`event` with its client, if the fault layer has said who it is by now."""
         if event.get("client") is None and event.get("connection"):
-            return {**event, "client": self.clients.get(event["connection"])}
+            return {**event, "client": self.clients.get((event["port"], event["connection"]))}
         return event
 
     def _connection(self, event: Event) -> Iterator[Event]:
-        self._remember(event["upstream"], event["client"])
-        port = event["proxy"].removeprefix("proxy_")
+
+        port = fault_layer.port_of(event["proxy"])
+        self._remember(port, event["upstream"], event["client"])
         yield {"source": "faults", "time": event["time"], "event": event["event"],
                "port": port, "client": event["client"], "upstream": event["upstream"],
-               "user": None, "health_check": (event["client"] or "").startswith("127."),
+               "user": None, "health_check": from_inside(event["client"]),
                **{k: event[k] for k in ("bytes_up", "bytes_down", "toxics", "how")
                   if k in event}}
 
@@ -136,8 +141,7 @@ def line(event: Event) -> str:
     source, when = event["source"], _clock(event.get("time"))
     port = event.get("port") or ""
     if source == "proxy":
-        scheme = {"basic": "Basic", "negotiate": "Negotiate", "ntlm": "NTLM"}.get(
-            event["offered"] or "", "no credentials")
+        scheme = SCHEME_NAMES.get(event["offered"] or "", "no credentials")
         user = f" user {event['user']}" if event["user"] else ""
         what = f"{event['method']} {event['url']} → {event['status']} {scheme}{user}"
     elif source == "faults":
@@ -164,19 +168,19 @@ def line(event: Event) -> str:
     return f"{when} {source:<6} {port:<9} {what}".rstrip()
 
 
-def _poll_journal(api, last: int, stop: threading.Event,
+def _poll_journal(journal, last: int, stop: threading.Event,
                   put: Callable[[str, Any], None]) -> None:
-    from lab.faults.client import FaultAPIError
-
+    """The fault layer's new events, every POLL seconds (`FaultJournal`)."""
     while not stop.wait(POLL):
-        try:
-            answer = api.connections(last)
-        except (FaultAPIError, OSError, ValueError):
+        read = journal.after(last)
+        if read is None:
             put("ended", "the fault layer's API stopped answering")
             return
-        for event in answer["events"]:
+        events, last, missed = read
+        if missed:
+            put("note", missed)
+        for event in events:
             put("faults", event)
-        last = answer["last"]
 
 
 def _follow_all(stack) -> list:
@@ -202,18 +206,16 @@ def _follow_all(stack) -> list:
 
 def cmd_watch(args) -> int:
     from lab.cli.scenarios import _lab_for_scenarios
-    from lab.faults.client import FaultAPIError, FaultClient
+    from lab.stack.service_logs import FaultJournal
 
     stack, endpoints = _lab_for_scenarios(args, healthy=False)
     watch = Watch(args.port, args.user, args.client, args.all,
                   frozenset({endpoints.proxy_lab_address} - {None}))
     api = endpoints.faults_api
-    journal = FaultClient(f"http://{api.host}:{api.port}") if api is not None else None
-    try:
-        last = journal.connections(10 ** 18 - 1)["last"] if journal else 0
-    except (FaultAPIError, OSError, ValueError) as error:
-        raise LabError(f"the fault layer's API does not answer ({error}): run `lab check`"
-                       ) from None
+    journal = FaultJournal(f"http://{api.host}:{api.port}") if api is not None else None
+    last = journal.mark() if journal else 0
+    if last is None:
+        raise LabError("the fault layer's API does not answer: run `lab check`")
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     stop = threading.Event()
     follows = _follow_all(stack)
@@ -253,8 +255,8 @@ def cmd_watch(args) -> int:
             except queue.Empty:
                 flush(time.time() - REORDER)
                 continue
-            if source == "ended":
-                ended += 1
+            if source in ("ended", "note"):
+                ended += source == "ended"
                 say(str(item))
                 continue
             for event in watch.events(source, item):

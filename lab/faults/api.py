@@ -5,7 +5,8 @@ Routes, status codes and JSON are Toxiproxy's (api.go): 201 for a new proxy,
 for errors (400 bad input, 404 unknown proxy or toxic, 409 duplicates), a
 `User-Agent: Mozilla/...` refused with 403 (Toxiproxy's guard against web pages
 driving it). One route is the lab's own: `GET /connections?since=N`, the connection
-events numbered after N (`lab.faults.journal`), as `{"events": [...], "last": M}`.
+events numbered after N (`lab.faults.journal`), as `{"events": [...], "first": F,
+"last": M}` (F: the oldest still kept).
 Changes that close sockets answer only once they are closed, so "down" is really down
 when the response arrives.
 """
@@ -102,7 +103,7 @@ class ControlAPI(resource.Resource):
             case "GET", ["connections"]:
                 since = _since(request)
                 return 200, {"events": proxies.journal.since(since),
-                             "last": proxies.journal.last}
+                             "first": proxies.journal.first, "last": proxies.journal.last}
             case "POST", ["reset"]:
                 proxies.reset()
                 return 204, _NO_CONTENT

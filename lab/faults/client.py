@@ -118,7 +118,7 @@ class _Calls:
 
     def connections(self, since: int = 0):
         """The connection events numbered after `since` (a lab extension:
-        `lab.faults.journal`): `{"events": [...], "last": N}`."""
+        `lab.faults.journal`): `{"events": [...], "first": F, "last": N}`."""
         return self._call("GET", f"/connections?since={int(since)}")
 
     def reset(self):

@@ -58,6 +58,11 @@ class Journal:
                    "client": client, "upstream": upstream, "opened": round(opened, 6),
                    "bytes_up": sent, "bytes_down": received, "toxics": toxics, "how": how})
 
+    @property
+    def first(self) -> int:
+        """The number of the oldest event still kept (`last + 1` when none is)."""
+        return self.events[0]["seq"] if self.events else self.last + 1
+
     def since(self, seq: int) -> list[Event]:
         """The events numbered after `seq`, oldest first (those still kept)."""
         if seq >= self.last:

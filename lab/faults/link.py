@@ -244,6 +244,7 @@ class _UpstreamFactory(protocol.ClientFactory):
         return _Side(self.conn)
 
     def clientConnectionFailed(self, connector, reason) -> None:
+        self.conn.unreachable = True
         self.conn.close()
 
 
@@ -264,6 +265,7 @@ class Connection:
         self.id: int | None = None
         self.toxics: list[dict[str, str]] = []
         self.how = "closed"
+        self.unreachable = False    # the upstream refused, or did not answer in time
         self.addresses: tuple[str | None, str | None] = (None, None)   # client, upstream
 
     def applied(self, toxic: Toxic) -> None:
@@ -303,7 +305,8 @@ class Connection:
             self.proxy.forget(self)
             up, down = (self.pipes[s].bytes if s in self.pipes else 0
                         for s in (UPSTREAM, "downstream"))
-            how = self.how if self.server is not None else "upstream unreachable"
+            how = self.how if self.server is not None else (
+                "upstream unreachable" if self.unreachable else "client left first")
             self.proxy.journal.closed(self.proxy.name, self.id, *self.addresses,
                                       self.opened, up, down, self.toxics, how)
 

@@ -58,8 +58,8 @@ def _went_direct(row: Row) -> str | None:
     if row["verdict"] == "pass" or row["proxy"] or row["origin"] or row["name"] not in NAMES:
         return None
     s = spec(row["name"])
-    # squid logs neither a tunnel's run (CONNECT) nor SOCKS (dante): their absence there
-    # says nothing
+    # a tunnel that reached no origin is tied to its run only by time, and SOCKS goes to
+    # dante: their absence from squid's records says nothing
     if s.direct or s.port in (None, "socks") or s.scheme != "http" or s.expect != "ok":
         return None
     resolved_nowhere = UNRESOLVED.search(row["stdout"] + row["stderr"])

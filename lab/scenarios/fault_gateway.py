@@ -16,6 +16,7 @@ import json
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,15 +46,25 @@ class Gateways:
                 if name.startswith(prefix)}
 
     def events(self) -> list[dict[str, Any]] | None:
-        """Every connection event of the proxies so far; None if they cannot say."""
+        """Every connection event of the proxies, once each connection has closed (a
+        client gone leaves its connection closing for up to `CLOSE_GRACE`: bounded);
+        None if they cannot say."""
         if self.api is None:
             return []
         from lab.faults.client import FaultAPIError
+        from lab.faults.link import CLOSE_GRACE
 
-        try:
-            return self.api.connections()["events"]
-        except (FaultAPIError, OSError, ValueError, KeyError):
-            return None
+        deadline = time.monotonic() + CLOSE_GRACE + 1.0
+        while True:
+            try:
+                events = self.api.connections()["events"]
+            except (FaultAPIError, OSError, ValueError, KeyError):
+                return None
+            opened = {e["seq"] for e in events if e["event"] == "open"}
+            closed = {e["connection"] for e in events if e["event"] == "close"}
+            if opened <= closed or time.monotonic() > deadline:
+                return events
+            time.sleep(0.05)     # polling the journal: it has no event to wait on
 
 
 @contextlib.contextmanager

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
@@ -38,7 +37,13 @@ from lab.scenarios.catalogue import needs_dc, spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.evidence import Witnesses
 from lab.scenarios.fault_gateway import Gateways, fault_gateways
-from lab.scenarios.processes import Completed, CredentialGate, ProcessGroups, run_bounded
+from lab.scenarios.processes import (
+    Completed,
+    CredentialGate,
+    ProcessGroups,
+    Stopped,
+    run_bounded,
+)
 from lab.scenarios.scenario import Scenario, Verdict, build_scenarios, judge
 
 DEFAULT_TIMEOUT = 20.0
@@ -309,9 +314,9 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             spanning = [n for n in shared if n not in timed and spec(n).fault
                         and spec(n).port == "noauth"]
             waiting = every_client(spanning)
-            beside = threading.Thread(target=run_all, args=(waiting, len(waiting) or 1),
-                                      daemon=True)
-            beside.start()
+            side = ThreadPoolExecutor(max_workers=1)
+            beside = side.submit(run_all, waiting, len(waiting) or 1)
+            side.shutdown(wait=False)
             rest = [n for n in shared if n not in timed and n not in spanning]
             paused = dict.fromkeys(str(spec(n).pause) for n in alone)
             # while the DC is frozen, the scenarios that never involve it run beside its
@@ -325,10 +330,15 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                     with pause(service):  # type: ignore[misc]  (checked above)
                         run_all(every_client([n for n in alone if spec(n).pause == service]
                                              + (while_dc_down if service == "dc" else [])))
-            finally:
-                beside.join()         # bounded: each run is, and Ctrl-C stops them all
-            if any(name not in done[index] for index, name in waiting):
-                raise LabError("a fault scenario's run did not finish")
+            except BaseException:
+                groups.stop()
+                # the runs beside stopped the others because they failed: their error is
+                # the matrix's (bounded: every client is killed now)
+                failure = beside.exception()
+                if failure is not None and not isinstance(failure, Stopped):
+                    raise failure from None
+                raise
+            beside.result()           # its error, in this thread; bounded as each run is
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise

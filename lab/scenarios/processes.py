@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from lab.errors import LabError
+
 TAIL_BYTES = 64 * 1024          # what is kept of each client's stdout and stderr
 
 
@@ -77,8 +79,9 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-class Stopped(Exception):
-    """The matrix was interrupted: no further client is started."""
+class Stopped(LabError):
+    """The matrix was stopped (Ctrl-C, or a run that failed): no further client is
+    started."""
 
 
 class ProcessGroups:
@@ -95,7 +98,7 @@ class ProcessGroups:
     def start(self, argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen:
         with self._lock:
             if self._stopped:
-                raise Stopped()
+                raise Stopped("the matrix was stopped: no further client is started")
             proc = subprocess.Popen(list(argv), env=dict(env), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True)

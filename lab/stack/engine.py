@@ -234,6 +234,9 @@ class Engine:
                 remove(*args, **kwargs)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:      # 409: another remover is at it
+                    raise
 
         api = self.client.api
         label = {"label": f"{PROJECT_LABEL}={project}"}

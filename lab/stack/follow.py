@@ -83,8 +83,13 @@ def follow_file(stack: Stack, service: str, path: str) -> Follow:
         sock.close()
 
     stream = chunks()
-    first = next(stream, None)               # wait for the marker: from here on, live
+    try:
+        first = next(stream, None)           # wait for the marker: from here on, live
+    except BaseException:
+        close()
+        raise
     if first is None:
+        close()
         raise LabError(f"cannot follow {path} in the lab's {service}")
     return Follow(_prepend(first, stream), close)
 

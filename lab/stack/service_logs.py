@@ -69,7 +69,23 @@ class FaultJournal:
         answer = self._ask(self._PAST)
         return int(answer["last"]) if answer else None
 
-    def since(self, mark: int) -> list[dict[str, Any]] | None:
+    def after(self, mark: int) -> tuple[list[dict[str, Any]], int, str | None] | None:
+        """(the events after `mark`, the mark to read from next, what could not be
+        read: the layer restarted (it numbers from 1 again) or dropped events it could
+        not keep); None if the layer cannot be asked."""
         answer = self._ask(mark)
-        return None if answer is None else list(answer["events"])
+        if answer is None:
+            return None
+        if answer["last"] < mark:
+            answer = self._ask(0)
+            return None if answer is None else (list(answer["events"]), int(answer["last"]),
+                                                "the fault layer restarted")
+        dropped = int(answer.get("first", 1)) - mark - 1
+        return (list(answer["events"]), int(answer["last"]),
+                f"the fault layer dropped {dropped} events" if dropped > 0 else None)
 
+    def since(self, mark: int) -> list[dict[str, Any]] | None:
+        """None if the layer cannot be asked, or if part of what came after `mark` is not
+        known (`after`)."""
+        read = self.after(mark)
+        return None if read is None or read[2] is not None else read[0]

@@ -221,12 +221,12 @@ class ToxiproxyConformanceTest(_ApiCase):
     def test_connections_lists_the_journal_after_a_number(self):
         """The lab's own route: the journal's events after `since`, and its last number;
         a `since` that is not a number is a 400."""
-        self.assertEqual({"events": [], "last": 0}, (yield self.api.connections()))
+        self.assertEqual({"events": [], "first": 1, "last": 0}, (yield self.api.connections()))
         self.proxies.journal.opened("web", "127.0.0.1:5000", "127.0.0.1:5001")
         self.proxies.journal.opened("web", "127.0.0.1:5002", "127.0.0.1:5003")
         answer = yield self.api.connections(since=1)
-        self.assertEqual((2, [2], ["127.0.0.1:5002"]),
-                         (answer["last"], [e["seq"] for e in answer["events"]],
+        self.assertEqual((1, 2, [2], ["127.0.0.1:5002"]),
+                         (answer["first"], answer["last"], [e["seq"] for e in answer["events"]],
                           [e["client"] for e in answer["events"]]))
         response, body = yield self.raw(b"GET", "/connections?since=-1")
         self.assertEqual((400, "bad request body: since must be a whole number, not '-1'"),

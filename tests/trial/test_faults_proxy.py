@@ -157,6 +157,20 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(self.proxy.journal.since(1)[0]["toxics"], [])
 
     @defer.inlineCallbacks
+    def test_an_upstream_that_refuses_is_journaled_as_unreachable(self):
+        closed = yield endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+            protocol.Factory.forProtocol(protocol.Protocol))
+        port = closed.getHost().port
+        yield closed.stopListening()                  # nothing listens there now
+        self.proxy.upstream = f"127.0.0.1:{port}"
+        client = yield self.connect()
+        yield client.done
+        yield until(lambda: self.proxy.journal.last == 1)
+        [event] = self.proxy.journal.since(0)
+        self.assertEqual((event["event"], event["connection"], event["how"]),
+                         ("close", None, "upstream unreachable"))
+
+    @defer.inlineCallbacks
     def test_reset_peer_is_a_tcp_reset(self):
         self.proxy.add_toxic(toxic_from_json({"type": "reset_peer", "stream": "upstream"}))
         client = yield self.connect()

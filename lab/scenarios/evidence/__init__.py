@@ -118,8 +118,9 @@ def tie(seen: Seen, runs: Sequence[Run], outside: str | None = None
     socks_runs = {r.token: windows[r.token] for r in runs if r.port == dante.PORT}
     proxy: dict[str, Records] = {}
     if seen.squid is not None:
-        own = {r.token: squid.of_run(seen.squid, r.token, r.origin) for r in runs}
-        timed = squid.tunnels_by_time(seen.squid, [x for xs in own.values() for x in xs],
+        found = squid.Index(seen.squid)
+        own = {r.token: found.of_run(r.token, r.origin) for r in runs}
+        timed = squid.tunnels_by_time(found, [x for xs in own.values() for x in xs],
                                       tunnels)
         proxy = {t: sorted(own[t] + timed.get(t, []), key=lambda x: x["time"]) for t in own}
     socks: dict[str, Records] = {}

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from lab.scenarios.evidence.log import from_inside
 from lab.scenarios.evidence.windows import Window, only_run
 
 #: the lab's name for dante's port, as the catalogue names it
@@ -78,8 +79,7 @@ def sessions_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any
     ids = {id(r) for r in tied}
     connections: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        # the proxy's own health check connects from inside its container
-        if id(r) not in ids and not r["connection"].startswith("127."):
+        if id(r) not in ids and not from_inside(r["connection"]):
             connections.setdefault(r["connection"], []).append(r)
     found: dict[str, list[dict[str, Any]]] = {}
     for lines in connections.values():

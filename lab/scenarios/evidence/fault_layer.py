@@ -34,9 +34,14 @@ def connections(events: Iterable[Event]) -> list[dict[str, Any]]:
     return sorted(merged.values(), key=lambda r: r["opened"])
 
 
-def _proxy_of(port: str) -> str:
+def proxy_of(port: str) -> str:
     """The fault layer's proxy in front of a lab port (`lab.config.topology` names)."""
     return port if port == SOCKS_PORT else f"proxy_{port}"
+
+
+def port_of(proxy: str) -> str:
+    """The lab port (or service) a fault layer's proxy stands in front of."""
+    return proxy.removeprefix("proxy_")
 
 
 def of_run(records: list[dict[str, Any]], seen: Iterable[dict[str, Any]]
@@ -44,7 +49,7 @@ def of_run(records: list[dict[str, Any]], seen: Iterable[dict[str, Any]]
     """The connections whose fault-layer side is the `connection` of a squid or dante
     record in `seen` (a run's), on the fault proxy in front of that record's port (the
     layer's side towards another service may have the same address)."""
-    mine = {(_proxy_of(r["port"]), r["connection"]) for r in seen if r.get("connection")}
+    mine = {(proxy_of(r["port"]), r["connection"]) for r in seen if r.get("connection")}
     return [r for r in records if (r["proxy"], r["upstream"]) in mine]
 
 

@@ -25,3 +25,9 @@ class Journal(Protocol):
 
     def since(self, mark: int) -> list[dict[str, Any]] | None:
         """The events after `mark`; None if the fault layer cannot be asked."""
+
+
+def from_inside(connection: str | None) -> bool:
+    """A connection from loopback: a part of the lab checking itself (its health check,
+    inside its own container), not a client."""
+    return bool(connection) and connection.startswith("127.")

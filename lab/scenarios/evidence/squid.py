@@ -9,8 +9,8 @@ the origin; `user` the one squid authenticated.
 
 A plain-HTTP line is tied to its run by the token in its URL. A CONNECT's URL is
 `host:port`, with no token: a tunnel is tied by squid's port towards the origin, which
-the origin recorded with the run's request (`client_port`), and the lines before it on
-the same client connection (its 407s) come with it. A tunnel that never reached the
+the origin recorded with the run's HTTPS request (`client_port`), and the lines before
+it on the same client connection (its 407s) come with it. A tunnel that never reached the
 origin (refused, or its handshake never finished) is tied by time: to the one tunnel run
 on its port whose time it falls in (`tunnels_by_time`; marked so); when several were,
 to none.
@@ -90,47 +90,80 @@ def collect(log: Log, mark: int, expected: Mapping[str, Sequence[dict[str, Any]]
         if text is None:
             return None
         records = parse(text)
-        if all(of_run(records, token, origin) for token, origin in expected.items()) \
+        found = Index(records)
+        if all(found.of_run(token, origin) for token, origin in expected.items()) \
                 or time.monotonic() > deadline:
             return records
         time.sleep(_POLL)
 
 
+def token_of(url: str) -> str | None:
+    """The `/matrix/<run>/<scenario>` a request's URL starts with; None for another."""
+    try:
+        parts = urllib.parse.urlsplit(url).path.split("/")
+    except ValueError:
+        return None
+    return "/".join(parts[:4]) if len(parts) >= 4 and parts[1] == "matrix" else None
+
+
+class Index:
+    """A matrix's squid records, looked up by what ties them to a run: the token in a
+    URL, squid's port towards the origin for a tunnel, a tunnel's client connection (on
+    its lab port: the fault layer's side of two connections to two ports may be one
+    address)."""
+
+    def __init__(self, records: list[dict[str, Any]]):
+        self.records = records
+        self.by_token: dict[str, list[dict[str, Any]]] = {}
+        self.tunnels_by_server_port: dict[int, list[dict[str, Any]]] = {}
+        self.tunnels: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in records:
+            token = token_of(r["url"])
+            if token is not None:
+                self.by_token.setdefault(token, []).append(r)
+            if r["method"] == "CONNECT":
+                self.tunnels.setdefault((r["port"], r["connection"]), []).append(r)
+                if r["server_port"] is not None:
+                    self.tunnels_by_server_port.setdefault(r["server_port"], []).append(r)
+
+    def of_run(self, token: str, origin: Iterable[dict[str, Any]] = ()
+               ) -> list[dict[str, Any]]:
+        """The records of the run whose URLs carry `token` (`/matrix/<run>/<scenario>`),
+        or whose tunnel reached the origin as one of `origin`'s HTTPS records (by squid's
+        port towards it), with the lines before them on the same client connections;
+        oldest first."""
+        mine = {id(r): r for r in self.by_token.get(token, [])}
+        for o in origin:
+            if o.get("scheme") != "https" or o.get("client_port") is None:
+                continue
+            for tunnel in self.tunnels_by_server_port.get(o["client_port"], []):
+                # a tunnel's 407s came before it on its connection (one client's)
+                for r in self.tunnels[(tunnel["port"], tunnel["connection"])]:
+                    mine[id(r)] = r
+        return sorted(mine.values(), key=lambda r: r["time"])
+
+
 def of_run(records: list[dict[str, Any]], token: str,
            origin: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-    """The records of the run whose URLs carry `token` (`/matrix/<run>/<scenario>`), or
-    whose tunnel reached the origin as one of `origin`'s records (by squid's port
-    towards it), with the lines before them on the same client connections; oldest
-    first."""
-    reached = {r.get("client_port") for r in origin} - {None}
-    tied = [r for r in records
-            if (urllib.parse.urlsplit(r["url"]).path + "/").startswith(token + "/")
-            or (r["method"] == "CONNECT" and r["server_port"] in reached)]
-    # a tunnel's 407s came before it on its connection (a connection is one client's,
-    # and its port is not taken again within a matrix)
-    connections = {r["connection"] for r in tied if r["method"] == "CONNECT"}
-    ids = {id(r) for r in tied}
-    mine = [r for r in records if id(r) in ids or (r["method"] == "CONNECT"
-                                                   and r["connection"] in connections)]
-    return sorted(mine, key=lambda r: r["time"])
+    """`Index.of_run` over `records` (for one run; a matrix indexes once)."""
+    return Index(records).of_run(token, origin)
 
 
-def tunnels_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any]],
+def tunnels_by_time(found: Index, tied: Iterable[dict[str, Any]],
                     windows: Mapping[str, Window]) -> dict[str, list[dict[str, Any]]]:
-    """The tunnels (a client connection's CONNECT lines) not among `tied`, each given to
-    the one run of `windows` on its port whose span holds the tunnel's first line
-    (`lab.scenarios.evidence.windows`); each line marked `tied_by: time`."""
+    """The tunnels (a client connection's CONNECT lines on one port) not among `tied`,
+    each given to the one run of `windows` on its port whose span holds the tunnel's
+    first line (`lab.scenarios.evidence.windows`); each line marked `tied_by: time`."""
     ids = {id(r) for r in tied}
-    tunnels: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        if r["method"] == "CONNECT" and id(r) not in ids:
-            tunnels.setdefault(r["connection"], []).append(r)
-    found: dict[str, list[dict[str, Any]]] = {}
-    for lines in tunnels.values():
-        run = only_run(windows, min(r["time"] for r in lines), lines[0]["port"])
+    given: dict[str, list[dict[str, Any]]] = {}
+    for (port, _), lines in found.tunnels.items():
+        left = [r for r in lines if id(r) not in ids]
+        if not left:
+            continue
+        run = only_run(windows, min(r["time"] for r in left), port)
         if run is not None:
-            found.setdefault(run, []).extend({**r, "tied_by": "time"} for r in lines)
-    return found
+            given.setdefault(run, []).extend({**r, "tied_by": "time"} for r in left)
+    return given
 
 
 def describe(records: list[dict[str, Any]]) -> str:
