@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lab.scenarios.evidence.log import from_inside
-from lab.scenarios.evidence.windows import Window, only_run
+from lab.scenarios.evidence.windows import Window, given_by_time
 
 #: the lab's name for dante's port, as the catalogue names it
 PORT = "socks"
@@ -81,13 +81,7 @@ def sessions_by_time(records: list[dict[str, Any]], tied: Iterable[dict[str, Any
     for r in records:
         if id(r) not in ids and not from_inside(r["connection"]):
             connections.setdefault(r["connection"], []).append(r)
-    found: dict[str, list[dict[str, Any]]] = {}
-    for lines in connections.values():
-        first = min(lines, key=lambda r: r["time"])
-        run = only_run(windows, first["time"], PORT, first["user"])
-        if run is not None:
-            found.setdefault(run, []).extend({**r, "tied_by": "time"} for r in lines)
-    return found
+    return given_by_time(connections.values(), windows, by_user=True)
 
 
 def describe(records: list[dict[str, Any]]) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from lab.config.topology import PORTS_BY_NAME
 from lab.scenarios.evidence.log import Log
-from lab.scenarios.evidence.windows import Window, only_run
+from lab.scenarios.evidence.windows import Window, given_by_time
 
 #: squid's port inside the container -> the lab's name for it (corp, ntlm, ...)
 PORT_NAMES = {port.container_port: name.removeprefix("proxy_")
@@ -155,15 +155,8 @@ def tunnels_by_time(found: Index, tied: Iterable[dict[str, Any]],
     each given to the one run of `windows` on its port whose span holds the tunnel's
     first line (`lab.scenarios.evidence.windows`); each line marked `tied_by: time`."""
     ids = {id(r) for r in tied}
-    given: dict[str, list[dict[str, Any]]] = {}
-    for (port, _), lines in found.tunnels.items():
-        left = [r for r in lines if id(r) not in ids]
-        if not left:
-            continue
-        run = only_run(windows, min(r["time"] for r in left), port)
-        if run is not None:
-            given.setdefault(run, []).extend({**r, "tied_by": "time"} for r in left)
-    return given
+    return given_by_time(([r for r in lines if id(r) not in ids]
+                          for lines in found.tunnels.values()), windows)
 
 
 def describe(records: list[dict[str, Any]]) -> str:

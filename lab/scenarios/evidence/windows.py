@@ -4,8 +4,8 @@ run was the only one it could be (on its port, at its time); else to none."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 #: how long after a run's client exited a part of the lab may still log what it did (squid
 #: logs a tunnel when it closes), and how far this host's and the containers' clocks may
@@ -42,3 +42,21 @@ def only_run(windows: Mapping[str, Window], at: float, port: str,
         if runs:
             return runs[0] if len(runs) == 1 else None
     return None
+
+
+def given_by_time(connections: Iterable[list[dict[str, Any]]],
+                  windows: Mapping[str, Window], by_user: bool = False
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """Each connection's records (all on one port) given to the one run on that port
+    whose span holds its first record (and, `by_user`, whose user is the one that record
+    names: dante names the user a run's URL gave); each marked `tied_by: time`."""
+    given: dict[str, list[dict[str, Any]]] = {}
+    for records in connections:
+        if not records:
+            continue
+        first = min(records, key=lambda r: r["time"])
+        run = only_run(windows, first["time"], first["port"],
+                       first.get("user") if by_user else None)
+        if run is not None:
+            given.setdefault(run, []).extend({**r, "tied_by": "time"} for r in records)
+    return given
