@@ -13,7 +13,7 @@ GOALS: list[tuple[str, str, str, Callable[[float], bool]]] = [
     ("warm lab up until all healthy (median)", r"^warm lab up, until all healthy \(median\)",
      "<= 2.5 s", lambda v: v <= 2.5),
     ("lab down (median)", r"^lab down \(median\)", "<= 1 s", lambda v: v <= 1.0),
-    ("fresh machine: make lab-up", r"^fresh machine.*: make lab-up total", "<= 90 s",
+    ("fresh machine: make lab-up", r"fresh (machine|run).*: make lab-up total", "<= 90 s",
      lambda v: v <= 90),
     ("full lab matrix with curl, wall (median)", r"^lab matrix -- curl, wall \(median\)",
      "<= 6 s", lambda v: v <= 6.0),

@@ -73,7 +73,8 @@ class Watch:
                 self.clients.popitem(last=False)
 
     def events(self, source: str, item: Any) -> Iterator[Event]:
-
+        """The events in one source's item: a log's line (squid, dante, bind, the DC),
+        or a fault layer's journal event."""
         if source == "faults":
             yield from self._connection(item)
         elif source == "proxy":
@@ -90,7 +91,6 @@ class Watch:
             yield {"source": "dc", **r, "port": None}
 
     def _client(self, connection: str) -> dict[str, Any]:
-
         """Who a squid or dante line's connection came from: the fault layer's client
         for it (named when the event is shown: the fault layer's event may come a moment
         after squid's). One that did not come through the fault layer (from loopback, or
@@ -105,7 +105,6 @@ class Watch:
         return event
 
     def _connection(self, event: Event) -> Iterator[Event]:
-
         port = fault_layer.port_of(event["proxy"])
         self._remember(port, event["upstream"], event["client"])
         yield {"source": "faults", "time": event["time"], "event": event["event"],

@@ -104,11 +104,12 @@ def test_a_curl_through_the_ntlm_port_shows_its_handshake_with_scheme_and_user(
     assert [(e["status"], e["offered"], e["user"]) for e in mine] == [
         (407, "ntlm", None), (200, "ntlm", user)]
     assert len({e["connection"] for e in mine}) == 1          # one connection throughout
-    # the connection was shown open before squid logged anything on it
-    [opened] = [i for i, e in enumerate(events) if e["source"] == "faults"
-                and e["event"] == "open" and e["upstream"] == mine[0]["connection"]]
-    assert opened < events.index(mine[0])
-    assert mine[0]["client"] == events[opened]["client"]
+    # the fault layer saw the connection open before squid's first request on it, and
+    # named its client
+    [opened] = [e for e in events if e["source"] == "faults" and e["event"] == "open"
+                and e["upstream"] == mine[0]["connection"]]
+    assert opened["time"] <= mine[0]["time"] + 0.001      # squid's time is in whole ms
+    assert mine[0]["client"] == opened["client"]
     assert until_none_left() == []
 
 
