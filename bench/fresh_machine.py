@@ -49,6 +49,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.measure import cpu_seconds
 from bench.rate import report
 from harness import second_engine
 from harness.second_engine import (
@@ -365,18 +366,12 @@ class LoadSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @staticmethod
-    def _stat() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields) - idle, sum(fields)
-
     def _run(self) -> None:
-        busy0, total0 = self._stat()
+        busy0, total0 = cpu_seconds()
         while not self._stop.wait(self.every):
-            busy1, total1 = self._stat()
+            busy1, total1 = cpu_seconds()
             load1 = float(Path("/proc/loadavg").read_text().split()[0])
-            self.samples.append((load1, 100.0 * (busy1 - busy0) / max(1, total1 - total0)))
+            self.samples.append((load1, 100.0 * (busy1 - busy0) / max(1e-9, total1 - total0)))
             busy0, total0 = busy1, total1
 
     def __enter__(self) -> LoadSampler:

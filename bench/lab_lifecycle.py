@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 
+from bench.measure import cpu_seconds
 from lab.config.discovery import load_config
 from lab.config.topology import SERVICE_NAMES
 from lab.stack.lifecycle import Stack
@@ -20,16 +21,11 @@ def private_stack() -> Stack:
 
 
 def busy_share(seconds: float = 20.0) -> float:
-    """Share of all cores busy over `seconds`, from /proc/stat (what `top` sums up)."""
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-        idle = fields[3] + fields[4]                # idle + iowait
-        return sum(fields) - idle, sum(fields)
-
-    busy0, total0 = sample()
+    """Share of all cores busy over `seconds` (`bench.measure.cpu_seconds`)."""
+    busy0, total0 = cpu_seconds()
     time.sleep(seconds)                             # measuring a duration, not waiting on one
-    busy1, total1 = sample()
-    return 100.0 * (busy1 - busy0) / max(1, total1 - total0)
+    busy1, total1 = cpu_seconds()
+    return 100.0 * (busy1 - busy0) / max(1e-9, total1 - total0)
 
 
 def _spread(report, what: str, seconds: list[float]) -> None:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 
+from bench.measure import cpu_seconds, memory_mb
 from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from harness.ecosystems import GRID, grid_arguments
 from lab.scenarios.catalogue import NAMES, spec
@@ -49,18 +50,11 @@ UNWAITED = [n for n in NAMES if spec(n).fault is None and spec(n).pause is None
             and spec(n).within is None and n not in SKIP]
 
 
-def _busy_seconds() -> float:
-    """CPU-seconds the whole machine has spent busy so far (/proc/stat)."""
-    with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def _timed_matrix(args: list[str], busy: list[float] | None = None) -> float:
     """Wall time of one `lab matrix` over every scenario (dc-down too); failures are
     the clients' (exit 1), anything else an error. `busy` gets the CPU-seconds the
     machine spent meanwhile (clients, `lab`, containers, the engine)."""
-    before = _busy_seconds()
+    before = cpu_seconds()[0]
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "lab.cli", "matrix", "--json", *args],
                           capture_output=True, text=True, timeout=600, env=os.environ)
@@ -68,7 +62,7 @@ def _timed_matrix(args: list[str], busy: list[float] | None = None) -> float:
         raise SystemExit(f"lab matrix failed (exit {proc.returncode}): {proc.stderr.strip()}")
     wall = time.monotonic() - started
     if busy is not None:
-        busy.append(_busy_seconds() - before)
+        busy.append(cpu_seconds()[0] - before)
     return wall
 
 
@@ -119,16 +113,11 @@ def _watch_cost(report) -> None:
 
 
 def _memory_mb(stack: Stack) -> float:
-    """What the lab's containers hold, as `docker stats` counts it (usage less the page
-    cache), in MB: the lab as the test suite and this bench have used it."""
-    total = 0
-    for state in stack.states().values():
-        stats = stack.engine.client.containers.get(state.container_id).stats(stream=False)
-        memory = stats.get("memory_stats", {})
-        cache = memory.get("stats", {}).get("cache",
-                                            memory.get("stats", {}).get("inactive_file", 0))
-        total += memory.get("usage", 0) - cache
-    return total / 1e6
+    """What the lab's containers hold (`bench.measure.memory_mb`): the lab as the test
+    suite and this bench have used it."""
+    client = stack.engine.client
+    return sum(memory_mb(client.containers.get(state.container_id))
+               for state in stack.states().values())
 
 
 def run(report) -> None:

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from bench.measure import memory_mb
+
 CYCLE = 300.0
 SAMPLE_EVERY = 300.0
 #: After the DC is thawed and healthy, how long NTLM and LDAP checks may still fail
@@ -262,11 +264,9 @@ class Soak:
                    "containers": {}}
         for service, state in sorted(states.items()):
             container = client.containers.get(state.container_id)
-            stats = container.stats(stream=False, one_shot=True)["memory_stats"]
-            inactive = stats.get("stats", {}).get("inactive_file", 0)
             fds = container.exec_run(["sh", "-c", _COUNT_FDS]).output.decode().strip()
             reading["containers"][service] = {
-                "memory_mb": round((stats.get("usage", 0) - inactive) / 2**20, 1),
+                "memory_mb": round(memory_mb(container), 1),
                 "fds": int(fds or 0)}
         self.samples.append(reading)
         return reading

@@ -197,13 +197,12 @@ def cmd_matrix(args) -> int:
 def _witnesses(stack, endpoints):
     """Every part of the running lab that can say what it saw of a matrix's runs."""
     from lab.scenarios.evidence import Witnesses
+    from lab.stack.service_faults import api_url
     from lab.stack.service_logs import LOGS, FaultJournal, ServiceLog
 
     logs = {name: ServiceLog(stack, service, path) for name, (service, path) in LOGS.items()}
-    api = endpoints.faults_api
     return Witnesses(squid=logs["squid"], dante=logs["dante"], bind=logs["bind"],
-                     faults=FaultJournal(f"http://{api.host}:{api.port}") if api else None,
-                     outside=endpoints.host_interface)
+                     faults=FaultJournal(api_url(stack)), outside=endpoints.host_interface)
 
 
 def _write_reports(args, doc) -> None:

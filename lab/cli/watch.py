@@ -205,14 +205,14 @@ def _follow_all(stack) -> list:
 
 def cmd_watch(args) -> int:
     from lab.cli.scenarios import _lab_for_scenarios
+    from lab.stack.service_faults import api_url
     from lab.stack.service_logs import FaultJournal
 
     stack, endpoints = _lab_for_scenarios(args, healthy=False)
     watch = Watch(args.port, args.user, args.client, args.all,
                   frozenset({endpoints.proxy_lab_address} - {None}))
-    api = endpoints.faults_api
-    journal = FaultJournal(f"http://{api.host}:{api.port}") if api is not None else None
-    last = journal.mark() if journal else 0
+    journal = FaultJournal(api_url(stack))
+    last = journal.mark()
     if last is None:
         raise LabError("the fault layer's API does not answer: run `lab check`")
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -230,9 +230,8 @@ def cmd_watch(args) -> int:
             events.put(("ended", f"the {source} log stream ended (the lab went down?)"))
 
     threads = [threading.Thread(target=read, args=pair, daemon=True) for pair in follows]
-    if journal is not None:
-        threads.append(threading.Thread(target=_poll_journal, daemon=True, args=(
-            journal, last, stop, lambda source, item: events.put((source, item)))))
+    threads.append(threading.Thread(target=_poll_journal, daemon=True, args=(
+        journal, last, stop, lambda source, item: events.put((source, item)))))
     try:
         for thread in threads:
             thread.start()
