@@ -107,3 +107,36 @@ def test_up_recreates_what_starts_from_a_service_it_recreates():
     states["dc"] = _made("dc", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01Z")
     states["dns"] = _made("dns", "2026-12-06T11:00:00Z", "2026-12-06T11:00:01Z")
     assert restarts(states) == {"dc": "its dns is newer", "proxy": "starts from dc"}
+
+
+def test_a_service_is_asked_only_once_what_it_starts_from_is_ready():
+    # the proxy joins the DC's domain: while the DC is not ready, checking the proxy
+    # only fails, and takes the starting DC's CPU
+    states = {name: _state(name, "starting") for name in ("dns", "dc", "proxy", "web", "faults")}
+    engine = FakeEngine(states, {"dns": True, "web": True, "faults": True, "dc": True,
+                                 "proxy": True})
+    stack = Stack(load_config(environ={}), engine=engine)
+    said = []
+    stack.wait_healthy(said.append, timeout=10)
+    order = [line.split()[0] for line in said]
+    assert order.index("dc") > order.index("dns") and order.index("proxy") > order.index("dc")
+    # each service was checked once its sources were ready, never before
+    assert engine.probed.count("proxy") == 1 and engine.probed.count("dc") == 1
+
+
+def test_every_service_says_when_it_is_ready():
+    import re
+
+    from lab.config.topology import SERVICES
+
+    for service in SERVICES:
+        assert service.ready_line, service.name
+        re.compile(service.ready_line)
+    lines = {"dns": "running", "dc": "dc: ready",
+             "proxy": "2026/12/06 19:51:26| Accepting HTTP Socket connections at conn20 "
+                      "local=0.0.0.0:3128 remote=[::] FD 29 flags=9",
+             "faults": '{"api": "0.0.0.0:8474", "proxies": {}}',
+             "web": "2026-12-06T19:51:24+0000 [lab.mockweb#info] serving http://0.0.0.0:80/"}
+    for service in SERVICES:
+        assert re.search(service.ready_line, lines[service.name]), service.name
+        assert not re.search(service.ready_line, "starting"), service.name

@@ -45,6 +45,13 @@ class Service:
     #: compose variables passed to its build as arguments (docker-compose.yml's `args`):
     #: names only, never a secret (`docker history` shows build arguments)
     build_args: tuple[str, ...] = ()
+    #: what its output says (a regular expression over one line) when it believes it
+    #: is ready: its health check is run from then on (`lab.stack.announcements`)
+    ready_line: str = ""
+
+    def started_from_ready(self, ready: set[str]) -> bool:
+        """Whether every service this one starts from is among `ready`."""
+        return set(self.started_from) <= ready
 
 
 #: What of the lab package each image copies in: its root, and whole folders (the
@@ -53,16 +60,19 @@ _PACKAGE_ROOT = ("lab/__init__.py", "lab/errors.py")
 _CONFIG = (*_PACKAGE_ROOT, "lab/config")
 
 SERVICES: tuple[Service, ...] = (
-    Service("dns", 10, ("images/dns",)),
+    Service("dns", 10, ("images/dns",), ready_line=r"^running$"),
     # the domain is provisioned at build time from its names; users and passwords come
     # at each start, from the configuration `lab up` hands the container
     Service("dc", 11, ("images/dc", *_CONFIG), started_from=("dns",),
             build_args=("LAB_REALM", "LAB_DOMAIN", "LAB_WORKGROUP", "LAB_DC_HOSTNAME",
-                        "LAB_DNS_HOSTNAME")),
-    Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",)),
+                        "LAB_DNS_HOSTNAME"), ready_line=r"^dc: ready$"),
+    Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",),
+            ready_line=r"\| Accepting .*HTTP Socket connections at"),
     # the fault layer: every published proxy and web port goes through it
-    Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults")),
-    Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy")),
+    Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults"),
+            ready_line=r'^\{"api": '),
+    Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy"),
+            ready_line=r"\[lab\.mockweb#info\] serving "),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 

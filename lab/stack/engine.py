@@ -87,6 +87,20 @@ def instant(text: str) -> str:
     return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
+def _epoch(moment: str) -> float | None:
+    """An `instant()` as seconds since the epoch, its fraction kept (the engine's `since`)."""
+    if not moment:
+        return None
+    from datetime import datetime
+
+    whole, _, fraction = moment.removesuffix("Z").partition(".")
+    try:
+        seconds = datetime.fromisoformat(whole + "+00:00").timestamp()
+    except ValueError:
+        return None
+    return seconds + float(f"0.{fraction or 0}")
+
+
 def leave_out_unused_ssh_transport() -> None:
     """Keep paramiko out unless the engine is reached over SSH: the Docker SDK imports
     it (its ssh:// transport) as soon as it is imported, and with what paramiko imports
@@ -161,6 +175,19 @@ class Engine:
         if kind == "containers":
             return self.client.api.containers(all=True, filters={"label": label})
         return self.client.api.images(filters={"label": label})
+
+    def follow_output(self, state: ServiceState):
+        """The container's output since its last start, followed as it is written: an
+        iterable of byte chunks with `close()`; None when the engine could not give it."""
+        import docker
+        import requests
+
+        since = _epoch(state.started)
+        try:
+            return self.client.api.logs(state.container_id, stream=True, follow=True,
+                                        **({"since": since} if since else {}))
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
 
     def run_in(self, state: ServiceState, argv: list[str]) -> tuple[int, str] | None:
         """`argv` run in the service's container: (exit code, output); None when the

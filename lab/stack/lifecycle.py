@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 
 Say = Callable[[str], None]
 HEALTH_TIMEOUT = 120.0
-_POLL = 0.25          # docker has no push for health changes: poll, bounded by a deadline
+_POLL = 0.1           # docker has no push for health changes: poll, bounded by a deadline
+_UNANNOUNCED = 1.0    # how often a starting service is checked before it says it is ready
 
 
 def _say_nothing(_message: str) -> None:
@@ -114,8 +116,19 @@ class Stack:
         """Services that are healthy, or still `starting` for docker but whose own health
         check passes when run now: docker checks every few seconds to keep an idle lab
         cheap, so readiness is not left waiting for its next check."""
-        return {name for name, state in states.items()
-                if state.healthy or (state.unsettled and self.engine.probe(state))}
+        unsettled = [state for state in states.values()
+                     if not state.healthy and state.unsettled]
+        return {name for name, state in states.items() if state.healthy} \
+            | self._probed(unsettled)
+
+    def _probed(self, states: list[ServiceState]) -> set[str]:
+        """The services among `states` whose own health check passes now, all checked
+        at once (each is a `docker exec`; the proxy's authenticates three ways)."""
+        if len(states) < 2:
+            return {state.service for state in states if self.engine.probe(state)}
+        with ThreadPoolExecutor(len(states)) as pool:
+            passed = list(pool.map(self.engine.probe, states))
+        return {state.service for state, ok in zip(states, passed, strict=True) if ok}
 
     def is_up(self) -> bool:
         try:
@@ -158,9 +171,11 @@ class Stack:
         service paused or failing its health check still counts (a fault put there on
         purpose: `lab fetch` or `lab run` then show what a client meets)."""
         states = self.states() if states is None else states
-        present = self.ready(states) if healthy else {
-            service for service, state in states.items() if state.state in ("running", "paused")}
-        missing = [] if checked else sorted(set(SERVICE_NAMES) - present)
+        missing: list[str] = []
+        if not checked:       # (a check here would run every health check once more)
+            present = self.ready(states) if healthy else {
+                name for name, state in states.items() if state.state in ("running", "paused")}
+            missing = sorted(set(SERVICE_NAMES) - present)
         if missing:
             if not states:
                 raise LabNotRunning(f"lab {self.config.project!r} is not running: "
@@ -204,7 +219,7 @@ class Stack:
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
                                      *reasons, timeout=300)
                 self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
-                states = self.wait_healthy(say, timeout)
+                states = self.wait_healthy(say, timeout, starting=True)
             except BaseException as exc:
                 with _shielded(say):
                     # the broken services' logs first: down removes them
@@ -219,38 +234,62 @@ class Stack:
             return self.endpoints(states, checked=True)
 
     def wait_healthy(self, say: Say, timeout: float, *, heal: bool = False,
-                     fresh: bool = False) -> dict[str, ServiceState]:
+                     fresh: bool = False, starting: bool = False) -> dict[str, ServiceState]:
         """Block until every service is healthy; fail with its logs if one never is.
         `heal`: services just brought back from a fault may fail their checks for a
         while: keep probing them, until the deadline, instead of giving up at once.
         `fresh`: docker's last verdict may predate the fault (a check every 10-30 s):
-        run every service's own check now, and trust only that."""
+        run every service's own check now, and trust only that.
+        `starting`: the containers have just started: check each once it has said it is
+        ready (`lab.stack.announcements`), and only now and then before."""
         started = time.monotonic()
         deadline = started + timeout
         reported: set[str] = set()
-        while True:
-            states = self.states()
-            for service in SERVICE_NAMES:
-                state = states.get(service)
-                if state is None or service in reported:
-                    continue
+        asked: dict[str, float] = {}
+        announcements = None
+        if starting:
+            from lab.stack.announcements import Announcements
+
+            announcements = Announcements(self.engine, list(self.states().values()))
+        try:
+            while True:
+                states = self.states()
+                now = time.monotonic()
+                waiting = [states[s] for s in SERVICE_NAMES
+                           if s in states and s not in reported]
+                # a service is asked only once what it starts from is ready (the proxy's
+                # check, asked earlier, only fails, and costs the starting DC its CPU) and,
+                # while starting, once it has said it is ready (or now and then, should
+                # its line never come)
+                askable = {s.service: s for s in waiting
+                           if topology.service(s.service).started_from_ready(reported)
+                           and (announcements is None or announcements.said(s.service)
+                                or now - asked.get(s.service, started) >= _UNANNOUNCED)}
+                asked.update(dict.fromkeys(askable, now))
                 if fresh:
-                    ready = state.state == "running" and self.engine.probe(state)
+                    ready_now = self._probed([s for s in askable.values()
+                                              if s.state == "running"])
                 else:
-                    ready = state.healthy or (state.unsettled and self.engine.probe(state))
-                if ready:
-                    reported.add(service)
-                    say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
-                elif state.broken and not (heal and state.state == "running"):
-                    raise StackError(self.diagnose() or f"service {service} failed")
-            if reported == set(SERVICE_NAMES):
-                return states
-            if time.monotonic() > deadline:
-                waiting = sorted(set(SERVICE_NAMES) - reported)
-                tails = "\n".join(f"--- {s} ---\n{self.compose.log_tail(s)}" for s in waiting)
-                raise StackError(f"not healthy after {timeout:.0f} s: {', '.join(waiting)}"
-                                 f"\n{tails}")
-            time.sleep(_POLL)
+                    ready_now = self.ready(askable)
+                for state in waiting:
+                    service = state.service
+                    if service in ready_now:
+                        reported.add(service)
+                        say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
+                    elif state.broken and not (heal and state.state == "running"):
+                        raise StackError(self.diagnose() or f"service {service} failed")
+                if reported == set(SERVICE_NAMES):
+                    return states
+                if time.monotonic() > deadline:
+                    missing = sorted(set(SERVICE_NAMES) - reported)
+                    tails = "\n".join(f"--- {s} ---\n{self.compose.log_tail(s)}"
+                                      for s in missing)
+                    raise StackError(f"not healthy after {timeout:.0f} s: "
+                                     f"{', '.join(missing)}\n{tails}")
+                time.sleep(_POLL)
+        finally:
+            if announcements is not None:
+                announcements.close()
 
     def diagnose(self) -> str | None:
         """Which services are broken and their last log lines, or None."""

@@ -1,18 +1,23 @@
 """Give the provisioned directory the configuration's Administrator password, users
 (their states: disabled, password expired), groups, the lockout policy and the proxy's
-service principal: at every start, before samba runs, from the configuration `lab up`
-hands the container (/etc/lab/lab.toml, never in the image).
+service principals, then export those principals' keys for squid: at every start, beside
+samba's, from the configuration `lab up` hands the container (/etc/lab/lab.toml, never
+in the image).
 
 One process and one transaction through Samba's own Python API (~0.5 s; `samba-tool`
 costs ~0.3 s a call). Safe to run again on a restarted container: what exists is
-updated, not added twice.
+updated, not added twice. Samba takes the changes as they commit (its directory is
+shared through ldb's locks, as for `samba-tool` on a running DC).
 """
 
+import os
 import sys
 from pathlib import Path
 
 import ldb
+from samba import dckeytab  # noqa: F401  (gives Net its export_keytab)
 from samba.auth import system_session
+from samba.net import Net
 from samba.param import LoadParm
 from samba.samdb import SamDB
 
@@ -83,15 +88,30 @@ def apply_lockout_policy(db: SamDB, group_dn: ldb.Dn) -> None:
             "msDS-PSOAppliesTo": str(group_dn)})
 
 
+def export_keytab(parameters: LoadParm, principals: list[str], keytab: Path) -> None:
+    """The principals' keys, written whole or not at all (the proxy waits for the file)."""
+    partial = keytab.with_name(keytab.name + ".new")
+    partial.unlink(missing_ok=True)
+    net = Net(None, parameters)
+    for principal in principals:         # each call appends
+        net.export_keytab(keytab=str(partial), principal=principal)
+    partial.chmod(0o644)                 # squid's helper runs as user proxy; a test lab
+    partial.replace(keytab)
+
+
 def main() -> None:
+    keytab, joinable = Path(sys.argv[1]), Path(sys.argv[2])
     config = load_file(Path("/etc/lab/lab.toml"), environ={})
     parameters = LoadParm()
     parameters.load_default()
     db = SamDB(url="/var/lib/samba/private/sam.ldb", session_info=system_session(),
                lp=parameters)
+    # The Administrator's password first, on its own: the proxy joins the domain with
+    # it, while the users are applied (each password costs ~50 ms of hashing)
+    set_password(db, "Administrator", config.admin_password)
+    joinable.touch()
     db.transaction_start()
     try:
-        set_password(db, "Administrator", config.admin_password)
         for group in config.groups:
             if account(db, group.name) is None:
                 db.newgroup(group.name, description=group.description or None)
@@ -125,14 +145,17 @@ def main() -> None:
             if wanted:
                 db.add_remove_group_members(group, wanted)
         # The proxy's service account holds its SPN; a client on the host calls the
-        # proxy `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too.
+        # proxy `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too,
+        # and with a remote engine by the engine's host name.
+        public_host = os.environ.get("LAB_PUBLIC_HOST", "127.0.0.1")
+        principals = [config.proxy_spn, "HTTP/localhost",
+                      *([f"HTTP/{public_host}"] if public_host != "127.0.0.1" else [])]
         service = account(db, config.ldap_bind_user.name)
         held = {str(s).lower() for s in service.get("servicePrincipalName", [])}
         change = ldb.Message(service.dn)
         change["aes"] = ldb.MessageElement(AES_ONLY, ldb.FLAG_MOD_REPLACE,
                                            "msDS-SupportedEncryptionTypes")
-        missing = [spn for spn in (config.proxy_spn, "HTTP/localhost")
-                   if spn.lower() not in held]
+        missing = [spn for spn in principals if spn.lower() not in held]
         if missing:
             change["spn"] = ldb.MessageElement(missing, ldb.FLAG_MOD_ADD,
                                                "servicePrincipalName")
@@ -141,6 +164,7 @@ def main() -> None:
         db.transaction_cancel()
         raise
     db.transaction_commit()
+    export_keytab(parameters, principals, keytab)
     print("dc: domain users:", ", ".join(u.name for u in config.users if u.in_domain),
           file=sys.stderr)
 

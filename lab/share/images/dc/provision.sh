@@ -27,3 +27,10 @@ samba-tool domain passwordsettings set --max-pwd-age=0
 # every dynamic update aborts.
 dc_account="$(echo "$LAB_DC_HOSTNAME" | tr a-z A-Z)\$"
 samba-tool spn add "DNS/${LAB_DNS_HOSTNAME}.${LAB_DOMAIN}" "$dc_account"
+# The records AD clients find the DC by (_ldap, _kerberos, _kpasswd, the PDC, the sites),
+# as samba itself would register them, for an address said at each start (192.0.2.11,
+# a documentation address, stands for it): the entrypoint sends them to bind at once.
+samba_dnsupdate --all-names --current-ip=192.0.2.11 --use-file=/tmp/dns-file \
+    --update-cache=/etc/lab/dns-records >/dev/null
+rm -f /tmp/dns-file
+grep -q "^SRV _kerberos._tcp.${LAB_DOMAIN} ${LAB_DC_HOSTNAME}.${LAB_DOMAIN} 88$" /etc/lab/dns-records

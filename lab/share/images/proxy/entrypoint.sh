@@ -47,10 +47,16 @@ until timeout 0.5 getent hosts "$LAB_DC_FQDN" >/dev/null; do
     in_time || { echo "${LAB_DC_FQDN} did not resolve (bind at $LAB_DNS_IP) within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
-# Then the DC's LDAP, which the join needs.
+# Then the DC's LDAP, which the join needs: a DC that answers has removed a previous
+# DC's files from the shared volume; then its mark that the join can begin (the
+# configuration's Administrator password is set).
 until ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base defaultNamingContext >/dev/null 2>&1; do
     in_time || { echo "the DC ${LAB_DC_FQDN} did not answer LDAP within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
+done
+until [ -e /lab-shared/joinable ]; do
+    in_time || { echo "the DC did not apply the configuration's Administrator password within 60 s of the proxy's start" >&2; exit 1; }
+    sleep 0.05
 done
 
 # A fresh machine account on every start: a DC recreated since the last one
