@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 LAB    := $(VENV)/bin/lab
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv tools test-tools host base-image lab-up lab-started lab-down status check lint \
+.PHONY: help venv tools test-tools host base-image lab-host lab-up lab-started lab-down status check lint \
         unit trial integration integration-slow test test-full bench soak soak-minute clean
 
 help:
@@ -31,14 +31,17 @@ venv: $(STAMP)
 
 KRB_STAMP := $(VENV)/.kerberos
 
-# Docker engine, Compose and the lab's client tools; the test suite's clients (and
-# libkrb5-dev for the Kerberos build) apart, so `make lab-up` never waits for them.
-tools: venv
-	@$(PY) -m lab.host --step "2/5 host: Docker engine, Compose, client tools" --tools
+# The host's part (lab.host) runs on the system's python3: it needs nothing of the venv,
+# so `make lab-up` runs it beside the venv's pip. Docker engine, Compose and the lab's
+# client tools; the test suite's clients (and libkrb5-dev for the Kerberos build) apart,
+# so `make lab-up` never waits for them.
+HOST := $(PYTHON) -m lab.host
+tools:
+	@$(HOST) --tools
 
 NODE_CLIENTS := tests/integration/clients/node
-test-tools: venv
-	@$(PY) -m lab.host --step "the test suite's clients" --test-tools
+test-tools:
+	@$(HOST) --test-tools
 	@$(MAKE) --no-print-directory $(NODE_CLIENTS)/node_modules/.installed
 
 # Node's proxy-agent, for the Node client the suite and docs/clients.md run (npm's registry)
@@ -50,8 +53,13 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
 host: tools test-tools
 	@$(MAKE) --no-print-directory -j2 base-image $(KRB_STAMP)
 
-base-image: venv
-	@$(PY) -m lab.host --step "3/5 base image" --base-image
+base-image:
+	@$(HOST) --base-image
+
+# The engine, Compose, the lab's clients and the base image, in one process: when the
+# base image must be made (no registry), debootstrap runs beside apt.
+lab-host:
+	@$(HOST) --tools --base-image
 
 # After `lab.host --test-tools` has installed libkrb5-dev: gssapi/krb5 build from source. Only the
 # `kerberos` extra's own requirements (read from pyproject.toml): lab's own install
@@ -62,11 +70,14 @@ $(KRB_STAMP): $(STAMP)
 	@touch $@
 
 # The lab does not need the Kerberos bindings (only the tests' Twisted Negotiate
-# client does): `make lab-up` leaves their ~2.5-minute source build to `make test`.
-lab-up: tools
+# client does): `make lab-up` leaves their ~2.5-minute source build to `make test`. The
+# venv (pip, from PyPI) and the host's part (apt and debootstrap, from Debian's mirror)
+# side by side: neither needs the other.
+lab-up:
+	@$(MAKE) --no-print-directory -j2 venv lab-host
 	@$(MAKE) --no-print-directory lab-started
 
-lab-started: base-image
+lab-started: venv
 	@echo "lab: [5/5 lab up] ..." >&2
 	$(LAB) up
 	$(LAB) check

@@ -336,24 +336,31 @@ def parse_steps(lines: list[tuple[float, str]], end: float, rc: int) -> list[dic
 
 
 def _lab_up_phases(lines: list[tuple[float, str]], end: float) -> list[dict]:
-    """Inside 5/5 lab up: each image's build (`lab: building image X (i/n, ...)` until
-    the next such line or `images ready`), then `starting containers` until healthy."""
-    marks = []
+    """Inside 5/5 lab up: the images' build (`lab: building images ...` until `images
+    ready`), each image's own (built side by side: from that start until its `lab: image
+    X built (i/n, ...)`), then `starting containers` until healthy."""
+    out = []
+    building = starting = None
     for at, line in lines:
-        if match := re.match(r"lab: building image (\S+) \((\d+/\d+)", line):
-            marks.append((at, f"image {match.group(1)} ({match.group(2)})"))
-        elif line.startswith("lab: images ready"):
-            marks.append((at, None))
+        if line.startswith("lab: building images"):
+            building = at
+        elif building is not None and (
+                match := re.match(r"lab: image (\S+) built \((\d+/\d+)", line)):
+            out.append({"step": "5/5", "what": f"image {match.group(1)} ({match.group(2)})",
+                        "start": round(building, 1), "seconds": round(at - building, 1),
+                        "status": "done"})
+        elif line.startswith("lab: images ready") and building is not None:
+            out.append({"step": "5/5", "what": "images, side by side",
+                        "start": round(building, 1), "seconds": round(at - building, 1),
+                        "status": "done"})
         elif line.startswith("lab: starting containers"):
-            marks.append((at, "start, until all healthy"))
+            starting = at
         elif re.fullmatch(r"\S*/lab check", line.strip()):
             break
-    out = []
-    for i, (at, what) in enumerate(marks):
-        if what is not None:
-            until = marks[i + 1][0] if i + 1 < len(marks) else end
-            out.append({"step": "5/5", "what": what, "start": round(at, 1),
-                        "seconds": round(until - at, 1), "status": "done"})
+    if starting is not None:
+        out.append({"step": "5/5", "what": "start, until all healthy",
+                    "start": round(starting, 1), "seconds": round(end - starting, 1),
+                    "status": "done"})
     return out
 
 

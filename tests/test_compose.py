@@ -26,3 +26,33 @@ def test_missing_docker_names_the_fix(tmp_path):
                          docker_command_path="/nonexistent/docker")
     with pytest.raises(StackError, match="docker is not installed"):
         compose.run("ps")
+
+
+def _shell(tmp_path, script):
+    compose = LabCompose(context=str(tmp_path), project="p1", env={"PATH": "/usr/bin:/bin"},
+                         docker_command_path="sh")
+    compose.compose_command_property[:] = ["sh", "-c", script, "x"]
+    return compose
+
+
+def test_images_build_with_progress_and_a_failure_says_why(tmp_path):
+    ticks = []
+    _shell(tmp_path, "sleep 2.3").build_images(["a", "b"], meanwhile=lambda: ticks.append(1),
+                                                timeout=30)
+    assert len(ticks) == 2                   # about every second while compose runs
+    with pytest.raises(StackError, match=r"(?s)build failed \(exit 4\): step 1.*no such package$"):
+        _shell(tmp_path, "echo step 1; echo no such package; exit 4").build_images(
+            ["a"], meanwhile=lambda: None, timeout=30)
+
+
+def test_an_interrupted_build_stops_compose(tmp_path):
+    marker = tmp_path / "still-running"
+    compose = _shell(tmp_path, f"sleep 1.5; touch {marker}; sleep 30")
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compose.build_images(["a"], meanwhile=interrupt, timeout=30)
+    # compose's whole session was stopped at the interrupt (1 s in): nothing ran on
+    assert not marker.exists()

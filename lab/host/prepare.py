@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -111,8 +112,60 @@ def _image_exists(name: str) -> bool:
     return _quiet(["docker", "image", "inspect", name]).returncode == 0
 
 
-def ensure_base_image(say: Say) -> str:
-    """Name of a Debian bookworm image to build from: the registry's, or one we make."""
+def registry_answers(host: str = "registry-1.docker.io", timeout: float = 3.0) -> bool:
+    """Whether Docker Hub's registry takes a connection from here (a pull may then work)."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+class Debootstrap:
+    """debootstrap of Debian bookworm (minbase) into a directory of its own, started
+    ahead, in the background: it needs neither Docker nor the venv, only Debian's mirror,
+    so a fresh machine makes it while apt installs the engine and pip the venv (~30 s
+    off `make lab-up`). `close()` stops it if it still runs and removes its directory."""
+
+    def __init__(self, say: Say):
+        if shutil.which("debootstrap") is None:
+            _require_installable("debootstrap")
+            _apt_install(["debootstrap"], say)
+        self._tmp = tempfile.TemporaryDirectory(prefix="lab-base-")
+        self.rootfs = Path(self._tmp.name) / "rootfs"
+        self._log = tempfile.TemporaryFile(mode="w+")
+        say("debootstrap of Debian bookworm, in the background")
+        self._proc = subprocess.Popen(
+            ["debootstrap", "--variant=minbase", "bookworm", str(self.rootfs),
+             _debian_mirror()], stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float = 900) -> Path:
+        """The finished root file system; HostError with its output's tail if it failed."""
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HostError(f"debootstrap of Debian bookworm did not finish within "
+                            f"{timeout:g} s") from None
+        if code != 0:
+            self._log.seek(0)
+            tail = "\n".join(self._log.read().strip().splitlines()[-15:])
+            raise HostError(f"debootstrap of Debian bookworm failed (exit {code}): {tail}")
+        return self.rootfs
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            self._proc.wait()
+        self._log.close()
+        self._tmp.cleanup()
+
+
+def ensure_base_image(say: Say, ahead: Debootstrap | None = None) -> str:
+    """Name of a Debian bookworm image to build from: the registry's, or one we make
+    (from `ahead`'s root file system, if one was started)."""
     if _image_exists(UPSTREAM_BASE_IMAGE):
         return UPSTREAM_BASE_IMAGE
     if _image_exists(LOCAL_BASE_IMAGE):
@@ -121,15 +174,14 @@ def ensure_base_image(say: Say) -> str:
     if _quiet(["docker", "pull", UPSTREAM_BASE_IMAGE], timeout=120).returncode == 0:
         return UPSTREAM_BASE_IMAGE
     say(f"no registry answers: building {LOCAL_BASE_IMAGE} with debootstrap (~30 s)")
-    if shutil.which("debootstrap") is None:
-        _require_installable("debootstrap")
-        _apt_install(["debootstrap"], say)
-    with tempfile.TemporaryDirectory(prefix="lab-base-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), _debian_mirror()],
-             "debootstrap of Debian bookworm")
+    started = ahead or Debootstrap(say)
+    try:
+        rootfs = started.wait()
         _run(["sh", "-c", f"tar -C {rootfs} -c . | docker import - {LOCAL_BASE_IMAGE}"],
              "docker import of the base image")
+    finally:
+        if ahead is None:
+            started.close()
     return LOCAL_BASE_IMAGE
 
 
@@ -174,11 +226,27 @@ def prepare(say: Say, *, clients: bool = False) -> str:
     return ensure_base_image(say)
 
 
+def base_image_must_be_made() -> bool:
+    """Neither base image is in an engine that answers, and no registry answers: the
+    base image will be made here, with debootstrap."""
+    if engine_answers() and (_image_exists(UPSTREAM_BASE_IMAGE)
+                             or _image_exists(LOCAL_BASE_IMAGE)):
+        return False
+    return not registry_answers()
+
+
+#: The progress lines' name of each part (`make lab-up` numbers the steps it shows).
+STEPS = {"tools": "2/5 host: Docker engine, Compose, client tools",
+         "test_tools": "the test suite's clients",
+         "base_image": "3/5 base image"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lab.host [--tools] [--test-tools] [--base-image] [--step NAME]`: prepare
-    the host for the lab (`--tools`: engine, Compose, the lab's clients) and for its tests
-    (`--test-tools`: the clients the suite uses); with no option, everything. `make host`
-    runs the tools first, then the base image beside the Kerberos source build."""
+    """`python -m lab.host [--tools] [--test-tools] [--base-image]`: prepare the host for
+    the lab (`--tools`: engine, Compose, the lab's clients; `--base-image`) and for its
+    tests (`--test-tools`: the clients the suite uses); with no option, everything. Runs
+    on the system's python3 (it needs nothing of the venv): `make lab-up` runs it beside
+    the venv's pip, and with `--tools --base-image` debootstrap runs beside apt."""
     import argparse
     import sys
 
@@ -188,32 +256,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-tools", action="store_true",
                         help="the clients the test suite uses, and the Kerberos build's needs")
     parser.add_argument("--base-image", action="store_true")
-    parser.add_argument("--step", help="a name for the progress lines")
     args = parser.parse_args(argv)
     everything = not (args.tools or args.test_tools or args.base_image)
+    parts = [part for part in STEPS if everything or getattr(args, part)]
     started = time.monotonic()
-    prefix = f"[{args.step}] " if args.step else ""
+    part = parts[0]
 
-    def say(message: str) -> None:
-        print(f"lab: {prefix}{message} ({time.monotonic() - started:.0f} s)",
-              file=sys.stderr, flush=True)
+    def say_as(name: str) -> Say:
+        def say(message: str) -> None:
+            print(f"lab: [{STEPS[name]}] {message} ({time.monotonic() - started:.0f} s)",
+                  file=sys.stderr, flush=True)
+        return say
 
+    ahead = None
     try:
-        if args.tools or everything:
-            ensure_engine(say)
-            ensure_compose(say)
-            ensure_client_tools(say)
-            if shutil.which("debootstrap") is None and not (
-                    _image_exists(UPSTREAM_BASE_IMAGE) or _image_exists(LOCAL_BASE_IMAGE)):
-                _require_installable("debootstrap")
-                _apt_install(["debootstrap"], say)      # here, not beside the pip build
-        if args.test_tools or everything:
-            ensure_client_tools(say, tests=True)
-        if args.base_image or everything:
-            say(f"base image: {ensure_base_image(say)}")
+        if {"tools", "base_image"} <= set(parts) and base_image_must_be_made():
+            part = "base_image"
+            ahead = Debootstrap(say_as(part))
+        for part in parts:
+            say = say_as(part)
+            if part == "tools":
+                ensure_engine(say)
+                ensure_compose(say)
+                ensure_client_tools(say)
+                if ahead is None and shutil.which("debootstrap") is None and not (
+                        _image_exists(UPSTREAM_BASE_IMAGE) or _image_exists(LOCAL_BASE_IMAGE)):
+                    _require_installable("debootstrap")
+                    _apt_install(["debootstrap"], say)  # here, not beside the pip build
+            elif part == "test_tools":
+                ensure_client_tools(say, tests=True)
+            else:
+                say(f"base image: {ensure_base_image(say, ahead)}")
+            say("done")
     except HostError as exc:
-        print(f"lab: error: {prefix}{exc}", file=sys.stderr)
+        print(f"lab: error: [{STEPS[part]}] {exc}", file=sys.stderr)
         return 1
-    say("done")
+    finally:
+        if ahead is not None:
+            ahead.close()
     return 0
-

@@ -10,7 +10,11 @@ clean-up after an interrupted `lab up` must not be interrupted in turn).
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -52,6 +56,41 @@ class LabCompose(DockerCompose):
         finally:
             self.timeout = saved
         return (proc.stdout + proc.stderr).decode()
+
+    def build_images(self, services: Sequence[str], meanwhile: Callable[[], None],
+              timeout: float) -> None:
+        """`docker compose build SERVICES`: compose builds them side by side. `meanwhile`
+        runs about every second while it does (progress). Any error here, Ctrl-C
+        included, stops compose and its builds before it is raised."""
+        cmd = [*self.compose_command_property, "build", *services]
+        with tempfile.TemporaryFile(mode="w+") as output:
+            try:
+                proc = subprocess.Popen(cmd, cwd=str(self.context), env=self.env,
+                                        stdin=subprocess.DEVNULL, stdout=output,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+            except FileNotFoundError:
+                raise StackError(DOCKER_MISSING) from None
+            try:
+                waited = 0.0
+                while True:
+                    try:
+                        proc.wait(timeout=1.0)
+                        break
+                    except subprocess.TimeoutExpired:
+                        waited += 1.0
+                        if waited > timeout:
+                            raise StackError(f"docker compose build did not finish within "
+                                             f"{timeout:g} s") from None
+                        meanwhile()
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+                raise
+            if proc.returncode != 0:
+                output.seek(0)
+                tail = "\n".join(output.read().strip().splitlines()[-15:]) or "(no output)"
+                raise StackError(f"docker compose build failed (exit {proc.returncode}): "
+                                 f"{tail}")
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         try:
