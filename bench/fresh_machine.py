@@ -3,7 +3,7 @@ Debian 12 machine with no Docker, timed step by step (issue 14: at most 3 min).
 
 This machine already has Docker, so the fresh machine is a throwaway container:
 
-- from the lab's base image (`lab-base/debian:bookworm`, debootstrap minbase: no
+- from the lab's base image (`lab-base/debian:bookworm`, mmdebstrap minbase: no
   python3, no make, no Docker), started as second_engine starts its engine
   (privilege_options(), a volume of its own on /var/lib/docker, where the inner
   engine's overlay2 works) and "booted" by harness/dind/prepare.sh (/sys and the

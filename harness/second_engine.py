@@ -152,7 +152,7 @@ def _docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.
 
 def base_image() -> str:
     """The image lab builds from on this machine (lab.host's choice: ours from
-    debootstrap when no registry answers, else Debian's)."""
+    mmdebstrap when no registry answers, else Debian's)."""
     return prepare.base_image_name()
 
 

@@ -63,56 +63,56 @@ def test_client_tools_add_python_headers_when_missing(monkeypatch, tmp_path):
     assert installed == []
 
 
-def _fake_debootstrap(tmp_path, monkeypatch, script):
+def _fake_mmdebstrap(tmp_path, monkeypatch, script):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    program = bin_dir / "debootstrap"
+    program = bin_dir / "mmdebstrap"
     program.write_text(f"#!/bin/sh\n{script}\n")
     program.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
 
 
-def test_debootstrap_started_ahead_gives_its_root_file_system(tmp_path, monkeypatch):
-    # debootstrap VARIANT SUITE TARGET MIRROR: the target is its third argument
-    _fake_debootstrap(tmp_path, monkeypatch, 'mkdir -p "$3/etc" && echo bookworm > "$3/etc/x"')
+def test_the_root_file_system_started_ahead_is_a_tar_file(tmp_path, monkeypatch):
+    # mmdebstrap --quiet --variant=minbase SUITE TARGET MIRROR: the target is its 4th
+    _fake_mmdebstrap(tmp_path, monkeypatch, 'echo "$3" > "$4"')
     said = []
-    ahead = prepare.Debootstrap(said.append)
+    ahead = prepare.RootFilesystem(said.append)
     try:
-        rootfs = ahead.wait(timeout=30)
-        assert (rootfs / "etc" / "x").read_text() == "bookworm\n"
-        assert said == ["debootstrap of Debian bookworm, in the background"]
+        tarball = ahead.wait(timeout=30)
+        assert tarball.read_text() == "bookworm\n"
+        assert said == ["Debian bookworm's root file system (mmdebstrap), in the background"]
     finally:
         ahead.close()
-    assert not rootfs.exists()                  # its directory goes with it
+    assert not tarball.exists()                 # its file goes with it
 
 
-def test_debootstrap_failing_says_why_and_one_stopped_early_leaves_nothing(tmp_path,
-                                                                          monkeypatch):
-    _fake_debootstrap(tmp_path, monkeypatch, 'echo "E: Failed getting release file"; exit 1')
-    ahead = prepare.Debootstrap(lambda _m: None)
-    with pytest.raises(HostError, match="debootstrap .* failed \\(exit 1\\): E: Failed getting"):
+def test_a_failed_root_file_system_says_why_and_one_stopped_early_leaves_nothing(
+        tmp_path, monkeypatch):
+    _fake_mmdebstrap(tmp_path, monkeypatch, 'echo "E: Failed getting release file"; exit 1')
+    ahead = prepare.RootFilesystem(lambda _m: None)
+    with pytest.raises(HostError, match="mmdebstrap .* failed \\(exit 1\\): E: Failed getting"):
         ahead.wait(timeout=30)
     ahead.close()
     marker = tmp_path / "finished"
-    (tmp_path / "bin" / "debootstrap").write_text(f"#!/bin/sh\nsleep 30; touch {marker}\n")
-    ahead = prepare.Debootstrap(lambda _m: None)
+    (tmp_path / "bin" / "mmdebstrap").write_text(f"#!/bin/sh\nsleep 30; touch {marker}\n")
+    ahead = prepare.RootFilesystem(lambda _m: None)
     ahead.close()                                # Ctrl-C, an error elsewhere: stopped at once
-    assert not marker.exists() and not ahead.rootfs.parent.exists()
+    assert not marker.exists() and not ahead.tarball.parent.exists()
 
 
-def test_lab_host_starts_debootstrap_before_apt_when_the_base_image_must_be_made(monkeypatch,
+def test_lab_host_starts_the_root_file_system_before_apt_when_the_base_image_is_made(monkeypatch,
                                                                                  capsys):
     order = []
 
     class Ahead:
         def __init__(self, say):
-            order.append("debootstrap started")
+            order.append("root file system started")
 
         def close(self):
-            order.append("debootstrap closed")
+            order.append("root file system closed")
 
     monkeypatch.setattr(prepare, "base_image_must_be_made", lambda: True)
-    monkeypatch.setattr(prepare, "Debootstrap", Ahead)
+    monkeypatch.setattr(prepare, "RootFilesystem", Ahead)
     monkeypatch.setattr(prepare, "ensure_engine", lambda say: order.append("engine"))
     monkeypatch.setattr(prepare, "ensure_compose", lambda say: order.append("compose"))
     monkeypatch.setattr(prepare, "ensure_client_tools", lambda say: order.append("clients"))
@@ -120,13 +120,13 @@ def test_lab_host_starts_debootstrap_before_apt_when_the_base_image_must_be_made
                         lambda say, ahead: order.append(f"base image from {type(ahead).__name__}")
                         or "lab-base/debian:bookworm")
     assert prepare.main(["--tools", "--base-image"]) == 0
-    assert order == ["debootstrap started", "engine", "compose", "clients",
-                     "base image from Ahead", "debootstrap closed"]
+    assert order == ["root file system started", "engine", "compose", "clients",
+                     "base image from Ahead", "root file system closed"]
     err = capsys.readouterr().err
     assert "[2/5 host: Docker engine, Compose, client tools] done" in err
     assert "[3/5 base image] done" in err
 
-    # an error on the way: said in one line, under the part it happened in; debootstrap
+    # an error on the way: said in one line, under the part it happened in; mmdebstrap
     # stopped all the same
     order.clear()
 
@@ -135,6 +135,6 @@ def test_lab_host_starts_debootstrap_before_apt_when_the_base_image_must_be_made
 
     monkeypatch.setattr(prepare, "ensure_engine", no_engine)
     assert prepare.main(["--tools", "--base-image"]) == 1
-    assert order == ["debootstrap started", "debootstrap closed"]
+    assert order == ["root file system started", "root file system closed"]
     assert "lab: error: [2/5 host: Docker engine, Compose, client tools] the Docker engine " \
            "is missing" in capsys.readouterr().err
