@@ -73,8 +73,8 @@ def _fake_mmdebstrap(tmp_path, monkeypatch, script):
 
 
 def test_the_root_file_system_started_ahead_is_a_tar_file(tmp_path, monkeypatch):
-    # mmdebstrap --quiet --variant=minbase SUITE TARGET MIRROR: the target is its 4th
-    _fake_mmdebstrap(tmp_path, monkeypatch, 'echo "$3" > "$4"')
+    # mmdebstrap --quiet --variant=minbase --skip=... SUITE TARGET MIRROR: the 5th
+    _fake_mmdebstrap(tmp_path, monkeypatch, 'echo "$4" > "$5"')
     said = []
     ahead = prepare.RootFilesystem(said.append)
     try:
