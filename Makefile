@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 LAB    := $(VENV)/bin/lab
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv tools test-tools host base-image lab-host lab-up lab-started lab-down status check lint \
+.PHONY: help venv test-venv tools test-tools host base-image lab-host lab-up lab-started lab-down status check lint \
         unit trial integration integration-slow test test-full bench soak soak-minute clean
 
 help:
@@ -21,13 +21,20 @@ help:
 
 STEP   := tools/step
 
+# What the lab needs (`make lab-up`), then what only the tests use (pytest, the clients
+# nobody here wrote, ruff...): a fresh machine's `make lab-up` does not wait for those.
 $(STAMP): pyproject.toml
 	@$(STEP) "1/5 Python venv ($(VENV))" sh -c "$(PYTHON) -m venv $(VENV) && \
-	    $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip uninstall -y lab && \
-	    $(VENV)/bin/pip install -e '.[test]'"
+	    $(VENV)/bin/pip uninstall -y lab && $(VENV)/bin/pip install -e ."
+	@touch $@
+
+TEST_STAMP := $(VENV)/.installed-test
+$(TEST_STAMP): $(STAMP)
+	@$(STEP) "the test suite's Python packages" $(VENV)/bin/pip install -e '.[test]'
 	@touch $@
 
 venv: $(STAMP)
+test-venv: $(TEST_STAMP)
 
 KRB_STAMP := $(VENV)/.kerberos
 
@@ -50,7 +57,7 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
 	@touch $@
 
 # Then the base image and the Kerberos bindings' source build, side by side.
-host: tools test-tools
+host: tools test-tools test-venv
 	@$(MAKE) --no-print-directory -j2 base-image $(KRB_STAMP)
 
 base-image:
@@ -88,16 +95,16 @@ lab-down: venv
 status: venv
 	$(LAB) status
 
-lint: venv
+lint: test-venv
 	$(VENV)/bin/ruff check lab tests bench harness examples
 	@$(STEP) "import layers (pyproject.toml [tool.importlinter])" $(VENV)/bin/lint-imports --no-cache
 
 # Unit tests: no Docker needed (real curl, though).
-unit: test-tools
+unit: test-tools test-venv
 	$(VENV)/bin/pytest tests --ignore=tests/integration --ignore=tests/trial -q -n 2
 
 # trial and pytest-twisted must not share a process (pytest-twisted #93, #147).
-trial: venv
+trial: test-venv
 	$(PY) -m twisted.trial tests.trial
 
 # Against the shared lab in two phases: xdist workers for what only reads it (a file's
