@@ -178,17 +178,30 @@ def cmd_matrix(args) -> int:
     _check_output_path("--html", args.html)
     names = _select(args.only, args.skip)
     clients = _clients(args)
-    stack, endpoints = _lab_for_scenarios(args)
-    from lab.masking import Masker
-    from lab.stack import service_faults
+    from lab.scenarios.catalogue import spec
+    from lab.scenarios.fault_gateway import FaultServer
 
-    config = stack.config      # every password of the configuration, not only the proxies'
-    secrets = Masker.of([("Administrator", config.admin_password),
-                         *((user.name, user.password) for user in config.users)])
+    # the fault scenarios' own proxy server starts while the lab is found (its start is
+    # otherwise on the matrix's critical path: the longest scenario is a fault one)
+    fault_server = FaultServer() if any(spec(n).fault for n in names) else None
+    try:
+        stack, endpoints = _lab_for_scenarios(args)
+        from lab.masking import Masker
+        from lab.stack import service_faults
+
+        config = stack.config   # every password of the configuration, not only the proxies'
+        secrets = Masker.of([("Administrator", config.admin_password),
+                             *((user.name, user.password) for user in config.users)])
+        directory = _directory(stack, endpoints)
+        witnesses = None if args.no_evidence else _witnesses(stack, endpoints)
+    except BaseException:
+        if fault_server is not None:
+            fault_server.close()
+        raise
     results = run_clients(endpoints, clients, names, timeout=args.timeout, jobs=args.jobs,
                           pause=lambda service: service_faults.paused(stack, service, _say),
-                          secrets=secrets, directory=_directory(stack, endpoints),
-                          witnesses=None if args.no_evidence else _witnesses(stack, endpoints))
+                          secrets=secrets, directory=directory, witnesses=witnesses,
+                          fault_server=fault_server)
     doc = reports.document(results)
     _write_reports(args, doc)
     return 0 if doc["failed"] == 0 else 1

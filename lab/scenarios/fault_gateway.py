@@ -67,12 +67,48 @@ class Gateways:
             time.sleep(0.05)     # polling the journal: it has no event to wait on
 
 
+class FaultServer:
+    """A `lab.faults` server on this host with no proxy yet (they are made through its
+    API once the lab's addresses are known): started first thing, so that its own
+    start (Python, Twisted: ~0.5 s) overlaps finding the lab, not the runs."""
+
+    def __init__(self):
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "lab.faults", "--api", f"{LOOPBACK}:0", "--seed", "0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        self._api: Any = None
+
+    def api(self) -> Any:
+        """Its API's client (lab.faults.client.FaultClient), once it says where it is."""
+        if self._api is None:
+            ready, _, _ = select.select([self._process.stdout], [], [], READY_TIMEOUT)
+            line = self._process.stdout.readline() if ready else ""
+            if not line:
+                raise LabError("the fault scenarios' proxy did not start within "
+                               f"{READY_TIMEOUT:.0f} s")
+            from lab.faults.client import FaultClient
+
+            self._api = FaultClient(f"http://{json.loads(line)['api']}")
+        return self._api
+
+    def close(self) -> None:
+        """Killed outright: it holds nothing worth a graceful stop (its journal has been
+        read), and Twisted's orderly shutdown would cost the matrix ~0.1 s."""
+        self._process.kill()
+        self._process.wait(timeout=10)
+        self._process.stdout.close()
+
+
 @contextlib.contextmanager
-def fault_gateways(endpoints: Endpoints, specs: Sequence, clients: int = 1
-                   ) -> Iterator[Gateways]:
-    """A fault proxy for every spec with a `fault`, for each of `clients`."""
+def fault_gateways(endpoints: Endpoints, specs: Sequence, clients: int = 1,
+                   server: FaultServer | None = None) -> Iterator[Gateways]:
+    """A fault proxy for every spec with a `fault`, for each of `clients`, on `server`
+    (started here if not given); the server is stopped when the block ends."""
     faulty = [s for s in specs if s.fault is not None]
     if not faulty:
+        if server is not None:
+            server.close()
         yield Gateways({})
         return
 
@@ -81,34 +117,18 @@ def fault_gateways(endpoints: Endpoints, specs: Sequence, clients: int = 1
         return f"{proxy.connect_address}:{proxy.port}"
 
     upstream = address(faulty[0].port)
-    argv = [sys.executable, "-m", "lab.faults", "--api", f"{LOOPBACK}:0", "--seed", "0"]
-    for client in range(clients):
-        for spec in faulty:
-            argv += ["--proxy", Gateways.name(client, spec.name), f"{LOOPBACK}:0",
-                     address(spec.port) if spec.port else upstream]
-    server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    server = server or FaultServer()
     try:
-        ready, _, _ = select.select([server.stdout], [], [], READY_TIMEOUT)
-        line = server.stdout.readline() if ready else ""
-        if not line:
-            raise LabError("the fault scenarios' proxy did not start within "
-                           f"{READY_TIMEOUT:.0f} s")
-        where = json.loads(line)
-        from lab.faults.client import FaultClient
-
-        api = FaultClient(f"http://{where['api']}")
+        api = server.api()
+        made = api.populate([{"name": Gateways.name(client, spec.name),
+                              "listen": f"{LOOPBACK}:0",
+                              "upstream": address(spec.port) if spec.port else upstream}
+                             for client in range(clients) for spec in faulty])
         for client in range(clients):
             for spec in faulty:
                 for toxic, attributes, stream in spec.fault:
                     api.add_toxic(Gateways.name(client, spec.name), toxic, attributes, stream)
-        yield Gateways({name: int(listen.rpartition(":")[2])
-                        for name, listen in where["proxies"].items()}, api)
+        yield Gateways({proxy["name"]: int(proxy["listen"].rpartition(":")[2])
+                        for proxy in made}, api)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        server.stdout.close()
+        server.close()

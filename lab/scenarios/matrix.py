@@ -36,7 +36,7 @@ from lab.scenarios import evidence
 from lab.scenarios.catalogue import needs_dc, spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.evidence import Witnesses
-from lab.scenarios.fault_gateway import Gateways, fault_gateways
+from lab.scenarios.fault_gateway import FaultServer, Gateways, fault_gateways
 from lab.scenarios.processes import (
     Completed,
     CredentialGate,
@@ -244,7 +244,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                 base_env: Mapping[str, str] | None = None,
                 pause: Pauser | None = None, secrets: Masker | None = None,
                 directory: Directory | None = None,
-                witnesses: Witnesses | None = None) -> list[MatrixResult]:
+                witnesses: Witnesses | None = None,
+                fault_server: FaultServer | None = None) -> list[MatrixResult]:
     """Run each client's command once per named scenario, all in parallel (`jobs` at a
     time, default `default_jobs()`), and judge each run; a result per client. Each
     client has its own tokens (its run id: the matrix's, dot, its name) and ticket
@@ -258,7 +259,9 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     afterwards, every client's inside one `pause(service)`, which must also wait until
     the lab is healthy again; without `pause` they are refused. `directory` (the DC as
     its administrator) prepares the account scenarios that need it; `witnesses` (the logs
-    of squid, dante, bind and the fault layer) give each run what they saw of it."""
+    of squid, dante, bind and the fault layer) give each run what they saw of it;
+    `fault_server`, started early, carries the fault scenarios' proxies (this run stops
+    it)."""
     shared, alone = split_exclusive(names)
     if alone and pause is None:
         raise LabError(f"{alone[0]} pauses a lab service, and this run cannot: "
@@ -271,7 +274,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
     marks_now = marking.submit(witnesses.marks) if witnesses else None
     marking.shutdown(wait=False)
     with tempfile.TemporaryDirectory(prefix="lab-matrix-") as workdir, closed_port() as down, \
-            fault_gateways(endpoints, [spec(n) for n in names], len(clients)) as gateways:
+            fault_gateways(endpoints, [spec(n) for n in names], len(clients),
+                           fault_server) as gateways:
         marks = marks_now.result() if marks_now else {}
         by_client: list[dict[str, Scenario]] = []
         runs = [f"{run_id}.{client_slug(c.name)}" if several else run_id for c in clients]
@@ -342,14 +346,14 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
         except BaseException:              # the same in the exclusive phase (idempotent)
             groups.stop()
             raise
-        gateway_events = gateways.events() if witnesses else None
-    seconds = time.monotonic() - started
-    saw: dict[str, dict[str, Any]] = {}
-    if witnesses is not None:
-        facts = [_run(o, Gateways.name(index, name) if spec(name).fault else None)
-                 for index, outcomes in enumerate(done) for name, o in outcomes.items()]
-        seen = evidence.gather(witnesses, marks, facts, gateway_events)
-        saw = evidence.tie(seen, facts, witnesses.outside)
+        seconds = time.monotonic() - started
+        saw: dict[str, dict[str, Any]] = {}
+        if witnesses is not None:
+            # while the fault proxies still answer: their journal is read beside the logs
+            facts = [_run(o, Gateways.name(index, name) if spec(name).fault else None)
+                     for index, outcomes in enumerate(done) for name, o in outcomes.items()]
+            seen = evidence.gather(witnesses, marks, facts, gateways.events)
+            saw = evidence.tie(seen, facts, witnesses.outside)
 
     def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
         outcome = prompt(outcomes, name)

@@ -86,9 +86,11 @@ class Seen:
 
 
 def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
-           gateway_events: list[dict[str, Any]] | None = None) -> Seen:
+           gateway_events: Callable[[], list[dict[str, Any]] | None] | None = None) -> Seen:
     """Each part's records since its mark; squid's once every run the origin saw come
-    through squid has its line (bounded: `squid.LOGGED_BOUND`)."""
+    through squid has its line (bounded: `squid.LOGGED_BOUND`). `gateway_events` asks
+    the fault scenarios' own proxies (read beside the rest: it waits for their
+    connections to close)."""
     expected = {r.token: list(r.origin) for r in runs if r.through_squid}
 
     def read(name: str, source: Log | Journal | None) -> Any:
@@ -99,14 +101,15 @@ def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
                           if witnesses.squid and "squid" in marks else None),
         "dante": lambda: read("dante", witnesses.dante),
         "bind": lambda: read("bind", witnesses.bind),
-        "faults": lambda: read("faults", witnesses.faults)})
+        "faults": lambda: read("faults", witnesses.faults),
+        "gateways": gateway_events or (lambda: None)})
     return Seen(squid=found["squid"],
                 dante=None if found["dante"] is None else dante.parse(found["dante"]),
                 bind=None if found["bind"] is None else bind.parse(found["bind"]),
                 faults=None if found["faults"] is None else
                 fault_layer.connections(found["faults"]),
-                gateways=None if gateway_events is None else
-                fault_layer.connections(gateway_events))
+                gateways=None if found["gateways"] is None else
+                fault_layer.connections(found["gateways"]))
 
 
 def tie(seen: Seen, runs: Sequence[Run], outside: str | None = None
