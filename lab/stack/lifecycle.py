@@ -169,7 +169,8 @@ class Stack:
                     say(f"image {service} built ({len(built)}/{len(stale)}, "
                         f"{time.monotonic() - started:.0f} s so far)")
 
-        say(f"building images {', '.join(stale)} (side by side)")
+        say(f"building images {', '.join(stale)} (side by side)" if len(stale) > 1
+            else f"building image {stale[0]}")
         self.compose.build_images(stale, meanwhile=progress, timeout=1800)
         progress()
         say(f"images ready ({time.monotonic() - started:.1f} s)")
