@@ -73,8 +73,9 @@ def _fake_mmdebstrap(tmp_path, monkeypatch, script):
 
 
 def test_the_root_file_system_started_ahead_is_a_tar_file(tmp_path, monkeypatch):
-    # mmdebstrap --quiet --variant=minbase --skip=... SUITE TARGET MIRROR: the 5th
-    _fake_mmdebstrap(tmp_path, monkeypatch, 'echo "$4" > "$5"')
+    # mmdebstrap OPTIONS... SUITE TARGET MIRROR
+    _fake_mmdebstrap(tmp_path, monkeypatch, 'eval suite=\\${$(($# - 2))} target=\\${$(($# - 1))}; '
+                                            'echo "$suite" > "$target"')
     said = []
     ahead = prepare.RootFilesystem(said.append)
     try:
