@@ -31,8 +31,12 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 TEST_STAMP := $(VENV)/.installed-test
+# An extra's own requirements (read from pyproject.toml), into the venv: lab's own install
+# is left alone, as a `lab` command may be running from it meanwhile.
+install_extra = sh -c "$(PY) -c 'import tomllib; print(*tomllib.load(open(\"pyproject.toml\", \"rb\"))[\"project\"][\"optional-dependencies\"][\"$(1)\"], sep=\"\\n\")' | xargs $(VENV)/bin/pip install"
+
 $(TEST_STAMP): $(STAMP)
-	@$(STEP) "the test suite's Python packages" $(VENV)/bin/pip install -e '.[test]'
+	@$(STEP) "the test suite's Python packages" $(call install_extra,test)
 	@touch $@
 
 venv: $(STAMP)
@@ -66,21 +70,18 @@ base-image:
 	@$(HOST) --base-image
 
 # The engine, Compose, the lab's clients and the base image, in one process: when the
-# base image must be made (no registry), debootstrap runs beside apt.
+# base image must be made (no registry), mmdebstrap runs beside apt.
 lab-host:
 	@$(HOST) --tools --base-image
 
-# After `lab.host --test-tools` has installed libkrb5-dev: gssapi/krb5 build from source. Only the
-# `kerberos` extra's own requirements (read from pyproject.toml): lab's own install
-# is left alone, as a `lab` command may be running from it meanwhile.
+# After `lab.host --test-tools` has installed libkrb5-dev: gssapi/krb5 build from source.
 $(KRB_STAMP): $(STAMP)
-	@$(STEP) "4/5 Kerberos bindings (gssapi, krb5: a source build)" sh -c \
-	    "$(PY) -c 'import tomllib; print(*tomllib.load(open(\"pyproject.toml\", \"rb\"))[\"project\"][\"optional-dependencies\"][\"kerberos\"], sep=\"\\n\")' | xargs $(VENV)/bin/pip install"
+	@$(STEP) "4/5 Kerberos bindings (gssapi, krb5: a source build)" $(call install_extra,kerberos)
 	@touch $@
 
 # The lab does not need the Kerberos bindings (only the tests' Twisted Negotiate
 # client does): `make lab-up` leaves their ~2.5-minute source build to `make test`. The
-# venv (pip, from PyPI) and the host's part (apt and debootstrap, from Debian's mirror)
+# venv (pip, from PyPI) and the host's part (apt and mmdebstrap, from Debian's mirror)
 # side by side: neither needs the other.
 lab-up:
 	@$(MAKE) --no-print-directory -j2 venv lab-host

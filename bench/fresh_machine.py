@@ -343,7 +343,7 @@ def _lab_up_phases(lines: list[tuple[float, str]], end: float) -> list[dict]:
     out = []
     building = starting = None
     for at, line in lines:
-        if line.startswith("lab: building images"):
+        if line.startswith(("lab: building images", "lab: building image ")):
             building = at
         elif building is not None and (
                 match := re.match(r"lab: image (\S+) built \((\d+/\d+)", line)):

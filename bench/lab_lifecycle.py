@@ -40,21 +40,29 @@ def make_lab_up(env: dict[str, str]) -> float:
 
 
 def restart_engine() -> bool:
-    """Stop this machine's dockerd (its containers stop with it) and start it again as
-    `lab.host` does; False when the engine is not ours to restart (a service manager's,
+    """Stop this machine's dockerd (every container on it stops, the shared lab's too: the
+    next `lab up` brings it back, which is what is measured) and start it again with its
+    own command line; False when the engine is not ours to restart (a service manager's,
     another machine's, not root)."""
     pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True,
                           text=True).stdout.split()
     if os.geteuid() != 0 or len(pids) != 1 or shutil.which("systemctl") and \
             subprocess.run(["systemctl", "is-active", "--quiet", "docker"]).returncode == 0:
         return False
+    command = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")[:-1]
     os.kill(int(pids[0]), signal.SIGTERM)
     deadline = time.monotonic() + 60
     while Path(f"/proc/{pids[0]}").exists():
         if time.monotonic() > deadline:
             raise RuntimeError("dockerd did not stop within 60 s")
         time.sleep(0.1)                             # a process's end has no event to wait on here
-    prepare.ensure_engine(lambda _message: None)
+    with open("/var/log/lab-dockerd.log", "ab") as log:
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    while not prepare.engine_answers():
+        if time.monotonic() > deadline:
+            raise RuntimeError("dockerd did not answer within 60 s of its restart")
+        time.sleep(0.2)                             # the engine's socket has no readiness event
     return True
 
 

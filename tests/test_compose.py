@@ -39,7 +39,7 @@ def test_images_build_with_progress_and_a_failure_says_why(tmp_path):
     ticks = []
     _shell(tmp_path, "sleep 2.3").build_images(["a", "b"], meanwhile=lambda: ticks.append(1),
                                                 timeout=30)
-    assert len(ticks) == 2                   # about every second while compose runs
+    assert len(ticks) in (2, 3)              # about every second while compose runs
     with pytest.raises(StackError, match=r"(?s)build failed \(exit 4\): step 1.*no such package$"):
         _shell(tmp_path, "echo step 1; echo no such package; exit 4").build_images(
             ["a"], meanwhile=lambda: None, timeout=30)

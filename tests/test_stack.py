@@ -109,19 +109,72 @@ def test_up_recreates_what_starts_from_a_service_it_recreates():
     assert restarts(states) == {"dc": "its dns is newer", "proxy": "starts from dc"}
 
 
-def test_a_service_is_asked_only_once_what_it_starts_from_is_ready():
+class SlowDC(FakeEngine):
+    """The DC's own check fails its first rounds; every other passes at once."""
+
+    def __init__(self, states, rounds):
+        super().__init__(states, {})
+        self.dc_fails = rounds
+
+    def probe(self, state):
+        self.probed.append(state.service)
+        if state.service == "dc" and self.dc_fails:
+            self.dc_fails -= 1
+            return False
+        return True
+
+
+class Said:
+    """Announcements stand-in: who has said it is ready."""
+
+    def __init__(self, said):
+        self._said = set(said)
+
+    def said(self, service):
+        return service in self._said
+
+    def close(self):
+        pass
+
+
+def _starting(monkeypatch, said=("dns", "dc", "proxy", "web", "faults")):
+    import lab.stack.announcements as announcements
+
+    monkeypatch.setattr(announcements, "Announcements", lambda engine, states: Said(said))
+    return {name: _state(name, "starting") for name in ("dns", "dc", "proxy", "web", "faults")}
+
+
+def test_while_starting_a_service_is_asked_once_what_it_starts_from_is_ready(monkeypatch):
     # the proxy joins the DC's domain: while the DC is not ready, checking the proxy
     # only fails, and takes the starting DC's CPU
-    states = {name: _state(name, "starting") for name in ("dns", "dc", "proxy", "web", "faults")}
-    engine = FakeEngine(states, {"dns": True, "web": True, "faults": True, "dc": True,
-                                 "proxy": True})
+    engine = SlowDC(_starting(monkeypatch), rounds=3)
     stack = Stack(load_config(environ={}), engine=engine)
     said = []
-    stack.wait_healthy(said.append, timeout=10)
-    order = [line.split()[0] for line in said]
-    assert order.index("dc") > order.index("dns") and order.index("proxy") > order.index("dc")
-    # each service was checked once its sources were ready, never before
-    assert engine.probed.count("proxy") == 1 and engine.probed.count("dc") == 1
+    stack.wait_healthy(said.append, timeout=10, starting=True)
+    assert [line.split()[0] for line in said][-2:] == ["dc", "proxy"]
+    dc_passed = len(engine.probed) - 1 - engine.probed[::-1].index("dc")
+    assert engine.probed.count("dc") == 4 and "proxy" not in engine.probed[:dc_passed]
+    assert engine.probed.count("proxy") == 1
+
+
+def test_while_starting_a_service_that_has_not_said_it_is_ready_is_asked_seldom(monkeypatch):
+    import lab.stack.lifecycle as lifecycle
+
+    monkeypatch.setattr(lifecycle, "_UNANNOUNCED", 0.35)   # checked every 0.35 s, not 0.1
+    engine = SlowDC(_starting(monkeypatch, said=("dns", "proxy", "web", "faults")), rounds=2)
+    stack = Stack(load_config(environ={}), engine=engine)
+    stack.wait_healthy(lambda _m: None, timeout=10, starting=True)
+    # two failed checks and the passing one, over ~1 s of 0.1 s rounds: not one per round
+    assert engine.probed.count("dc") == 3
+
+
+def test_after_a_fault_every_service_is_asked_each_round(monkeypatch):
+    # healing (`lab fault clear`, the matrix's pause): nothing waits on the order
+    engine = SlowDC({name: _state(name, "starting")
+                     for name in ("dns", "dc", "proxy", "web", "faults")}, rounds=1)
+    stack = Stack(load_config(environ={}), engine=engine)
+    stack.wait_healthy(lambda _m: None, timeout=10, heal=True)
+    assert engine.probed[:5].count("proxy") == 1       # in the first round, beside the DC
 
 
 def test_every_service_says_when_it_is_ready():
@@ -140,3 +193,62 @@ def test_every_service_says_when_it_is_ready():
     for service in SERVICES:
         assert re.search(service.ready_line, lines[service.name]), service.name
         assert not re.search(service.ready_line, "starting"), service.name
+
+
+class Stream:
+    """An engine's followed output: chunks as they come, then blocking until closed."""
+
+    def __init__(self, chunks):
+        import queue
+
+        self.chunks, self.closed = queue.Queue(), False
+        for chunk in chunks:
+            self.chunks.put(chunk)
+
+    def __iter__(self):
+        while True:
+            chunk = self.chunks.get(timeout=10)
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self):
+        self.closed = True
+        self.chunks.put(None)
+
+
+class Outputs:
+    docker_host = None
+
+    def __init__(self, streams):
+        self.streams = streams
+
+    def output_stream(self, state):
+        return self.streams[state.service]
+
+
+def test_announcements_hear_a_ready_line_split_across_chunks_and_close_every_follower():
+    import time
+
+    from lab.stack.announcements import Announcements
+
+    streams = {"dns": Stream([b"zone loaded\nrun", b"ning\n"]),
+               "dc": Stream([b"samba version 4.17 started.\n"])}
+    heard = Announcements(Outputs(streams), [_state("dns", "starting"), _state("dc", "starting")])
+    deadline = time.monotonic() + 10
+    while not heard.said("dns") and time.monotonic() < deadline:
+        time.sleep(0.01)                     # the follower's thread: no event to wait on
+    assert heard.said("dns") and not heard.said("dc")
+    assert streams["dns"].closed             # its line found, its follower gone
+    heard.close()
+    assert streams["dc"].closed and not heard.said("dc")
+
+
+def test_announcements_over_ssh_follow_nothing_and_leave_every_check_to_each_round():
+    from lab.stack.announcements import Announcements
+
+    engine = Outputs({})
+    engine.docker_host = "ssh://lab@engine.example"
+    heard = Announcements(engine, [_state("dns", "starting")])
+    assert heard.said("dns") and heard.said("dc")
+    heard.close()

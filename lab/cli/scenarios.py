@@ -198,10 +198,15 @@ def cmd_matrix(args) -> int:
         if fault_server is not None:
             fault_server.close()
         raise
-    results = run_clients(endpoints, clients, names, timeout=args.timeout, jobs=args.jobs,
-                          pause=lambda service: service_faults.paused(stack, service, _say),
-                          secrets=secrets, directory=directory, witnesses=witnesses,
-                          fault_server=fault_server)
+    try:
+        results = run_clients(endpoints, clients, names, timeout=args.timeout,
+                              jobs=args.jobs, secrets=secrets, directory=directory,
+                              pause=lambda service: service_faults.paused(stack, service,
+                                                                          _say),
+                              witnesses=witnesses, fault_server=fault_server)
+    finally:              # (run_clients stops it too, once it has started using it)
+        if fault_server is not None:
+            fault_server.close()
     doc = reports.document(results)
     _write_reports(args, doc)
     return 0 if doc["failed"] == 0 else 1

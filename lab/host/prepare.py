@@ -178,9 +178,10 @@ def ensure_base_image(say: Say, ahead: RootFilesystem | None = None) -> str:
         return UPSTREAM_BASE_IMAGE
     if _image_exists(LOCAL_BASE_IMAGE):
         return LOCAL_BASE_IMAGE
-    say(f"pulling {UPSTREAM_BASE_IMAGE}")
-    if _quiet(["docker", "pull", UPSTREAM_BASE_IMAGE], timeout=120).returncode == 0:
-        return UPSTREAM_BASE_IMAGE
+    if ahead is None:                   # (started ahead: no registry answered then)
+        say(f"pulling {UPSTREAM_BASE_IMAGE}")
+        if _quiet(["docker", "pull", UPSTREAM_BASE_IMAGE], timeout=120).returncode == 0:
+            return UPSTREAM_BASE_IMAGE
     say(f"no registry answers: making {LOCAL_BASE_IMAGE} (mmdebstrap, ~20 s)")
     started = ahead or RootFilesystem(say)
     try:
@@ -275,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
         return say
 
+    def stop(_signum, _frame) -> None:
+        raise SystemExit(143)           # a TERM unwinds like Ctrl-C: mmdebstrap stopped too
+
+    previous = signal.signal(signal.SIGTERM, stop)
     ahead = None
     try:
         if {"tools", "base_image"} <= set(parts) and base_image_must_be_made():
@@ -301,4 +306,5 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if ahead is not None:
             ahead.close()
+        signal.signal(signal.SIGTERM, previous)
     return 0

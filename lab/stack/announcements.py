@@ -19,52 +19,62 @@ from lab.stack.engine import Engine, ServiceState
 
 class Announcements:
     """Follows each given service's output (from its container's last start) until its
-    ready line appears; `close()` stops every follower still reading."""
+    ready line appears; `close()` stops every follower still reading. Where the engine
+    cannot stop a follower (an ssh:// engine: docker-py cannot cancel such streams), none
+    is started and every service counts as having said it: checked each round, as
+    before there were lines to wait for."""
 
     def __init__(self, engine: Engine, states: list[ServiceState]):
         self._said: set[str] = set()
         self._lock = threading.Lock()
-        self._streams: list = []
+        self._follows: list = []
         self._closed = False
+        self.blind = (engine.docker_host or "").startswith("ssh://")
         for state in states:
-            pattern = topology.service(state.service).ready_line
-            if pattern and state.state == "running":
-                threading.Thread(target=self._follow, args=(engine, state, re.compile(pattern)),
-                                 name=f"announcements-{state.service}", daemon=True).start()
+            if self.blind or state.service not in topology.SERVICE_NAMES \
+                    or state.state != "running":
+                continue
+            pattern = re.compile(topology.service(state.service).ready_line)
+            threading.Thread(target=self._follow, args=(engine, state, pattern),
+                             name=f"announcements-{state.service}", daemon=True).start()
 
     def said(self, service: str) -> bool:
         with self._lock:
-            return service in self._said
+            return self.blind or service in self._said
 
     def _follow(self, engine: Engine, state: ServiceState, pattern: re.Pattern[str]) -> None:
-        stream = engine.follow_output(state)
+        from lab.stack.follow import Follow
+
+        stream = engine.output_stream(state)
         if stream is None:
             return
+        follow = Follow(iter(stream), stream.close)
         with self._lock:
             if self._closed:
-                stream.close()
+                _close(follow)
                 return
-            self._streams.append(stream)
-        pending = b""
+            self._follows.append(follow)
         try:
-            for chunk in stream:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                if any(pattern.search(line.decode(errors="replace")) for line in lines):
+            for line in follow.lines():
+                if pattern.search(line):
                     with self._lock:
                         self._said.add(state.service)
                     break
-        except Exception:       # noqa: BLE001  (closed under it, the engine gone: a hint lost)
+        except Exception:       # noqa: BLE001  (the engine gone meanwhile: a hint lost)
             pass
         finally:
-            stream.close()
+            _close(follow)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            streams, self._streams = self._streams, []
-        for stream in streams:
-            try:
-                stream.close()
-            except Exception:   # noqa: BLE001  (already closed by its reader)
-                pass
+            follows, self._follows = self._follows, []
+        for follow in follows:
+            _close(follow)
+
+
+def _close(follow) -> None:
+    try:
+        follow.close()
+    except Exception:           # noqa: BLE001  (closed already, by its reader or the engine)
+        pass

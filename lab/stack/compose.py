@@ -84,7 +84,11 @@ class LabCompose(DockerCompose):
                         meanwhile()
             except BaseException:
                 os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
                 raise
             if proc.returncode != 0:
                 output.seek(0)

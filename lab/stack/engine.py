@@ -176,7 +176,7 @@ class Engine:
             return self.client.api.containers(all=True, filters={"label": label})
         return self.client.api.images(filters={"label": label})
 
-    def follow_output(self, state: ServiceState):
+    def output_stream(self, state: ServiceState):
         """The container's output since its last start, followed as it is written: an
         iterable of byte chunks with `close()`; None when the engine could not give it."""
         import docker

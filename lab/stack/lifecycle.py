@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 HEALTH_TIMEOUT = 120.0
 _POLL = 0.1           # docker has no push for health changes: poll, bounded by a deadline
+_POLL_HEALING = 0.25  # ... and after a fault, where each round runs every check
 _UNANNOUNCED = 1.0    # how often a starting service is checked before it says it is ready
 
 
@@ -162,9 +163,16 @@ class Stack:
         built: list[str] = []
 
         def progress() -> None:
+            import docker
+            import requests
+
             for service in stale:
-                if service not in built and self.engine.image_fingerprint(
-                        f"{self.config.project}-{service}") == wanted[service]:
+                try:
+                    done = service not in built and self.engine.image_fingerprint(
+                        f"{self.config.project}-{service}") == wanted[service]
+                except (docker.errors.DockerException, requests.exceptions.RequestException):
+                    return               # a busy engine: said at the next second, or at the end
+                if done:
                     built.append(service)
                     say(f"image {service} built ({len(built)}/{len(stale)}, "
                         f"{time.monotonic() - started:.0f} s so far)")
@@ -270,14 +278,14 @@ class Stack:
                 now = time.monotonic()
                 waiting = [states[s] for s in SERVICE_NAMES
                            if s in states and s not in reported]
-                # a service is asked only once what it starts from is ready (the proxy's
-                # check, asked earlier, only fails, and costs the starting DC its CPU) and,
-                # while starting, once it has said it is ready (or now and then, should
-                # its line never come)
-                askable = {s.service: s for s in waiting
-                           if topology.service(s.service).started_from_ready(reported)
-                           and (announcements is None or announcements.said(s.service)
-                                or now - asked.get(s.service, started) >= _UNANNOUNCED)}
+                # while starting, a service is asked only once what it starts from is
+                # ready (the proxy's check, asked earlier, only fails, and costs the
+                # starting DC its CPU) and it has said it is ready (or now and then,
+                # should its line never come)
+                askable = {s.service: s for s in waiting if announcements is None or (
+                    topology.service(s.service).started_from_ready(reported)
+                    and (announcements.said(s.service)
+                         or now - asked.get(s.service, started) >= _UNANNOUNCED))}
                 asked.update(dict.fromkeys(askable, now))
                 if fresh:
                     ready_now = self._probed([s for s in askable.values()
@@ -299,7 +307,7 @@ class Stack:
                                       for s in missing)
                     raise StackError(f"not healthy after {timeout:.0f} s: "
                                      f"{', '.join(missing)}\n{tails}")
-                time.sleep(_POLL)
+                time.sleep(_POLL if starting else _POLL_HEALING)
         finally:
             if announcements is not None:
                 announcements.close()

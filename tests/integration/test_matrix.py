@@ -420,8 +420,17 @@ def test_ntlm_restarts_on_a_new_connection_after_a_close_and_gives_up_after_type
     assert trace.returncode == 0, trace.stdout
     assert trace.stdout.count("* Connected to") == 2
     assert "< Connection: close" in trace.stdout and "< HTTP/1.1 200" in trace.stdout
-    for client in ([tool("curl"), "-fsS", "--proxy-anyauth", "-U", ":", "-o", "/dev/null"],
-                   [sys.executable, "-m", "lab.proxy", "--timeout", "5"]):
+    # each gives up on the close itself, not at its own bound (a generous one: the suite's
+    # load must not decide): curl's 407 (exit 22, not 28), lab.proxy's own words
+    for client, gave_up in (
+            ([tool("curl"), "-fsS", "--proxy-anyauth", "-U", ":", "--max-time", "30",
+              "-o", "/dev/null"], lambda run: run["exit_code"] == 22),
+            ([sys.executable, "-m", "lab.proxy", "--timeout", "30"],
+             lambda run: "closed the connection in the middle of the ntlm handshake"
+             in run["stderr"])):
         code, doc = matrix("--only", "ntlm-challenge-close,ntlm-type2-close", "--", *client,
                            "{url}")
-        assert code == 0 and [s["seconds"] < 5 for s in doc["scenarios"]] == [True, True], doc
+        runs = {s["name"]: s for s in doc["scenarios"]}
+        assert code == 0 and not any(s["timed_out"] for s in runs.values()), doc
+        assert runs["ntlm-challenge-close"]["exit_code"] == 0, runs["ntlm-challenge-close"]
+        assert gave_up(runs["ntlm-type2-close"]), runs["ntlm-type2-close"]

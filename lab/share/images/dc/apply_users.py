@@ -4,8 +4,9 @@ service principals, then export those principals' keys for squid: at every start
 samba's, from the configuration `lab up` hands the container (/etc/lab/lab.toml, never
 in the image).
 
-One process and one transaction through Samba's own Python API (~0.5 s; `samba-tool`
-costs ~0.3 s a call). Safe to run again on a restarted container: what exists is
+One process through Samba's own Python API (~0.5 s; `samba-tool` costs ~0.3 s a call):
+the Administrator's password first (the proxy's join waits for it), then the rest in one
+transaction. Safe to run again on a restarted container: what exists is
 updated, not added twice. Samba takes the changes as they commit (its directory is
 shared through ldb's locks, as for `samba-tool` on a running DC).
 """
