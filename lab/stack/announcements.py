@@ -15,6 +15,7 @@ import threading
 
 from lab.config import topology
 from lab.stack.engine import Engine, ServiceState
+from lab.stack.lines import Follow
 
 
 class Announcements:
@@ -43,8 +44,6 @@ class Announcements:
             return self.blind or service in self._said
 
     def _follow(self, engine: Engine, state: ServiceState, pattern: re.Pattern[str]) -> None:
-        from lab.stack.follow import Follow
-
         stream = engine.output_stream(state)
         if stream is None:
             return

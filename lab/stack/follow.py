@@ -15,34 +15,10 @@ from collections.abc import Iterator
 
 from lab.errors import LabError
 from lab.stack.lifecycle import Stack
+from lab.stack.lines import Follow
 
 #: what the follower prints once it knows where the file ends: lines after it are new
 READY = b"lab-follow-ready"
-
-
-class Follow:
-    """A live stream of lines; `close()` ends it (from any thread)."""
-
-    def __init__(self, chunks: Iterator[bytes], close):
-        self._chunks, self._close = chunks, close
-        self.closed = False
-
-    def lines(self) -> Iterator[str]:
-        """Each complete line as it arrives, until the stream ends or is closed."""
-        pending = b""
-        try:
-            for chunk in self._chunks:
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield line.decode("utf-8", errors="replace")
-        except (OSError, ValueError):        # closed under the reader: the end
-            if not self.closed:
-                raise
-
-    def close(self) -> None:
-        self.closed = True
-        self._close()
 
 
 def _container(stack: Stack, service: str):
