@@ -95,3 +95,11 @@ def test_an_ssh_engine_named_too_late_for_the_sdk_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "paramiko", None)
     with pytest.raises(LabNotRunning, match="export it, or `docker context use`"):
         Engine(docker_host="ssh://lab@10.0.0.5").client  # noqa: B018
+
+
+def test_an_engine_over_ssh_is_asked_one_thing_at_a_time():
+    from lab.stack.engine import Engine
+
+    assert Engine(docker_host="ssh://root@engine.example").over_ssh
+    assert not Engine(docker_host="tcp://engine.example:2375").over_ssh
+    assert not Engine().over_ssh

@@ -8,6 +8,8 @@ from lab.stack.lifecycle import Stack, restarts, stale_services
 
 
 class FakeEngine:
+    over_ssh = False
+
     def __init__(self, states, probes):
         self._states, self.probes, self.probed = states, probes, []
 
@@ -218,7 +220,7 @@ class Stream:
 
 
 class Outputs:
-    docker_host = None
+    over_ssh = False
 
     def __init__(self, streams):
         self.streams = streams
@@ -248,7 +250,30 @@ def test_announcements_over_ssh_follow_nothing_and_leave_every_check_to_each_rou
     from lab.stack.announcements import Announcements
 
     engine = Outputs({})
-    engine.docker_host = "ssh://lab@engine.example"
+    engine.over_ssh = True
     heard = Announcements(engine, [_state("dns", "starting")])
     assert heard.said("dns") and heard.said("dc")
     heard.close()
+
+
+def test_over_ssh_the_checks_run_one_after_another():
+    import threading
+
+    class OverSSH(FakeEngine):
+        over_ssh = True
+
+        def __init__(self, states):
+            super().__init__(states, {})
+            self.threads = set()
+
+        def probe(self, state):
+            self.threads.add(threading.current_thread().name)
+            return True
+
+    engine = OverSSH(_starting_states())
+    Stack(load_config(environ={}), engine=engine).ready(engine._states)
+    assert engine.threads == {threading.main_thread().name}   # sshd caps a connection's channels
+
+
+def _starting_states():
+    return {name: _state(name, "starting") for name in ("dns", "dc", "proxy", "web", "faults")}

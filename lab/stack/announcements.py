@@ -30,7 +30,7 @@ class Announcements:
         self._lock = threading.Lock()
         self._follows: list = []
         self._closed = False
-        self.blind = (engine.docker_host or "").startswith("ssh://")
+        self.blind = engine.over_ssh
         for state in states:
             if self.blind or state.service not in topology.SERVICE_NAMES \
                     or state.state != "running":

@@ -101,6 +101,13 @@ def _epoch(moment: str) -> float | None:
     return seconds + float(f"0.{fraction or 0}")
 
 
+def _ssh_errors() -> tuple[type[Exception], ...]:
+    """paramiko's failures (a channel refused, the connection lost), when it is loaded:
+    over ssh:// they stand for the engine's connection errors."""
+    paramiko = sys.modules.get("paramiko")
+    return (paramiko.SSHException,) if paramiko is not None else ()
+
+
 def leave_out_unused_ssh_transport() -> None:
     """Keep paramiko out unless the engine is reached over SSH: the Docker SDK imports
     it (its ssh:// transport) as soon as it is imported, and with what paramiko imports
@@ -147,6 +154,13 @@ class Engine:
             return docker.from_env(timeout=60)
         except docker.errors.DockerException:
             raise LabNotRunning(NO_ENGINE) from None
+
+    @property
+    def over_ssh(self) -> bool:
+        """Reached through ssh (docker-py's paramiko transport): each request is a channel
+        of one connection, which sshd caps (MaxSessions, 10 by default), and its streams
+        cannot be cancelled. Ask such an engine one thing at a time."""
+        return (self.docker_host or "").startswith("ssh://")
 
     def answers(self) -> bool:
         import docker
@@ -197,7 +211,8 @@ class Engine:
 
         try:
             result = self.client.containers.get(state.container_id).exec_run(argv)
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
+        except (docker.errors.DockerException, requests.exceptions.RequestException,
+                *_ssh_errors()):
             return None
         return result.exit_code, result.output.decode(errors="replace")
 

@@ -124,8 +124,9 @@ class Stack:
 
     def _probed(self, states: list[ServiceState]) -> set[str]:
         """The services among `states` whose own health check passes now, all checked
-        at once (each is a `docker exec`; the proxy's authenticates three ways)."""
-        if len(states) < 2:
+        at once (each is a `docker exec`; the proxy's authenticates three ways), or one
+        after another on an engine reached over ssh."""
+        if len(states) < 2 or self.engine.over_ssh:
             return {state.service for state in states if self.engine.probe(state)}
         with ThreadPoolExecutor(len(states)) as pool:
             passed = list(pool.map(self.engine.probe, states))
