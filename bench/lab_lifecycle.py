@@ -46,15 +46,16 @@ def restart_engine() -> bool:
     another machine's, not root)."""
     pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True,
                           text=True).stdout.split()
-    if os.geteuid() != 0 or len(pids) != 1 or shutil.which("systemctl") and \
-            subprocess.run(["systemctl", "is-active", "--quiet", "docker"]).returncode == 0:
+    if os.geteuid() != 0 or len(pids) != 1 or shutil.which("systemctl") and subprocess.run(
+            ["systemctl", "is-active", "--quiet", "docker"], stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL).returncode == 0:
         return False
     command = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")[:-1]
     os.kill(int(pids[0]), signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while Path(f"/proc/{pids[0]}").exists():
+    deadline = time.monotonic() + 120
+    while _running(int(pids[0])):
         if time.monotonic() > deadline:
-            raise RuntimeError("dockerd did not stop within 60 s")
+            raise RuntimeError("dockerd did not stop within 120 s")
         time.sleep(0.1)                             # a process's end has no event to wait on here
     with open("/var/log/lab-dockerd.log", "ab") as log:
         subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -64,6 +65,16 @@ def restart_engine() -> bool:
             raise RuntimeError("dockerd did not answer within 60 s of its restart")
         time.sleep(0.2)                             # the engine's socket has no readiness event
     return True
+
+
+def _running(pid: int) -> bool:
+    """Alive, and not a zombie its parent has yet to reap (an orphaned dockerd's parent
+    may be an init that reaps late)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def busy_share(seconds: float = 20.0) -> float:
