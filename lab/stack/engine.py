@@ -190,15 +190,17 @@ class Engine:
             return self.client.api.containers(all=True, filters={"label": label})
         return self.client.api.images(filters={"label": label})
 
-    def output_stream(self, state: ServiceState):
-        """The container's output since its last start, followed as it is written: an
-        iterable of byte chunks with `close()`; None when the engine could not give it."""
+    def output_stream(self, state: ServiceState, since: float | None = None):
+        """The container's output (stdout and stderr) from `since` (seconds since the
+        epoch; None: its last start), followed as it is written: an iterable of byte
+        chunks with `close()`; None when the engine could not give it."""
         import docker
         import requests
 
-        since = _epoch(state.started)
+        since = _epoch(state.started) if since is None else since
         try:
             return self.client.api.logs(state.container_id, stream=True, follow=True,
+                                        stdout=True, stderr=True,
                                         **({"since": since} if since else {}))
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return None

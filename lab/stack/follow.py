@@ -78,8 +78,7 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def follow_output(stack: Stack, service: str) -> Follow:
     """What the service's main process writes to its output from now on."""
-    state = _container(stack, service)
-    api = stack.engine.client.api
-    stream = api.logs(state.container_id, stream=True, follow=True, stdout=True,
-                      stderr=True, since=int(time.time()))
+    stream = stack.engine.output_stream(_container(stack, service), since=time.time())
+    if stream is None:
+        raise LabError(f"cannot follow the output of the lab's {service}")
     return Follow(iter(stream), stream.close)
