@@ -26,13 +26,12 @@ from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from zope.interface import implementer
 
 from lab.faults.journal import Journal, address
-from lab.faults.schema import UPSTREAM, Toxic
+from lab.faults.schema import CLOSE_GRACE, UPSTREAM, Toxic
 from lab.faults.stage import Stage
 from lab.faults.toxics import make_stage
 
 HIGH_WATER = 1 << 20            # bytes a pipe's stages may hold before its source pauses
 LOW_WATER = HIGH_WATER // 4     # ... and below which it reads again
-CLOSE_GRACE = 1.0               # seconds a closing connection may take before it is aborted
 CONNECT_TIMEOUT = 30.0          # seconds to reach the upstream before the client is closed
 
 

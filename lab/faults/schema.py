@@ -14,6 +14,9 @@ from typing import Any
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 STREAMS = (UPSTREAM, DOWNSTREAM)
+#: seconds a closing connection may take before the layer aborts it: how long a client
+#: of the journal may wait for a connection's close event (`lab.faults.link` keeps it)
+CLOSE_GRACE = 1.0
 
 #: Toxiproxy's toxic types and their attributes (every one an integer, default 0),
 #: with the unit each is in: the schema the API and the CLI check input against;

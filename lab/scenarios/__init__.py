@@ -10,6 +10,15 @@ matrix run (`matrix`) and its reports (`reports`). It may import `lab.stack`,
 
 # What users import (`from lab.scenarios import SPECS`), gathered from the owners.
 from lab.scenarios.catalogue import NAMES, SPECS, Spec, spec
-from lab.scenarios.scenario import Scenario, Verdict, build_scenarios
 
 __all__ = ["NAMES", "SPECS", "Scenario", "Spec", "Verdict", "build_scenarios", "spec"]
+
+
+def __getattr__(name: str):
+    # the scenario module brings the endpoints, the DC's client and urllib: every `lab`
+    # command imports this package (`lab watch` its evidence), few need those
+    if name in ("Scenario", "Verdict", "build_scenarios"):
+        from lab.scenarios import scenario
+
+        return getattr(scenario, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

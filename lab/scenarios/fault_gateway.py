@@ -52,7 +52,7 @@ class Gateways:
         if self.api is None:
             return []
         from lab.faults.client import FaultAPIError
-        from lab.faults.link import CLOSE_GRACE
+        from lab.faults.schema import CLOSE_GRACE
 
         deadline = time.monotonic() + CLOSE_GRACE + 1.0
         while True:
