@@ -21,6 +21,10 @@ help:
 
 STEP   := tools/step
 
+# Python compiles what it imports once, into __pycache__: a PYTHONDONTWRITEBYTECODE from
+# the caller's environment would have every lab command compile it all again (~0.1 s each).
+unexport PYTHONDONTWRITEBYTECODE
+
 # What the lab needs (`make lab-up`), then what only the tests use (pytest, the clients
 # nobody here wrote, ruff...): a fresh machine's `make lab-up` does not wait for those.
 # Niced, without compiling every module ahead (Python compiles what it imports, once):

@@ -139,3 +139,34 @@ def test_lab_host_starts_the_root_file_system_before_apt_when_the_base_image_is_
     assert order == ["root file system started", "root file system closed"]
     assert "lab: error: [2/5 host: Docker engine, Compose, client tools] the Docker engine " \
            "is missing" in capsys.readouterr().err
+
+
+def test_an_engine_installed_here_starts_on_legacy_iptables(monkeypatch, tmp_path):
+    """dockerd's first start on a machine lab.host installed it on comes after iptables
+    is switched to its legacy backend; an engine the package already started is left as
+    it is (its rules exist: switching would split them between two backends)."""
+    steps = []
+    legacy = {name: tmp_path / name for name in prepare.LEGACY_IPTABLES}
+    for path in legacy.values():
+        path.touch()
+    answers = iter([False, False, True])          # before, after the install, started
+    monkeypatch.setattr(prepare, "LEGACY_IPTABLES", {k: str(v) for k, v in legacy.items()})
+    monkeypatch.setattr(prepare, "engine_answers", lambda: next(answers))
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prepare, "_require_installable", lambda what: 12)
+    monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: steps.append(pkgs))
+    monkeypatch.setattr(prepare, "_run", lambda cmd, what: steps.append(cmd))
+    monkeypatch.setattr(prepare.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(prepare, "_DOCKERD_LOG", tmp_path / "dockerd.log")
+    monkeypatch.setattr(prepare.subprocess, "Popen", lambda cmd, **kw: steps.append(cmd))
+    prepare.ensure_engine(lambda message: None)
+    assert steps == [["docker.io"],
+                     ["update-alternatives", "--set", "iptables", str(legacy["iptables"])],
+                     ["update-alternatives", "--set", "ip6tables", str(legacy["ip6tables"])],
+                     ["dockerd"]]
+
+    steps.clear()
+    answers = iter([False, True])                 # the package's service started it
+    monkeypatch.setattr(prepare, "engine_answers", lambda: next(answers))
+    prepare.ensure_engine(lambda message: None)
+    assert steps == [["docker.io"]]

@@ -51,6 +51,12 @@ LIBPROXY_WEBKIT = "/usr/lib/*/libproxy/*/modules/pacrunner_webkit.so"
 
 _ENGINE_START_TIMEOUT = 60
 _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
+#: iptables' legacy backend, for an engine lab.host installs. dockerd runs iptables ~11
+#: times per published port as a container starts, and again as it stops (the lab
+#: publishes 17); Debian 12's default, iptables-nft, costs ~10 ms a call on 2 cores,
+#: legacy ~2.5 ms: `lab down` 2.1 -> 1.35 s, a warm `lab up` 1.4 CPU-s less.
+LEGACY_IPTABLES = {"iptables": "/usr/sbin/iptables-legacy",
+                   "ip6tables": "/usr/sbin/ip6tables-legacy"}
 
 
 def engine_answers() -> bool:
@@ -67,10 +73,16 @@ def ensure_engine(say: Say) -> None:
     if engine_address(remote) is not None:      # not ours to install or start
         raise HostError(f"the Docker engine at {remote} (DOCKER_HOST or the docker context) "
                         "does not answer: start it, or unset DOCKER_HOST for a local one")
-    if shutil.which("dockerd") is None:
+    installed = shutil.which("dockerd") is None
+    if installed:
         _require_installable("the Docker engine")
         say("installing the Docker engine (docker.io)")
         _apt_install(["docker.io"], say)
+        if engine_answers():          # the package started it (systemd): as it is
+            return
+        # before dockerd's first start, when no firewall rule of its exists yet: an
+        # engine that ever ran keeps its backend (rules in both would conflict)
+        use_legacy_iptables(say)
     if os.geteuid() != 0:
         raise HostError("no Docker engine answers and starting dockerd needs root: "
                         "start Docker (e.g. `sudo systemctl start docker`) or add "
@@ -86,6 +98,16 @@ def ensure_engine(say: Say) -> None:
         time.sleep(0.5)  # polling an external daemon: there is no event to wait on
     raise HostError(f"dockerd did not answer within {_ENGINE_START_TIMEOUT} s; "
                     f"see {_DOCKERD_LOG}")
+
+
+def use_legacy_iptables(say: Say) -> None:
+    """iptables (and ip6tables) through the legacy backend (`LEGACY_IPTABLES`), where
+    Debian ships it."""
+    if not all(Path(path).exists() for path in LEGACY_IPTABLES.values()):
+        return
+    say("iptables: the legacy backend (dockerd's rules per published port, ~4x cheaper)")
+    for name, path in LEGACY_IPTABLES.items():
+        _run(["update-alternatives", "--set", name, path], f"choosing {name}'s backend")
 
 
 def compose_answers() -> bool:
