@@ -89,5 +89,7 @@ for log in access.log cache.log lab.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"
 done
 squid -k parse -f /etc/squid/squid.conf 2>&1 | grep -E 'ERROR|FATAL' && exit 1
-tail -q -n +1 -F /var/log/squid/cache.log /var/log/squid/access.log &
+# -s 0.1: tail polls (no inotify on the container's layers), by default once a second;
+# squid's first "Accepting" line is what `lab up` waits for before its health check
+tail -q -s 0.1 -n +1 -F /var/log/squid/cache.log /var/log/squid/access.log &
 exec squid -N -f /etc/squid/squid.conf
