@@ -1,5 +1,7 @@
 """Host preparation refuses clearly where it cannot install (no Docker needed)."""
 
+import subprocess
+
 import pytest
 
 from lab.errors import HostError
@@ -141,32 +143,77 @@ def test_lab_host_starts_the_root_file_system_before_apt_when_the_base_image_is_
            "is missing" in capsys.readouterr().err
 
 
-def test_an_engine_installed_here_starts_on_legacy_iptables(monkeypatch, tmp_path):
-    """dockerd's first start on a machine lab.host installed it on comes after iptables
-    is switched to its legacy backend; an engine the package already started is left as
-    it is (its rules exist: switching would split them between two backends)."""
-    steps = []
-    legacy = {name: tmp_path / name for name in prepare.LEGACY_IPTABLES}
-    for path in legacy.values():
-        path.touch()
-    answers = iter([False, False, True])          # before, after the install, started
-    monkeypatch.setattr(prepare, "LEGACY_IPTABLES", {k: str(v) for k, v in legacy.items()})
-    monkeypatch.setattr(prepare, "engine_answers", lambda: next(answers))
-    monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
-    monkeypatch.setattr(prepare, "_require_installable", lambda what: 12)
-    monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: steps.append(pkgs))
-    monkeypatch.setattr(prepare, "_run", lambda cmd, what: steps.append(cmd))
-    monkeypatch.setattr(prepare.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(prepare, "_DOCKERD_LOG", tmp_path / "dockerd.log")
-    monkeypatch.setattr(prepare.subprocess, "Popen", lambda cmd, **kw: steps.append(cmd))
-    prepare.ensure_engine(lambda message: None)
-    assert steps == [["docker.io"],
-                     ["update-alternatives", "--set", "iptables", str(legacy["iptables"])],
-                     ["update-alternatives", "--set", "ip6tables", str(legacy["ip6tables"])],
-                     ["dockerd"]]
+class _Host:
+    """What ensure_engine asks of a machine where docker.io is being installed: each
+    command's exit code (0 unless said), and the steps it took, in order."""
 
-    steps.clear()
-    answers = iter([False, True])                 # the package's service started it
-    monkeypatch.setattr(prepare, "engine_answers", lambda: next(answers))
-    prepare.ensure_engine(lambda message: None)
-    assert steps == [["docker.io"]]
+    def __init__(self, monkeypatch, tmp_path, answers, codes=None):
+        self.steps, self.said = [], []
+        self.codes = codes or {}
+        self.legacy = {name: tmp_path / name for name in prepare.LEGACY_IPTABLES}
+        for path in self.legacy.values():
+            path.touch()
+        answers = iter(answers)
+        monkeypatch.setattr(prepare, "LEGACY_IPTABLES",
+                            {k: str(v) for k, v in self.legacy.items()})
+        monkeypatch.setattr(prepare, "engine_answers", lambda: next(answers))
+        monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
+        monkeypatch.setattr(prepare, "_require_installable", lambda what: 12)
+        monkeypatch.setattr(prepare, "_apt_install", lambda pkgs, say: self.steps.append(pkgs))
+        monkeypatch.setattr(prepare, "_quiet", self.run)
+        monkeypatch.setattr(prepare.os, "geteuid", lambda: 0)
+        monkeypatch.setattr(prepare, "_DOCKERD_LOG", tmp_path / "dockerd.log")
+        monkeypatch.setattr(prepare.subprocess, "Popen",
+                            lambda cmd, **kw: self.steps.append(cmd))
+        for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):     # this machine's engine
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+
+    def run(self, cmd, timeout=30):
+        code = self.codes.get(cmd[0] if cmd[0] != "update-alternatives" else cmd[2], 0)
+        if cmd[0] == "update-alternatives":
+            self.steps.append(cmd)
+        return subprocess.CompletedProcess(cmd, code, "", "refused" if code else "")
+
+    def switch(self, name):
+        return ["update-alternatives", "--set", name, str(self.legacy[name])]
+
+
+def test_an_engine_installed_here_starts_on_legacy_iptables(monkeypatch, tmp_path):
+    """dockerd's first start on a machine where lab.host installed it comes after
+    iptables is switched to its legacy backend (no dockerd runs, none left chains in
+    nft: `iptables-nft -L DOCKER` fails, as `pidof dockerd` does)."""
+    host = _Host(monkeypatch, tmp_path, [False, False, True],
+                 {"pidof": 1, "iptables-nft": 1})
+    prepare.ensure_engine(host.said.append)
+    assert host.steps == [["docker.io"], host.switch("ip6tables"), host.switch("iptables"),
+                          ["dockerd"]]
+
+
+@pytest.mark.parametrize("refusing, why", [
+    ({"pidof", "iptables-nft", "legacy"}, "no legacy tables in this kernel"),
+    ({"pidof"}, "an engine left its chains in nft"),
+    ({"iptables-nft"}, "a dockerd runs already"),
+])
+def test_legacy_iptables_only_where_it_is_safe(monkeypatch, tmp_path, refusing, why):
+    """`refusing`: the probes that exit 1 (pidof: no dockerd; iptables-nft -L DOCKER: no
+    chain of an engine; the legacy iptables: no tables in this kernel)."""
+    host = _Host(monkeypatch, tmp_path, [False, False, True])
+    host.codes = {(str(host.legacy["iptables"]) if name == "legacy" else name): 1
+                  for name in refusing}
+    prepare.ensure_engine(host.said.append)
+    assert host.steps == [["docker.io"], ["dockerd"]], why
+
+
+def test_legacy_iptables_refused_is_said_and_dockerd_starts(monkeypatch, tmp_path):
+    host = _Host(monkeypatch, tmp_path, [False, False, True],
+                 {"pidof": 1, "iptables-nft": 1, "ip6tables": 2})
+    prepare.ensure_engine(host.said.append)
+    assert host.steps == [["docker.io"], host.switch("ip6tables"), ["dockerd"]]
+    assert any("ip6tables left as it was: refused" in line for line in host.said)
+
+
+def test_an_engine_the_package_started_is_left_as_it_is(monkeypatch, tmp_path):
+    host = _Host(monkeypatch, tmp_path, [False, True], {"pidof": 1, "iptables-nft": 1})
+    prepare.ensure_engine(host.said.append)
+    assert host.steps == [["docker.io"]]

@@ -15,7 +15,7 @@ from typing import Any
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 STREAMS = (UPSTREAM, DOWNSTREAM)
 #: seconds a closing connection may take before the layer aborts it: how long a client
-#: of the journal may wait for a connection's close event (`lab.faults.link` keeps it)
+#: of the journal may wait for a connection's close event (`lab.faults.link` enforces it)
 CLOSE_GRACE = 1.0
 
 #: Toxiproxy's toxic types and their attributes (every one an integer, default 0),

@@ -55,8 +55,8 @@ _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
 #: times per published port as a container starts, and again as it stops (the lab
 #: publishes 17); Debian 12's default, iptables-nft, costs ~10 ms a call on 2 cores,
 #: legacy ~2.5 ms: `lab down` 2.1 -> 1.35 s, a warm `lab up` 1.4 CPU-s less.
-LEGACY_IPTABLES = {"iptables": "/usr/sbin/iptables-legacy",
-                   "ip6tables": "/usr/sbin/ip6tables-legacy"}
+LEGACY_IPTABLES = {"ip6tables": "/usr/sbin/ip6tables-legacy",
+                   "iptables": "/usr/sbin/iptables-legacy"}
 
 
 def engine_answers() -> bool:
@@ -73,8 +73,7 @@ def ensure_engine(say: Say) -> None:
     if engine_address(remote) is not None:      # not ours to install or start
         raise HostError(f"the Docker engine at {remote} (DOCKER_HOST or the docker context) "
                         "does not answer: start it, or unset DOCKER_HOST for a local one")
-    installed = shutil.which("dockerd") is None
-    if installed:
+    if shutil.which("dockerd") is None:
         _require_installable("the Docker engine")
         say("installing the Docker engine (docker.io)")
         _apt_install(["docker.io"], say)
@@ -101,13 +100,25 @@ def ensure_engine(say: Say) -> None:
 
 
 def use_legacy_iptables(say: Say) -> None:
-    """iptables (and ip6tables) through the legacy backend (`LEGACY_IPTABLES`), where
-    Debian ships it."""
+    """iptables (and ip6tables) through the legacy backend (`LEGACY_IPTABLES`): where
+    Debian ships it, this kernel has its tables, and no dockerd runs or has left its
+    chains in nft (both backends see every packet: a DROP left in one drops what the
+    other lets through). Best effort: a failure is said, and dockerd starts on what is
+    there."""
     if not all(Path(path).exists() for path in LEGACY_IPTABLES.values()):
         return
-    say("iptables: the legacy backend (dockerd's rules per published port, ~4x cheaper)")
+    if _quiet([LEGACY_IPTABLES["iptables"], "-t", "nat", "-n", "-L"]).returncode != 0:
+        return                                  # no legacy tables in this kernel
+    if (_quiet(["pidof", "dockerd"]).returncode == 0
+            or _quiet(["iptables-nft", "-t", "nat", "-n", "-L", "DOCKER"]).returncode == 0):
+        return                                  # an engine runs, or ran, on nft
+    say("iptables: the legacy backend, for dockerd's rules (~4x cheaper per published "
+        "port; `update-alternatives --auto iptables` undoes it)")
     for name, path in LEGACY_IPTABLES.items():
-        _run(["update-alternatives", "--set", name, path], f"choosing {name}'s backend")
+        done = _quiet(["update-alternatives", "--set", name, path])
+        if done.returncode != 0:
+            say(f"iptables: {name} left as it was: {(done.stderr or done.stdout).strip()}")
+            return
 
 
 def compose_answers() -> bool:

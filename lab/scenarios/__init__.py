@@ -9,7 +9,12 @@ matrix run (`matrix`) and its reports (`reports`). It may import `lab.stack`,
 """
 
 # What users import (`from lab.scenarios import SPECS`), gathered from the owners.
+from typing import TYPE_CHECKING
+
 from lab.scenarios.catalogue import NAMES, SPECS, Spec, spec
+
+if TYPE_CHECKING:
+    from lab.scenarios.scenario import Scenario, Verdict, build_scenarios
 
 __all__ = ["NAMES", "SPECS", "Scenario", "Spec", "Verdict", "build_scenarios", "spec"]
 
@@ -22,3 +27,7 @@ def __getattr__(name: str):
 
         return getattr(scenario, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
