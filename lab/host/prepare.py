@@ -54,7 +54,7 @@ _DOCKERD_LOG = Path("/var/log/lab-dockerd.log")
 #: iptables' legacy backend, for an engine lab.host installs. dockerd runs iptables ~11
 #: times per published port as a container starts, and again as it stops (the lab
 #: publishes 17); Debian 12's default, iptables-nft, costs ~10 ms a call on 2 cores,
-#: legacy ~2.5 ms: `lab down` 2.1 -> 1.35 s, a warm `lab up` 1.4 CPU-s less.
+#: legacy ~2.5 ms (docs/benchmarks.md: what it does to `lab down`).
 LEGACY_IPTABLES = {"ip6tables": "/usr/sbin/ip6tables-legacy",
                    "iptables": "/usr/sbin/iptables-legacy"}
 
@@ -79,9 +79,7 @@ def ensure_engine(say: Say) -> None:
         _apt_install(["docker.io"], say)
         if engine_answers():          # the package started it (systemd): as it is
             return
-        # before dockerd's first start, when no firewall rule of its exists yet: an
-        # engine that ever ran keeps its backend (rules in both would conflict)
-        use_legacy_iptables(say)
+        use_legacy_iptables(say)      # now, before dockerd's first start, or never
     if os.geteuid() != 0:
         raise HostError("no Docker engine answers and starting dockerd needs root: "
                         "start Docker (e.g. `sudo systemctl start docker`) or add "
