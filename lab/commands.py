@@ -11,8 +11,10 @@ names never reach that message.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 
 from lab.errors import LabError
 from lab.masking import Masker
@@ -44,6 +46,62 @@ def run_command(argv: Sequence[str], *, error: type[LabError], what: str, missin
         # "Password for ...", apt's reading of lists) unless there is nothing else
         output = (proc.stderr.strip() or proc.stdout).strip()
         output = Masker.of((None, secret) for secret in hide).text(output)
-        tail = "\n".join(output.splitlines()[-TAIL_LINES:]) or "(no output)"
-        raise error(f"{what} failed (exit {proc.returncode}): {tail}")
+        raise error(f"{what} failed (exit {proc.returncode}): {_tail(output)}")
     return proc
+
+
+def _tail(output: str) -> str:
+    return "\n".join(output.strip().splitlines()[-TAIL_LINES:]) or "(no output)"
+
+
+class Background:
+    """Another program running while `lab` does something else (a build with progress
+    lines, a root file system made beside apt), on the same terms as `run_command`:
+    in a session of its own, without our stdin, its output kept in a temporary file for
+    the error's tail. `stop()` ends it and everything it started, whatever state it is
+    in: callers put it in a `finally`."""
+
+    def __init__(self, argv: Sequence[str], *, error: type[LabError], what: str,
+                 missing: str, env: Mapping[str, str] | None = None, cwd: str | None = None):
+        self.error, self.what = error, what
+        self._output = tempfile.TemporaryFile(mode="w+")
+        try:
+            self._proc = subprocess.Popen(list(argv), cwd=cwd,
+                                          env={**os.environ, **(env or {})},
+                                          stdin=subprocess.DEVNULL, stdout=self._output,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+        except FileNotFoundError:
+            self._output.close()
+            raise error(missing) from None
+
+    def wait(self, timeout: float, meanwhile: Callable[[], None] = lambda: None) -> None:
+        """Until it has ended, calling `meanwhile` about every second; `error` if it
+        is still running after `timeout` seconds (it is left running: `stop()`), or
+        ended non-zero (with the tail of its output)."""
+        waited = 0.0
+        while True:
+            try:
+                code = self._proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                waited += 1.0
+                if waited > timeout:
+                    raise self.error(f"{self.what} did not finish within {timeout:g} s"
+                                     ) from None
+                meanwhile()
+        if code != 0:
+            self._output.seek(0)
+            raise self.error(f"{self.what} failed (exit {code}): "
+                             f"{_tail(self._output.read())}")
+
+    def stop(self) -> None:
+        """Its whole session stopped (TERM, then KILL after 10 s) if it still runs;
+        its output file closed."""
+        if self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+        self._output.close()

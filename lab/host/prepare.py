@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.commands import Background
 from lab.errors import HostError
 from lab.host.apt import (
     _apt_install,
@@ -167,9 +168,8 @@ class RootFilesystem:
             _apt_install(["mmdebstrap"], say)
         self._tmp = tempfile.TemporaryDirectory(prefix="lab-base-")
         self.tarball = Path(self._tmp.name) / "rootfs.tar"
-        self._log = tempfile.TemporaryFile(mode="w+")
         say("Debian bookworm's root file system (mmdebstrap), in the background")
-        self._proc = subprocess.Popen(
+        self._mmdebstrap = Background(
             # Its package lists stay in the image: each image's `apt-get update` then
             # finds them current, instead of five fetching and unpacking them again.
             # dpkg without an fsync per file, apt without translations (what the
@@ -178,27 +178,16 @@ class RootFilesystem:
             ["mmdebstrap", "--quiet", "--variant=minbase", "--skip=cleanup/apt/lists",
              "--dpkgopt=force-unsafe-io", '--aptopt=Acquire::Languages "none"',
              "bookworm", str(self.tarball), _debian_mirror()],
-            stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            error=HostError, what="mmdebstrap of Debian bookworm",
+            missing="mmdebstrap is not installed")
 
     def wait(self, timeout: float = 900) -> Path:
         """The finished tar file; HostError with mmdebstrap's last lines if it failed."""
-        try:
-            code = self._proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise HostError(f"mmdebstrap of Debian bookworm did not finish within "
-                            f"{timeout:g} s") from None
-        if code != 0:
-            self._log.seek(0)
-            tail = "\n".join(self._log.read().strip().splitlines()[-15:])
-            raise HostError(f"mmdebstrap of Debian bookworm failed (exit {code}): {tail}")
+        self._mmdebstrap.wait(timeout)
         return self.tarball
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-            self._proc.wait()
-        self._log.close()
+        self._mmdebstrap.stop()
         self._tmp.cleanup()
 
 

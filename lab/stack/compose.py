@@ -10,17 +10,14 @@ clean-up after an interrupted `lab up` must not be interrupted in turn).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from testcontainers.compose import DockerCompose
 
-from lab.commands import run_command
+from lab.commands import Background, run_command
 from lab.errors import StackError
 
 DOCKER_MISSING = ("docker is not installed: run `make lab-up` (it installs it on Debian as "
@@ -62,39 +59,13 @@ class LabCompose(DockerCompose):
         """`docker compose build SERVICES`: compose builds them side by side. `meanwhile`
         runs about every second while it does (progress). Any error here, Ctrl-C
         included, stops compose and its builds before it is raised."""
-        cmd = [*self.compose_command_property, "build", *services]
-        with tempfile.TemporaryFile(mode="w+") as output:
-            try:
-                proc = subprocess.Popen(cmd, cwd=str(self.context), env=self.env,
-                                        stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-            except FileNotFoundError:
-                raise StackError(DOCKER_MISSING) from None
-            try:
-                waited = 0.0
-                while True:
-                    try:
-                        proc.wait(timeout=1.0)
-                        break
-                    except subprocess.TimeoutExpired:
-                        waited += 1.0
-                        if waited > timeout:
-                            raise StackError(f"docker compose build did not finish within "
-                                             f"{timeout:g} s") from None
-                        meanwhile()
-            except BaseException:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                raise
-            if proc.returncode != 0:
-                output.seek(0)
-                tail = "\n".join(output.read().strip().splitlines()[-15:]) or "(no output)"
-                raise StackError(f"docker compose build failed (exit {proc.returncode}): "
-                                 f"{tail}")
+        build = Background([*self.compose_command_property, "build", *services],
+                           error=StackError, what="docker compose build",
+                           missing=DOCKER_MISSING, env=self.env, cwd=str(self.context))
+        try:
+            build.wait(timeout, meanwhile)
+        finally:
+            build.stop()
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         try:
