@@ -78,3 +78,18 @@ def test_kinit_with_wrong_password_fails(tool, lab_endpoints, domain_user, krb5_
                           capture_output=True, timeout=15)
     assert proc.returncode != 0
     assert "Password incorrect" in proc.stderr or "Preauthentication failed" in proc.stderr
+
+
+def test_the_dcs_ldap_service_has_its_kerberos_name(tool, lab_endpoints, domain_user,
+                                                     krb5_env):
+    """A Kerberos LDAP bind to the DC (`net ads join`, `ldapsearch -Y GSSAPI`, an AD
+    client's own) first asks the KDC for ldap/<the DC's name>: a real DC holds it."""
+    user, password = domain_user
+    subprocess.run([tool("kinit"), f"{user}@{lab_endpoints.dc.realm}"],
+                   input=password + "\n", text=True, env=krb5_env, capture_output=True,
+                   timeout=15, check=True)
+    service = f"ldap/{lab_endpoints.dc.hostname}"
+    proc = subprocess.run([tool("kvno"), service], env=krb5_env, capture_output=True,
+                          text=True, timeout=15)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{service}@{lab_endpoints.dc.realm}: kvno = " in proc.stdout

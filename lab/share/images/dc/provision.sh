@@ -27,6 +27,12 @@ samba-tool domain passwordsettings set --max-pwd-age=0
 # every dynamic update aborts.
 dc_account="$(echo "$LAB_DC_HOSTNAME" | tr a-z A-Z)\$"
 samba-tool spn add "DNS/${LAB_DNS_HOSTNAME}.${LAB_DOMAIN}" "$dc_account"
+# The DC's own service names (ldap/, GC/, the replication GUID, ...), which samba's
+# dnsupdate service would add at its first start (it does not run here): without
+# ldap/<dc>, a Kerberos LDAP bind to the DC (`net ads join`, `ldapsearch -Y GSSAPI`)
+# finds no such principal and falls back to NTLM, or fails.
+samba_spnupdate >/dev/null
+samba-tool spn list "$dc_account" | grep -q "ldap/${LAB_DC_HOSTNAME}.${LAB_DOMAIN}\$"
 # The records AD clients find the DC by (_ldap, _kerberos, _kpasswd, the PDC, the sites),
 # as samba itself would register them, for an address said at each start (192.0.2.11,
 # a documentation address, stands for it): the entrypoint sends them to bind at once.
