@@ -27,6 +27,7 @@ class Announcements:
 
     def __init__(self, engine: Engine, states: list[ServiceState]):
         self._said: set[str] = set()
+        self._news = threading.Event()        # a service has said its line since `wait`
         self._lock = threading.Lock()
         self._follows: list = []
         self._closed = False
@@ -43,6 +44,12 @@ class Announcements:
         with self._lock:
             return self.blind or service in self._said
 
+    def wait(self, timeout: float) -> None:
+        """Until a service says its line (one said since the last wait counts), at
+        most `timeout` seconds."""
+        self._news.wait(timeout)
+        self._news.clear()
+
     def _follow(self, engine: Engine, state: ServiceState, pattern: re.Pattern[str]) -> None:
         stream = engine.output_stream(state)
         if stream is None:
@@ -58,6 +65,7 @@ class Announcements:
                 if pattern.search(line):
                     with self._lock:
                         self._said.add(state.service)
+                    self._news.set()
                     break
         except Exception:       # noqa: BLE001  (the engine gone meanwhile: a hint lost)
             pass

@@ -62,7 +62,9 @@ def _load_or_make_ca(cert_path: Path, key_path: Path, name: x509.Name, make_key,
     issuer_cert, issuer_key = issuer if issuer else (None, None)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        # our own file, its public half compared below: RSA's slow self-check skipped
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None,
+                                                 unsafe_skip_rsa_key_validation=True)
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         if (cert.not_valid_after_utc - _now() > RENEW_BEFORE
                 and cert.public_key() == key.public_key()

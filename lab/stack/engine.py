@@ -150,10 +150,17 @@ class Engine:
                         f"DOCKER_HOST={self.docker_host} comes from a .env file, read after "
                         "the Docker SDK loaded without its SSH transport: export it, or "
                         "`docker context use` an ssh:// context")
-                return docker.DockerClient(base_url=self.docker_host, timeout=60)
-            return docker.from_env(timeout=60)
+                client = docker.DockerClient(base_url=self.docker_host, timeout=60)
+            else:
+                client = docker.from_env(timeout=60)
         except docker.errors.DockerException:
             raise LabNotRunning(NO_ENGINE) from None
+        if client.api.base_url.startswith("http+docker://"):
+            # a Unix socket or ssh: no HTTP proxy applies (the docker CLI's rule), and
+            # requests would read the proxy variables again for every one of the
+            # hundreds of requests a `lab up` makes
+            client.api.trust_env = False
+        return client
 
     @property
     def over_ssh(self) -> bool:
