@@ -59,19 +59,13 @@ def socks_users(config: LabConfig) -> str:
                    if user.in_htpasswd)
 
 
-def admin_password(config: LabConfig) -> str:
-    """The domain Administrator's password, which the proxy joins the domain with."""
-    return config.admin_password
-
-
 #: What the entrypoint writes, and from what: for root and squid's group, but the
 #: passwords nothing in squid reads (`ROOT_ONLY`), for root alone.
 PROXY_FILES = {"/etc/squid/htpasswd": htpasswd,
                "/etc/squid/ldap-bind-password": ldap_bind_password,
                "/etc/lab/health-user": health_user,
-               "/etc/lab/socks-users": socks_users,
-               "/etc/lab/admin-password": admin_password}
-ROOT_ONLY = {"/etc/lab/socks-users", "/etc/lab/admin-password"}
+               "/etc/lab/socks-users": socks_users}
+ROOT_ONLY = {"/etc/lab/socks-users"}
 
 
 def write_files(config: LabConfig, files: dict[str, Callable[[LabConfig], str]],

@@ -65,7 +65,8 @@ SERVICES: tuple[Service, ...] = (
     # at each start, from the configuration `lab up` hands the container
     Service("dc", 11, ("images/dc", *_CONFIG), started_from=("dns",),
             build_args=("LAB_REALM", "LAB_DOMAIN", "LAB_WORKGROUP", "LAB_DC_HOSTNAME",
-                        "LAB_DNS_HOSTNAME"), ready_line=r"^dc: ready$"),
+                        "LAB_DNS_HOSTNAME", "LAB_PROXY_NETBIOS_NAME"),
+            ready_line=r"^dc: ready$"),
     Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",),
             ready_line=r"\| Accepting .*HTTP Socket connections at"),
     # the fault layer: every published proxy and web port goes through it

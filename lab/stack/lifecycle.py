@@ -41,6 +41,7 @@ HEALTH_TIMEOUT = 120.0
 _POLL = 0.1           # docker has no push for health changes: poll, bounded by a deadline
 _POLL_HEALING = 0.25  # ... and after a fault, where each round runs every check
 _UNANNOUNCED = 1.0    # how often a starting service is checked before it says it is ready
+_QUIET = 0.5          # ... and how often the states are looked at while none says anything
 
 
 def _say_nothing(_message: str) -> None:
@@ -235,7 +236,7 @@ class Stack:
                 reasons = restarts(states)
                 if reasons:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
-                    # (a new domain join, the new keytab) mends it
+                    # (the new DC's machine account and keytab) mends it
                     say("recreating " + ", ".join(f"{name} ({why})"
                                                   for name, why in reasons.items()))
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
@@ -293,10 +294,12 @@ class Stack:
                                               if s.state == "running"])
                 else:
                     ready_now = self.ready(askable)
+                progressed = False
                 for state in waiting:
                     service = state.service
                     if service in ready_now:
                         reported.add(service)
+                        progressed = True
                         say(f"  {service:<6} healthy after {time.monotonic() - started:.1f} s")
                     elif state.broken and not (heal and state.state == "running"):
                         raise StackError(self.diagnose() or f"service {service} failed")
@@ -308,7 +311,17 @@ class Stack:
                                       for s in missing)
                     raise StackError(f"not healthy after {timeout:.0f} s: "
                                      f"{', '.join(missing)}\n{tails}")
-                time.sleep(_POLL if starting else _POLL_HEALING)
+                if progressed:
+                    continue            # what waited for those may be asked now
+                if announcements is not None and not announcements.blind:
+                    # woken by the next ready line; a service that said it but failed
+                    # its check is asked again soon, the others' states looked at
+                    # now and then (one that exits is an error at once, not at the end)
+                    refused = any(announcements.said(name) for name in askable
+                                  if name not in ready_now)
+                    announcements.wait(_POLL if refused else _QUIET)
+                else:
+                    time.sleep(_POLL if starting else _POLL_HEALING)
         finally:
             if announcements is not None:
                 announcements.close()

@@ -4,9 +4,8 @@ service principals, then export those principals' keys for squid: at every start
 samba's, from the configuration `lab up` hands the container (/etc/lab/lab.toml, never
 in the image).
 
-One process through Samba's own Python API (~0.5 s; `samba-tool` costs ~0.3 s a call):
-the Administrator's password first (the proxy's join waits for it), then the rest in one
-transaction. Safe to run again on a restarted container: what exists is
+One process through Samba's own Python API (~0.5 s; `samba-tool` costs ~0.3 s a call),
+one transaction. Safe to run again on a restarted container: what exists is
 updated, not added twice. Samba takes the changes as they commit (its directory is
 shared through ldb's locks, as for `samba-tool` on a running DC).
 """
@@ -101,17 +100,14 @@ def export_keytab(parameters: LoadParm, principals: list[str], keytab: Path) -> 
 
 
 def main() -> None:
-    keytab, joinable = Path(sys.argv[1]), Path(sys.argv[2])
+    keytab = Path(sys.argv[1])
     config = load_file(Path("/etc/lab/lab.toml"), environ={})
     parameters = LoadParm()
     parameters.load_default()
     db = SamDB(url="/var/lib/samba/private/sam.ldb", session_info=system_session(),
                lp=parameters)
-    # The Administrator's password first, on its own: the proxy joins the domain with
-    # it, while the users are applied (each password costs ~50 ms of hashing)
-    set_password(db, "Administrator", config.admin_password)
-    joinable.touch()
     db.transaction_start()
+    set_password(db, "Administrator", config.admin_password)
     try:
         for group in config.groups:
             if account(db, group.name) is None:

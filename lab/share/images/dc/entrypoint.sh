@@ -19,11 +19,12 @@ if [ "$LAB_ADMITTED" != "0.0.0.0/0" ]; then
     echo "dc: LDAP and Kerberos admit only $LAB_ADMITTED" >&2
 fi
 shared=/lab-shared
-# The volume outlives a recreated DC: remove the previous DC's keytab and mark before
-# samba answers, so a proxy that has seen this DC answer and then finds them finds
-# this DC's: `joinable` (the Administrator's password is the configuration's) and the
-# keytab of squid's Negotiate.
-rm -f "$shared/HTTP.keytab" "$shared/joinable"
+# The volume outlives a recreated DC: replace the previous DC's files before samba
+# answers, so a proxy that has seen this DC answer and then finds them finds this
+# DC's: the proxy's machine account (provision.sh) at once, the keytab of squid's
+# Negotiate once apply_users.py has exported it, and `dc-ready` once it is.
+rm -f "$shared/HTTP.keytab" "$shared/proxy-odj.txt" "$shared/dc-ready"
+install -m 600 /etc/lab/proxy-odj.txt "$shared/proxy-odj.txt"
 ready=/run/lab-ready
 rm -f "$ready"                       # a restarted container: everything afresh
 
@@ -57,10 +58,21 @@ register_dns() {
 prepare() {
     register_dns &
     registering=$!
-    python3 /etc/lab/apply_users.py "$shared/HTTP.keytab" "$shared/joinable" ||
+    python3 /etc/lab/apply_users.py "$shared/HTTP.keytab" ||
         { echo "applying the users and passwords of /etc/lab/lab.toml failed" >&2; return 1; }
     wait "$registering" || return 1
-    touch "$ready"
+    # An SMB session to this DC (how the proxy's winbindd reaches it) needs the DC's own
+    # winbindd, which samba starts last: a member that tries before is refused, and
+    # goes offline for a while. Ready means it answers.
+    deadline=$(($(date +%s) + 60))
+    until wbinfo -P >/dev/null 2>&1; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "the DC's winbindd did not answer within 60 s" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    touch "$ready" "$shared/dc-ready"
     echo "dc: ready" >&2            # `lab up` runs the health check from this line on
 }
 # A failure stops the DC (tini, PID 1, passes the TERM to samba): `lab up` then names

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Render the configuration, join the domain (for NTLM), start winbind, then
+# Render the configuration, join the domain offline (for NTLM), start winbind, then
 # run squid in the foreground; its log files are followed on stdout so that
 # `docker compose logs proxy` shows them (squid cannot reopen /dev/stdout
 # after dropping privileges).
@@ -14,9 +14,8 @@ envsubst "$vars" < /etc/lab/krb5.conf.template > /etc/krb5.conf
 envsubst "$vars" < /etc/lab/danted.conf.template > /etc/danted.conf
 
 # Users and passwords, from the configuration `lab up` handed this container (never in
-# the image): squid's htpasswd and LDAP bind password, the health check's users, the
-# Administrator's password for the join, and dante's users (system users, no home, no
-# shell, with the htpasswd users' passwords).
+# the image): squid's htpasswd and LDAP bind password, the health check's users, and
+# dante's users (system users, no home, no shell, with the htpasswd users' passwords).
 (cd /opt/lab && python3 -m lab.config.render /etc/lab/lab.toml)
 cut -d: -f1 /etc/lab/socks-users | while read -r user; do
     id -u "$user" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$user"
@@ -24,7 +23,7 @@ done
 chpasswd --crypt-method SHA512 < /etc/lab/socks-users
 rm -f /etc/lab/socks-users
 
-# SOCKS5 needs nothing from the DC: start it first, so it is up while the join runs.
+# SOCKS5 needs nothing from the DC: start it first, so it is up while the DC starts.
 danted -f /etc/danted.conf &
 
 # TLS inspection: squid's copy of the corporate CA (key + certificate), and a fresh
@@ -47,24 +46,24 @@ until timeout 0.5 getent hosts "$LAB_DC_FQDN" >/dev/null; do
     in_time || { echo "${LAB_DC_FQDN} did not resolve (bind at $LAB_DNS_IP) within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
-# Then the DC's LDAP, which the join needs: a DC that answers has removed a previous
-# DC's files from the shared volume; then its mark that the join can begin (the
-# configuration's Administrator password is set).
+# Then the DC's LDAP: a DC that answers has replaced a previous DC's files in the
+# shared volume with its own.
 until ldapsearch -x -H "ldap://${LAB_DC_FQDN}" -b '' -s base defaultNamingContext >/dev/null 2>&1; do
     in_time || { echo "the DC ${LAB_DC_FQDN} did not answer LDAP within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
-until [ -e /lab-shared/joinable ]; do
-    in_time || { echo "the DC did not apply the configuration's Administrator password within 60 s of the proxy's start" >&2; exit 1; }
-    sleep 0.05
-done
 
-# A fresh machine account on every start: a DC recreated since the last one
-# knows nothing of the old. The DC answers LDAP a moment before it can take a join.
-# The password from a file (Samba's PASSWD_FILE), never on a command line `ps` shows.
-until out=$(PASSWD_FILE=/etc/lab/admin-password net ads join -U Administrator --no-dns-updates 2>&1); do
-    in_time || { echo "net ads join still failed 60 s after the proxy's start: $out" >&2; exit 1; }
-    sleep 0.1
+# Joined to the domain offline: the machine account the DC's image was provisioned
+# with (provision.sh), its secrets from the file the DC shares. No network, and no
+# Administrator password here.
+out=$(net offlinejoin requestodj loadfile=/lab-shared/proxy-odj.txt 2>&1) ||
+    { echo "joining the domain from the DC's /lab-shared/proxy-odj.txt failed: $out" >&2; exit 1; }
+# winbindd reaches the DC through an SMB session, which the DC takes once it is ready
+# (tried before, winbindd goes offline for a while). A ready DC has also exported the
+# keytab squid's Negotiate reads.
+until [ -e /lab-shared/dc-ready ]; do
+    in_time || { echo "the DC ${LAB_DC_FQDN} was not ready within 60 s of the proxy's start" >&2; exit 1; }
+    sleep 0.05
 done
 winbindd --foreground --no-process-group --debug-stdout &
 winbindd_pid=$!
@@ -74,13 +73,6 @@ winbindd_pid=$!
 until timeout 3 wbinfo -P >/dev/null 2>&1; do
     kill -0 "$winbindd_pid" 2>/dev/null || { echo "winbindd exited before it reached the DC" >&2; exit 1; }
     in_time || { echo "winbind did not reach the DC ${LAB_DC_FQDN} within 60 s of the proxy's start" >&2; exit 1; }
-    sleep 0.1
-done
-
-# squid's Negotiate reads the keytab the DC exports beside its own start (the DC
-# removes the previous one first, so this is the current DC's).
-until [ -s /lab-shared/HTTP.keytab ]; do
-    in_time || { echo "the DC exported no keytab to /lab-shared within 60 s of the proxy's start" >&2; exit 1; }
     sleep 0.1
 done
 
