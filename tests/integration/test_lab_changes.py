@@ -114,7 +114,7 @@ def test_a_service_that_never_gets_healthy_is_named_and_nothing_is_left(tmp_path
     env = side_by_side_env("lab-broken-test", "172.29.57.0/24", root=root)
     state = load_config(root, environ=env).state_dir
     module = root / "lab" / "web" / "server.py"          # the web service dies at start
-    module.write_text("raise RuntimeError('broken on purpose')\n" + module.read_text())
+    module.write_text(module.read_text() + "\nraise RuntimeError('broken on purpose')\n")
     try:
         proc = lab(env, "up")
         assert proc.returncode == 1
