@@ -81,10 +81,11 @@ prepare() {
 # Every authentication, refused or not, one line each on stdout (`lab watch`): level 2
 # logs refusals, 3 successes too; nothing else is raised.
 # Only the services a lab uses: LDAP, the KDC, RPC (NETLOGON for NTLM through the proxy's
-# winbind), CLDAP (the DC locator), SMB and winbindd (the proxy's join). A single DC
-# replicates nothing (drepl, kcc), its records are registered above (dnsupdate), and
-# no client here speaks NetBIOS, WINS or signed NTP. Two workers per pre-forked service
-# carry the suite's load; each more holds its own memory.
+# winbind), CLDAP (the DC locator), SMB and winbindd (how the proxy's winbindd reaches
+# the DC). A single DC replicates nothing (drepl, kcc), its records are registered above
+# (dnsupdate), and no client here speaks NetBIOS, WINS or signed NTP. One process for
+# them all (`-M single`): a lab's load is a few hundred requests at once, each served in
+# a millisecond or so, and every pre-forked worker held its own copy of the directory
+# (~30 MB for two per service).
 exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3" \
-    --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd" \
-    --option="prefork children = 2"
+    --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd" --model=single
