@@ -127,6 +127,11 @@ def test_each_image_takes_exactly_its_build_args_and_no_secret(service):
     assert args == set(service.build_args)
     assert not any("PASSWORD" in arg or "SECRET" in arg for arg in args)
     compose = (LAB / "share" / "docker-compose.yml").read_text()
+    # the service's block, and in it the names under its build's `args:`
+    block = re.search(rf"^  {service.name}:\n(.*?)(?=^  \w|^\w)", compose, re.M | re.S)[1]
+    passed = re.search(r"^      args:\n((?:^        .*\n)*)", block, re.M)
+    passed = set(re.findall(r"^        (\w+):", passed[1], re.M)) if passed else set()
+    assert passed - {"BASE_IMAGE"} == args, "compose passes other build args"
     assert not re.search(r"^\s+LAB_\w*PASSWORD\w*:", compose, re.M), \
         "a password in a compose build arg or environment: hand it in the configuration"
 

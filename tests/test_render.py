@@ -1,4 +1,5 @@
 import crypt  # noqa: F401  (same module the renderer uses; fine on 3.11)
+from pathlib import Path
 
 import pytest
 
@@ -44,5 +45,5 @@ def test_the_proxy_files_are_written_for_root_and_one_group_only(tmp_path):
         assert os.stat(written).st_mode & 0o777 == mode, path
     assert "/etc/lab/socks-users" in render.ROOT_ONLY
     # the proxy joins offline (the DC image's machine account): no Administrator here
-    assert not any(config.admin_password in open(w).read() for w in here.values())
+    assert not any(config.admin_password in Path(w).read_text() for w in here.values())
     assert "HEALTH_USER=" in (tmp_path / "health-user").read_text()

@@ -60,7 +60,7 @@ def _made(service, created, started):
 
 def test_a_proxy_started_before_its_dc_was_created_is_stale_a_restarted_one_is_not():
     # one `compose up` creates every container, then starts them; a recreated DC is a
-    # new container, created after the proxy joined the domain it no longer holds
+    # new container, created after the proxy took the DC's files at its start
     states = {"dns": _made("dns", "2026-12-06T10:00:00.1Z", "2026-12-06T10:00:01.12Z"),
               "dc": _made("dc", "2026-12-06T10:00:00.5Z", "2026-12-06T10:00:01.1Z"),
               "proxy": _made("proxy", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01.3Z")}
@@ -68,7 +68,7 @@ def test_a_proxy_started_before_its_dc_was_created_is_stale_a_restarted_one_is_n
     states["dc"] = _made("dc", "2026-12-06T11:00:00Z", "2026-12-06T11:00:00.2Z")
     assert stale_services(states) == {"proxy": "dc"}
     states["proxy"] = _made("proxy", "2026-12-06T10:00:00.2Z", "2026-12-06T11:00:05Z")
-    assert stale_services(states) == {}                   # restarted since: joined again
+    assert stale_services(states) == {}                   # restarted since: took them again
     states["dns"] = _made("dns", "2026-12-06T12:00:00Z", "2026-12-06T12:00:00.5Z")
     assert stale_services(states) == {"dc": "dns"}
 
@@ -96,7 +96,7 @@ def test_a_lab_with_a_stale_proxy_is_not_current_though_all_say_healthy(tmp_path
 
 
 def test_up_recreates_what_starts_from_a_service_it_recreates():
-    """A broken DC is recreated, and with it the proxy joined to it; a DC recreated
+    """A broken DC is recreated, and with it the proxy that starts from it; a DC recreated
     under a healthy proxy means the proxy again, and bind new under both means both."""
     states = {"dns": _made("dns", "2026-12-06T10:00:00.1Z", "2026-12-06T10:00:01Z"),
               "dc": _made("dc", "2026-12-06T10:00:00.2Z", "2026-12-06T10:00:01Z"),
@@ -146,11 +146,45 @@ class Said:
         pass
 
 
-def _starting(monkeypatch, said=("dns", "dc", "proxy", "web", "faults")):
+def _starting(monkeypatch, said=("dns", "dc", "proxy", "web", "faults"), heard=None):
     import lab.stack.announcements as announcements
 
-    monkeypatch.setattr(announcements, "Announcements", lambda engine, states: Said(said))
+    heard = heard or Said(said)
+    monkeypatch.setattr(announcements, "Announcements", lambda engine, states: heard)
     return {name: _state(name, "starting") for name in ("dns", "dc", "proxy", "web", "faults")}
+
+
+class Waits(Said):
+    """... and how long `wait_healthy` waited for a line each time."""
+
+    def __init__(self, said):
+        super().__init__(said)
+        self.waits = []
+
+    def wait(self, timeout):
+        self.waits.append(timeout)
+        super().wait(timeout)
+
+
+def test_while_starting_a_refused_service_is_asked_again_soon_silence_waits_longer(
+        monkeypatch):
+    import lab.stack.lifecycle as lifecycle
+
+    # the DC said it is ready, and its check fails once: asked again after _POLL; a
+    # round that reports a service goes on at once (what waited for it may be asked)
+    heard = Waits(("dns", "dc", "proxy", "web", "faults"))
+    engine = SlowDC(_starting(monkeypatch, heard=heard), rounds=1)
+    Stack(load_config(environ={}), engine=engine).wait_healthy(
+        lambda _m: None, timeout=10, starting=True)
+    assert heard.waits == [lifecycle._POLL]
+    # the DC has said nothing: the rounds wait _QUIET for a line until it is asked anyway
+    monkeypatch.setattr(lifecycle, "_UNANNOUNCED", 0.3)
+    monkeypatch.setattr(lifecycle, "_QUIET", 0.05)
+    heard = Waits(("dns", "proxy", "web", "faults"))
+    engine = SlowDC(_starting(monkeypatch, heard=heard), rounds=0)
+    Stack(load_config(environ={}), engine=engine).wait_healthy(
+        lambda _m: None, timeout=10, starting=True)
+    assert heard.waits and set(heard.waits) == {0.05}
 
 
 def test_while_starting_a_service_is_asked_once_what_it_starts_from_is_ready(monkeypatch):

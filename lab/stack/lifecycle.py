@@ -379,7 +379,8 @@ class _Derived:
 
 def restarts(states: dict[str, ServiceState]) -> dict[str, str]:
     """Services `up` must recreate, and why: broken ones, stale ones, and what starts
-    from either (a DC recreated here leaves the proxy joined to the old one)."""
+    from either (the proxy took the DC's files at its start: its machine account, the
+    keytab)."""
     reasons = {name: "not healthy" for name, state in states.items() if state.broken}
     for name, source in stale_services(states).items():
         reasons.setdefault(name, f"its {source} is newer")

@@ -24,7 +24,8 @@ shared=/lab-shared
 # DC's: the proxy's machine account (provision.sh) at once, the keytab of squid's
 # Negotiate once apply_users.py has exported it, and `dc-ready` once it is.
 rm -f "$shared/HTTP.keytab" "$shared/proxy-odj.txt" "$shared/dc-ready"
-install -m 600 /etc/lab/proxy-odj.txt "$shared/proxy-odj.txt"
+install -m 600 /etc/lab/proxy-odj.txt "$shared/proxy-odj.txt.new"
+mv "$shared/proxy-odj.txt.new" "$shared/proxy-odj.txt"     # whole or not at all
 ready=/run/lab-ready
 rm -f "$ready"                       # a restarted container: everything afresh
 
@@ -65,14 +66,14 @@ prepare() {
     # winbindd, which samba starts last: a member that tries before is refused, and
     # goes offline for a while. Ready means it answers.
     deadline=$(($(date +%s) + 60))
-    until wbinfo -P >/dev/null 2>&1; do
+    until timeout 3 wbinfo -P >/dev/null 2>&1; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
             echo "the DC's winbindd did not answer within 60 s" >&2
             return 1
         fi
         sleep 0.05
     done
-    touch "$ready" "$shared/dc-ready"
+    touch "$ready" "$shared/dc-ready" || return 1
     echo "dc: ready" >&2            # `lab up` runs the health check from this line on
 }
 # A failure stops the DC (tini, PID 1, passes the TERM to samba): `lab up` then names
@@ -84,8 +85,8 @@ prepare() {
 # winbind), CLDAP (the DC locator), SMB and winbindd (how the proxy's winbindd reaches
 # the DC). A single DC replicates nothing (drepl, kcc), its records are registered above
 # (dnsupdate), and no client here speaks NetBIOS, WINS or signed NTP. One process for
-# them all (`-M single`): a lab's load is a few hundred requests at once, each served in
-# a millisecond or so, and every pre-forked worker held its own copy of the directory
-# (~30 MB for two per service).
+# them all (`-M single`, which Samba meant for tests: a slow request holds up the
+# others): a lab's load is a few hundred requests at once, each served in a millisecond
+# or so, and every pre-forked worker held its own copy of the directory (~45 MB in all).
 exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3" \
     --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd" --model=single

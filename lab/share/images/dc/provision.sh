@@ -6,7 +6,7 @@ set -eu
 : "${LAB_REALM:?}${LAB_DOMAIN:?}${LAB_WORKGROUP:?}${LAB_DC_HOSTNAME:?}${LAB_DNS_HOSTNAME:?}${LAB_PROXY_NETBIOS_NAME:?build through \`lab up\`}"
 rm -f /etc/samba/smb.conf /etc/krb5.conf
 # The Administrator password given here is random and kept nowhere: every start sets
-# the configuration's (apply_users.py) before samba answers anyone.
+# the configuration's (apply_users.py, beside samba's start).
 build_password="Aa1-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 samba-tool domain provision \
     --realm="$LAB_REALM" --domain="$LAB_WORKGROUP" --server-role=dc \
@@ -45,18 +45,20 @@ grep -q "^SRV _kerberos._tcp.${LAB_DOMAIN} ${LAB_DC_HOSTNAME}.${LAB_DOMAIN} 88$"
 # The proxy's machine account, made once here by Samba's offline domain join: each
 # proxy start reads its secrets from the file this leaves (`net offlinejoin requestodj`,
 # no network, ~0.1 s) instead of joining the domain again (~0.8 s of the start's
-# critical path, and the DC's CPU meanwhile). Every container of this image has the
-# account, so a DC recreated under a running proxy keeps it joined. samba runs for
-# this step alone, on loopback, under the DC's own name (compose's build `extra_hosts`).
-samba --foreground --no-process-group \
+# critical path, and the DC's CPU meanwhile); every container of this image has the
+# same account. The file holds its password, as sam.ldb here holds its hash. samba runs
+# for this step alone (its own session, so all its processes stop with it), on
+# loopback, under the DC's own name (compose's build `extra_hosts`).
+setsid samba --foreground --no-process-group \
     --option="server services = s3fs, rpc, ldap, cldap, winbindd" \
     --option="interfaces = lo" --option="bind interfaces only = yes" >/tmp/samba.log 2>&1 &
 samba_pid=$!
 deadline=$(($(date +%s) + 60))
-# until samba answers (it starts beside this), bounded
+# until samba answers (it starts beside this), bounded; `reuse`: an earlier try may have
+# made the account before it failed
 until PASSWD="$build_password" net offlinejoin provision domain="$LAB_DOMAIN" \
         machine_name="$LAB_PROXY_NETBIOS_NAME" dcname="${LAB_DC_HOSTNAME}.${LAB_DOMAIN}" \
-        savefile=/etc/lab/proxy-odj.txt -U Administrator --use-kerberos=off \
+        reuse savefile=/etc/lab/proxy-odj.txt -U Administrator --use-kerberos=off \
         >/tmp/odj.log 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
         cat /tmp/odj.log /tmp/samba.log >&2
@@ -64,7 +66,13 @@ until PASSWD="$build_password" net offlinejoin provision domain="$LAB_DOMAIN" \
     fi
     sleep 0.2
 done
-kill "$samba_pid"
-wait "$samba_pid" || true
+kill -TERM "-$samba_pid" 2>/dev/null || true
+while kill -0 "-$samba_pid" 2>/dev/null; do           # every process of its session
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        kill -KILL "-$samba_pid" 2>/dev/null || true
+    fi
+    sleep 0.1
+done
 chmod 600 /etc/lab/proxy-odj.txt
-rm -f /tmp/odj.log /tmp/samba.log /run/samba/*.pid
+# what that run left: logs, its runtime state and caches (not the directory it changed)
+rm -rf /tmp/odj.log /tmp/samba.log /run/samba/* /var/cache/samba/*

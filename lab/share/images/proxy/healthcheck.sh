@@ -1,7 +1,7 @@
 #!/bin/bash
 # Healthy means authentication WORKS, not just that squid answers: a real
-# Negotiate and a real NTLM request through the proxy, and one through SOCKS5. A DC recreated under a
-# running proxy (new keys, no machine account) turns this red.
+# Negotiate and a real NTLM request through the proxy, and one through SOCKS5. A DC that
+# cannot authenticate them (gone, frozen, another domain) turns this red.
 set -euo pipefail
 curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:${LAB_CPORT_PROXY_NOAUTH}/squid-internal-mgr/info
 wbinfo -t >/dev/null                       # our machine account still trusted
