@@ -217,3 +217,35 @@ def test_an_engine_the_package_started_is_left_as_it_is(monkeypatch, tmp_path):
     host = _Host(monkeypatch, tmp_path, [False, True], {"pidof": 1, "iptables-nft": 1})
     prepare.ensure_engine(host.said.append)
     assert host.steps == [["docker.io"]]
+
+
+def test_a_host_that_needs_nothing_is_asked_once_side_by_side(monkeypatch):
+    """Engine, Compose and the base image asked at once; nothing installed or started.
+    When one of them is missing, the steps that provide it run as before."""
+    import threading
+
+    asked = []
+    together = threading.Barrier(4, timeout=10)     # broken unless all four ask at once
+
+    def answer(what, value):
+        def ask(*_args):
+            asked.append(what)
+            together.wait()
+            return value
+        return ask
+
+    monkeypatch.setattr(prepare, "engine_answers", answer("engine", True))
+    monkeypatch.setattr(prepare, "compose_answers", answer("compose", True))
+    images = {prepare.UPSTREAM_BASE_IMAGE: False, prepare.LOCAL_BASE_IMAGE: True}
+    monkeypatch.setattr(prepare, "_image_exists", lambda name: answer(name, images[name])())
+    monkeypatch.setattr(prepare, "ensure_engine", lambda say: asked.append("ENSURE engine"))
+    monkeypatch.setattr(prepare, "ensure_compose", lambda say: asked.append("ENSURE compose"))
+    monkeypatch.setattr(prepare, "ensure_base_image",
+                        lambda say: asked.append("ENSURE base") or "made")
+    assert prepare.prepare(lambda _m: None) == prepare.LOCAL_BASE_IMAGE
+    assert sorted(asked) == sorted(["engine", "compose", *images])
+    asked.clear()
+    together.reset()
+    monkeypatch.setattr(prepare, "compose_answers", answer("compose", False))
+    assert prepare.prepare(lambda _m: None) == "made"
+    assert asked[-3:] == ["ENSURE engine", "ENSURE compose", "ENSURE base"]
