@@ -188,8 +188,8 @@ def test_while_starting_a_refused_service_is_asked_again_soon_silence_waits_long
 
 
 def test_while_starting_a_service_is_asked_once_what_it_starts_from_is_ready(monkeypatch):
-    # the proxy joins the DC's domain: while the DC is not ready, checking the proxy
-    # only fails, and takes the starting DC's CPU
+    # the proxy starts from the DC (its domain, winbind): while the DC is not ready,
+    # checking the proxy only fails, and takes the starting DC's CPU
     engine = SlowDC(_starting(monkeypatch), rounds=3)
     stack = Stack(load_config(environ={}), engine=engine)
     said = []
