@@ -17,7 +17,7 @@ from lab.clients.ad import kinit, make_resolver, query
 from lab.clients.curl import proxy_args
 from lab.endpoints import Endpoints, ProxyPort
 from lab.errors import DiscoveryError, KerberosError
-from lab.web.resources import SAMPLE_RESOURCE, SIMPLERESOURCE
+from lab.web.content import SAMPLE_RESOURCE, SIMPLERESOURCE
 
 
 def fetch_via_proxy(proxy: ProxyPort, url: str, username: str | None = None,

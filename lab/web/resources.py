@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from twisted.web import resource, server, util
 
+from lab.web.content import SAMPLE_RESOURCE, SIMPLERESOURCE  # noqa: F401 - re-exported
 from lab.web.faults import (  # noqa: F401 - re-exported: the site's names in one place
     BAD_CHUNKING,
     MAX_RESET_AFTER,
@@ -46,11 +47,10 @@ from lab.web.faults import (  # noqa: F401 - re-exported: the site's names in on
 from lab.web.page import Page
 from lab.web.query import BadQuery, bad_query, number_arg, query_arg
 
-#: The seed's resource names and body, kept so ported tests still match.
-SIMPLERESOURCE = "simpleresource"
+#: The seed's resource names and body (SIMPLERESOURCE, SAMPLE_RESOURCE: `lab.web.content`),
+#: kept so ported tests still match.
 THROWERROR = "throwerror"
 UNAUTHORIZED = "unauthorized"
-SAMPLE_RESOURCE = b"<p>Hello World!</p>"
 HEADERS = "headers"
 SLOW = "slow"
 LARGE = "large"

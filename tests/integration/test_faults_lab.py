@@ -174,3 +174,13 @@ def test_lab_fetch_and_run_go_on_under_a_paused_dc(lab_faults, url):
     assert fetched.returncode == 0, fetched.stderr
     ran = run_lab("run", "basic", "--", "curl", "-fsS", "-o", "/dev/null", "{url}", timeout=60)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_lab_check_under_a_paused_dc_says_so_at_once(lab_faults):
+    """`lab check` proves a lab by its own requests; a service paused (a fault left on)
+    is said in one line, not found out through each request's timeout."""
+    lab_faults.pause("dc")
+    proc = run_lab("check", timeout=60)
+    assert proc.returncode == 1
+    assert "is not healthy (dc)" in proc.stderr and "Traceback" not in proc.stderr
+    assert "FAIL" not in proc.stdout            # said before any request was made
