@@ -144,6 +144,16 @@ def _image_exists(name: str) -> bool:
     return _quiet(["docker", "image", "inspect", name]).returncode == 0
 
 
+def present_base_image(upstream: Callable[[], bool] = lambda: _image_exists(UPSTREAM_BASE_IMAGE),
+                       local: Callable[[], bool] = lambda: _image_exists(LOCAL_BASE_IMAGE),
+                       ) -> str | None:
+    """The base image in the engine to build from: the registry's if it is there, else
+    ours; None if neither. Each is asked (a `docker` run) only if need be."""
+    if upstream():
+        return UPSTREAM_BASE_IMAGE
+    return LOCAL_BASE_IMAGE if local() else None
+
+
 def registry_answers(host: str = "registry-1.docker.io", timeout: float = 3.0) -> bool:
     """Whether Docker Hub's registry takes a connection from here (a pull may then work)."""
     import socket
@@ -194,10 +204,9 @@ class RootFilesystem:
 def ensure_base_image(say: Say, ahead: RootFilesystem | None = None) -> str:
     """Name of a Debian bookworm image to build from: the registry's, or one we make
     (from `ahead`'s root file system, if one was started)."""
-    if _image_exists(UPSTREAM_BASE_IMAGE):
-        return UPSTREAM_BASE_IMAGE
-    if _image_exists(LOCAL_BASE_IMAGE):
-        return LOCAL_BASE_IMAGE
+    present = present_base_image()
+    if present:
+        return present
     if ahead is None:                   # (started ahead: no registry answered then)
         say(f"pulling {UPSTREAM_BASE_IMAGE}")
         if _quiet(["docker", "pull", UPSTREAM_BASE_IMAGE], timeout=120).returncode == 0:
@@ -216,9 +225,7 @@ def ensure_base_image(say: Say, ahead: RootFilesystem | None = None) -> str:
 def base_image_name() -> str:
     """The base image to build from, without installing or pulling anything: ours when
     only ours exists (no registry here), else the registry's (compose pulls it)."""
-    if not _image_exists(UPSTREAM_BASE_IMAGE) and _image_exists(LOCAL_BASE_IMAGE):
-        return LOCAL_BASE_IMAGE
-    return UPSTREAM_BASE_IMAGE
+    return present_base_image() or UPSTREAM_BASE_IMAGE
 
 
 def python_headers_missing() -> bool:
@@ -268,16 +275,13 @@ def _ready_as_is() -> str | None:
         local = pool.submit(_image_exists, LOCAL_BASE_IMAGE)
         if not (engine.result() and compose.result()):
             return None
-        if upstream.result():
-            return UPSTREAM_BASE_IMAGE
-        return LOCAL_BASE_IMAGE if local.result() else None
+        return present_base_image(upstream.result, local.result)
 
 
 def base_image_must_be_made() -> bool:
     """Neither base image is in an engine that answers, and no registry answers: the
     base image will be made here (`RootFilesystem`)."""
-    if engine_answers() and (_image_exists(UPSTREAM_BASE_IMAGE)
-                             or _image_exists(LOCAL_BASE_IMAGE)):
+    if engine_answers() and present_base_image():
         return False
     return not registry_answers()
 
@@ -330,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                 ensure_engine(say)
                 ensure_compose(say)
                 ensure_client_tools(say)
-                if ahead is None and shutil.which("mmdebstrap") is None and not (
-                        _image_exists(UPSTREAM_BASE_IMAGE) or _image_exists(LOCAL_BASE_IMAGE)):
+                if ahead is None and shutil.which("mmdebstrap") is None \
+                        and not present_base_image():
                     _require_installable("mmdebstrap")
                     _apt_install(["mmdebstrap"], say)   # here, not beside the pip build
             elif part == "test_tools":
