@@ -1,4 +1,4 @@
-"""`python -m bench [tidy|proxy|corpnet|faults|fuzz|faults-lab|matrix|lab|fresh ...] [--warm]
+"""`python -m bench [tidy|proxy|corpnet|faults|fuzz|faults-lab|matrix|lab|floors|fresh ...] [--warm]
 [--source=DIR]`: the project's benchmark figures. `fresh` (make lab-up on a fresh Debian 12
 machine, minutes) runs only when named; the default set prints its last recorded run."""
 
@@ -11,7 +11,7 @@ from bench.rate import report
 def main(argv: list[str]) -> int:
     warm_only = "--warm" in argv
     everything = ["tidy", "proxy", "corpnet", "faults", "fuzz", "faults-lab", "matrix", "lab",
-                  "fresh-last"]
+                  "floors", "fresh-last"]
     wanted = [a for a in argv if not a.startswith("--")] or everything
     for name, module in (("tidy", "tidy_cycles"), ("proxy", "proxy_requests"),
                          ("corpnet", "corpnet_requests"), ("faults", "faults"),
@@ -36,6 +36,10 @@ def main(argv: list[str]) -> int:
         from bench import lab_lifecycle
 
         lab_lifecycle.run(report, cold=not warm_only)
+    if "floors" in wanted:
+        from bench import floors
+
+        floors.run(report)
     if "fresh-last" in wanted:
         from bench import fresh_machine
 

@@ -143,6 +143,10 @@ def run(report) -> None:
         report("lab matrix -- curl, wall (median)", statistics.median(walls), "s")
         report("lab matrix -- curl, wall (max)", max(walls), "s")
         report("lab matrix -- curl, slowest scenario (median)", statistics.median(slowest), "s")
+        # its floor: every full matrix runs proxy-stall, which lasts the client's own bound
+        stall = [_timed_matrix(["--only", "proxy-stall", "--", *COMMAND]) for _ in range(RUNS)]
+        report("lab matrix's floor: proxy-stall alone, wall (median)",
+               statistics.median(stall), "s")
         one, four, cpu = [], [], []
         for _ in range(GRID_RUNS):
             one.append(_timed_matrix(["--", *COMMAND]))
