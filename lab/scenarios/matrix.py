@@ -277,15 +277,20 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             fault_gateways(endpoints, [spec(n) for n in names], len(clients),
                            fault_server) as gateways:
         marks = marks_now.result() if marks_now else {}
-        by_client: list[dict[str, Scenario]] = []
         runs = [f"{run_id}.{client_slug(c.name)}" if several else run_id for c in clients]
-        for index, (client, own) in enumerate(zip(clients, runs, strict=True)):
-            built = build_scenarios(endpoints, names, run=own,
-                                    workdir=Path(workdir) / client_slug(client.name),
-                                    down_port=down.getsockname()[1],
-                                    gateways=gateways.of_client(index),
-                                    exclusive=True, directory=directory)
-            by_client.append({s.name: s for s in built})
+        by_client: list[dict[str, Scenario]] = [{} for _ in clients]
+
+        def build(phase: Sequence[str]) -> None:
+            if not phase:
+                return
+            for index, (client, own) in enumerate(zip(clients, runs, strict=True)):
+                built = build_scenarios(endpoints, phase, run=own,
+                                        workdir=Path(workdir) / client_slug(client.name),
+                                        down_port=down.getsockname()[1],
+                                        gateways=gateways.of_client(index),
+                                        exclusive=True, directory=directory)
+                by_client[index].update({s.name: s for s in built})
+
         gate, groups = CredentialGate(), ProcessGroups()
         done: list[dict[str, Outcome]] = [{} for _ in clients]
 
@@ -317,6 +322,9 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             # beside every phase and outside `jobs`
             spanning = [n for n in shared if n not in timed and spec(n).fault
                         and spec(n).port == "noauth"]
+            # and they start first: the others are built while they wait (a ticket, CA
+            # bundles), so the longest of them is not held up by that
+            build(spanning)
             waiting = every_client(spanning)
             side = ThreadPoolExecutor(max_workers=1)
             beside = side.submit(run_all, waiting, len(waiting) or 1)
@@ -327,6 +335,7 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             # runs: the pause costs the matrix its own seconds, not theirs as well
             while_dc_down = [n for n in rest if not needs_dc(n)] if "dc" in paused else []
             try:
+                build([n for n in names if n not in spanning])
                 run_all(every_client([n for n in rest if n not in while_dc_down]))
                 run_all(every_client(timed))
                 # the exclusive phase: each paused service once, every client's runs inside
