@@ -145,6 +145,34 @@ def test_tie_gives_each_run_every_part_and_none_for_a_part_not_read():
     assert saw["/matrix/r/socks5"]["faults"] == []
 
 
+class Counted(Text):
+    """A log that counts its reads."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.reads = 0
+
+    def since(self, mark):
+        self.reads += 1
+        return self.text
+
+
+def test_parts_read_early_are_not_read_again_and_the_rest_are():
+    squid = Counted("5.05 3128 GET 200 - 10.0.0.4:40001 51000 - http://web/matrix/r/noauth\n")
+    dante_log, bind_log = Counted(DANTE), Counted(BIND)
+    witnesses = evidence.Witnesses(squid=squid, dante=dante_log, bind=bind_log)
+    marks = witnesses.marks()
+    early = evidence.read_early(witnesses, marks)
+    assert (dante_log.reads, bind_log.reads, squid.reads) == (1, 1, 0)
+    runs = [evidence.Run("/matrix/r/noauth", "noauth", False, 5.0, 5.2,
+                         origin=[{"client_port": 51000}], through_squid=True)]
+    seen = evidence.gather(witnesses, marks, runs, early=early)
+    assert (dante_log.reads, bind_log.reads, squid.reads) == (1, 1, 1)
+    assert [r["status"] for r in seen.squid] == [200]
+    assert len(seen.dante) == 4 and seen.dante == dante.parse(DANTE)
+    assert len(seen.bind) == 2 and seen.bind == bind.parse(BIND)
+
+
 def test_the_fault_layers_journal_says_unknown_when_events_were_lost_or_renumbered():
     from lab.stack.service_logs import FaultJournal
 

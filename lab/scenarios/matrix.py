@@ -343,6 +343,10 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                     with pause(service):  # type: ignore[misc]  (checked above)
                         run_all(every_client([n for n in alone if spec(n).pause == service]
                                              + (while_dc_down if service == "dc" else [])))
+                # the runs still going are the open port's fault scenarios: what they
+                # cannot add to is read now, not after them
+                early = evidence.read_early(witnesses, marks) \
+                    if witnesses is not None and not beside.done() else None
             except BaseException:
                 groups.stop()
                 # the runs beside stopped the others because they failed: their error is
@@ -361,7 +365,7 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             # while the fault proxies still answer: their journal is read beside the logs
             facts = [_run(o, Gateways.name(index, name) if spec(name).fault else None)
                      for index, outcomes in enumerate(done) for name, o in outcomes.items()]
-            seen = evidence.gather(witnesses, marks, facts, gateways.events)
+            seen = evidence.gather(witnesses, marks, facts, gateways.events, early)
             saw = evidence.tie(seen, facts, witnesses.outside)
 
     def judged(outcomes: dict[str, Outcome], name: str) -> Outcome:
