@@ -18,8 +18,6 @@ import json
 import random
 import sys
 
-from lab.faults.api import site
-from lab.faults.proxy import Proxies, join_address, split_address
 from lab.faults.schema import ApiError
 
 
@@ -65,6 +63,9 @@ def load_specs(config: str | None, proxies: list[list[str]]) -> list[dict]:
 def serve(reactor, specs: list[dict], api: str, rng: random.Random | None = None,
           upstreams=None, clients=None):
     """Create the proxies and the API on `reactor`; returns (Proxies, API port)."""
+    from lab.faults.api import site
+    from lab.faults.proxy import Proxies, split_address
+
     proxies = Proxies(reactor, rng, tuple(upstreams) if upstreams else None,
                       tuple(clients) if clients else None)
     for spec in specs:
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as error:
         print(f"lab.faults: {error.message}", file=sys.stderr)
         return 1
+    from lab.faults.proxy import join_address, split_address
+
     api_host = split_address(args.api, default_host="0.0.0.0")[0]
     ready = {"api": join_address(api_host, listening.getHost().port),
              "proxies": {name: p.listen for name, p in proxies.proxies.items()}}
@@ -112,4 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # The server relays TCP as bytes and serves its API over plain HTTP: Twisted's TLS
+    # (pyOpenSSL, cryptography: ~60 ms of each start, the fault layer's and the one `lab
+    # matrix` waits for) stays out of its process. Twisted goes without it.
+    sys.modules.setdefault("OpenSSL", None)
     sys.exit(main())
