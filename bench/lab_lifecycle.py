@@ -85,7 +85,7 @@ def busy_share(seconds: float = 20.0) -> float:
     return 100.0 * (busy1 - busy0) / max(1e-9, total1 - total0)
 
 
-def _spread(report, what: str, seconds: list[float]) -> None:
+def spread(report, what: str, seconds: list[float]) -> None:
     report(f"{what} (min of {len(seconds)})", min(seconds), "s")
     report(f"{what} (median)", statistics.median(seconds), "s")
     report(f"{what} (max)", max(seconds), "s")
@@ -113,21 +113,21 @@ def run(report, cold: bool = True) -> None:
         started = time.monotonic()
         stack.down()
         downs.append(time.monotonic() - started)
-    _spread(report, "warm lab up, until all healthy", ups)
+    spread(report, "warm lab up, until all healthy", ups)
     # its floor: a start keeps every core busy, so its CPU work over the cores bounds it
     cores = os.cpu_count() or 1
     report("warm lab up: the machine busy (median)", statistics.median(busy), "CPU-s")
     report(f"warm lab up: that work over {cores} cores (median)",
            statistics.median(busy) / cores, "s")
-    _spread(report, "lab up when already up (no-op)", noops)
-    _spread(report, "lab down", downs)
+    spread(report, "lab up when already up (no-op)", noops)
+    spread(report, "lab down", downs)
     env = private_env()
     stack = private_stack(env)
     makes = []
     for _ in range(RUNS):
         stack.down()
         makes.append(make_lab_up(env))
-    _spread(report, "warm make lab-up, lab check included", makes)
+    spread(report, "warm make lab-up, lab check included", makes)
     recoveries = []
     for _ in range(3):
         stack.up()
@@ -137,7 +137,7 @@ def run(report, cold: bool = True) -> None:
         stack.up()
         recoveries.append(time.monotonic() - started)
     if recoveries:
-        _spread(report, "lab up after the engine restarted", recoveries)
+        spread(report, "lab up after the engine restarted", recoveries)
     stack.down()
     alone = busy_share()
     report("machine busy over 20 s, no lab", alone, "%")

@@ -51,7 +51,7 @@ UNWAITED = [n for n in NAMES if spec(n).fault is None and spec(n).pause is None
 
 
 def _timed_matrix(args: list[str], busy: list[float] | None = None) -> float:
-    """Wall time of one `lab matrix` over every scenario (dc-down too); failures are
+    """Wall time of one `lab matrix` with `args` (scenarios and client); failures are
     the clients' (exit 1), anything else an error. `busy` gets the CPU-seconds the
     machine spent meanwhile (clients, `lab`, containers, the engine)."""
     before = cpu_seconds()[0]

@@ -87,7 +87,7 @@ def instant(text: str) -> str:
     return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
-def _epoch(moment: str) -> float | None:
+def epoch(moment: str) -> float | None:
     """An `instant()` as seconds since the epoch, its fraction kept (the engine's `since`)."""
     if not moment:
         return None
@@ -204,7 +204,7 @@ class Engine:
         import docker
         import requests
 
-        since = _epoch(state.started) if since is None else since
+        since = epoch(state.started) if since is None else since
         try:
             return self.client.api.logs(state.container_id, stream=True, follow=True,
                                         stdout=True, stderr=True,
