@@ -447,6 +447,49 @@ def test_fault_scenarios_on_the_open_port_run_from_start_to_end_beside_every_pha
     assert not stall.run.timed_out
 
 
+def test_dante_is_read_while_the_open_ports_fault_scenarios_run_and_the_rest_after(
+        lab, tmp_path):
+    """The open port's fault runs (a stall: seconds) never reach dante: its log is read
+    while they still run. bind's and squid's, which they may add to, after them. Here
+    proxy-stall's client waits, on a FIFO, for dante's log to be read."""
+    import os
+    import threading
+
+    from lab.scenarios.evidence import Witnesses
+    from lab.scenarios.matrix import run_matrix
+
+    log, fifo = tmp_path / "log", tmp_path / "dante-read"
+    os.mkfifo(fifo)
+
+    class Part:
+        def __init__(self, name):
+            self.name = name
+
+        def mark(self):
+            return 0
+
+        def since(self, mark):
+            with log.open("a") as out:
+                out.write(f"read {self.name}\n")
+            if self.name == "dante":        # the stall's client reads the FIFO: it ends
+                threading.Thread(target=lambda: fifo.write_text("read\n"), daemon=True).start()
+            return ""
+
+    witnesses = Witnesses(squid=Part("squid"), dante=Part("dante"), bind=Part("bind"))
+    command = ["sh", "-c", f'if [ "$LAB_SCENARIO" = proxy-stall ]; then read line < {fifo}; '
+               f'echo "end $LAB_SCENARIO" >> {log}; fi; exit 22']
+    try:
+        run_matrix(lab, command, ["proxy-stall", "group-denied"], timeout=10,
+                   witnesses=witnesses)
+    finally:           # a writer still waiting for a reader (the client gone): let it end
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    lines = log.read_text().splitlines()
+    assert lines.count("read dante") == 1, lines
+    assert lines.index("read dante") < lines.index("end proxy-stall") \
+        < lines.index("read bind"), lines
+    assert lines.index("end proxy-stall") < lines.index("read squid"), lines
+
+
 def test_which_scenarios_involve_the_dc():
     from lab.scenarios.catalogue import needs_dc
 

@@ -22,7 +22,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +36,7 @@ from lab.scenarios import evidence
 from lab.scenarios.catalogue import needs_dc, spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.evidence import Witnesses
+from lab.scenarios.evidence.windows import SLACK
 from lab.scenarios.fault_gateway import FaultServer, Gateways, fault_gateways
 from lab.scenarios.processes import (
     Completed,
@@ -289,7 +290,8 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                                         down_port=down.getsockname()[1],
                                         gateways=gateways.of_client(index),
                                         exclusive=True, directory=directory)
-                by_client[index].update({s.name: s for s in built})
+                # a new dict, not an update: the runs already going read the old one
+                by_client[index] = {**by_client[index], **{s.name: s for s in built}}
 
         gate, groups = CredentialGate(), ProcessGroups()
         done: list[dict[str, Outcome]] = [{} for _ in clients]
@@ -313,15 +315,21 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
         def every_client(phase: Sequence[str]) -> list[tuple[int, str]]:
             return [(index, name) for name in phase for index in range(len(clients))]
 
+        # a refusal judged on how long it took runs after the others, beside only its
+        # own kind: forty clients starting at once on two cores would count against it
+        timed = [n for n in shared if spec(n).within is not None]
+        # fault scenarios on the open port wait on their toxics (seconds of latency, a
+        # stall) rather than work, and need no DC: they run from the start to the end,
+        # beside every phase and outside `jobs`
+        spanning = [n for n in shared if n not in timed and spec(n).fault
+                    and spec(n).port == "noauth"]
+        rest = [n for n in shared if n not in timed and n not in spanning]
+        paused = dict.fromkeys(str(spec(n).pause) for n in alone)
+        # while the DC is frozen, the scenarios that never involve it run beside its
+        # runs: the pause costs the matrix its own seconds, not theirs as well
+        while_dc_down = [n for n in rest if not needs_dc(n)] if "dc" in paused else []
+        early: dict[str, Any] | None = None
         try:
-            # a refusal judged on how long it took runs after the others, beside only its
-            # own kind: forty clients starting at once on two cores would count against it
-            timed = [n for n in shared if spec(n).within is not None]
-            # fault scenarios on the open port wait on their toxics (seconds of latency, a
-            # stall) rather than work, and need no DC: they run from the start to the end,
-            # beside every phase and outside `jobs`
-            spanning = [n for n in shared if n not in timed and spec(n).fault
-                        and spec(n).port == "noauth"]
             # and they start first: the others are built while they wait (a ticket, CA
             # bundles), so the longest of them is not held up by that
             build(spanning)
@@ -329,11 +337,6 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
             side = ThreadPoolExecutor(max_workers=1)
             beside = side.submit(run_all, waiting, len(waiting) or 1)
             side.shutdown(wait=False)
-            rest = [n for n in shared if n not in timed and n not in spanning]
-            paused = dict.fromkeys(str(spec(n).pause) for n in alone)
-            # while the DC is frozen, the scenarios that never involve it run beside its
-            # runs: the pause costs the matrix its own seconds, not theirs as well
-            while_dc_down = [n for n in rest if not needs_dc(n)] if "dc" in paused else []
             try:
                 build([n for n in names if n not in spanning])
                 run_all(every_client([n for n in rest if n not in while_dc_down]))
@@ -343,10 +346,12 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                     with pause(service):  # type: ignore[misc]  (checked above)
                         run_all(every_client([n for n in alone if spec(n).pause == service]
                                              + (while_dc_down if service == "dc" else [])))
-                # the runs still going are the open port's fault scenarios: what they
-                # cannot add to is read now, not after them
-                early = evidence.read_early(witnesses, marks) \
-                    if witnesses is not None and not beside.done() else None
+                # the runs still going (a stall: seconds) are the open port's: they never
+                # reach dante (SOCKS), whose log is read while they run, once its last
+                # line about the others is surely written (a session's end comes a moment
+                # after its client's). What they may add to is read after them.
+                if witnesses is not None and not wait([beside], timeout=SLACK).done:
+                    early = evidence.read_early(witnesses, marks, ["dante"])
             except BaseException:
                 groups.stop()
                 # the runs beside stopped the others because they failed: their error is

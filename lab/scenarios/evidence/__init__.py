@@ -85,20 +85,15 @@ class Seen:
     gateways: Records | None = None               # ... the fault scenarios' own
 
 
-#: The parts a run through the open proxy port cannot add to: it reaches neither dante
-#: nor, from outside the lab network, bind. A matrix reads them as soon as every other run
-#: has ended, while its fault scenarios on that port (a stall: seconds) still run.
-UNTOUCHED_BY_OPEN_PORT = ("dante", "bind")
-
-
 def _read(witnesses: Witnesses, marks: Mapping[str, int], name: str) -> Any:
     source: Log | Journal | None = getattr(witnesses, name)
     return source.since(marks[name]) if source is not None and name in marks else None
 
 
 def read_early(witnesses: Witnesses, marks: Mapping[str, int],
-               names: Sequence[str] = UNTOUCHED_BY_OPEN_PORT) -> dict[str, Any]:
-    """Those parts' records since their marks, read now, side by side (`gather(early=)`)."""
+               names: Sequence[str]) -> dict[str, Any]:
+    """The named parts' records since their marks, read now, side by side: for a part
+    the runs still going cannot add to (`gather(early=)`)."""
     return _at_once({name: lambda name=name: _read(witnesses, marks, name)
                      for name in names})
 
