@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 
 from lab.clients.ad import kinit, make_resolver, query
 from lab.clients.curl import proxy_args
@@ -76,35 +78,49 @@ def srv_targets(endpoints: Endpoints, name: str) -> list[tuple[str, int]]:
 
 
 def run_checks(endpoints: Endpoints) -> list[tuple[str, bool, str]]:
-    """(what, ok, detail) for each check; never raises for a failed check."""
+    """(what, ok, detail) for each check, in order; never raises for a failed check. The
+    checks run side by side (each waits on the lab, none on another): `make lab-up`
+    waits for the slowest, not for their sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
     url = endpoints.web.proxy_url + SIMPLERESOURCE
-    results = []
-    for name, proxy in endpoints.proxy.items():
-        what = f"GET {url} via proxy {name}"
-        if name in CURL_ONLY:
-            results.append((what, *curl_via_proxy(endpoints, name, url)))
-            continue
-        try:
-            status, body = fetch_via_proxy(proxy, url, proxy.username, proxy.password)
-            ok = status == 200 and body == SAMPLE_RESOURCE
-            results.append((what, ok, f"HTTP {status}"))
-        except OSError as exc:
-            results.append((what, False, str(exc)))
+    checks: list[Callable[[], tuple[str, bool, str]]] = [
+        partial(_proxy_check, endpoints, name, url) for name in endpoints.proxy]
     if endpoints.corporate_ca:
-        # TLS inspection: the origin re-signed by the corporate CA, trusted alone
-        https_url = endpoints.web.https_proxy_url + SIMPLERESOURCE
-        results.append((f"GET {https_url} via proxy bump, trusting the corporate CA",
-                        *curl_via_proxy(endpoints, "bump", https_url,
-                                        cacert=endpoints.corporate_ca)))
-    for record in ("_ldap._tcp", "_kerberos._tcp", "_kpasswd._tcp"):
-        what = f"DNS SRV {record}.{endpoints.dc.domain}"
-        try:
-            targets = srv_targets(endpoints, record)
-            ok = any(t == endpoints.dc.hostname for t, _ in targets)
-            results.append((what, ok, ", ".join(f"{t}:{p}" for t, p in targets)))
-        except DiscoveryError as exc:
-            results.append((what, False, str(exc)))
-    return results
+        checks.append(partial(_inspected_check, endpoints))
+    checks += [partial(_srv_check, endpoints, record)
+               for record in ("_ldap._tcp", "_kerberos._tcp", "_kpasswd._tcp")]
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        return list(pool.map(lambda check: check(), checks))
+
+
+def _proxy_check(endpoints: Endpoints, name: str, url: str) -> tuple[str, bool, str]:
+    what = f"GET {url} via proxy {name}"
+    if name in CURL_ONLY:
+        return (what, *curl_via_proxy(endpoints, name, url))
+    proxy = endpoints.proxy[name]
+    try:
+        status, body = fetch_via_proxy(proxy, url, proxy.username, proxy.password)
+    except OSError as exc:
+        return what, False, str(exc)
+    return what, status == 200 and body == SAMPLE_RESOURCE, f"HTTP {status}"
+
+
+def _inspected_check(endpoints: Endpoints) -> tuple[str, bool, str]:
+    """TLS inspection: the origin re-signed by the corporate CA, trusted alone."""
+    https_url = endpoints.web.https_proxy_url + SIMPLERESOURCE
+    return (f"GET {https_url} via proxy bump, trusting the corporate CA",
+            *curl_via_proxy(endpoints, "bump", https_url, cacert=endpoints.corporate_ca))
+
+
+def _srv_check(endpoints: Endpoints, record: str) -> tuple[str, bool, str]:
+    what = f"DNS SRV {record}.{endpoints.dc.domain}"
+    try:
+        targets = srv_targets(endpoints, record)
+    except DiscoveryError as exc:
+        return what, False, str(exc)
+    return (what, any(t == endpoints.dc.hostname for t, _ in targets),
+            ", ".join(f"{t}:{p}" for t, p in targets))
 
 
 #: Records only the DC's own dynamic update creates (the zone file has none of them).
