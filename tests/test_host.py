@@ -103,6 +103,23 @@ def test_a_failed_root_file_system_says_why_and_one_stopped_early_leaves_nothing
     assert not marker.exists() and not ahead.tarball.parent.exists()
 
 
+def test_lab_host_asks_nothing_again_of_an_engine_compose_and_base_image_that_are_there(
+        monkeypatch, capsys):
+    order = []
+
+    def never(*_args):
+        raise AssertionError("asked again")
+
+    monkeypatch.setattr(prepare, "_ready_as_is", lambda: "lab-base/debian:bookworm")
+    for name in ("base_image_must_be_made", "RootFilesystem", "ensure_engine",
+                 "ensure_compose", "ensure_base_image", "present_base_image"):
+        monkeypatch.setattr(prepare, name, never)
+    monkeypatch.setattr(prepare, "ensure_client_tools", lambda say: order.append("clients"))
+    assert prepare.main(["--tools", "--base-image"]) == 0
+    assert order == ["clients"]                 # the clients are still made sure of
+    assert "[3/5 base image] base image: lab-base/debian:bookworm" in capsys.readouterr().err
+
+
 def test_lab_host_starts_the_root_file_system_before_apt_when_the_base_image_is_made(monkeypatch,
                                                                                  capsys):
     order = []
@@ -114,6 +131,7 @@ def test_lab_host_starts_the_root_file_system_before_apt_when_the_base_image_is_
         def close(self):
             order.append("root file system closed")
 
+    monkeypatch.setattr(prepare, "_ready_as_is", lambda: None)        # a fresh machine
     monkeypatch.setattr(prepare, "base_image_must_be_made", lambda: True)
     monkeypatch.setattr(prepare, "RootFilesystem", Ahead)
     monkeypatch.setattr(prepare, "ensure_engine", lambda say: order.append("engine"))

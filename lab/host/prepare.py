@@ -325,23 +325,28 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, stop)
     ahead = None
     try:
-        if {"tools", "base_image"} <= set(parts) and base_image_must_be_made():
+        # every run but the first: the engine, Compose and the base image are there,
+        # asked side by side, and nothing of them is asked again
+        ready = _ready_as_is() if {"tools", "base_image"} & set(parts) else None
+        if {"tools", "base_image"} <= set(parts) and ready is None \
+                and base_image_must_be_made():
             part = "base_image"
             ahead = RootFilesystem(say_as(part))
         for part in parts:
             say = say_as(part)
             if part == "tools":
-                ensure_engine(say)
-                ensure_compose(say)
+                if ready is None:
+                    ensure_engine(say)
+                    ensure_compose(say)
                 ensure_client_tools(say)
-                if ahead is None and shutil.which("mmdebstrap") is None \
+                if ready is None and ahead is None and shutil.which("mmdebstrap") is None \
                         and not present_base_image():
                     _require_installable("mmdebstrap")
                     _apt_install(["mmdebstrap"], say)   # here, not beside the pip build
             elif part == "test_tools":
                 ensure_client_tools(say, tests=True)
             else:
-                say(f"base image: {ensure_base_image(say, ahead)}")
+                say(f"base image: {ready or ensure_base_image(say, ahead)}")
             say("done")
     except HostError as exc:
         print(f"lab: error: [{STEPS[part]}] {exc}", file=sys.stderr)
