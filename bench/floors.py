@@ -86,7 +86,7 @@ def run(report) -> None:
     chain = sum(statistics.median(seconds) for _what, seconds in steps)
     report("warm lab up's floor: those steps' medians added up", chain, "s")
     spread(report, "compose and the engine alone: the lab's five containers, empty, up",
-            five)
+           five)
     report("compose and the engine alone: the machine's CPU work meanwhile (median)",
            statistics.median(work), "CPU-s")
     for service, cpu in own_work.items():
@@ -106,7 +106,7 @@ def run(report) -> None:
     report("warm make lab-up's floor: lab up's and lab check's",
            floor + statistics.median(lab_check), "s")
     spread(report, "lab down's floor: the engine removing the five empty containers",
-            removed)
+           removed)
 
 
 def _empty_override() -> Path:
