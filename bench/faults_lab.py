@@ -20,7 +20,7 @@ import time
 from twisted.internet import defer, task
 
 from bench.proxy_requests import CONCURRENT, concurrent_rate
-from bench.rate import rate
+from bench.rate import rate, spread
 from lab.config.topology import PORTS_BY_NAME
 from lab.proxy import ProxyWebClient
 
@@ -86,6 +86,4 @@ def clear_times(report) -> None:
             started = time.monotonic()
             service_faults.restore(stack)
             seconds.append(time.monotonic() - started)
-        report(f"lab fault clear after {what} (min of {ROUNDS})", min(seconds), "s")
-        report(f"lab fault clear after {what} (median)", statistics.median(seconds), "s")
-        report(f"lab fault clear after {what} (max)", max(seconds), "s")
+        spread(report, f"lab fault clear after {what}", seconds)

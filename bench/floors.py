@@ -40,8 +40,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from bench.lab_lifecycle import private_env, private_stack, spread
-from bench.measure import cpu_seconds
+from bench.lab_lifecycle import private_env, private_stack
+from bench.measure import cpu_seconds, cpu_work
+from bench.rate import spread
 from lab.config import topology
 from lab.config.topology import SERVICE_NAMES
 from lab.errors import StackError
@@ -231,10 +232,7 @@ def _started(stack: Stack, service: str) -> float:
 
 
 def _cpu_work(stack: Stack, service: str) -> float:
-    """CPU-seconds the service's container has used (its cgroup, as `docker stats`)."""
-    container = stack.engine.client.containers.get(stack.states()[service].container_id)
-    stats = container.stats(stream=False, one_shot=True)
-    return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+    return cpu_work(stack.engine.client.containers.get(stack.states()[service].container_id))
 
 
 def _line_at(stack: Stack, service: str, pattern: str) -> float:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench.measure import cpu_seconds
+from bench.rate import spread
 from lab.config.discovery import load_config
 from lab.config.topology import SERVICE_NAMES
 from lab.host import prepare
@@ -83,12 +84,6 @@ def busy_share(seconds: float = 20.0) -> float:
     time.sleep(seconds)                             # measuring a duration, not waiting on one
     busy1, total1 = cpu_seconds()
     return 100.0 * (busy1 - busy0) / max(1e-9, total1 - total0)
-
-
-def spread(report, what: str, seconds: list[float]) -> None:
-    report(f"{what} (min of {len(seconds)})", min(seconds), "s")
-    report(f"{what} (median)", statistics.median(seconds), "s")
-    report(f"{what} (max)", max(seconds), "s")
 
 
 def run(report, cold: bool = True) -> None:

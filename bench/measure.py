@@ -1,5 +1,5 @@
 """What the benchmarks read of the machine and the lab, one way each: the CPU time the
-machine has spent, and what a container holds in memory."""
+machine has spent, and what a container has spent and holds in memory."""
 
 from __future__ import annotations
 
@@ -23,3 +23,9 @@ def memory_mb(container) -> float:
     extra = stats.get("stats", {})
     inactive = extra.get("total_inactive_file", extra.get("inactive_file", 0))
     return (stats.get("usage", 0) - inactive) / 2**20
+
+
+def cpu_work(container) -> float:
+    """CPU-seconds the container has used (its cgroup, as `docker stats` counts it)."""
+    stats = container.stats(stream=False, one_shot=True)
+    return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9

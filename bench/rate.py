@@ -1,5 +1,7 @@
-"""The one timing loop the benchmarks share, and the one way they print a figure."""
+"""The one timing loop the benchmarks share, and the one way they print a figure (and
+the min / median / max of several runs of one)."""
 
+import statistics
 import time
 
 from twisted.internet import defer
@@ -26,3 +28,10 @@ FIGURES: dict[str, float] = {}
 def report(what: str, value: float, unit: str) -> None:
     FIGURES[what] = value
     print(f"{what:<62} {value:10.2f} {unit}", flush=True)
+
+
+def spread(report, what: str, seconds: list[float]) -> None:
+    """min / median / max of runs of one figure, through `report` (the caller's)."""
+    report(f"{what} (min of {len(seconds)})", min(seconds), "s")
+    report(f"{what} (median)", statistics.median(seconds), "s")
+    report(f"{what} (max)", max(seconds), "s")
