@@ -81,6 +81,32 @@ for log in access.log cache.log lab.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"
 done
 squid -k parse -f /etc/squid/squid.conf 2>&1 | grep -E 'ERROR|FATAL' && exit 1
+# squid keeps every helper it has started (5.7 retires none): fifty NTLM handshakes at
+# once leave fifty ntlm_auth, ~2.3 MB each, for the lab's life. So once squid has logged
+# no request for a poll's while (3 s) after some, and runs more authentication helpers
+# than it starts with, `squid -k rotate` restarts its helpers, as a company proxy's
+# nightly log rotation does. A helper busy with a request or reserved for a handshake
+# finishes it first (squid's rule); a burst after that starts helpers again on demand.
+retire_idle_helpers() {
+    startup=0
+    for n in $(sed -n 's/^auth_param [a-z]* children .*startup=\([0-9]*\).*/\1/p' /etc/squid/squid.conf); do
+        startup=$((startup + n))
+    done
+    last='' rotated_at=''
+    while sleep 3; do
+        size=$(stat -c %s /var/log/squid/access.log 2>/dev/null) || continue
+        if [ "$size" = "$last" ] && [ "$size" != "$rotated_at" ]; then
+            # the Basic dispatchers are this container's only python3 once it runs
+            running=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -cxE 'ntlm_auth|negotiate_kerbe|python3') || true
+            if [ "$running" -gt "$startup" ] && squid -k rotate -f /etc/squid/squid.conf 2>/dev/null; then
+                echo "proxy: no request for 3 s: $running authentication helpers retired, $startup started again (squid -k rotate)"
+            fi
+            rotated_at=$size
+        fi
+        last=$size
+    done
+}
+retire_idle_helpers &
 # -s 0.1: tail polls (no inotify on the container's layers), by default once a second;
 # squid's first "Accepting" line is what `lab up` waits for before its health check
 tail -q -s 0.1 -n +1 -F /var/log/squid/cache.log /var/log/squid/access.log &
