@@ -225,6 +225,27 @@ class Engine:
             return None
         return result.exit_code, result.output.decode(errors="replace")
 
+    def file_size(self, state: ServiceState, path: str) -> int | None:
+        """The size of a file in the service's container, from the engine's archive API
+        (a HEAD: the engine stats the file itself, ~2 ms, where a `docker exec` runs a
+        process in the container, ~60 ms); None when it cannot say."""
+        import base64
+        import json
+
+        import docker
+        import requests
+
+        api = self.client.api
+        try:
+            response = api.head(api._url("/containers/{0}/archive", state.container_id),
+                                params={"path": path})
+            api._raise_for_status(response)
+            stat = json.loads(base64.b64decode(response.headers["X-Docker-Container-Path-Stat"]))
+            return int(stat["size"])
+        except (docker.errors.DockerException, requests.exceptions.RequestException,
+                KeyError, ValueError, TypeError, *_ssh_errors()):
+            return None
+
     def probe(self, state: ServiceState, timeout: int = 8) -> bool:
         """Run the service's own health check now, in its container: what docker would
         conclude at its next check, without waiting for it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.errors import LabError
+from lab.stack.engine import ServiceState
 from lab.stack.lifecycle import Stack
 
 #: what writes it -> (its service, the log it keeps for the lab's readers)
@@ -16,27 +17,30 @@ LOGS = {"squid": ("proxy", "/var/log/squid/lab.log"),
 
 
 class ServiceLog:
-    """`lab.scenarios.evidence.log.Log` for a file in a service's container: a `docker
-    exec` to mark it, one to read it."""
+    """`lab.scenarios.evidence.log.Log` for a file in a service's container: the engine
+    asked its size to mark it, a `docker exec` to read it."""
 
     def __init__(self, stack: Stack, service: str, path: str):
         self.stack, self.service, self.path = stack, service, path
 
+    def _state(self) -> ServiceState | None:
+        try:
+            return self.stack.states().get(self.service)
+        except LabError:
+            return None
+
     def _exec(self, command: list[str]) -> str | None:
         """The command's output in the service's container; None if it could not say
         (no such service, the engine gone, a non-zero exit)."""
-        try:
-            state = self.stack.states().get(self.service)
-        except LabError:
-            return None
+        state = self._state()
         ran = self.stack.engine.run_in(state, command) if state is not None else None
         return ran[1] if ran is not None and ran[0] == 0 else None
 
     def mark(self) -> int | None:
         """The log's size; None if it cannot be known (read from 0, the whole log would
         pass for new: evidence from other runs)."""
-        size = self._exec(["stat", "-c", "%s", self.path])
-        return int(size) if size and size.strip().isdigit() else None
+        state = self._state()
+        return None if state is None else self.stack.engine.file_size(state, self.path)
 
     def since(self, mark: int) -> str | None:
         """None if the log cannot be read, or is shorter than at `mark` (the service
