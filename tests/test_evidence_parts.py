@@ -173,6 +173,31 @@ def test_parts_read_early_are_not_read_again_and_the_rest_are():
     assert len(seen.bind) == 2 and seen.bind == bind.parse(BIND)
 
 
+class Growing(Counted):
+    """A log that counts its reads, and whose end is its text's length."""
+
+    def mark(self):
+        return len(self.text)
+
+    def since(self, mark):
+        self.reads += 1
+        return self.text[mark:]
+
+
+def test_a_log_read_early_is_read_again_once_it_has_grown():
+    bind_log = Growing(BIND)
+    witnesses = evidence.Witnesses(bind=bind_log)
+    marks = {"bind": 0}
+    early = evidence.read_early(witnesses, marks, ["bind"])
+    assert bind_log.reads == 1
+    assert evidence.gather(witnesses, marks, [], early=early).bind == bind.parse(BIND)
+    assert bind_log.reads == 1                     # not grown: what was read stands
+    grown = BIND + BIND.splitlines(keepends=True)[0]
+    bind_log.text = grown
+    assert evidence.gather(witnesses, marks, [], early=early).bind == bind.parse(grown)
+    assert bind_log.reads == 2
+
+
 def test_the_fault_layers_journal_says_unknown_when_events_were_lost_or_renumbered():
     from lab.stack.service_logs import FaultJournal
 

@@ -447,47 +447,51 @@ def test_fault_scenarios_on_the_open_port_run_from_start_to_end_beside_every_pha
     assert not stall.run.timed_out
 
 
-def test_dante_is_read_while_the_open_ports_fault_scenarios_run_and_the_rest_after(
+def test_the_logs_are_read_while_the_open_ports_fault_scenarios_run_and_again_if_they_grew(
         lab, tmp_path):
-    """The open port's fault runs (a stall: seconds) never reach dante: its log is read
-    while they still run. bind's and squid's, which they may add to, after them. Here
-    proxy-stall's client waits, on a FIFO, for dante's log to be read."""
+    """The open port's fault runs (a stall: seconds) outlast the others: every log is read
+    while they run, and read again after them only if it has grown meanwhile. Here
+    proxy-stall's client waits, on a FIFO, for the three logs to be read, then adds to
+    bind's."""
     import os
     import threading
 
     from lab.scenarios.evidence import Witnesses
     from lab.scenarios.matrix import run_matrix
 
-    log, fifo = tmp_path / "log", tmp_path / "dante-read"
+    log, fifo, bind_log = tmp_path / "log", tmp_path / "read", tmp_path / "bind"
     os.mkfifo(fifo)
+    bind_log.write_text("")
+    reads, lock = [], threading.Lock()
 
     class Part:
-        def __init__(self, name):
-            self.name = name
+        def __init__(self, name, grows=None):
+            self.name, self.grows = name, grows
 
         def mark(self):
-            return 0
+            return self.grows.stat().st_size if self.grows else 0
 
         def since(self, mark):
-            with log.open("a") as out:
-                out.write(f"read {self.name}\n")
-            if self.name == "dante":        # the stall's client reads the FIFO: it ends
-                threading.Thread(target=lambda: fifo.write_text("read\n"), daemon=True).start()
+            with lock:
+                with log.open("a") as out:
+                    out.write(f"read {self.name}\n")
+                reads.append(self.name)
+                if len(reads) == 3:      # all three read: the stall's client goes on
+                    threading.Thread(target=lambda: fifo.write_text("read\n"),
+                                     daemon=True).start()
             return ""
 
-    witnesses = Witnesses(squid=Part("squid"), dante=Part("dante"), bind=Part("bind"))
+    witnesses = Witnesses(squid=Part("squid"), dante=Part("dante"), bind=Part("bind", bind_log))
     command = ["sh", "-c", f'if [ "$LAB_SCENARIO" = proxy-stall ]; then read line < {fifo}; '
-               f'echo "end $LAB_SCENARIO" >> {log}; fi; exit 22']
+               f'echo question >> {bind_log}; echo "end $LAB_SCENARIO" >> {log}; fi; exit 22']
     try:
         run_matrix(lab, command, ["proxy-stall", "group-denied"], timeout=10,
                    witnesses=witnesses)
     finally:           # a writer still waiting for a reader (the client gone): let it end
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
     lines = log.read_text().splitlines()
-    assert lines.count("read dante") == 1, lines
-    assert lines.index("read dante") < lines.index("end proxy-stall") \
-        < lines.index("read bind"), lines
-    assert lines.index("end proxy-stall") < lines.index("read squid"), lines
+    assert sorted(lines[:3]) == ["read bind", "read dante", "read squid"], lines
+    assert lines[3:] == ["end proxy-stall", "read bind"], lines
 
 
 def test_which_scenarios_involve_the_dc():

@@ -36,6 +36,7 @@ from lab.scenarios import evidence
 from lab.scenarios.catalogue import needs_dc, spec, split_exclusive
 from lab.scenarios.clientenv import closed_port
 from lab.scenarios.evidence import Witnesses
+from lab.scenarios.evidence.log import ReadEarly
 from lab.scenarios.evidence.windows import SLACK
 from lab.scenarios.fault_gateway import FaultServer, Gateways, fault_gateways
 from lab.scenarios.processes import (
@@ -328,7 +329,7 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
         # while the DC is frozen, the scenarios that never involve it run beside its
         # runs: the pause costs the matrix its own seconds, not theirs as well
         while_dc_down = [n for n in rest if not needs_dc(n)] if "dc" in paused else []
-        early: dict[str, Any] | None = None
+        early: dict[str, ReadEarly] | None = None
         try:
             # and they start first: the others are built while they wait (a ticket, CA
             # bundles), so the longest of them is not held up by that
@@ -346,12 +347,12 @@ def run_clients(endpoints: Endpoints, clients: Sequence[Client], names: Sequence
                     with pause(service):  # type: ignore[misc]  (checked above)
                         run_all(every_client([n for n in alone if spec(n).pause == service]
                                              + (while_dc_down if service == "dc" else [])))
-                # the runs still going (a stall: seconds) are the open port's: they never
-                # reach dante (SOCKS), whose log is read while they run, once its last
-                # line about the others is surely written (a session's end comes a moment
-                # after its client's). What they may add to is read after them.
+                # the runs still going (a stall: seconds) are the open port's: the logs
+                # are read while they run, once the others' last lines are surely written
+                # (a session's end comes a moment after its client's), and after them
+                # only those they have added to
                 if witnesses is not None and not wait([beside], timeout=SLACK).done:
-                    early = evidence.read_early(witnesses, marks, ["dante"])
+                    early = evidence.read_early(witnesses, marks, ["squid", "dante", "bind"])
             except BaseException:
                 groups.stop()
                 # the runs beside stopped the others because they failed: their error is

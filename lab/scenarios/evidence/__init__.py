@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lab.scenarios.evidence import bind, dante, fault_layer, squid
-from lab.scenarios.evidence.log import Journal, Log
+from lab.scenarios.evidence.log import Journal, Log, ReadEarly
 from lab.scenarios.evidence.windows import Window
 
 Records = list[dict[str, Any]]
@@ -91,20 +91,23 @@ def _read(witnesses: Witnesses, marks: Mapping[str, int], name: str) -> Any:
 
 
 def read_early(witnesses: Witnesses, marks: Mapping[str, int],
-               names: Sequence[str]) -> dict[str, Any]:
-    """The named parts' records since their marks, read now, side by side: for a part
-    the runs still going cannot add to (`gather(early=)`)."""
-    return _at_once({name: lambda name=name: _read(witnesses, marks, name)
-                     for name in names})
+               names: Sequence[str]) -> dict[str, ReadEarly]:
+    """The named logs read now, side by side, while runs still go on (`gather(early=)`):
+    once they end, each is read again only if it has grown since."""
+    return _at_once({name: lambda name=name: ReadEarly(getattr(witnesses, name), marks[name])
+                     for name in names if getattr(witnesses, name) is not None
+                     and name in marks})
 
 
 def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
            gateway_events: Callable[[], list[dict[str, Any]] | None] | None = None,
-           early: Mapping[str, Any] | None = None) -> Seen:
+           early: Mapping[str, ReadEarly] | None = None) -> Seen:
     """Each part's records since its mark; squid's once every run the origin saw come
     through squid has its line (bounded: `squid.LOGGED_BOUND`). `gateway_events` asks
     the fault scenarios' own proxies (read beside the rest: it waits for their
-    connections to close). `early`: parts already read (`read_early`), not read again."""
+    connections to close). `early`: logs already read (`read_early`), read again only
+    if they have grown since."""
+    witnesses = replace(witnesses, **(early or {}))
     expected = {r.token: list(r.origin) for r in runs if r.through_squid}
     calls = {
         "squid": lambda: (squid.collect(witnesses.squid, marks["squid"], expected)
@@ -113,9 +116,7 @@ def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
         "bind": lambda: _read(witnesses, marks, "bind"),
         "faults": lambda: _read(witnesses, marks, "faults"),
         "gateways": gateway_events or (lambda: None)}
-    early = early or {}
-    found = {**early, **_at_once({name: call for name, call in calls.items()
-                                  if name not in early})}
+    found = _at_once(calls)
     return Seen(squid=found["squid"],
                 dante=None if found["dante"] is None else dante.parse(found["dante"]),
                 bind=None if found["bind"] is None else bind.parse(found["bind"]),

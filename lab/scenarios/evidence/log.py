@@ -17,6 +17,26 @@ class Log(Protocol):
         """What was written after `mark`; None if that cannot be known."""
 
 
+class ReadEarly:
+    """A log read while some runs still went on (`read_early`), kept with its size from
+    just before that read: everything up to that size is in the text. Asked again from
+    the same mark, it gives that text as long as the log has not grown past that size
+    (a `mark()`: on the lab, a stat), and reads the log again once it has."""
+
+    def __init__(self, log: Log, mark: int):
+        self.log, self.read_from = log, mark
+        self.size = log.mark()
+        self.text = log.since(mark) if self.size is not None else None
+
+    def mark(self) -> int | None:
+        return self.log.mark()
+
+    def since(self, mark: int) -> str | None:
+        if mark == self.read_from and self.text is not None and self.log.mark() == self.size:
+            return self.text
+        return self.log.since(mark)
+
+
 class Journal(Protocol):
     """A fault layer's connection events."""
 
