@@ -93,8 +93,7 @@ lab-up:
 
 lab-started: venv
 	@echo "lab: [5/5 lab up] ..." >&2
-	$(LAB) up
-	$(LAB) check
+	$(LAB) up --check
 
 lab-down: venv
 	$(LAB) down

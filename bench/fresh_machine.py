@@ -296,14 +296,20 @@ def _timed_exec(name: str, script: str, log, label: str,
     return rc, elapsed, lines
 
 
+#: where `make lab-up`'s `lab check` begins: the table of endpoints `lab up --check` prints
+#: once the lab is up (or, before it had --check, make echoing the `lab check` command)
+CHECK_BEGINS = re.compile(r"what\s+where\s+credentials$|\S*/lab check$")
+
+
 def parse_steps(lines: list[tuple[float, str]], end: float, rc: int) -> list[dict]:
     """Per-step start and duration from the progress lines: tools/step's `done in X s`
     or `FAILED`, lab.host's `done (N s)` or `error:`. A step with no end line (5/5 lab
-    up) ends where make echoes its `lab check` command, which runs until the end."""
+    up) ends where its `lab check` begins, which runs until the end: the endpoints'
+    table `lab up --check` prints first."""
     steps: dict[str, dict] = {}
     check_at = None
     for at, line in lines:
-        if check_at is None and re.fullmatch(r"\S*/lab check", line.strip()):
+        if check_at is None and CHECK_BEGINS.match(line.strip()):
             check_at = at
         match = STEP_LINE.match(line)
         if not match:
@@ -356,7 +362,7 @@ def _lab_up_phases(lines: list[tuple[float, str]], end: float) -> list[dict]:
                         "status": "done"})
         elif line.startswith("lab: starting containers"):
             starting = at
-        elif re.fullmatch(r"\S*/lab check", line.strip()):
+        elif CHECK_BEGINS.match(line.strip()):
             break
     if starting is not None:
         out.append({"step": "5/5", "what": "start, until all healthy",

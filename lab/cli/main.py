@@ -54,8 +54,11 @@ def format_endpoints(ep: Endpoints) -> str:
 def cmd_up(args) -> int:
     from lab.host import prepare
     base_image = prepare.prepare(_say)       # the CLI prepares the host; Stack.up() never does
-    print(format_endpoints(_stack(args, base_image=base_image).up(say=_say)))
-    return 0
+    endpoints = _stack(args, base_image=base_image).up(say=_say)
+    print(format_endpoints(endpoints), flush=True)     # before the checks' lines
+    # --check: `lab check` in this process (what `make lab-up` runs), without a second
+    # command's start, imports and questions to the engine
+    return _checked(endpoints) if args.check else 0
 
 
 def cmd_down(args) -> int:
@@ -102,8 +105,6 @@ def cmd_status(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from lab.clients.check import run_checks
-
     stack = _stack(args)
     states = stack.states()
     # Every container running: its own end-to-end requests are the verdict, not the
@@ -111,8 +112,15 @@ def cmd_check(args) -> int:
     # would be a `docker exec`: ~1 s in all). One paused or stopped (a fault left on):
     # said at once, as every command says it, not after each request's timeout.
     running = bool(states) and all(state.state == "running" for state in states.values())
+    return _checked(stack.endpoints(states, healthy=not running))
+
+
+def _checked(endpoints: Endpoints) -> int:
+    """`lab check`'s requests against `endpoints`, a line each; 1 if any failed."""
+    from lab.clients.check import run_checks
+
     failed = 0
-    for what, ok, detail in run_checks(stack.endpoints(states, healthy=not running)):
+    for what, ok, detail in run_checks(endpoints):
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
         failed += not ok
     if failed:
@@ -150,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the project's lab.toml (default: LAB_CONFIG, else lab.toml "
                         "here or in a parent directory, else the packaged default)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("up", help="build and start the lab, wait until healthy").set_defaults(
-        func=cmd_up)
+    up = sub.add_parser("up", help="build and start the lab, wait until healthy")
+    up.add_argument("--check", action="store_true",
+                    help="then prove it works, as `lab check` does (what `make lab-up` runs)")
+    up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="remove the lab's containers, network, volumes")
     down.add_argument("--all", action="store_true", help="every lab project on this engine, "
                       "and the images of those that no longer exist")

@@ -39,7 +39,7 @@ CI_SCRIPT = '''\
 # ci.sh -- as root on Debian 12/13, `lab up` installs Docker and what it needs first
 set -eu
 pip install corplab        # as your project gets it (not on PyPI yet: a wheel, python -m build)
-lab up && lab check
+lab up --check
 pytest
 lab matrix -- ./your-client {url}      # every corporate-proxy scenario, judged
 lab down

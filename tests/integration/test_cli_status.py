@@ -61,6 +61,14 @@ def test_check_passes(lab_endpoints):
     assert "FAIL" not in proc.stdout
 
 
+def test_up_with_check_brings_the_lab_up_then_checks_it_in_one_command(lab_endpoints):
+    proc = run_lab("up", "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table, _, checks = proc.stdout.partition("\nok   ")
+    assert table.startswith("what ") and "proxy noauth" in table
+    assert "FAIL" not in checks and checks.count("\nok   ") >= 5, checks
+
+
 def test_logs_of_one_service(lab_endpoints):
     proc = run_lab("logs", "proxy")
     assert proc.returncode == 0
