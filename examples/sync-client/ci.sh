@@ -13,8 +13,7 @@ done_() {
 }
 trap done_ EXIT
 
-lab up
-lab check
+lab up --check
 python -m pytest -q
 # curl speaks every scheme the lab's proxy offers, but evaluates no PAC file (pac-direct,
 # an address the PAC sends DIRECT, it passes), and its --proxy-anyauth stays on
