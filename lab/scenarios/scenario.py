@@ -274,8 +274,6 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
     DC as its administrator) locks `account-locked`'s user now, and counts
     `lockout-budget`'s wrong passwords in `Scenario.watching()`.
     """
-    from lab.clients.ad import kinit
-
     chosen = [spec(n) for n in (NAMES if names is None else names)]
     for s in chosen:
         if s.pause is not None and not exclusive:
@@ -303,6 +301,10 @@ def build_scenarios(endpoints: Endpoints, names: Iterable[str] | None = None, *,
                                            if any(s.trust == kind for s in chosen)})
     session = None
     if any(s.credentials in (*TICKET, *NO_TICKET) for s in chosen):
+        # imported only here (dnspython: ~70 ms): `lab matrix` builds its longest
+        # scenarios, which need no ticket, first, and starts them at once
+        from lab.clients.ad import kinit
+
         user = endpoints.proxy["negotiate"]
         kdc = endpoints.dc.kerberos
         session = kinit(user.username or "", user.password or "", endpoints.dc.realm, kdc.host,
