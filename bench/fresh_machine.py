@@ -297,8 +297,8 @@ def _timed_exec(name: str, script: str, log, label: str,
 
 
 #: where `make lab-up`'s `lab check` begins: the table of endpoints `lab up --check` prints
-#: once the lab is up (or, before it had --check, make echoing the `lab check` command)
-CHECK_BEGINS = re.compile(r"what\s+where\s+credentials$|\S*/lab check$")
+#: once the lab is up
+CHECK_BEGINS = re.compile(r"what\s+where\s+credentials$")
 
 
 def parse_steps(lines: list[tuple[float, str]], end: float, rc: int) -> list[dict]:

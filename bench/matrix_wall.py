@@ -33,6 +33,7 @@ from bench.measure import cpu_seconds, memory_mb
 from harness.clients import CURL, CURL_ANYAUTH_STUCK, NEEDS_PAC
 from harness.ecosystems import GRID, grid_arguments
 from lab.scenarios.catalogue import NAMES, spec
+from lab.stack.follow import follow_output
 from lab.stack.lifecycle import Stack
 
 RUNS = 5
@@ -113,27 +114,18 @@ def _watch_cost(report) -> None:
            statistics.median(beside) / statistics.median(without), "x")
 
 
-def _helpers_retired(stack: Stack, since: float, bound: float = 20.0) -> bool:
-    """Whether the proxy said, since `since` and within `bound` seconds, that it retired
-    the authentication helpers a use started (its entrypoint does once squid has had no
-    request for 3 s): the lab idle again."""
-    stream = stack.engine.output_stream(stack.states()["proxy"], since=since)
-    if stream is None:
-        return False
-    timer = threading.Timer(bound, stream.close)   # ends the iteration below
-    timer.start()
-    said = b""
+def _helpers_retired(said, bound: float = 20.0) -> bool:
+    """Whether the proxy said, within `bound` seconds, that it retired the authentication
+    helpers a use started (its entrypoint does once no request has ended for 3 s, and
+    says so once they are gone): the lab idle again. `said`: its output, followed
+    (`lab.stack.follow.follow_output`) from the end of the use."""
+    ending = threading.Timer(bound, said.close)
+    ending.start()
     try:
-        for chunk in stream:
-            said = said[-200:] + chunk
-            if b"helpers retired" in said:
-                return True
-    except Exception:        # the stream closed under the iteration at the bound
-        pass
+        return any("helpers retired" in line for line in said.lines())
     finally:
-        timer.cancel()
-        stream.close()
-    return False
+        ending.cancel()
+        said.close()
 
 
 def _memory_mb(stack: Stack) -> float:
@@ -188,15 +180,15 @@ def run(report) -> None:
                statistics.median(cpu) / cores, "s")
         _evidence_cost(report)
         _watch_cost(report)
-        used = time.time()
+        said = follow_output(stack, "proxy")           # from the end of its use
         report("memory of the lab (all containers) right after its use", _memory_mb(stack),
                "MB")
         # the goal's figure: the lab idle again, once squid has retired the helpers the
-        # use started (the proxy says so; a use that started none waits out the bound)
-        retired = _helpers_retired(stack, since=used)
+        # use started (the proxy says so; where it says nothing the bound is waited out)
+        retired = _helpers_retired(said)
         report("memory of the shared lab (all containers), idle after its use"
-               + ("" if retired else " (the proxy retired no helpers)"), _memory_mb(stack),
-               "MB")
+               + ("" if retired else " (the proxy said no helpers retired within 20 s)"),
+               _memory_mb(stack), "MB")
     finally:
         if not was_up:
             stack.down()

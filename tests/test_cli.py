@@ -69,3 +69,23 @@ def test_bad_input_is_one_line_never_a_traceback(argv, needle, capsys, monkeypat
 def _fake_endpoints():
     # a DNS server nobody answers on: query() must refuse bad input before asking
     return build_endpoints(load_config(environ={}), PORTS)
+
+
+def test_up_with_check_exits_1_when_a_check_fails_after_its_table(monkeypatch, capsys):
+    """`lab up --check`: the endpoints' table, then each check's line; one failed is
+    exit 1 and a line on stderr, as `lab check` says it."""
+    import lab.clients.check
+    import lab.host.prepare
+    from lab.stack.lifecycle import Stack
+
+    endpoints = build_endpoints(load_config(environ={}), PORTS)
+    monkeypatch.setattr(lab.host.prepare, "prepare", lambda say: "base")
+    monkeypatch.setattr(Stack, "up", lambda self, say: endpoints)
+    monkeypatch.setattr(lab.clients.check, "run_checks", lambda ep: iter(
+        [("GET via noauth", True, "HTTP 200"), ("DNS SRV _ldap", False, "no answer")]))
+    assert main.main(["up", "--check"]) == 1
+    out, err = capsys.readouterr()
+    table, checks = out.split("\nok   ")
+    assert table.startswith("what ")
+    assert checks.splitlines() == ["GET via noauth: HTTP 200", "FAIL DNS SRV _ldap: no answer"]
+    assert "1 check(s) failed" in err

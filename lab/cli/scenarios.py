@@ -177,8 +177,8 @@ def cmd_matrix(args) -> int:
     from lab.scenarios.catalogue import spec
     from lab.scenarios.fault_gateway import FaultServer
 
-    # the fault scenarios' own proxy server (Python and Twisted: ~0.35 s) starts first,
-    # while the matrix's own modules load and the lab is found: the longest scenario is
+    # the fault scenarios' own proxy server (`FaultServer`) starts first, its start beside
+    # the matrix's own modules loading and the lab being found: the longest scenario is
     # a fault one, and waits for it
     fault_server = FaultServer() if any(spec(n).fault for n in names) else None
     try:

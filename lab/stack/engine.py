@@ -238,7 +238,7 @@ class Engine:
         api = self.client.api
         try:
             response = api.head(api._url("/containers/{0}/archive", state.container_id),
-                                params={"path": path})
+                                params={"path": path}, timeout=api.timeout)
             api._raise_for_status(response)
             stat = json.loads(base64.b64decode(response.headers["X-Docker-Container-Path-Stat"]))
             return int(stat["size"])

@@ -18,16 +18,21 @@ LOGS = {"squid": ("proxy", "/var/log/squid/lab.log"),
 
 class ServiceLog:
     """`lab.scenarios.evidence.log.Log` for a file in a service's container: the engine
-    asked its size to mark it, a `docker exec` to read it."""
+    asked its size to mark it, a `docker exec` to read it. The container is the one the
+    service had when first asked: a service recreated since has another log, which
+    cannot be read from the first's marks (None)."""
 
     def __init__(self, stack: Stack, service: str, path: str):
         self.stack, self.service, self.path = stack, service, path
+        self._container: ServiceState | None = None
 
     def _state(self) -> ServiceState | None:
-        try:
-            return self.stack.states().get(self.service)
-        except LabError:
-            return None
+        if self._container is None:
+            try:
+                self._container = self.stack.states().get(self.service)
+            except LabError:
+                return None
+        return self._container
 
     def _exec(self, command: list[str]) -> str | None:
         """The command's output in the service's container; None if it could not say

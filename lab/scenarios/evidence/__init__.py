@@ -9,8 +9,9 @@
 - bind (`bind`): questions from outside the lab network during the run;
 - the origin: what reached it under the run's token (`Scenario.origin_saw`).
 
-Each part is read once per matrix, from a mark taken before the first run (`Witnesses`),
-so a matrix costs a few reads, not a few per run. A part that cannot be read gives None
+Each part is read from a mark taken before the first run (`Witnesses`), once per matrix
+or, for a log read while its longest runs still went on (`read_early`), twice at most:
+a matrix costs a few reads, not a few per run. A part that cannot be read gives None
 (not known), never an empty list (seen nothing).
 """
 

@@ -20,8 +20,8 @@ class Log(Protocol):
 class ReadEarly:
     """A log read while some runs still went on (`read_early`), kept with its size from
     just before that read: everything up to that size is in the text. Asked again from
-    the same mark, it gives that text as long as the log has not grown past that size
-    (a `mark()`: on the lab, a stat), and reads the log again once it has."""
+    the same mark, it gives that text as long as the log still has that size (a
+    `mark()`: on the lab, a stat), and reads the log again once it has not."""
 
     def __init__(self, log: Log, mark: int):
         self.log, self.read_from = log, mark

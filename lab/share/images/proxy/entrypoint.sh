@@ -82,26 +82,39 @@ for log in access.log cache.log lab.log; do
 done
 squid -k parse -f /etc/squid/squid.conf 2>&1 | grep -E 'ERROR|FATAL' && exit 1
 # squid keeps every helper it has started (5.7 retires none): fifty NTLM handshakes at
-# once leave fifty ntlm_auth, ~2.3 MB each, for the lab's life. So once squid has logged
-# no request for a poll's while (3 s) after some, and runs more authentication helpers
-# than it starts with, `squid -k rotate` restarts its helpers, as a company proxy's
-# nightly log rotation does. A helper busy with a request or reserved for a handshake
-# finishes it first (squid's rule); a burst after that starts helpers again on demand.
+# once leave fifty ntlm_auth, ~2.3 MB each, for the lab's life. So once no request has
+# ended (access.log is written as one does) for a poll's while, QUIET s, after some, and
+# more authentication helpers run than squid starts with, squid is sent its rotate signal
+# (`squid -k rotate`), which restarts its helpers, as a company proxy's nightly log
+# rotation does. A helper busy with a request or reserved for a handshake finishes it
+# first (squid's rule); a burst after that starts helpers again on demand. Between the
+# bursts of a test run this happens too: harmless, and the next burst starts afresh.
+QUIET=3
 retire_idle_helpers() {
     startup=0
     for n in $(sed -n 's/^auth_param [a-z]* children .*startup=\([0-9]*\).*/\1/p' /etc/squid/squid.conf); do
         startup=$((startup + n))
     done
-    last='' rotated_at=''
-    while sleep 3; do
+    pid_file=$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)
+    # the Basic dispatchers are this container's only python3 once it runs
+    helpers() { cat /proc/[0-9]*/comm 2>/dev/null | grep -cxE 'ntlm_auth|negotiate_kerbe|python3' || true; }
+    last='' settled=''
+    while sleep "$QUIET"; do
         size=$(stat -c %s /var/log/squid/access.log 2>/dev/null) || continue
-        if [ "$size" = "$last" ] && [ "$size" != "$rotated_at" ]; then
-            # the Basic dispatchers are this container's only python3 once it runs
-            running=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -cxE 'ntlm_auth|negotiate_kerbe|python3') || true
-            if [ "$running" -gt "$startup" ] && squid -k rotate -f /etc/squid/squid.conf 2>/dev/null; then
-                echo "proxy: no request for 3 s: $running authentication helpers retired, $startup started again (squid -k rotate)"
+        if [ "$size" = "$last" ] && [ "$size" != "$settled" ]; then
+            running=$(helpers)
+            if [ "$running" -le "$startup" ]; then
+                settled=$size
+            elif kill -USR1 "$(cat "$pid_file" 2>/dev/null)" 2>/dev/null; then
+                settled=$size
+                # said once the retired ones are gone (bounded: 5 s), squid's new ones running
+                tries=25
+                while [ "$(helpers)" -gt "$startup" ] && [ "$tries" -gt 0 ]; do
+                    tries=$((tries - 1))
+                    sleep 0.2
+                done
+                echo "proxy: no request for ${QUIET} s: $running authentication helpers retired, $(helpers) running (squid -k rotate)"
             fi
-            rotated_at=$size
         fi
         last=$size
     done
