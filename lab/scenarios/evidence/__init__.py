@@ -94,7 +94,7 @@ def _read(witnesses: Witnesses, marks: Mapping[str, int], name: str) -> Any:
 def read_early(witnesses: Witnesses, marks: Mapping[str, int],
                names: Sequence[str]) -> dict[str, ReadEarly]:
     """The named logs read now, side by side, while runs still go on (`gather(early=)`):
-    once they end, each is read again only if it has grown since."""
+    once they end, each is read again only if it has changed since (a stat)."""
     return _at_once({name: lambda name=name: ReadEarly(getattr(witnesses, name), marks[name])
                      for name in names if getattr(witnesses, name) is not None
                      and name in marks})
@@ -107,7 +107,7 @@ def gather(witnesses: Witnesses, marks: Mapping[str, int], runs: Sequence[Run],
     through squid has its line (bounded: `squid.LOGGED_BOUND`). `gateway_events` asks
     the fault scenarios' own proxies (read beside the rest: it waits for their
     connections to close). `early`: logs already read (`read_early`), read again only
-    if they have grown since."""
+    if they have changed since."""
     witnesses = replace(witnesses, **(early or {}))
     expected = {r.token: list(r.origin) for r in runs if r.through_squid}
     calls = {
