@@ -96,24 +96,34 @@ retire_idle_helpers() {
         startup=$((startup + n))
     done
     pid_file=$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)
-    # the Basic dispatchers are this container's only python3 once it runs
-    helpers() { cat /proc/[0-9]*/comm 2>/dev/null | grep -cxE 'ntlm_auth|negotiate_kerbe|python3' || true; }
+    # the helpers' process ids (the Basic dispatchers are this container's only python3
+    # once it runs), read with the shell's own `read`: no process per file
+    helpers() {
+        for comm in /proc/[0-9]*/comm; do
+            read -r name 2>/dev/null < "$comm" || continue
+            case $name in ntlm_auth|negotiate_kerbe|python3) pid=${comm#/proc/}; echo "${pid%/comm}";; esac
+        done
+    }
+    gone() { for pid in $1; do [ -e "/proc/$pid" ] && return 1; done; return 0; }
     last='' settled=''
     while sleep "$QUIET"; do
         size=$(stat -c %s /var/log/squid/access.log 2>/dev/null) || continue
         if [ "$size" = "$last" ] && [ "$size" != "$settled" ]; then
-            running=$(helpers)
+            old=$(helpers)
+            running=$(echo "$old" | grep -c .) || true
             if [ "$running" -le "$startup" ]; then
                 settled=$size
             elif kill -USR1 "$(cat "$pid_file" 2>/dev/null)" 2>/dev/null; then
                 settled=$size
-                # said once the retired ones are gone (bounded: 5 s), squid's new ones running
+                # said once the retired ones are gone and squid's new ones run (bounded: 5 s;
+                # one busy with a request, or reserved for a handshake, may take longer)
                 tries=25
-                while [ "$(helpers)" -gt "$startup" ] && [ "$tries" -gt 0 ]; do
+                until { gone "$old" && [ "$(helpers | grep -c .)" -ge "$startup" ]; } ||
+                      [ "$tries" -eq 0 ]; do
                     tries=$((tries - 1))
                     sleep 0.2
                 done
-                echo "proxy: no request for ${QUIET} s: $running authentication helpers retired, $(helpers) running (squid -k rotate)"
+                echo "proxy: no request for ${QUIET} s: $running authentication helpers retired, $(helpers | grep -c .) running (squid -k rotate)"
             fi
         fi
         last=$size
