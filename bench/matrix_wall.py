@@ -26,7 +26,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 from bench.measure import cpu_seconds, memory_mb
@@ -119,13 +118,7 @@ def _helpers_retired(said, bound: float = 20.0) -> bool:
     helpers a use started (its entrypoint does once no request has ended for 3 s, and
     says so once they are gone): the lab idle again. `said`: its output, followed
     (`lab.stack.follow.follow_output`) from the end of the use."""
-    ending = threading.Timer(bound, said.close)
-    ending.start()
-    try:
-        return any("helpers retired" in line for line in said.lines())
-    finally:
-        ending.cancel()
-        said.close()
+    return said.first(lambda line: "helpers retired" in line, bound) is not None
 
 
 def _memory_mb(stack: Stack) -> float:

@@ -4,7 +4,8 @@ read as it comes and ended from any thread: `lab watch`'s followers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 
 class Follow:
@@ -27,6 +28,19 @@ class Follow:
             if not self.closed:
                 raise
 
+    def first(self, wanted: Callable[[str], bool], bound: float) -> str | None:
+        """The first line `wanted` takes, within `bound` seconds; None at the bound or
+        the stream's end. The stream is closed either way."""
+        ending = threading.Timer(bound, self.close)
+        ending.start()
+        try:
+            return next((line for line in self.lines() if wanted(line)), None)
+        finally:
+            ending.cancel()
+            self.close()
+
     def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
         self._close()

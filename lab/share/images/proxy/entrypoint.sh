@@ -104,13 +104,14 @@ retire_idle_helpers() {
             case $name in ntlm_auth|negotiate_kerbe|python3) pid=${comm#/proc/}; echo "${pid%/comm}";; esac
         done
     }
+    count() { grep -c . || true; }
     gone() { for pid in $1; do [ -e "/proc/$pid" ] && return 1; done; return 0; }
     last='' settled=''
     while sleep "$QUIET"; do
         size=$(stat -c %s /var/log/squid/access.log 2>/dev/null) || continue
         if [ "$size" = "$last" ] && [ "$size" != "$settled" ]; then
             old=$(helpers)
-            running=$(echo "$old" | grep -c .) || true
+            running=$(echo "$old" | count)
             if [ "$running" -le "$startup" ]; then
                 settled=$size
             elif kill -USR1 "$(cat "$pid_file" 2>/dev/null)" 2>/dev/null; then
@@ -118,12 +119,12 @@ retire_idle_helpers() {
                 # said once the retired ones are gone and squid's new ones run (bounded: 5 s;
                 # one busy with a request, or reserved for a handshake, may take longer)
                 tries=25
-                until { gone "$old" && [ "$(helpers | grep -c .)" -ge "$startup" ]; } ||
+                until { gone "$old" && [ "$(helpers | count)" -ge "$startup" ]; } ||
                       [ "$tries" -eq 0 ]; do
                     tries=$((tries - 1))
                     sleep 0.2
                 done
-                echo "proxy: no request for ${QUIET} s: $running authentication helpers retired, $(helpers | grep -c .) running (squid -k rotate)"
+                echo "proxy: no request for ${QUIET} s: $running authentication helpers retired, $(helpers | count) running (squid -k rotate)"
             fi
         fi
         last=$size
