@@ -238,12 +238,14 @@ def test_an_engine_the_package_started_is_left_as_it_is(monkeypatch, tmp_path):
 
 
 def test_a_host_that_needs_nothing_is_asked_once_side_by_side(monkeypatch):
-    """Engine, Compose and the base image asked at once; nothing installed or started.
+    """An engine not on a local socket: engine, Compose and the base image asked at
+    once (each a `docker` run); nothing installed or started.
     When one of them is missing, the steps that provide it run as before."""
     import threading
 
     asked = []
     together = threading.Barrier(4, timeout=10)     # broken unless all four ask at once
+    monkeypatch.setattr(prepare.local_engine, "socket_path", lambda: None)   # a remote one
 
     def answer(what, value):
         def ask(*_args):
