@@ -239,7 +239,7 @@ def test_an_engine_the_package_started_is_left_as_it_is(monkeypatch, tmp_path):
 
 def test_a_host_that_needs_nothing_is_asked_once_side_by_side(monkeypatch):
     """An engine not on a local socket: engine, Compose and the base image asked at
-    once (each a `docker` run); nothing installed or started.
+    once (the engine's questions each a `docker` run); nothing installed or started.
     When one of them is missing, the steps that provide it run as before."""
     import threading
 

@@ -1,12 +1,15 @@
 """A local engine asked on its unix socket: an HTTP server on a real socket stands
 in for dockerd (no Docker needed), and no `docker` command runs."""
 
+import hashlib
+import json
 import os
 import socket
 import threading
 
 import pytest
 
+from lab.config.dockerhost import DEFAULT_SOCKET
 from lab.host import local_engine, prepare
 
 
@@ -41,9 +44,10 @@ def engine(tmp_path):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield path, answers, asked
-    server.shutdown(socket.SHUT_RDWR)
+    server.shutdown(socket.SHUT_RDWR)           # wakes accept() (Linux)
     server.close()
     thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def test_status_is_the_engines_answer(engine):
@@ -64,8 +68,11 @@ def test_status_is_none_where_no_engine_answers(engine, tmp_path):
 
 
 @pytest.mark.parametrize("environ, expected", [
-    ({"HOME": "/nonexistent"}, local_engine.DEFAULT_SOCKET),
+    ({"HOME": "/nonexistent"}, DEFAULT_SOCKET),
     ({"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, "/run/user/1000/docker.sock"),
+    ({"DOCKER_HOST": "unix://"}, DEFAULT_SOCKET),
+    ({"DOCKER_HOST": "unix://relative/docker.sock"}, "relative/docker.sock"),
+    ({"DOCKER_HOST": "unix:///tmp/a#b.sock"}, "/tmp/a#b.sock"),
     ({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, None),
     ({"DOCKER_HOST": "ssh://me@build-box"}, None),
     ({"HOME": "/nonexistent", "DOCKER_CONTEXT": "gone"}, None),   # unreadable: the CLI says why
@@ -74,39 +81,91 @@ def test_socket_path_follows_dockers_own_rules(environ, expected):
     assert local_engine.socket_path(environ) == expected
 
 
-def test_compose_plugin_found_where_the_cli_looks(tmp_path, monkeypatch):
-    monkeypatch.setattr(local_engine, "SYSTEM_PLUGIN_DIRS", (str(tmp_path / "system"),))
-    environ = {"DOCKER_CONFIG": str(tmp_path / "config")}
-    assert local_engine.compose_plugin(environ) is None
-    plugin = tmp_path / "system" / "docker-compose"
-    plugin.parent.mkdir()
+def test_socket_path_of_a_docker_context(tmp_path):
+    """Rootless Docker, Docker Desktop, colima: a context whose endpoint is a socket."""
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"rootless").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Endpoints": {"docker": {"Host": "unix:///run/user/1000/docker.sock"}}}))
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "rootless"}))
+    assert local_engine.socket_path({"DOCKER_CONFIG": str(tmp_path)}) == \
+        "/run/user/1000/docker.sock"
+
+
+def _plugin(directory, executable: bool = True):
+    plugin = directory / "docker-compose"
+    plugin.parent.mkdir(parents=True, exist_ok=True)
     plugin.write_text("#!/bin/sh\n")
-    assert local_engine.compose_plugin(environ) is None           # not executable
-    os.chmod(plugin, 0o755)
-    assert local_engine.compose_plugin(environ) == plugin
-    own = tmp_path / "config" / "cli-plugins" / "docker-compose"
-    own.parent.mkdir(parents=True)
-    own.write_text("#!/bin/sh\n")
-    os.chmod(own, 0o755)
-    assert local_engine.compose_plugin(environ) == own            # the user's own first
+    os.chmod(plugin, 0o755 if executable else 0o644)
+    return plugin
 
 
-def test_a_ready_local_host_runs_no_docker_command(engine, monkeypatch):
-    """Engine, Compose and the base image, asked with no `docker` run; when the engine
-    does not answer on its socket, the CLI is asked as before."""
+def test_compose_plugin_found_where_the_cli_looks(tmp_path, monkeypatch):
+    """The configuration's extra directories, then its own, then the system's; the
+    first file found decides, as for the CLI."""
+    monkeypatch.setattr(local_engine, "SYSTEM_PLUGIN_DIRS", (str(tmp_path / "system"),))
+    config = tmp_path / "config"
+    environ = {"DOCKER_CONFIG": str(config)}
+    assert local_engine.compose_plugin(environ) is None
+    system = _plugin(tmp_path / "system")
+    assert local_engine.compose_plugin(environ) == system
+    own = _plugin(config / "cli-plugins")
+    assert local_engine.compose_plugin(environ) == own
+    (config / "config.json").write_text(json.dumps(
+        {"cliPluginsExtraDirs": [str(tmp_path / "extra")]}))
+    extra = _plugin(tmp_path / "extra")
+    assert local_engine.compose_plugin(environ) == extra
+
+
+def test_a_plugin_that_cannot_run_leaves_the_question_to_the_cli(tmp_path, monkeypatch):
+    """The first `docker-compose` found is not executable: the CLI stops there too (it
+    does not try the next directory), so the file check says nothing."""
+    monkeypatch.setattr(local_engine, "SYSTEM_PLUGIN_DIRS", (str(tmp_path / "system"),))
+    _plugin(tmp_path / "system")
+    _plugin(tmp_path / "config" / "cli-plugins", executable=False)
+    assert local_engine.compose_plugin({"DOCKER_CONFIG": str(tmp_path / "config")}) is None
+
+
+@pytest.mark.parametrize("said, ok", [
+    ("2.26.1", True), ("v2.5.0", True), ("5.0.0", True), ("1.29.2", False), ("", False)])
+def test_compose_versions_the_cli_may_print(monkeypatch, said, ok):
+    monkeypatch.setattr(prepare, "_quiet", lambda cmd, timeout=30:
+                        prepare.subprocess.CompletedProcess(cmd, 0, said + "\n", ""))
+    assert prepare._compose_runs() is ok
+
+
+def test_a_ready_local_host_runs_no_docker_command(engine, monkeypatch, tmp_path):
+    """Engine, Compose and the base image, asked with no `docker` run; whatever the
+    socket leaves unclear (no answer, an error status) is asked through the CLI."""
     path, answers, asked = engine
     answers["/_ping"] = b"HTTP/1.1 200 OK\r\n\r\nOK"
-    answers[f"/images/{prepare.LOCAL_BASE_IMAGE.replace(':', '%3A')}/json"] = \
-        b"HTTP/1.1 200 OK\r\n\r\n{}"
-    monkeypatch.setattr(local_engine, "socket_path", lambda: path)
-    monkeypatch.setattr(local_engine, "compose_plugin", lambda: "/usr/libexec/docker-compose")
+    local_image = f"/images/{prepare.LOCAL_BASE_IMAGE.replace(':', '%3A')}/json"
+    upstream_image = f"/images/{prepare.UPSTREAM_BASE_IMAGE.replace(':', '%3A')}/json"
+    answers[local_image] = b"HTTP/1.1 200 OK\r\n\r\n{}"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
+    _plugin(tmp_path / "config" / "cli-plugins")
     monkeypatch.setattr(prepare.shutil, "which", lambda name: f"/usr/bin/{name}")
     ran = []
     monkeypatch.setattr(prepare, "_quiet", lambda cmd, timeout=30: ran.append(cmd) or
                         prepare.subprocess.CompletedProcess(cmd, 1, "", ""))
     assert prepare._ready_as_is() == prepare.LOCAL_BASE_IMAGE
     assert ran == []
-    assert asked[0] == "/_ping" and len(asked) == 3    # ping, then the registry's, then ours
+    assert asked == ["/_ping", upstream_image, local_image]
+    answers[upstream_image] = b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    assert prepare._ready_as_is() == prepare.LOCAL_BASE_IMAGE
+    assert ran == [["docker", "image", "inspect", prepare.UPSTREAM_BASE_IMAGE]]
     answers["/_ping"] = b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
     assert prepare._ready_as_is() is None
-    assert ran == [["docker", "info", "--format", "{{.ServerVersion}}"]]
+    assert ran[-1] == ["docker", "info", "--format", "{{.ServerVersion}}"]
+
+
+def test_no_docker_cli_is_not_ready_whatever_the_socket_says(engine, monkeypatch):
+    """compose runs under the docker CLI: without it the engine's answer is not enough."""
+    path, answers, _ = engine
+    answers["/_ping"] = b"HTTP/1.1 200 OK\r\n\r\nOK"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prepare, "_quiet", lambda cmd, timeout=30:
+                        prepare.subprocess.CompletedProcess(cmd, 127, "", "not found"))
+    assert prepare.engine_answers() is False

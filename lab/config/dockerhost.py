@@ -28,27 +28,48 @@ LOOPBACK = "127.0.0.1"
 ANY = "0.0.0.0"
 
 
+#: Where dockerd listens when nothing says otherwise (Docker's own default).
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def config_dir(environ: Mapping[str, str]) -> Path:
+    """Docker's client configuration directory: DOCKER_CONFIG, else ~/.docker."""
+    return Path(environ.get("DOCKER_CONFIG") or
+                Path(environ.get("HOME", "~")).expanduser() / ".docker")
+
+
 def docker_host(environ: Mapping[str, str]) -> str | None:
     """The engine's URL as Docker would pick it; None for the local default socket."""
     if environ.get("DOCKER_HOST"):
         return environ["DOCKER_HOST"]
-    config_dir = Path(environ.get("DOCKER_CONFIG") or Path(environ.get("HOME", "~"))
-                      .expanduser() / ".docker")
+    directory = config_dir(environ)
     context = environ.get("DOCKER_CONTEXT")
     if not context:
         try:
-            context = json.loads((config_dir / "config.json").read_text()).get(
+            context = json.loads((directory / "config.json").read_text()).get(
                 "currentContext")
         except (OSError, ValueError):
             context = None
     if not context or context == "default":
         return None
-    meta = config_dir / "contexts" / "meta" / hashlib.sha256(context.encode()).hexdigest()
+    meta = directory / "contexts" / "meta" / hashlib.sha256(context.encode()).hexdigest()
     try:
         return json.loads((meta / "meta.json").read_text())["Endpoints"]["docker"]["Host"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"docker context {context!r} is not readable in {config_dir}: "
+        raise ConfigError(f"docker context {context!r} is not readable in {directory}: "
                           "`docker context ls` shows the ones that exist") from None
+
+
+def unix_socket(host: str | None) -> str | None:
+    """The socket path of an engine on a unix socket (`docker_host`'s None: the default
+    one), read as Docker reads it (all after `unix://`, empty for the default); None
+    for an engine reached another way."""
+    if host is None:
+        return DEFAULT_SOCKET
+    host = host.strip()
+    if not host.startswith("unix://"):
+        return None
+    return host[len("unix://"):] or DEFAULT_SOCKET
 
 
 def engine_address(host: str | None) -> str | None:

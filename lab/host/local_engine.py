@@ -1,43 +1,39 @@
-"""A local engine's API over its unix socket, with the standard library only.
+"""An engine on a unix socket, asked with the standard library only.
 
 `lab.host` runs on the system's python3 (no Docker SDK) at every `make lab-up` and
 `lab up`, to learn whether the engine answers and a base image is there. Each
 `docker` CLI run for that costs ~60 ms of the Go binary's start, and `lab up` waits
-for the answers; the socket answers in ~2 ms. An engine reached another way (TCP,
-ssh, a docker context) is asked through the CLI as before: `socket_path` is None.
+for the answers; the socket answers in ~2 ms. An engine reached over TCP or ssh is
+asked through the CLI as before (`socket_path` is None), and so is any question the
+socket leaves unclear.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from lab.config.dockerhost import docker_host
+from lab.config.dockerhost import config_dir, docker_host, unix_socket
 from lab.errors import ConfigError
 
-#: Where dockerd listens when nothing says otherwise (Docker's own default).
-DEFAULT_SOCKET = "/var/run/docker.sock"
-#: Where the docker CLI finds its plugins, after ~/.docker/cli-plugins (docker's
-#: cli-plugins/manager: the system directories on Linux).
+#: Where the docker CLI looks for its plugins on Linux, after the configuration's
+#: `cliPluginsExtraDirs` and its own `cli-plugins` (docker/cli, cli-plugins/manager).
 SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                       "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
 
 
 def socket_path(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The unix socket of the engine Docker would use, or None when it is reached
-    another way (or the docker context cannot be read: the CLI then says why)."""
+    """The unix socket of the engine Docker would use (DOCKER_HOST, the docker context,
+    else the default), or None when it is reached another way (or the context cannot
+    be read: the CLI then says why)."""
     try:
-        host = docker_host(environ)
+        return unix_socket(docker_host(environ))
     except ConfigError:
         return None
-    if host is None:
-        return DEFAULT_SOCKET
-    if host.startswith("unix://"):
-        return urllib.parse.urlsplit(host).path or None
-    return None
 
 
 def status(path: str, api_path: str, timeout: float = 5.0) -> int | None:
@@ -49,6 +45,7 @@ def status(path: str, api_path: str, timeout: float = 5.0) -> int | None:
             conn.connect(path)
             conn.sendall(f"GET {urllib.parse.quote(api_path)} HTTP/1.0\r\n"
                          "Host: docker\r\n\r\n".encode())
+            # the status line alone; a short read only makes the answer unclear (None)
             head = conn.recv(64).split(b"\r\n", 1)[0].split()
     except OSError:
         return None
@@ -58,12 +55,19 @@ def status(path: str, api_path: str, timeout: float = 5.0) -> int | None:
 
 
 def compose_plugin(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """Compose v2's plugin where the docker CLI looks for it, if it is there (Compose
-    v1 was never a plugin); None when it is not (or is somewhere the CLI alone knows)."""
-    config_dir = Path(environ.get("DOCKER_CONFIG") or
-                      Path(environ.get("HOME", "~")).expanduser() / ".docker")
-    for directory in (config_dir / "cli-plugins", *map(Path, SYSTEM_PLUGIN_DIRS)):
-        plugin = directory / "docker-compose"
-        if plugin.is_file() and os.access(plugin, os.X_OK):
-            return plugin
+    """Compose's plugin file, as the docker CLI picks it: the first `docker-compose` in
+    its plugin directories decides, and counts only if it is an executable file (one
+    that is not stops the CLI too). None when there is none or it does not count: the
+    CLI is asked then (`docker compose version`), and says what is wrong."""
+    directory = config_dir(environ)
+    try:
+        extra = json.loads((directory / "config.json").read_text()).get(
+            "cliPluginsExtraDirs") or []
+    except (OSError, ValueError, AttributeError):
+        extra = []
+    extra = [d for d in extra if isinstance(d, str)] if isinstance(extra, list) else []
+    for plugins in (*map(Path, extra), directory / "cli-plugins", *map(Path, SYSTEM_PLUGIN_DIRS)):
+        plugin = plugins / "docker-compose"
+        if plugin.exists():
+            return plugin if plugin.is_file() and os.access(plugin, os.X_OK) else None
     return None

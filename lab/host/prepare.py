@@ -71,7 +71,7 @@ def engine_answers() -> bool:
 
 
 def ensure_engine(say: Say) -> None:
-    """A Docker engine answers `docker info`, installing and starting it if need be."""
+    """A Docker engine answers (`engine_answers`), installing and starting it if need be."""
     if engine_answers():
         return
     from lab.config.dockerhost import docker_host, engine_address
@@ -133,8 +133,10 @@ def compose_answers() -> bool:
 
 
 def _compose_runs() -> bool:
+    """`docker compose version --short` says 2 or later (`2.26.1`, `v2.5.0`, `5.0.0`)."""
     proc = _quiet(["docker", "compose", "version", "--short"])
-    return proc.returncode == 0 and proc.stdout.strip()[:1] in ("2", "v")
+    major = proc.stdout.strip().removeprefix("v").split(".", 1)[0]
+    return proc.returncode == 0 and major.isdigit() and int(major) >= 2
 
 
 def ensure_compose(say: Say) -> None:
@@ -348,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     ahead = None
     try:
         # every run but the first: the engine, Compose and the base image are there,
-        # asked side by side, and nothing of them is asked again
+        # asked once (`_ready_as_is`), and nothing of them is asked again
         ready = _ready_as_is() if {"tools", "base_image"} & set(parts) else None
         if {"tools", "base_image"} <= set(parts) and ready is None \
                 and base_image_must_be_made():
