@@ -9,7 +9,7 @@ A warm `lab up` is a chain, each link waiting for the one before:
   3. the DC from its container's start to its "dc: ready" line (samba answering, the
      configuration's users and passwords set, the keytab exported);
   4. the proxy from winbindd's start (the first thing it does once the DC is ready) to
-     squid's "Accepting" line;
+     its "proxy: ready" line (squid accepting, winbindd's channel to the DC open);
   5. the proxy's health check, which proves authentication works.
 Each is timed with nothing else starting beside it (a private project; dns, web and the
 fault layer up and idle before the DC starts, the DC ready before the proxy starts),
@@ -80,7 +80,7 @@ def run(report) -> None:
     steps = [("Stack.up() before it asks compose", before_compose),
              ("compose and the engine start the DC's container", dc_container),
              ("the DC, its container's start to ready", dc),
-             ("the proxy, winbindd's start to squid accepting", proxy),
+             ("the proxy, winbindd's start to ready", proxy),
              ("the proxy's health check", check)]
     for what, seconds in steps:
         spread(report, f"floor step, alone: {what}", seconds)

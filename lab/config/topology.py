@@ -68,7 +68,7 @@ SERVICES: tuple[Service, ...] = (
                         "LAB_DNS_HOSTNAME", "LAB_PROXY_NETBIOS_NAME"),
             ready_line=r"^dc: ready$"),
     Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",),
-            ready_line=r"\| Accepting .*HTTP Socket connections at"),
+            ready_line=r"^proxy: ready$"),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults"),
             ready_line=r'^\{"api": '),

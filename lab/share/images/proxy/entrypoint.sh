@@ -70,11 +70,13 @@ winbindd_pid=$!
 # winbindd offers no readiness event. Its first contact may fail while a DC that has
 # just started still brings up its RPC services; smb.conf's short reconnect delay makes
 # it try again within seconds. Each ping is cut at 3 s, and a winbindd gone is an error.
-until timeout 3 wbinfo -P >/dev/null 2>&1; do
-    kill -0 "$winbindd_pid" 2>/dev/null || { echo "winbindd exited before it reached the DC" >&2; exit 1; }
-    in_time || { echo "winbind did not reach the DC ${LAB_DC_FQDN} within 60 s of the proxy's start" >&2; exit 1; }
-    sleep 0.1
-done
+reach_dc() {
+    until timeout 3 wbinfo -P >/dev/null 2>&1; do
+        kill -0 "$winbindd_pid" 2>/dev/null || { echo "winbindd exited before it reached the DC" >&2; return 1; }
+        in_time || { echo "winbind did not reach the DC ${LAB_DC_FQDN} within 60 s of the proxy's start" >&2; return 1; }
+        sleep 0.1
+    done
+}
 
 install -d -o proxy -g proxy /var/log/squid
 for log in access.log cache.log lab.log; do
@@ -131,7 +133,20 @@ retire_idle_helpers() {
     done
 }
 retire_idle_helpers &
-# -s 0.1: tail polls (no inotify on the container's layers), by default once a second;
-# squid's first "Accepting" line is what `lab up` waits for before its health check
+# squid starts while winbindd makes its first contact with the DC (~0.2 s each, side by
+# side, once the DC is ready). The proxy is ready when both are: squid accepting, and
+# winbindd's channel to the DC open (NTLM needs it). `lab up` runs the health check from
+# this line on; a failure stops the container (tini passes the TERM to squid), and `lab
+# up` shows the line.
+announce_ready() {
+    reach_dc || return 1
+    until grep -q "Accepting .*HTTP Socket connections" /var/log/squid/cache.log; do
+        in_time || { echo "squid did not accept connections within 60 s of the proxy's start" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "proxy: ready"
+}
+( announce_ready || kill -TERM 1 ) &
+# -s 0.1: tail polls (no inotify on the container's layers), by default once a second
 tail -q -s 0.1 -n +1 -F /var/log/squid/cache.log /var/log/squid/access.log &
 exec squid -N -f /etc/squid/squid.conf
