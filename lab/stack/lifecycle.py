@@ -234,14 +234,18 @@ class Stack:
             try:
                 say("starting containers")        # in the try: an interrupt from here on
                 reasons = restarts(states)
+                everything = set(reasons) >= set(SERVICE_NAMES)    # after the engine's restart
                 if reasons:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
                     # (the new DC's machine account and keytab) mends it
                     say("recreating " + ", ".join(f"{name} ({why})"
                                                   for name, why in reasons.items()))
+                if reasons and not everything:
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
                                      *reasons, timeout=300)
-                self.compose.run("up", "--detach", "--remove-orphans", timeout=300)
+                # every service to recreate: this one compose run does it all
+                self.compose.run("up", "--detach", "--remove-orphans",
+                                 *(["--force-recreate"] if everything else []), timeout=300)
                 states = self.wait_healthy(say, timeout, starting=True)
             except BaseException as exc:
                 with _shielded(say):

@@ -166,6 +166,25 @@ def test_docker_restart_of_every_service_then_up_attaches_without_recreating(lab
 
 
 @pytest.mark.timeout(400)
+def test_every_service_exited_as_the_engines_restart_leaves_them_then_up_recreates_all(
+        lab_up):
+    """The engine's restart stops every container (`restart: "no"`): each one is then
+    `exited`, and `lab up` recreates all five (in one compose run) into a working lab."""
+    env = lab_up
+    before = set(docker_objects("container"))
+    subprocess.run(["docker", "stop", "--time", "3", *before], check=True,
+                   capture_output=True, timeout=120)
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    assert "recreating " + ", ".join(f"{s} (not healthy)" for s in sorted(SERVICE_NAMES)) \
+        in proc.stderr, proc.stderr
+    after = set(docker_objects("container"))
+    assert len(after) == len(SERVICE_NAMES) and not after & before
+    check = lab(env, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.timeout(400)
 def test_status_then_down_leaves_nothing_of_the_project(shared, lab_up):
     env = lab_up
     status = json.loads(lab(env, "status", "--json").stdout)
