@@ -22,7 +22,8 @@ lab's images, network, ports, volume and configs; an idle `sh` for an entrypoint
 each service's own start alone: its container's CPU time when it says it is ready (its
 health check left out). The floor is the larger of the two. After the engine's restart
 the containers are there, stopped: that floor takes the engine's work to start them
-again instead. `make lab-up` adds `lab check`'s requests, timed alone on a lab up and
+again instead (what a start in place would need: `lab up` recreates them, so the warm
+floor is what it can reach). `make lab-up` adds `lab check`'s requests, timed alone on a lab up and
 idle (in process, as its `lab up --check` runs them); `lab down`'s floor is the engine
 removing those five empty containers.
 """
@@ -199,9 +200,9 @@ def _services_alone(stack: Stack
                   - _started(stack, "dc"))
         own_work["dc"].append(_cpu_work(stack, "dc"))
         _up(stack, "proxy")
-        accepting = _line_at(stack, "proxy", topology.service("proxy").ready_line)
+        ready = _line_at(stack, "proxy", topology.service("proxy").ready_line)
         own_work["proxy"].append(_cpu_work(stack, "proxy"))
-        proxy.append(accepting - _line_at(stack, "proxy", r"winbindd version .* started"))
+        proxy.append(ready - _line_at(stack, "proxy", r"winbindd version .* started"))
         check.append(_passing_check(stack, "proxy"))
     return dc, proxy, check, own_work           # the last run's lab left up
 
@@ -221,7 +222,7 @@ def _lab_check(stack: Stack) -> float:
 
 def _passing_check(stack: Stack, service: str) -> float:
     """Seconds the service's own health check takes when it passes (asked again until
-    it does: winbind may still be settling right after squid's line)."""
+    it does: a service may still be settling right after its ready line)."""
     deadline = time.monotonic() + BOUND
     while time.monotonic() < deadline:
         state = stack.states()[service]

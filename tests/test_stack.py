@@ -111,6 +111,55 @@ def test_up_recreates_what_starts_from_a_service_it_recreates():
     assert restarts(states) == {"dc": "its dns is newer", "proxy": "starts from dc"}
 
 
+class RecordedCompose:
+    def __init__(self):
+        self.runs = []
+
+    def run(self, *args, timeout=None):
+        self.runs.append(args)
+        return ""
+
+
+def _up_with(monkeypatch, tmp_path, states):
+    """`Stack.up()` over `states`, with compose recorded and the engine's other questions
+    (ports, subnet, images, health) answered as a lab that starts would: compose's runs."""
+    from lab.stack import lifecycle, preflight
+
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    stack = Stack(config, engine=FakeEngine(states, {}))
+    compose = RecordedCompose()
+    monkeypatch.setattr(lifecycle.Stack, "compose", property(lambda self: compose))
+    monkeypatch.setattr(lifecycle.Stack, "build", lambda self, say: None)
+    monkeypatch.setattr(lifecycle.Stack, "wait_healthy", lambda self, *a, **k: states)
+    monkeypatch.setattr(lifecycle.Stack, "endpoints", lambda self, *a, **k: None)
+    monkeypatch.setattr(preflight, "check_ports_free", lambda config, states: None)
+    monkeypatch.setattr(preflight, "check_subnet", lambda config, engine: None)
+    stack.up()
+    return compose.runs
+
+
+def _exited(service):
+    return ServiceState(service, "exited", "", "f", {}, exit_code=0,
+                        created=instant("2026-12-06T10:00:00Z"),
+                        started=instant("2026-12-06T10:00:01Z"))
+
+
+def test_every_service_exited_is_recreated_in_one_compose_run(monkeypatch, tmp_path):
+    """As after the engine's restart: one run recreates all and removes orphans; when
+    only some are to be recreated, those first (alone), then the rest brought up."""
+    from lab.config.topology import SERVICE_NAMES
+
+    states = {name: _exited(name) for name in SERVICE_NAMES}
+    assert _up_with(monkeypatch, tmp_path, states) == [
+        ("up", "--detach", "--remove-orphans", "--force-recreate")]
+    states = {name: _made(name, "2026-12-06T10:00:00Z", "2026-12-06T10:00:01Z")
+              for name in SERVICE_NAMES}
+    states["web"] = _exited("web")
+    assert _up_with(monkeypatch, tmp_path, states) == [
+        ("up", "--detach", "--force-recreate", "--no-deps", "web"),
+        ("up", "--detach", "--remove-orphans")]
+
+
 class SlowDC(FakeEngine):
     """The DC's own check fails its first rounds; every other passes at once."""
 

@@ -1,7 +1,7 @@
 """Which services have said they are ready, read from their output as they write it.
 
 Each service prints a line of its own when it believes it is ready (topology's
-`ready_line`: bind's "running", the DC's "dc: ready", squid's first listening port, ...).
+`ready_line`: bind's "running", the DC's "dc: ready", the proxy's "proxy: ready", ...).
 `lab up` runs a service's health check once it has said so, instead of again and again
 before: each check is a `docker exec`, and on two cores the checks of a starting lab
 took CPU from the very services they waited for. The line is a hint, never the verdict:

@@ -136,8 +136,9 @@ retire_idle_helpers &
 # squid starts while winbindd makes its first contact with the DC (~0.2 s each, side by
 # side, once the DC is ready). The proxy is ready when both are: squid accepting, and
 # winbindd's channel to the DC open (NTLM needs it). `lab up` runs the health check from
-# this line on; a failure stops the container (tini passes the TERM to squid), and `lab
-# up` shows the line.
+# this line on. A failure kills squid ($$, the shell it replaced) at once, so that no
+# shutdown lines follow the reason: tini then ends the container, and `lab up` shows
+# the reason among the proxy's last lines.
 announce_ready() {
     reach_dc || return 1
     until grep -q "Accepting .*HTTP Socket connections" /var/log/squid/cache.log; do
@@ -146,7 +147,7 @@ announce_ready() {
     done
     echo "proxy: ready"
 }
-( announce_ready || kill -TERM 1 ) &
+( announce_ready || kill -KILL $$ ) &
 # -s 0.1: tail polls (no inotify on the container's layers), by default once a second
 tail -q -s 0.1 -n +1 -F /var/log/squid/cache.log /var/log/squid/access.log &
 exec squid -N -f /etc/squid/squid.conf
