@@ -3,8 +3,9 @@
 # Negotiate and a real NTLM request through the proxy, and one through SOCKS5. A DC that
 # cannot authenticate them (gone, frozen, another domain) turns this red. The NTLM one
 # goes through winbindd's NETLOGON channel, which the entrypoint opened with the machine
-# account's password (`wbinfo -P`); `wbinfo -t` would prove that password again with a
-# new channel each time, ~0.17 s, most of this check, for a change no lab makes.
+# account's password (`wbinfo -P`). `wbinfo -t` would prove that password again on a
+# new channel each time (~0.17 s, most of this check): it alone sees the password
+# changed at the DC under an open channel, which nothing in a lab does.
 set -euo pipefail
 curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:${LAB_CPORT_PROXY_NOAUTH}/squid-internal-mgr/info
 . /etc/lab/health-user
