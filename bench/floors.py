@@ -22,10 +22,10 @@ lab's images, network, ports, volume and configs; an idle `sh` for an entrypoint
 each service's own start alone: its container's CPU time when it says it is ready (its
 health check left out). The floor is the larger of the two. After the engine's restart
 the containers are there, stopped: that floor takes the engine's work to start them
-again instead (what a start in place would need: `lab up` recreates them, so the warm
-floor is what it can reach). `make lab-up` adds `lab check`'s requests, timed alone on a lab up and
-idle (in process, as its `lab up --check` runs them); `lab down`'s floor is the engine
-removing those five empty containers.
+again instead (`lab up` starts a lab the engine stopped whole as it is). `make lab-up`
+adds `lab check`'s requests, timed alone on a lab up and idle (in process, as its
+`lab up --check` runs them); `lab down`'s floor is the engine removing those five
+empty containers.
 """
 
 from __future__ import annotations

@@ -138,18 +138,54 @@ def _up_with(monkeypatch, tmp_path, states):
     return compose.runs
 
 
-def _exited(service):
-    return ServiceState(service, "exited", "", "f", {}, exit_code=0,
+def _exited(service, finished="2026-12-06T11:00:00Z", code=0, oom=False):
+    return ServiceState(service, "exited", "", "f", {}, exit_code=code,
                         created=instant("2026-12-06T10:00:00Z"),
-                        started=instant("2026-12-06T10:00:01Z"))
+                        started=instant("2026-12-06T10:00:01Z"),
+                        finished=instant(finished), oom_killed=oom)
 
 
-def test_every_service_exited_is_recreated_in_one_compose_run(monkeypatch, tmp_path):
-    """As after the engine's restart: one run recreates all and removes orphans; when
-    only some are to be recreated, those first (alone), then the rest brought up."""
+def test_a_lab_stopped_whole_starts_again_as_it_is_a_crashed_service_is_recreated():
+    """The engine's restart stops every container within seconds (samba exits 127 on
+    its TERM, squid 0): started again in place, as `docker restart` does. One that
+    exited alone, all that exited minutes apart, or one the kernel killed for memory:
+    recreated, with what starts from it."""
+    from lab.config.topology import SERVICE_NAMES
+    from lab.stack.lifecycle import stopped_together
+
+    ends = {"dns": "2026-12-06T11:00:00.1Z", "dc": "2026-12-06T11:00:00.2Z",
+            "faults": "2026-12-06T11:00:00.3Z", "web": "2026-12-06T11:00:00.3Z",
+            "proxy": "2026-12-06T11:00:03.1Z"}
+    states = {name: _exited(name, ends[name], 127 if name == "dc" else 0)
+              for name in SERVICE_NAMES}
+    assert stopped_together(states) and restarts(states) == {}
+    running = {name: _made(name, "2026-12-06T10:00:00Z", "2026-12-06T10:00:01Z")
+               for name in SERVICE_NAMES}
+    alone = {**running, "dc": _exited("dc", code=127)}
+    assert not stopped_together(alone)
+    assert restarts(alone) == {"dc": "not healthy", "proxy": "starts from dc"}
+    apart = {**states, "web": _exited("web", "2026-12-06T11:05:00Z")}
+    assert not stopped_together(apart) and set(restarts(apart)) == set(SERVICE_NAMES)
+    starved = {**states, "dc": _exited("dc", ends["dc"], 137, oom=True)}
+    assert not stopped_together(starved) and set(restarts(starved)) == set(SERVICE_NAMES)
+
+
+def test_a_lab_stopped_whole_is_started_by_compose_not_recreated(monkeypatch, tmp_path):
     from lab.config.topology import SERVICE_NAMES
 
     states = {name: _exited(name) for name in SERVICE_NAMES}
+    assert _up_with(monkeypatch, tmp_path, states) == [("up", "--detach", "--remove-orphans")]
+
+
+def test_every_service_broken_is_recreated_in_one_compose_run(monkeypatch, tmp_path):
+    """Every service to recreate: one run recreates all and removes orphans; when only
+    some are, those first (alone), then the rest brought up."""
+    from lab.config.topology import SERVICE_NAMES
+
+    states = {name: ServiceState(name, "running", "unhealthy", "f", {},
+                                 created=instant("2026-12-06T10:00:00Z"),
+                                 started=instant("2026-12-06T10:00:01Z"))
+              for name in SERVICE_NAMES}
     assert _up_with(monkeypatch, tmp_path, states) == [
         ("up", "--detach", "--remove-orphans", "--force-recreate")]
     states = {name: _made(name, "2026-12-06T10:00:00Z", "2026-12-06T10:00:01Z")

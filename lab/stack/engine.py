@@ -30,8 +30,10 @@ class ServiceState:
     exit_code: int = 0
     container_id: str = ""
     health_test: tuple[str, ...] = ()     # the container's HEALTHCHECK test, as docker has it
-    created: str = ""           # when the container was created, and last started:
-    started: str = ""           # `instant()`s, comparable as text
+    created: str = ""           # when the container was created, last started and last
+    started: str = ""           # exited: `instant()`s, comparable as text
+    finished: str = ""
+    oom_killed: bool = False    # the kernel ended it for lack of memory
 
     @property
     def healthy(self) -> bool:
@@ -75,7 +77,9 @@ def _state_of(container) -> ServiceState:
         has_health_check=bool((attrs.get("Config") or {}).get("Healthcheck")),
         exit_code=int(state.get("ExitCode") or 0), container_id=attrs.get("Id", ""),
         health_test=test, created=instant(attrs.get("Created", "")),
-        started=instant(state.get("StartedAt", "")))
+        started=instant(state.get("StartedAt", "")),
+        finished=instant(state.get("FinishedAt", "")) if state.get("Status") == "exited" else "",
+        oom_killed=bool(state.get("OOMKilled")))
 
 
 def instant(text: str) -> str:

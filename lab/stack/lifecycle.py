@@ -27,7 +27,7 @@ from lab.endpoints import Endpoints, build_endpoints
 from lab.errors import LabNotRunning, StackError
 from lab.host import prepare
 from lab.stack import build_context, preflight, state_files
-from lab.stack.engine import NO_ENGINE, Engine, ServiceState
+from lab.stack.engine import NO_ENGINE, Engine, ServiceState, epoch
 from lab.stack.fingerprint import digests
 from lab.stack.lock import ProjectLock
 
@@ -232,9 +232,12 @@ class Stack:
             preflight.check_subnet(self.config, self.engine)
             self.build(say)
             try:
+                if stopped_together(states):
+                    say("every container was stopped (the engine's restart?): "
+                        "starting them again as they are")
                 say("starting containers")        # in the try: an interrupt from here on
                 reasons = restarts(states)
-                everything = set(reasons) >= set(SERVICE_NAMES)    # after the engine's restart
+                everything = set(reasons) >= set(SERVICE_NAMES)
                 if reasons:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
                     # (the new DC's machine account and keytab) mends it
@@ -381,11 +384,31 @@ class _Derived:
     compose: LabCompose
 
 
+#: How close together every container must have exited for `stopped_together`: the
+#: engine stops them side by side, each within its grace period (3 s).
+STOPPED_TOGETHER = 10.0
+
+
+def stopped_together(states: dict[str, ServiceState]) -> bool:
+    """Every service's container exited, within seconds of the others and none for lack
+    of memory: the engine stopped the lab (its restart, the machine's) or someone
+    stopped it whole. Started again as they are, they come back as after `docker
+    restart`. A container that exited on its own crashed: `restarts` recreates it."""
+    exited = [state for state in states.values() if state.state == "exited"]
+    if {state.service for state in exited} != set(SERVICE_NAMES) \
+            or any(state.oom_killed for state in exited):
+        return False
+    ends = [epoch(state.finished) for state in exited]
+    return None not in ends and max(ends) - min(ends) <= STOPPED_TOGETHER
+
+
 def restarts(states: dict[str, ServiceState]) -> dict[str, str]:
-    """Services `up` must recreate, and why: broken ones, stale ones, and what starts
-    from either (the proxy took the DC's files at its start: its machine account, the
+    """Services `up` must recreate, and why: broken ones (but a lab the engine stopped
+    whole, `stopped_together`, starts again as it is), stale ones, and what starts from
+    either (the proxy took the DC's files at its start: its machine account, the
     keytab)."""
-    reasons = {name: "not healthy" for name, state in states.items() if state.broken}
+    reasons = {} if stopped_together(states) else {
+        name: "not healthy" for name, state in states.items() if state.broken}
     for name, source in stale_services(states).items():
         reasons.setdefault(name, f"its {source} is newer")
     for name in sorted(topology.dependents(set(reasons)) & set(states)):
