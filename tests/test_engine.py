@@ -40,6 +40,16 @@ def test_an_exited_service_with_a_health_check_is_described_by_its_exit():
     assert state.describe() == "exited (exit code 1)"
 
 
+def test_an_exited_service_keeps_when_it_ended_and_whether_for_lack_of_memory():
+    container = _container("dc", status="exited", health="", code=127)
+    container.attrs["State"].update(FinishedAt="2026-12-07T09:58:11.4398Z", OOMKilled=True)
+    state = _state_of(container)
+    assert state.finished == "2026-12-07T09:58:11.439800000Z" and state.oom_killed
+    running = _container("dc")
+    running.attrs["State"].update(FinishedAt="2026-12-07T09:58:11.4398Z", OOMKilled=False)
+    assert _state_of(running).finished == "" and not _state_of(running).oom_killed
+
+
 def test_unhealthy_is_broken():
     assert _state_of(_container("dc", health="unhealthy")).broken
 

@@ -1,5 +1,9 @@
 """Stack policy that needs no engine: readiness, and what `up` does when current."""
 
+import dataclasses
+
+import pytest
+
 from lab.config.discovery import load_config
 from lab.config.topology import PORTS
 from lab.stack import state_files
@@ -120,21 +124,31 @@ class RecordedCompose:
         return ""
 
 
-def _up_with(monkeypatch, tmp_path, states):
+def _up_with(monkeypatch, tmp_path, states, waits=None, said=None, current=True):
     """`Stack.up()` over `states`, with compose recorded and the engine's other questions
-    (ports, subnet, images, health) answered as a lab that starts would: compose's runs."""
+    (ports, subnet, images, health) answered as a lab that starts would: compose's runs.
+    `waits`: what each wait for health does in turn (return, or raise); `current`: the
+    containers made from today's settings (their fingerprints)."""
     from lab.stack import lifecycle, preflight
 
     config = load_config(environ={"LAB_STATE_HOME": str(tmp_path)})
+    state_files.prepare(config)      # what the stopped lab was made with
     stack = Stack(config, engine=FakeEngine(states, {}))
+    if current:
+        states = {name: dataclasses.replace(state, fingerprint=stack.fingerprints[name])
+                  for name, state in states.items()}
+    stack.engine = FakeEngine(states, {})
     compose = RecordedCompose()
+    waits = iter(waits or [lambda: states])
     monkeypatch.setattr(lifecycle.Stack, "compose", property(lambda self: compose))
     monkeypatch.setattr(lifecycle.Stack, "build", lambda self, say: None)
-    monkeypatch.setattr(lifecycle.Stack, "wait_healthy", lambda self, *a, **k: states)
+    monkeypatch.setattr(lifecycle.Stack, "wait_healthy", lambda self, *a, **k: next(waits)())
     monkeypatch.setattr(lifecycle.Stack, "endpoints", lambda self, *a, **k: None)
+    monkeypatch.setattr(lifecycle.Stack, "down", lambda self, say=None: None)
+    monkeypatch.setattr(lifecycle.Stack, "diagnose", lambda self: None)
     monkeypatch.setattr(preflight, "check_ports_free", lambda config, states: None)
     monkeypatch.setattr(preflight, "check_subnet", lambda config, engine: None)
-    stack.up()
+    stack.up(say=(said if said is not None else []).append)
     return compose.runs
 
 
@@ -168,13 +182,46 @@ def test_a_lab_stopped_whole_starts_again_as_it_is_a_crashed_service_is_recreate
     assert not stopped_together(apart) and set(restarts(apart)) == set(SERVICE_NAMES)
     starved = {**states, "dc": _exited("dc", ends["dc"], 137, oom=True)}
     assert not stopped_together(starved) and set(restarts(starved)) == set(SERVICE_NAMES)
+    # the window: 9.9 s apart is together, 10.1 s is not
+    assert stopped_together({**states, "web": _exited("web", "2026-12-06T11:00:10.0Z")})
+    assert not stopped_together({**states, "web": _exited("web", "2026-12-06T11:00:10.2Z")})
 
 
 def test_a_lab_stopped_whole_is_started_by_compose_not_recreated(monkeypatch, tmp_path):
+    """Started as it is; should it not come back (a container killed, not stopped, may
+    keep what a fresh one would not), recreated once; a second failure is the error."""
+    from lab.config.topology import SERVICE_NAMES
+    from lab.errors import StackError
+
+    states = {name: _exited(name) for name in SERVICE_NAMES}
+    said = []
+    assert _up_with(monkeypatch, tmp_path, states, said=said) == [
+        ("up", "--detach", "--remove-orphans")]
+    assert "every container was stopped (the engine's restart?): starting them again " \
+           "as they are" in said
+
+    def fails():
+        raise StackError("service proxy is exited (exit code 1); its last log lines: ...")
+
+    said.clear()
+    assert _up_with(monkeypatch, tmp_path, states, [fails, lambda: states], said) == [
+        ("up", "--detach", "--remove-orphans"),
+        ("up", "--detach", "--remove-orphans", "--force-recreate")]
+    assert said[-1] == ("not back as it was (service proxy is exited (exit code 1); its last "
+                        "log lines: ...): recreating every service")
+    with pytest.raises(StackError):
+        _up_with(monkeypatch, tmp_path, states, [fails, fails])
+
+
+def test_a_lab_stopped_whole_whose_settings_changed_is_not_said_to_start_as_it_was(
+        monkeypatch, tmp_path):
+    """compose recreates a container whose settings changed by itself: not "as they are"."""
     from lab.config.topology import SERVICE_NAMES
 
     states = {name: _exited(name) for name in SERVICE_NAMES}
-    assert _up_with(monkeypatch, tmp_path, states) == [("up", "--detach", "--remove-orphans")]
+    said = []
+    _up_with(monkeypatch, tmp_path, states, said=said, current=False)
+    assert "starting containers" in said and not any("as they are" in line for line in said)
 
 
 def test_every_service_broken_is_recreated_in_one_compose_run(monkeypatch, tmp_path):

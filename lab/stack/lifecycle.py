@@ -232,12 +232,15 @@ class Stack:
             preflight.check_subnet(self.config, self.engine)
             self.build(say)
             try:
-                if stopped_together(states):
-                    say("every container was stopped (the engine's restart?): "
-                        "starting them again as they are")
                 say("starting containers")        # in the try: an interrupt from here on
                 reasons = restarts(states)
                 everything = set(reasons) >= set(SERVICE_NAMES)
+                # stopped whole and unchanged since (compose recreates a changed one itself)
+                as_it_was = not reasons and stopped_together(states) and all(
+                    states[s].fingerprint == self.fingerprints[s] for s in SERVICE_NAMES)
+                if as_it_was:
+                    say("every container was stopped (the engine's restart?): "
+                        "starting them again as they are")
                 if reasons:
                     # e.g. a proxy whose DC was recreated under it: only a fresh start
                     # (the new DC's machine account and keytab) mends it
@@ -249,7 +252,18 @@ class Stack:
                 # every service to recreate: this one compose run does it all
                 self.compose.run("up", "--detach", "--remove-orphans",
                                  *(["--force-recreate"] if everything else []), timeout=300)
-                states = self.wait_healthy(say, timeout, starting=True)
+                try:
+                    states = self.wait_healthy(say, timeout, starting=True)
+                except StackError as error:
+                    if not as_it_was:
+                        raise
+                    # killed rather than stopped (power lost, `docker kill`), a container
+                    # may keep what a fresh one would not: recreated, once
+                    say(f"not back as it was ({str(error).splitlines()[0]}): recreating "
+                        "every service")
+                    self.compose.run("up", "--detach", "--remove-orphans", "--force-recreate",
+                                     timeout=300)
+                    states = self.wait_healthy(say, timeout, starting=True)
             except BaseException as exc:
                 with _shielded(say):
                     # the broken services' logs first: down removes them
@@ -391,9 +405,11 @@ STOPPED_TOGETHER = 10.0
 
 def stopped_together(states: dict[str, ServiceState]) -> bool:
     """Every service's container exited, within seconds of the others and none for lack
-    of memory: the engine stopped the lab (its restart, the machine's) or someone
-    stopped it whole. Started again as they are, they come back as after `docker
-    restart`. A container that exited on its own crashed: `restarts` recreates it."""
+    of memory: the engine stopped the lab (its restart, the machine's), someone stopped
+    it whole, or it was killed whole (`docker kill`, power lost: the engine then dates
+    every end at its own start). Started again as they are, they come back as after
+    `docker restart` (`up` recreates them should they not). A container that exited on
+    its own crashed: `restarts` recreates it."""
     exited = [state for state in states.values() if state.state == "exited"]
     if {state.service for state in exited} != set(SERVICE_NAMES) \
             or any(state.oom_killed for state in exited):

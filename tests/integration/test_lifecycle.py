@@ -169,7 +169,8 @@ def test_docker_restart_of_every_service_then_up_attaches_without_recreating(lab
 def test_a_lab_stopped_whole_as_the_engines_restart_leaves_it_starts_again_as_it_is(lab_up):
     """The engine's restart stops every container (`restart: "no"`): `lab up` starts
     the same five again (no recreation: as after `docker restart`) into a working lab;
-    one that then exits alone (a crash) is recreated, with what starts from it."""
+    one that then exits alone (a crash) is recreated, with what starts from it; all
+    killed at once start again as they are too."""
     env = lab_up
     before = sorted(docker_objects("container"))
     subprocess.run(["docker", "stop", "--time", "3", *before], check=True,
@@ -189,6 +190,17 @@ def test_a_lab_stopped_whole_as_the_engines_restart_leaves_it_starts_again_as_it
     assert proc.returncode == 0, proc.stderr
     assert "recreating dc (not healthy), proxy (starts from dc)" in proc.stderr, proc.stderr
     assert "starting them again as they are" not in proc.stderr, proc.stderr
+    # killed whole (power lost): what a killed process leaves (squid's PID file) does not
+    # keep them from starting again as they are
+    before = sorted(docker_objects("container"))
+    subprocess.run(["docker", "kill", *before], check=True, capture_output=True, timeout=60)
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    assert "starting them again as they are" in proc.stderr, proc.stderr
+    assert "not back as it was" not in proc.stderr, proc.stderr
+    assert sorted(docker_objects("container")) == before, "a service was recreated"
+    check = lab(env, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 @pytest.mark.timeout(400)

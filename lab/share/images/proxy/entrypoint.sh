@@ -78,6 +78,9 @@ reach_dc() {
     done
 }
 
+# squid refuses to start while its PID file names a live process, and it may name this
+# very shell's PID: a container killed (not stopped) and started again keeps the file.
+rm -f "$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)"
 install -d -o proxy -g proxy /var/log/squid
 for log in access.log cache.log lab.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"
