@@ -165,23 +165,29 @@ def test_docker_restart_of_every_service_then_up_attaches_without_recreating(lab
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def _starts_again_as_it_was(env, containers: list[str]) -> None:
+    """`lab up` starts the same containers again, not recreated, into a working lab."""
+    proc = lab(env, "up")
+    assert proc.returncode == 0, proc.stderr
+    assert "starting them again as they are" in proc.stderr, proc.stderr
+    assert "recreating" not in proc.stderr and "not back as it was" not in proc.stderr, \
+        proc.stderr
+    assert sorted(docker_objects("container")) == containers, "a service was recreated"
+    check = lab(env, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 @pytest.mark.timeout(400)
 def test_a_lab_stopped_whole_as_the_engines_restart_leaves_it_starts_again_as_it_is(lab_up):
     """The engine's restart stops every container (`restart: "no"`): `lab up` starts
     the same five again (no recreation: as after `docker restart`) into a working lab;
     one that then exits alone (a crash) is recreated, with what starts from it; all
-    killed at once start again as they are too."""
+    killed at once (power lost) start again as they are too."""
     env = lab_up
-    before = sorted(docker_objects("container"))
-    subprocess.run(["docker", "stop", "--time", "3", *before], check=True,
+    containers = sorted(docker_objects("container"))
+    subprocess.run(["docker", "stop", "--time", "3", *containers], check=True,
                    capture_output=True, timeout=120)
-    proc = lab(env, "up")
-    assert proc.returncode == 0, proc.stderr
-    assert "starting them again as they are" in proc.stderr, proc.stderr
-    assert "recreating" not in proc.stderr, proc.stderr
-    assert sorted(docker_objects("container")) == before, "a service was recreated"
-    check = lab(env, "check")
-    assert check.returncode == 0, check.stdout + check.stderr
+    _starts_again_as_it_was(env, containers)
     dc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project="
                          f"{PROJECT}", "--filter", "label=com.docker.compose.service=dc"],
                         capture_output=True, text=True, timeout=30, check=True).stdout.split()
@@ -190,17 +196,9 @@ def test_a_lab_stopped_whole_as_the_engines_restart_leaves_it_starts_again_as_it
     assert proc.returncode == 0, proc.stderr
     assert "recreating dc (not healthy), proxy (starts from dc)" in proc.stderr, proc.stderr
     assert "starting them again as they are" not in proc.stderr, proc.stderr
-    # killed whole (power lost): what a killed process leaves (squid's PID file) does not
-    # keep them from starting again as they are
-    before = sorted(docker_objects("container"))
-    subprocess.run(["docker", "kill", *before], check=True, capture_output=True, timeout=60)
-    proc = lab(env, "up")
-    assert proc.returncode == 0, proc.stderr
-    assert "starting them again as they are" in proc.stderr, proc.stderr
-    assert "not back as it was" not in proc.stderr, proc.stderr
-    assert sorted(docker_objects("container")) == before, "a service was recreated"
-    check = lab(env, "check")
-    assert check.returncode == 0, check.stdout + check.stderr
+    containers = sorted(docker_objects("container"))
+    subprocess.run(["docker", "kill", *containers], check=True, capture_output=True, timeout=60)
+    _starts_again_as_it_was(env, containers)
 
 
 @pytest.mark.timeout(400)
