@@ -249,7 +249,7 @@ class Stack:
                 if reasons and not everything:
                     self.compose.run("up", "--detach", "--force-recreate", "--no-deps",
                                      *reasons, timeout=300)
-                # every service to recreate: this one compose run does it all
+                # the rest brought up; with every service to recreate, this run does it all
                 self.compose.run("up", "--detach", "--remove-orphans",
                                  *(["--force-recreate"] if everything else []), timeout=300)
                 try:
