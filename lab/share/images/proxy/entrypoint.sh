@@ -80,7 +80,8 @@ reach_dc() {
 
 # squid refuses to start while its PID file names a live process, and it may name this
 # very shell's PID: a container killed (not stopped) and started again keeps the file.
-rm -f "$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)"
+pid_file=$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)
+rm -f "$pid_file"
 install -d -o proxy -g proxy /var/log/squid
 for log in access.log cache.log lab.log; do
     install -o proxy -g proxy -m 644 /dev/null "/var/log/squid/$log"
@@ -100,7 +101,6 @@ retire_idle_helpers() {
     for n in $(sed -n 's/^auth_param [a-z]* children .*startup=\([0-9]*\).*/\1/p' /etc/squid/squid.conf); do
         startup=$((startup + n))
     done
-    pid_file=$(sed -n 's/^pid_filename //p' /etc/squid/squid.conf)
     # the helpers' process ids (the Basic dispatchers are this container's only python3
     # once it runs), read with the shell's own `read`: no process per file
     helpers() {
