@@ -2,8 +2,9 @@
 
 import os
 import tomllib
+from pathlib import Path
 
-from lab.config.discovery import load_config
+from lab.config.discovery import load_config, load_file, package_dir
 from lab.config.topology import SERVICES
 from lab.stack import state_files
 from lab.stack.build_context import MODULES, context_files, stage
@@ -49,15 +50,26 @@ def test_a_projects_extra_user_reaches_dc_and_proxy_only(tmp_path):
     assert {s for s in before if before[s] != after[s]} == {"dc", "proxy"}
 
 
-def test_no_password_is_in_what_images_are_built_from(tmp_path):
-    """Users and passwords reach dc and proxy when their containers are created
-    (`lab.stack.state_files`): `docker history` and the image layers hold none."""
+def test_no_password_but_the_packaged_public_ones_is_in_what_images_are_built_from(tmp_path):
+    """A project's passwords (its own, or generated for a lab published beyond
+    loopback) reach dc and proxy when their containers are created
+    (`lab.stack.state_files`): `docker history` and the image layers hold none. The DC's
+    image holds the packaged default's accounts, whose passwords the package publishes."""
     config = _config(tmp_path, EXTRA_USER)
     files = context_files(config)
     assert "lab.toml" not in files
-    secrets = [config.admin_password, *(user.password for user in config.users)]
+    packaged = Path(str(package_dir(None) / "share" / "lab.toml"))
+    assert files["lab/share/lab.toml"] == packaged.read_bytes()
+    default = load_file(packaged, environ={})
+    public = {default.admin_password, *(user.password for user in default.users)}
+    published = load_config(file=tmp_path / "proj" / "lab.toml",
+                            environ={"LAB_STATE_HOME": str(tmp_path / "state"),
+                                     "LAB_BIND": "0.0.0.0", "LAB_ALLOW": "10.0.0.0/8"})
+    secrets = {config.admin_password, *(user.password for user in config.users),
+               published.admin_password, *(user.password for user in published.users)}
+    assert "Harbour-Light-55" in secrets and len(secrets - public) > len(config.users)
     for name, content in files.items():
-        assert not any(secret.encode() in content for secret in secrets), name
+        assert not any(secret.encode() in content for secret in secrets - public), name
     handed = state_files.contents(config)["LAB_CONFIG_TOML"]
     users = [u["name"] for u in tomllib.loads(handed)["users"]]
     assert "dave" in users and "alice" in users         # the effective configuration

@@ -61,9 +61,10 @@ _CONFIG = (*_PACKAGE_ROOT, "lab/config")
 
 SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",), ready_line=r"^running$"),
-    # the domain is provisioned at build time from its names; users and passwords come
-    # at each start, from the configuration `lab up` hands the container
-    Service("dc", 11, ("images/dc", *_CONFIG), started_from=("dns",),
+    # the domain is provisioned at build time from its names, with the packaged
+    # default's accounts; each start applies what the configuration `lab up` hands the
+    # container changes (users, passwords, groups)
+    Service("dc", 11, ("images/dc", *_CONFIG, "lab/share/lab.toml"), started_from=("dns",),
             build_args=("LAB_REALM", "LAB_DOMAIN", "LAB_WORKGROUP", "LAB_DC_HOSTNAME",
                         "LAB_DNS_HOSTNAME", "LAB_PROXY_NETBIOS_NAME"),
             ready_line=r"^dc: ready$"),

@@ -3,9 +3,12 @@
 Why not build from the package directory: it lives in site-packages (or a
 checkout), next to much a build should not see. So `lab up` stages exactly what the
 Dockerfiles copy, in the layout they expect (`docker-compose.yml`, `images/`,
-`lab/*.py`), under `<state dir>/build/`, and compose runs there. No configuration is
-in it: users and passwords reach the containers when they are created
-(`lab.stack.state_files`), so no image holds a secret and changing one rebuilds nothing.
+`lab/*.py`), under `<state dir>/build/`, and compose runs there. No project's
+configuration is in it: users and passwords reach the containers when they are
+created (`lab.stack.state_files`), so no image holds a password of a project's and
+changing one rebuilds nothing. The DC's image holds the packaged default's accounts
+(`lab/share/lab.toml`, whose passwords are public), so that a start sets only what a
+project changes.
 
 `context_files` is the one list of those files: staging writes it and
 `lab.stack.fingerprint` hashes it, so a fingerprint always describes what was built.

@@ -1,6 +1,7 @@
 """Files `lab up` makes on this host that containers need: TLS material, the PAC, and
 the effective configuration with its users and passwords (dc and proxy apply it at
-each start: no image holds a secret, and a changed password only recreates them).
+each start: no image holds a password of a project's, and a changed one only
+recreates them).
 
 They reach the containers as compose `configs` with inline `content` (compose
 copies them in when it creates a container), never as bind mounts: a bind mount

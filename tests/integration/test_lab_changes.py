@@ -1,6 +1,7 @@
-"""A private lab built from a copy of the repo: a user added to lab.toml works after
-the next `lab up` (only dc and proxy recreated, nothing rebuilt), and a DC recreated under a running
-proxy is noticed (unhealthy) and mended by `lab up`."""
+"""A private lab built from a copy of the repo: a user added to lab.toml, and a default
+user's password changed, work after the next `lab up` (only dc and proxy recreated,
+nothing rebuilt), and a DC recreated under a running proxy is noticed (unhealthy) and
+mended by `lab up`."""
 
 import json
 import shutil
@@ -8,7 +9,7 @@ import subprocess
 
 import pytest
 
-from lab.clients.ad import kinit
+from lab.clients.ad import KerberosError, kinit
 from lab.clients.curl import proxy_args
 from lab.config.discovery import load_config
 from lab.endpoints import Endpoints
@@ -22,6 +23,8 @@ pytestmark = pytest.mark.private_lab
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
 NEW_USER = ("dave", "Harbour-Light-55")
+#: a default account the image holds, with a password of the project's own
+CHANGED_PASSWORD = ("bob", ("Marmalade-77!", "Marmalade-78?"))
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +66,12 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     before = container_ids(env)
 
     user, password = NEW_USER
+    changed, (old_password, new_password) = CHANGED_PASSWORD
     toml = root / "lab.toml"
     toml.write_text(toml.read_text() + f'\n[[users]]\nname = "{user}"\npassword = '
-                    f'"{password}"\nin = ["domain"]\ngroups = ["proxy-users"]\n')
+                    f'"{password}"\nin = ["domain"]\ngroups = ["proxy-users"]\n'
+                    f'\n[[users]]\nname = "{changed}"\npassword = "{new_password}"\n'
+                    'in = ["domain"]\n')
     proc = lab(env, "up")
     assert proc.returncode == 0, proc.stderr
     assert "building image" not in proc.stderr, "users are not in any image"
@@ -83,6 +89,15 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     kdc, negotiate = endpoints.dc.kerberos, endpoints.proxy["negotiate"]
     ticket = kinit(user, password, endpoints.dc.realm, kdc.host, kdc.port,
                    directory=tmp_path)
+    assert curl(url, *proxy_args(negotiate), env=ticket.env) == (200, SAMPLE_RESOURCE)
+    # a default account's password changed: the image's (the packaged one) gives way
+    assert ntlm_works(endpoints, changed, new_password)
+    assert not ntlm_works(endpoints, changed, old_password)     # not for an hour, as in AD
+    with pytest.raises(KerberosError):
+        kinit(changed, old_password, endpoints.dc.realm, kdc.host, kdc.port,
+              directory=tmp_path / "old")
+    ticket = kinit(changed, new_password, endpoints.dc.realm, kdc.host, kdc.port,
+                   directory=tmp_path / changed)
     assert curl(url, *proxy_args(negotiate), env=ticket.env) == (200, SAMPLE_RESOURCE)
 
     proc = lab(env, "up")                       # nothing changed: a fast no-op

@@ -1,15 +1,24 @@
-"""Give the provisioned directory the configuration's Administrator password, users
-(their states: disabled, password expired), groups, the lockout policy and the proxy's
-service principals, then export those principals' keys for squid: at every start, beside
-samba's, from the configuration `lab up` hands the container (/etc/lab/lab.toml, never
-in the image).
+"""Bring the provisioned directory to the configuration: the Administrator password,
+the users (their states: disabled, password expired), the groups and their members,
+the lockout policy and the proxy's service principals; then export those principals'
+keys for squid. At every start, beside samba's, from the configuration `lab up` hands
+the container (/etc/lab/lab.toml).
 
-One process through Samba's own Python API (~0.5 s; `samba-tool` costs ~0.3 s a call),
-one transaction. Safe to run again on a restarted container: what exists is
-updated, not added twice. Samba takes the changes as they commit (its directory is
-shared through ldb's locks, as for `samba-tool` on a running DC).
+The image already holds the accounts of the packaged default (`--image`, run when it
+is built: their passwords are public, and a lab published beyond loopback gets
+generated ones, `lab.config.generated`). A start changes only what differs: a password
+is set only where the account's NT hash is not the configuration's, since setting one
+derives its Kerberos keys (PBKDF2, 4096 rounds of Heimdal's own SHA-1: ~45 ms an
+account, most of what a start spent here). Accounts of the default the configuration
+no longer has in the domain are removed.
+
+One process through Samba's own Python API (`samba-tool` costs ~0.3 s a call), one
+transaction. Safe to run again on a restarted container. Samba takes the changes as
+they commit (its directory is shared through ldb's locks, as for `samba-tool` on a
+running DC).
 """
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -17,54 +26,92 @@ from pathlib import Path
 import ldb
 from samba import dckeytab  # noqa: F401  (gives Net its export_keytab)
 from samba.auth import system_session
+from samba.crypto import md4_hash_blob
 from samba.net import Net
 from samba.param import LoadParm
 from samba.samdb import SamDB
 
 sys.path.insert(0, "/opt/lab")
 from lab.config.discovery import load_file  # noqa: E402
+from lab.config.model import LabConfig  # noqa: E402
 from lab.config.users import (  # noqa: E402
     DISABLED,
     LOCKOUT_GROUP,
     LOCKOUT_THRESHOLD,
     PASSWORD_EXPIRED,
+    User,
 )
 
+#: The packaged default, whose accounts the image holds (the Dockerfile copies it here)
+IMAGE_DEFAULT = Path("/etc/lab/default.toml")
 #: AES128 + AES256 only: tickets for the proxy then come out AES, not RC4, as from a
 #: current AD
 AES_ONLY = "24"
 #: userAccountControl bits
 ACCOUNTDISABLE, DONT_EXPIRE_PASSWORD = 0x2, 0x10000
+#: pwdLastSet: 0 means "must change at the next logon"; -1 sets it to now
+MUST_CHANGE, NOW = "0", "-1"
 #: the lockout policy's PSO: 30 minutes (in AD's negative 100 ns units) to reset the count
 #: of wrong passwords; a locked account stays locked until unlocked (duration 0)
 LOCKOUT_PSO = "lab-lockout-policy"
 THIRTY_MINUTES = str(-30 * 60 * 10**7)
 
 
-def account(db: SamDB, name: str) -> ldb.Message | None:
+def account(db: SamDB, name: str, attrs: tuple[str, ...] = ("member",)) -> ldb.Message | None:
     found = db.search(base=db.domain_dn(), scope=ldb.SCOPE_SUBTREE,
                       expression=f"(sAMAccountName={ldb.binary_encode(name)})",
-                      attrs=["servicePrincipalName", "member"])
+                      attrs=list(attrs))
     return found[0] if found else None
 
 
-def set_password(db: SamDB, name: str, password: str, expired: bool = False) -> None:
-    db.setpassword(f"(sAMAccountName={ldb.binary_encode(name)})", password,
-                   force_change_at_next_login=expired, username=name)
+def nt_hash(password: str) -> bytes:
+    return md4_hash_blob(password.encode("utf-16-le"))
 
 
-def set_account_control(db: SamDB, name: str, on: int, off: int) -> None:
-    """Set the `on` bits of the user's userAccountControl and clear the `off` ones."""
-    found = db.search(base=db.domain_dn(), scope=ldb.SCOPE_SUBTREE,
-                      expression=f"(sAMAccountName={ldb.binary_encode(name)})",
-                      attrs=["userAccountControl"])[0]
-    old = int(found["userAccountControl"][0])
-    new = (old | on) & ~off
-    if new != old:
-        change = ldb.Message(found.dn)
-        change["uac"] = ldb.MessageElement(str(new), ldb.FLAG_MOD_REPLACE,
-                                           "userAccountControl")
+def modify(db: SamDB, dn: ldb.Dn, changes: dict[str, str]) -> None:
+    """Replace the attributes' values (one modify), if there is anything to replace."""
+    if changes:
+        change = ldb.Message(dn)
+        for attribute, value in changes.items():
+            change[attribute] = ldb.MessageElement(value, ldb.FLAG_MOD_REPLACE, attribute)
         db.modify(change)
+
+
+def apply_password(db: SamDB, name: str, password: str, expired: bool) -> None:
+    """The account's password, set only if its NT hash differs (see the module's doc);
+    otherwise only whether it must be changed at the next logon."""
+    found = account(db, name, ("unicodePwd", "pwdLastSet"))
+    if found is None:
+        raise LookupError(f"no account {name}")
+    stored = found.get("unicodePwd")
+    if stored is None or bytes(stored[0]) != nt_hash(password):
+        db.setpassword(f"(sAMAccountName={ldb.binary_encode(name)})", password,
+                       force_change_at_next_login=expired, username=name)
+        return
+    must_change = str(found["pwdLastSet"][0]) == MUST_CHANGE
+    if must_change != expired:
+        modify(db, found.dn, {"pwdLastSet": MUST_CHANGE if expired else NOW})
+
+
+def apply_user(db: SamDB, user: User) -> None:
+    expired = user.state == PASSWORD_EXPIRED
+    if account(db, user.name) is None:
+        db.newuser(user.name, user.password, force_password_change_at_next_login_req=expired)
+    else:
+        apply_password(db, user.name, user.password, expired)
+    found = account(db, user.name, ("userAccountControl", "accountExpires"))
+    control = int(found["userAccountControl"][0])
+    # the account never expires; nor does its password, unless it is the expired one
+    wanted = control | DONT_EXPIRE_PASSWORD
+    if expired:
+        wanted &= ~DONT_EXPIRE_PASSWORD
+    wanted = wanted | ACCOUNTDISABLE if user.state == DISABLED else wanted & ~ACCOUNTDISABLE
+    changes = {}
+    if wanted != control:
+        changes["userAccountControl"] = str(wanted)
+    if str(found["accountExpires"][0]) != "0":
+        changes["accountExpires"] = "0"
+    modify(db, found.dn, changes)
 
 
 def apply_lockout_policy(db: SamDB, group_dn: ldb.Dn) -> None:
@@ -88,6 +135,66 @@ def apply_lockout_policy(db: SamDB, group_dn: ldb.Dn) -> None:
             "msDS-PSOAppliesTo": str(group_dn)})
 
 
+def apply_members(db: SamDB, group: str, names: list[str]) -> None:
+    """The group's members: exactly `names`."""
+    found = account(db, group)
+    members = {str(m).lower(): str(m) for m in found.get("member", [])}
+    wanted = {str(account(db, n, ("cn",)).dn).lower(): n for n in names}
+    if missing := [n for dn, n in wanted.items() if dn not in members]:
+        db.add_remove_group_members(group, missing)
+    if extra := [dn for lower, dn in members.items() if lower not in wanted]:
+        change = ldb.Message(found.dn)
+        change["member"] = ldb.MessageElement(extra, ldb.FLAG_MOD_DELETE, "member")
+        db.modify(change)
+
+
+def apply_accounts(db: SamDB, config: LabConfig, image: LabConfig | None) -> None:
+    """Everything but the service principals: what the image can hold as well."""
+    apply_password(db, "Administrator", config.admin_password, expired=False)
+    domain_users = [u for u in config.users if u.in_domain]
+    if image is not None:                 # the default's accounts this one does not have
+        keep = {u.name for u in domain_users}
+        for user in image.users:
+            if user.in_domain and user.name not in keep and account(db, user.name) is not None:
+                db.deleteuser(user.name)
+        keep = {g.name for g in config.groups}
+        for group in image.groups:
+            if group.name not in keep and account(db, group.name) is not None:
+                db.deletegroup(group.name)
+    for group in config.groups:
+        if account(db, group.name) is None:
+            db.newgroup(group.name, description=group.description or None)
+    if account(db, LOCKOUT_GROUP) is None:
+        db.newgroup(LOCKOUT_GROUP, description="under the lab's lockout policy")
+    apply_lockout_policy(db, account(db, LOCKOUT_GROUP).dn)
+    for user in domain_users:
+        apply_user(db, user)
+    for group in config.groups:
+        apply_members(db, group.name, [u.name for u in domain_users if group.name in u.groups])
+    apply_members(db, LOCKOUT_GROUP, [u.name for u in domain_users if u.lockout])
+
+
+def apply_service_principals(db: SamDB, config: LabConfig) -> list[str]:
+    """The proxy's service account holds its SPN; a client on the host calls the proxy
+    `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too, and with a
+    remote engine by the engine's host name."""
+    public_host = os.environ.get("LAB_PUBLIC_HOST", "127.0.0.1")
+    principals = [config.proxy_spn, "HTTP/localhost",
+                  *([f"HTTP/{public_host}"] if public_host != "127.0.0.1" else [])]
+    service = account(db, config.ldap_bind_user.name,
+                      ("servicePrincipalName", "msDS-SupportedEncryptionTypes"))
+    held = {str(s).lower() for s in service.get("servicePrincipalName", [])}
+    change = ldb.Message(service.dn)
+    if [str(e) for e in service.get("msDS-SupportedEncryptionTypes", [])] != [AES_ONLY]:
+        change["aes"] = ldb.MessageElement(AES_ONLY, ldb.FLAG_MOD_REPLACE,
+                                           "msDS-SupportedEncryptionTypes")
+    if missing := [spn for spn in principals if spn.lower() not in held]:
+        change["spn"] = ldb.MessageElement(missing, ldb.FLAG_MOD_ADD, "servicePrincipalName")
+    if len(change) > 0:
+        db.modify(change)
+    return principals
+
+
 def export_keytab(parameters: LoadParm, principals: list[str], keytab: Path) -> None:
     """The principals' keys, written whole or not at all (the proxy waits for the file)."""
     partial = keytab.with_name(keytab.name + ".new")
@@ -100,68 +207,32 @@ def export_keytab(parameters: LoadParm, principals: list[str], keytab: Path) -> 
 
 
 def main() -> None:
-    keytab = Path(sys.argv[1])
-    config = load_file(Path("/etc/lab/lab.toml"), environ={})
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("keytab", nargs="?", type=Path,
+                       help="at a start: where to export the proxy's keys")
+    where.add_argument("--image", type=Path, metavar="DEFAULT_TOML",
+                       help="at build time: give the image the accounts of this file")
+    arguments = parser.parse_args()
+    image_build = arguments.image is not None
+    config = load_file(arguments.image or Path("/etc/lab/lab.toml"), environ={})
+    image = None if image_build else load_file(IMAGE_DEFAULT, environ={})
     parameters = LoadParm()
     parameters.load_default()
     db = SamDB(url="/var/lib/samba/private/sam.ldb", session_info=system_session(),
                lp=parameters)
     db.transaction_start()
-    set_password(db, "Administrator", config.admin_password)
     try:
-        for group in config.groups:
-            if account(db, group.name) is None:
-                db.newgroup(group.name, description=group.description or None)
-        if account(db, LOCKOUT_GROUP) is None:
-            db.newgroup(LOCKOUT_GROUP, description="under the lab's lockout policy")
-        apply_lockout_policy(db, account(db, LOCKOUT_GROUP).dn)
-        for user in config.users:
-            if not user.in_domain:
-                continue
-            expired = user.state == PASSWORD_EXPIRED
-            if account(db, user.name) is None:
-                db.newuser(user.name, user.password,
-                           force_password_change_at_next_login_req=expired)
-            else:
-                set_password(db, user.name, user.password, expired=expired)
-            db.setexpiry(f"(sAMAccountName={ldb.binary_encode(user.name)})", 0,
-                         no_expiry_req=True)
-            # an expired password must not be one that never expires
-            set_account_control(
-                db, user.name,
-                on=(ACCOUNTDISABLE if user.state == DISABLED else 0),
-                off=(ACCOUNTDISABLE if user.state != DISABLED else 0)
-                | (DONT_EXPIRE_PASSWORD if expired else 0))
-        memberships = [(g.name, [u.name for u in config.users if g.name in u.groups])
-                       for g in config.groups]
-        memberships.append((LOCKOUT_GROUP, [u.name for u in config.users
-                                            if u.in_domain and u.lockout]))
-        for group, names in memberships:
-            members = {str(m).lower() for m in account(db, group).get("member", [])}
-            wanted = [n for n in names if str(account(db, n).dn).lower() not in members]
-            if wanted:
-                db.add_remove_group_members(group, wanted)
-        # The proxy's service account holds its SPN; a client on the host calls the
-        # proxy `localhost` (no /etc/hosts entry, no --resolve), so HTTP/localhost too,
-        # and with a remote engine by the engine's host name.
-        public_host = os.environ.get("LAB_PUBLIC_HOST", "127.0.0.1")
-        principals = [config.proxy_spn, "HTTP/localhost",
-                      *([f"HTTP/{public_host}"] if public_host != "127.0.0.1" else [])]
-        service = account(db, config.ldap_bind_user.name)
-        held = {str(s).lower() for s in service.get("servicePrincipalName", [])}
-        change = ldb.Message(service.dn)
-        change["aes"] = ldb.MessageElement(AES_ONLY, ldb.FLAG_MOD_REPLACE,
-                                           "msDS-SupportedEncryptionTypes")
-        missing = [spn for spn in principals if spn.lower() not in held]
-        if missing:
-            change["spn"] = ldb.MessageElement(missing, ldb.FLAG_MOD_ADD,
-                                               "servicePrincipalName")
-        db.modify(change)
+        apply_accounts(db, config, image)
+        # the image's default names another domain than a project may: principals at start
+        principals = [] if image_build else apply_service_principals(db, config)
     except BaseException:
         db.transaction_cancel()
         raise
     db.transaction_commit()
-    export_keytab(parameters, principals, keytab)
+    if image_build:
+        return
+    export_keytab(parameters, principals, arguments.keytab)
     print("dc: domain users:", ", ".join(u.name for u in config.users if u.in_domain),
           file=sys.stderr)
 
