@@ -56,3 +56,35 @@ def test_an_interrupted_build_stops_compose(tmp_path):
         compose.build_images(["a"], meanwhile=interrupt, timeout=30)
     # compose's whole session was stopped at the interrupt (1 s in): nothing ran on
     assert not marker.exists()
+
+
+def test_compose_runs_as_the_plugin_file_when_given_one(tmp_path):
+    compose = LabCompose(context=str(tmp_path), compose_file_name="docker-compose.yml",
+                         project="p1", env={}, plugin="/opt/plugins/docker-compose")
+    command = compose.compose_command_property
+    assert command[0] == "/opt/plugins/docker-compose" and command[1] == "-f"
+    assert "compose" not in command and command[-2:] == ["-p", "p1"]
+
+
+def _plugin_dir(tmp_path):
+    plugin = tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir(parents=True)
+    plugin.write_text("#!/bin/sh\n")
+    plugin.chmod(0o755)
+    return plugin
+
+
+def test_a_local_engines_lab_runs_compose_as_its_plugin_and_a_remote_ones_through_docker(
+        tmp_path, monkeypatch):
+    from lab.config.discovery import load_config
+    from lab.stack.lifecycle import Stack
+
+    plugin = _plugin_dir(tmp_path)
+    monkeypatch.setenv("DOCKER_CONFIG", str(plugin.parent.parent))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
+    assert Stack(config, engine=None).compose.compose_command_property[0] == str(plugin)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")
+    assert Stack(config, engine=None).compose.compose_command_property[:2] == \
+        ["docker", "compose"]

@@ -25,7 +25,7 @@ from lab.config.model import LabConfig
 from lab.config.topology import PORTS, SERVICE_NAMES
 from lab.endpoints import Endpoints, build_endpoints
 from lab.errors import LabNotRunning, StackError
-from lab.host import prepare
+from lab.host import local_engine, prepare
 from lab.stack import build_context, preflight, state_files
 from lab.stack.engine import NO_ENGINE, Engine, ServiceState, epoch
 from lab.stack.fingerprint import digests
@@ -98,9 +98,11 @@ class Stack:
             from lab.stack.compose import LabCompose
 
             context = build_context.stage(self.config)   # the compose file, what images copy
+            # a local engine's: the plugin the docker CLI would run (its own lookup)
+            plugin = local_engine.compose_plugin(env) if local_engine.socket_path(env) else None
             self._derived = _Derived(containers, images, LabCompose(
                 context=str(context), compose_file_name=build_context.COMPOSE_FILE,
-                project=self.config.project, env=env))
+                project=self.config.project, env=env, plugin=plugin and str(plugin)))
         return self._derived
 
     # -- questions ------------------------------------------------------------
