@@ -70,7 +70,7 @@ def test_no_password_but_the_packaged_public_ones_is_in_what_images_are_built_fr
     assert "Harbour-Light-55" in secrets and len(secrets - public) > len(config.users)
     for name, content in files.items():
         assert not any(secret.encode() in content for secret in secrets - public), name
-    handed = state_files.contents(config)["LAB_CONFIG_TOML"]
+    handed = state_files.contents(config)["lab.toml"]
     users = [u["name"] for u in tomllib.loads(handed)["users"]]
     assert "dave" in users and "alice" in users         # the effective configuration
     assert config.admin_password in handed
@@ -90,8 +90,8 @@ def test_an_environment_override_recreates_but_rebuilds_nothing(tmp_path):
                         environ={"LAB_PORT_WEB": "18080", "LAB_PROJECT": "other",
                                  "LAB_STATE_HOME": str(tmp_path / "state")})
     assert image_fingerprints(config) == image_fingerprints(moved)
-    assert state_files.contents(config)["LAB_CONFIG_TOML"] == \
-        state_files.contents(moved)["LAB_CONFIG_TOML"]
+    assert state_files.contents(config)["lab.toml"] == \
+        state_files.contents(moved)["lab.toml"]
 
 
 def test_a_domain_name_change_rebuilds_the_dc_only_and_recreates_what_starts_from_it(tmp_path):
@@ -99,3 +99,37 @@ def test_a_domain_name_change_rebuilds_the_dc_only_and_recreates_what_starts_fro
     after = _config(tmp_path, '[domain]\nworkgroup = "OTHER"\n')
     old, new = image_fingerprints(before), image_fingerprints(after)
     assert {s for s in old if old[s] != new[s]} == {"dc"}
+
+
+def test_each_container_gets_its_files_as_one_archive_the_images_script_unpacks(tmp_path):
+    """One compose config per container (compose copies each with a run of dockerd's
+    binary): a tar archive its image's unpack-files.sh unpacks with the system's tar, each
+    file with its mode; the same bytes for the same files."""
+    import subprocess
+
+    from lab.config.discovery import package_dir
+
+    config = _config(tmp_path)
+    state_files.prepare(config)
+    archives = state_files.archives(config)
+    assert set(archives) == {"LAB_FILES_DC", "LAB_FILES_PROXY", "LAB_FILES_WEB"}
+    assert archives == state_files.archives(config)
+    made = state_files.contents(config)
+    script = package_dir(None) / "share" / "images" / "unpack-files.sh"
+    for service, wanted in (("dc", {"lab.toml": 0o400}),
+                            ("proxy", {"lab.toml": 0o400, "bump-ca.pem": 0o400,
+                                       "web-ca.pem": 0o444}),
+                            ("web", {"web-tls.pem": 0o400, "pac/host.pac": 0o444,
+                                     "pac/lab.pac": 0o444})):
+        root = tmp_path / "container" / service
+        root.mkdir(parents=True)
+        (root / "files.tar.b64").write_text(archives[f"LAB_FILES_{service.upper()}"])
+        text = Path(str(script)).read_text().replace("/etc/lab", str(root))
+        run = subprocess.run(["sh", "-c", text, "unpack-files", "echo", "started"],
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode == 0 and run.stdout == "started\n", run.stderr
+        found = {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777
+                 for p in root.rglob("*") if p.is_file() and p.name != "files.tar.b64"}
+        assert found == wanted, service
+        for name in wanted:
+            assert (root / name).read_text() == made[name] != ""

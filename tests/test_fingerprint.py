@@ -71,5 +71,7 @@ def test_no_service_bind_mounts_a_path_of_this_host():
     text = (package_dir(None) / "share" / "docker-compose.yml").read_text()
     mounts = re.findall(r"^\s+- +['\"]?([^\s'\"]+:/[^\s'\"]*)", text, re.MULTILINE)
     assert mounts == ["lab-shared:/lab-shared", "lab-shared:/lab-shared:ro"]
-    for name in ("web_tls", "web_ca", "bump_ca", "pac_host", "pac_lab"):
-        assert re.search(rf"^  {name}:\n    content: \$\{{LAB_[A-Z_]+:-\}}$", text, re.MULTILINE)
+    for service in ("dc", "proxy", "web"):
+        variable = f"LAB_FILES_{service.upper()}"
+        assert re.search(rf"^  {service}_files:\n    content: \$\{{{variable}:-\}}$", text,
+                         re.MULTILINE)

@@ -58,22 +58,25 @@ class Service:
 #: Dockerfiles' COPY lines name the same, and a unit test holds them to this).
 _PACKAGE_ROOT = ("lab/__init__.py", "lab/errors.py")
 _CONFIG = (*_PACKAGE_ROOT, "lab/config")
+#: the script that unpacks the files `lab up` hands a container (lab.stack.state_files)
+_UNPACK = "images/unpack-files.sh"
 
 SERVICES: tuple[Service, ...] = (
     Service("dns", 10, ("images/dns",), ready_line=r"^running$"),
     # the domain is provisioned at build time from its names, with the packaged
     # default's accounts; each start applies what the configuration `lab up` hands the
     # container changes (users, passwords, groups)
-    Service("dc", 11, ("images/dc", *_CONFIG, "lab/share/lab.toml"), started_from=("dns",),
+    Service("dc", 11, ("images/dc", _UNPACK, *_CONFIG, "lab/share/lab.toml"),
+            started_from=("dns",),
             build_args=("LAB_REALM", "LAB_DOMAIN", "LAB_WORKGROUP", "LAB_DC_HOSTNAME",
                         "LAB_DNS_HOSTNAME", "LAB_PROXY_NETBIOS_NAME"),
             ready_line=r"^dc: ready$"),
-    Service("proxy", 12, ("images/proxy", *_CONFIG), started_from=("dc",),
+    Service("proxy", 12, ("images/proxy", _UNPACK, *_CONFIG), started_from=("dc",),
             ready_line=r"^proxy: ready$"),
     # the fault layer: every published proxy and web port goes through it
     Service("faults", 14, ("images/faults", "lab/__init__.py", "lab/faults"),
             ready_line=r'^\{"api": '),
-    Service("web", 13, ("images/web", "lab/__init__.py", "lab/web", "lab/tidy"),
+    Service("web", 13, ("images/web", _UNPACK, "lab/__init__.py", "lab/web", "lab/tidy"),
             ready_line=r"\[lab\.mockweb#info\] serving "),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)

@@ -56,7 +56,7 @@ def digests(config: LabConfig) -> tuple[dict[str, str], dict[str, str]]:
         for name in sorted({service.name, *sources(service.name)}):
             digest.update(f"{name}={images[name]}\n".encode())
         for state_file in state_files.of_service(service.name):
-            digest.update(state_file.variable.encode())
-            digest.update(made[state_file.variable].encode())
+            digest.update(f"{state_file.name} {state_file.mode:o}\n".encode())
+            digest.update(made[state_file.name].encode())
         containers[service.name] = digest.hexdigest()[:16]
     return images, containers

@@ -88,7 +88,7 @@ class Stack:
         if self._derived is None:
             images, containers = digests(self.config)
             env = {**os.environ, **self.config.compose_env(),
-                   **state_files.contents(self.config),
+                   **state_files.archives(self.config),
                    # the engine the SDK talks to, even when a docker context named it
                    **({"DOCKER_HOST": self.config.docker_host}
                       if self.config.docker_host else {}),

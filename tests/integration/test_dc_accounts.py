@@ -109,7 +109,7 @@ def test_a_start_applies_what_the_configuration_changes_and_nothing_else(
     run = subprocess.run(
         ["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", "python3",
          f"{lab_config.project}-dc", "-c", DRIVER],
-        input=json.dumps({"config": state_files.contents(config)["LAB_CONFIG_TOML"],
+        input=json.dumps({"config": state_files.contents(config)["lab.toml"],
                           "passwords": passwords}),
         capture_output=True, text=True, timeout=90)
     assert run.returncode == 0, run.stderr
