@@ -4,6 +4,8 @@ import os
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from lab.config.discovery import load_config, load_file, package_dir
 from lab.config.topology import SERVICES
 from lab.stack import state_files
@@ -123,13 +125,26 @@ def test_each_container_gets_its_files_as_one_archive_the_images_script_unpacks(
                                      "pac/lab.pac": 0o444})):
         root = tmp_path / "container" / service
         root.mkdir(parents=True)
-        (root / "files.tar.b64").write_text(archives[f"LAB_FILES_{service.upper()}"])
+        (root / "files.tgz.b64").write_text(archives[f"LAB_FILES_{service.upper()}"])
         text = Path(str(script)).read_text().replace("/etc/lab", str(root))
         run = subprocess.run(["sh", "-c", text, "unpack-files", "echo", "started"],
                              capture_output=True, text=True, timeout=30)
         assert run.returncode == 0 and run.stdout == "started\n", run.stderr
         found = {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777
-                 for p in root.rglob("*") if p.is_file() and p.name != "files.tar.b64"}
+                 for p in root.rglob("*") if p.is_file() and p.name != "files.tgz.b64"}
         assert found == wanted, service
         for name in wanted:
             assert (root / name).read_text() == made[name] != ""
+
+
+def test_files_too_large_for_one_variable_are_one_clear_error(tmp_path):
+    import base64
+    import random
+
+    from lab.errors import StackError
+
+    noise = base64.b64encode(random.Random(7).randbytes(120_000)).decode()
+    config = _config(tmp_path, f'[[groups]]\nname = "big"\ndescription = "{noise}"\n')
+    with pytest.raises(StackError, match=r"^the files for the dc container .* KiB packed, "
+                                         r"over the 128 KiB .*: shorten lab.toml$"):
+        state_files.archives(config)

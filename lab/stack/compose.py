@@ -36,10 +36,10 @@ class LabCompose(DockerCompose):
 
     @cached_property
     def compose_command_property(self) -> list[str]:
-        command = super().compose_command_property           # [docker, "compose", -f ...]
-        if self.plugin:
-            command = [self.plugin, *command[2:]]
-        return [*command, "-p", self.project]
+        if not self.plugin:
+            return [*super().compose_command_property, "-p", self.project]
+        files = [arg for name in self.compose_file_name or () for arg in ("-f", name)]
+        return [self.plugin, *files, "-p", self.project]
 
     def _run_command(self, cmd, context=None) -> subprocess.CompletedProcess:
         """Every compose call: our environment, no stdin, bounded, errors we can print."""

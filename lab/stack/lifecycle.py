@@ -102,7 +102,8 @@ class Stack:
             plugin = local_engine.compose_plugin(env) if local_engine.socket_path(env) else None
             self._derived = _Derived(containers, images, LabCompose(
                 context=str(context), compose_file_name=build_context.COMPOSE_FILE,
-                project=self.config.project, env=env, plugin=plugin and str(plugin)))
+                project=self.config.project, env=env,
+                plugin=str(plugin) if plugin else None))
         return self._derived
 
     # -- questions ------------------------------------------------------------

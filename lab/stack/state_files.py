@@ -3,8 +3,8 @@ the effective configuration with its users and passwords (dc and proxy apply it 
 each start: no image holds a password of a project's, and a changed one only
 recreates them).
 
-A container gets its files as one compose `config` with inline `content`: a tar
-archive of them (`archives`; base64, as a compose variable is text), which its image's
+A container gets its files as one compose `config` with inline `content`: a gzipped
+tar archive of them (`archives`; base64, as a compose variable is text), which its image's
 `unpack-files.sh` unpacks into /etc/lab at each start, before the container's own
 command. One archive rather than a config per file: compose copies each config in
 with a run of dockerd's own binary, ~0.08 CPU-s and ~0.07 s before the container can
@@ -17,6 +17,7 @@ recreates exactly those.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import tarfile
 from dataclasses import dataclass
@@ -24,17 +25,20 @@ from dataclasses import dataclass
 from lab.config import toml_writer
 from lab.config.model import LabConfig
 from lab.endpoints import WEB_CA_FILE
+from lab.errors import StackError
 from lab.stack.certs import BUMP_CA_FILE, WEB_TLS_FILE, ensure_corporate_ca, ensure_web_certificate
 from lab.stack.pac_file import HOST_VIEW_FILE, LAB_VIEW_FILE, PAC_DIR, write_pac_files
 
-#: where a container's files are unpacked, and the compose variable of its archive
-TARGET_DIR = "/etc/lab"
+#: the compose variable of a service's archive (docker-compose.yml's `configs`)
 ARCHIVE_VARIABLE = "LAB_FILES_{service}"
+#: Linux's bound on one environment string (MAX_ARG_STRLEN), which the archive travels in
+#: to compose: `NAME=value` and its NUL
+ENVIRONMENT_STRING_MAX = 128 * 1024
 
 
 @dataclass(frozen=True)
 class StateFile:
-    name: str                      # in the container, under TARGET_DIR
+    name: str                      # in the container, under /etc/lab
     #: in the project's state dir; None: the effective configuration itself (a
     #: project's lab.toml merged onto the packaged default, before environment
     #: overrides), passwords included, which needs no copy on disk
@@ -50,7 +54,7 @@ STATE_FILES: tuple[StateFile, ...] = (
     # the corporate CA (key + certificate) the bump port re-signs origins with, and the
     # web CA it verifies the origin by
     StateFile("bump-ca.pem", BUMP_CA_FILE, 0o400, ("proxy",)),
-    StateFile(WEB_CA_FILE, WEB_CA_FILE, 0o444, ("proxy",)),
+    StateFile("web-ca.pem", WEB_CA_FILE, 0o444, ("proxy",)),
     StateFile("lab.toml", None, 0o400, ("dc", "proxy")),
 )
 
@@ -81,8 +85,8 @@ def of_service(service: str) -> tuple[StateFile, ...]:
 
 
 def archive(files: list[tuple[StateFile, str]]) -> str:
-    """The files as a tar archive, base64: the same bytes for the same files (no times,
-    owner root), so that compose sees no change where there is none."""
+    """The files as a gzipped tar archive, base64: the same bytes for the same files (no
+    times, owner root), so that compose sees no change where there is none."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for state_file, content in sorted(files, key=lambda pair: pair[0].name):
@@ -91,12 +95,20 @@ def archive(files: list[tuple[StateFile, str]]) -> str:
             member.size, member.mode, member.mtime = len(data), state_file.mode, 0
             member.uname = member.gname = "root"
             tar.addfile(member, io.BytesIO(data))
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(gzip.compress(buffer.getvalue(), mtime=0)).decode()
 
 
 def archives(config: LabConfig) -> dict[str, str]:
     """Compose variable -> the archive of a service's files, for each service with some."""
     made = contents(config)
     services = sorted({service for state_file in STATE_FILES for service in state_file.services})
-    return {ARCHIVE_VARIABLE.format(service=service.upper()):
-            archive([(f, made[f.name]) for f in of_service(service)]) for service in services}
+    result = {}
+    for service in services:
+        variable = ARCHIVE_VARIABLE.format(service=service.upper())
+        result[variable] = archive([(f, made[f.name]) for f in of_service(service)])
+        if len(variable) + len(result[variable]) + 2 > ENVIRONMENT_STRING_MAX:
+            raise StackError(f"the files for the {service} container (lab.toml, certificates, "
+                             f"PACs) come to {len(result[variable]) // 1024} KiB packed, over "
+                             f"the {ENVIRONMENT_STRING_MAX // 1024} KiB one environment "
+                             "variable can hold on Linux: shorten lab.toml")
+    return result

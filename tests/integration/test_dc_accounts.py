@@ -5,18 +5,22 @@ directory, which is read back before and after."""
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from lab.config.discovery import load_config
+from lab.config.discovery import load_config, load_file, package_dir
 from lab.stack import state_files
 
 pytestmark = pytest.mark.timeout(120)
 
-#: The project's changes to the default: a new password, a state each way, a user out of
+#: The project's changes to the default: new passwords, a state each way, a user out of
 #: the domain, group members changed, new users (mallory takes the wrong-password
 #: scenarios' part, which erin's leaving hands to frank's).
 CHANGES = """
+[domain]
+admin_password = "Down-The-Hole-2025"
+
 [[users]]
 name = "alice"
 password = "Looking-Glass-2025"
@@ -103,9 +107,11 @@ def _effective(tmp_path, text):
 
 def test_a_start_applies_what_the_configuration_changes_and_nothing_else(
         lab_stack, lab_config, tmp_path):
+    packaged = load_file(Path(str(package_dir(None) / "share" / "lab.toml")), environ={})
     config = _effective(tmp_path, CHANGES)
-    default = {u.name: u.password for u in lab_config.users}
-    passwords = sorted({*default.values(), *(u.password for u in config.users)})
+    assert config.admin_password == "Down-The-Hole-2025" != packaged.admin_password
+    passwords = sorted({packaged.admin_password, config.admin_password,
+                        *(u.password for u in (*packaged.users, *config.users))})
     run = subprocess.run(
         ["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", "python3",
          f"{lab_config.project}-dc", "-c", DRIVER],
@@ -117,14 +123,16 @@ def test_a_start_applies_what_the_configuration_changes_and_nothing_else(
     image, started, again = answer["runs"]
     nt = answer["nt"]
 
-    # the image: the default's domain accounts, with its (public) passwords
-    for user in lab_config.users:
-        if user.in_domain:
-            assert image[user.name]["nt"] == nt[user.password], user.name
-        else:
-            assert user.name not in image
+    # the image: the packaged default's domain accounts, with its (public) passwords, all
+    # disabled, Administrator's too, until a start has applied its configuration
+    domain = {u.name: u.password for u in packaged.users if u.in_domain}
+    for name, password in {**domain, "Administrator": packaged.admin_password}.items():
+        assert image[name]["nt"] == nt[password], name
+        assert image[name]["uac"] & ACCOUNTDISABLE, name
+    assert not {u.name for u in packaged.users if not u.in_domain} & image.keys()
     assert image["proxy-users"]["members"] == ["alice"]
 
+    assert started["Administrator"]["nt"] == nt["Down-The-Hole-2025"]
     assert started["alice"]["nt"] == nt["Looking-Glass-2025"]
     assert started["proxy-users"]["members"] == ["dave"]
     assert started["dave"]["nt"] == nt["Harbour-Light-55"]
@@ -136,12 +144,15 @@ def test_a_start_applies_what_the_configuration_changes_and_nothing_else(
     # heidi: no longer expired, and her password never expires, like the others'
     assert image["heidi"]["pwdLastSet"] == 0 != started["heidi"]["pwdLastSet"]
     assert started["heidi"]["uac"] & DONT_EXPIRE_PASSWORD
+    enabled = {"Administrator", *(u.name for u in config.users if u.in_domain)} - {"grace"}
+    assert not any(started[name]["uac"] & ACCOUNTDISABLE for name in enabled)
     assert started["grace"]["uac"] & ACCOUNTDISABLE
-    # what the configuration leaves as the image has it is not written at all (the
-    # service account gets its principals at start: the image cannot know the domain)
-    changed = {"alice", "bob", "heidi", "dave", "mallory", "proxy-users",
-               lab_config.ldap_bind_user.name}
-    for name in image.keys() & started.keys() - changed:
-        assert started[name]["usn"] == image[name]["usn"], name
-    # and a second start (a lab started again as it is) writes nothing
+    # a password the configuration leaves as the image has it is not set again (setting
+    # one derives the account's Kerberos keys)
+    kept = domain.keys() & started.keys() - {"alice", "bob", "heidi"}
+    assert kept >= {"frank", "grace", "ivan", "judy"}
+    for name in kept:
+        assert started[name]["pwdLastSet"] == image[name]["pwdLastSet"], name
+        assert started[name]["nt"] == image[name]["nt"], name
+    # and a second start (a lab started again as it is) writes nothing at all
     assert again == started

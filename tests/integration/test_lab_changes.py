@@ -6,12 +6,13 @@ mended by `lab up`."""
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from lab.clients.ad import KerberosError, kinit
 from lab.clients.curl import proxy_args
-from lab.config.discovery import load_config
+from lab.config.discovery import load_config, load_file, package_dir
 from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.stack.lifecycle import Stack
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.private_lab
 PROJECT = "lab-changes-test"
 SUBNET = "172.29.56.0/24"
 NEW_USER = ("dave", "Harbour-Light-55")
-#: a default account the image holds, with a password of the project's own
-CHANGED_PASSWORD = ("bob", ("Marmalade-77!", "Marmalade-78?"))
+#: a default account the image holds, given a password of the project's own
+CHANGED_PASSWORD = ("bob", "Marmalade-78?")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,9 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     before = container_ids(env)
 
     user, password = NEW_USER
-    changed, (old_password, new_password) = CHANGED_PASSWORD
+    changed, new_password = CHANGED_PASSWORD
+    packaged = load_file(Path(str(package_dir(None) / "share" / "lab.toml")), environ={})
+    old_password = packaged.user(changed).password
     toml = root / "lab.toml"
     toml.write_text(toml.read_text() + f'\n[[users]]\nname = "{user}"\npassword = '
                     f'"{password}"\nin = ["domain"]\ngroups = ["proxy-users"]\n'
@@ -90,12 +93,19 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
     ticket = kinit(user, password, endpoints.dc.realm, kdc.host, kdc.port,
                    directory=tmp_path)
     assert curl(url, *proxy_args(negotiate), env=ticket.env) == (200, SAMPLE_RESOURCE)
-    # a default account's password changed: the image's (the packaged one) gives way
+    # a default account's password changed: the image's (the packaged one) gives way, at
+    # once (AD would take the old one over NTLM for an hour), on every way in
     assert ntlm_works(endpoints, changed, new_password)
-    assert not ntlm_works(endpoints, changed, old_password)     # not for an hour, as in AD
-    with pytest.raises(KerberosError):
+    assert not ntlm_works(endpoints, changed, old_password)
+    with pytest.raises(KerberosError, match="Preauthentication failed|Password incorrect"):
         kinit(changed, old_password, endpoints.dc.realm, kdc.host, kdc.port,
               directory=tmp_path / "old")
+    for password, refused in ((new_password, False), (old_password, True)):
+        smb = subprocess.run(["docker", "exec", after["dc"], "smbclient", "-L", "//127.0.0.1",
+                              "-U", f"{endpoints.dc.workgroup}\\{changed}%{password}"],
+                             capture_output=True, text=True, timeout=30)
+        assert (smb.returncode != 0 and "NT_STATUS_LOGON_FAILURE" in smb.stdout + smb.stderr
+                ) if refused else smb.returncode == 0, smb.stdout + smb.stderr
     ticket = kinit(changed, new_password, endpoints.dc.realm, kdc.host, kdc.port,
                    directory=tmp_path / changed)
     assert curl(url, *proxy_args(negotiate), env=ticket.env) == (200, SAMPLE_RESOURCE)

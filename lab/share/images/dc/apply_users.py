@@ -4,13 +4,13 @@ the lockout policy and the proxy's service principals; then export those princip
 keys for squid. At every start, beside samba's, from the configuration `lab up` hands
 the container (/etc/lab/lab.toml).
 
-The image already holds the accounts of the packaged default (`--image`, run when it
-is built: their passwords are public, and a lab published beyond loopback gets
+The image already holds the accounts of the packaged default, disabled (`--image`, run
+when it is built: their passwords are public, and a lab published beyond loopback gets
 generated ones, `lab.config.generated`). A start changes only what differs: a password
 is set only where the account's NT hash is not the configuration's, since setting one
 derives its Kerberos keys (PBKDF2, 4096 rounds of Heimdal's own SHA-1: ~45 ms an
-account, most of what a start spent here). Accounts of the default the configuration
-no longer has in the domain are removed.
+account, most of what a start spent here), then enables the accounts. Accounts of the
+default the configuration no longer has in the domain are removed.
 
 One process through Samba's own Python API (`samba-tool` costs ~0.3 s a call), one
 transaction. Safe to run again on a restarted container. Samba takes the changes as
@@ -93,25 +93,29 @@ def apply_password(db: SamDB, name: str, password: str, expired: bool) -> None:
         modify(db, found.dn, {"pwdLastSet": MUST_CHANGE if expired else NOW})
 
 
-def apply_user(db: SamDB, user: User) -> None:
-    expired = user.state == PASSWORD_EXPIRED
-    if account(db, user.name) is None:
-        db.newuser(user.name, user.password, force_password_change_at_next_login_req=expired)
-    else:
-        apply_password(db, user.name, user.password, expired)
-    found = account(db, user.name, ("userAccountControl", "accountExpires"))
+def apply_controls(db: SamDB, name: str, disabled: bool, expired: bool = False) -> None:
+    """Whether the account is disabled; it never expires, nor does its password, unless
+    it is the expired one."""
+    found = account(db, name, ("userAccountControl", "accountExpires"))
     control = int(found["userAccountControl"][0])
-    # the account never expires; nor does its password, unless it is the expired one
-    wanted = control | DONT_EXPIRE_PASSWORD
-    if expired:
-        wanted &= ~DONT_EXPIRE_PASSWORD
-    wanted = wanted | ACCOUNTDISABLE if user.state == DISABLED else wanted & ~ACCOUNTDISABLE
+    wanted = control & ~DONT_EXPIRE_PASSWORD if expired else control | DONT_EXPIRE_PASSWORD
+    wanted = wanted | ACCOUNTDISABLE if disabled else wanted & ~ACCOUNTDISABLE
     changes = {}
     if wanted != control:
         changes["userAccountControl"] = str(wanted)
     if str(found["accountExpires"][0]) != "0":
         changes["accountExpires"] = "0"
     modify(db, found.dn, changes)
+
+
+def apply_user(db: SamDB, user: User, image_build: bool) -> None:
+    expired = user.state == PASSWORD_EXPIRED
+    if account(db, user.name) is None:
+        db.newuser(user.name, user.password, force_password_change_at_next_login_req=expired)
+    else:
+        apply_password(db, user.name, user.password, expired)
+    apply_controls(db, user.name, disabled=image_build or user.state == DISABLED,
+                   expired=expired)
 
 
 def apply_lockout_policy(db: SamDB, group_dn: ldb.Dn) -> None:
@@ -149,10 +153,15 @@ def apply_members(db: SamDB, group: str, names: list[str]) -> None:
 
 
 def apply_accounts(db: SamDB, config: LabConfig, image: LabConfig | None) -> None:
-    """Everything but the service principals: what the image can hold as well."""
+    """Everything but the service principals: what the image can hold as well. The
+    image's accounts are disabled, Administrator's included: from samba's start until
+    this commits, nobody gets in with a packaged password the configuration replaces
+    (a lab published beyond loopback has its own)."""
+    image_build = image is None
     apply_password(db, "Administrator", config.admin_password, expired=False)
+    apply_controls(db, "Administrator", disabled=image_build)
     domain_users = [u for u in config.users if u.in_domain]
-    if image is not None:                 # the default's accounts this one does not have
+    if not image_build:                   # the default's accounts this one does not have
         keep = {u.name for u in domain_users}
         for user in image.users:
             if user.in_domain and user.name not in keep and account(db, user.name) is not None:
@@ -168,7 +177,7 @@ def apply_accounts(db: SamDB, config: LabConfig, image: LabConfig | None) -> Non
         db.newgroup(LOCKOUT_GROUP, description="under the lab's lockout policy")
     apply_lockout_policy(db, account(db, LOCKOUT_GROUP).dn)
     for user in domain_users:
-        apply_user(db, user)
+        apply_user(db, user, image_build)
     for group in config.groups:
         apply_members(db, group.name, [u.name for u in domain_users if group.name in u.groups])
     apply_members(db, LOCKOUT_GROUP, [u.name for u in domain_users if u.lockout])

@@ -88,9 +88,5 @@ prepare() {
 # them all (`-M single`, which Samba meant for tests: a slow request holds up the
 # others): a lab's load is a few hundred requests at once, each served in a millisecond
 # or so, and every pre-forked worker held its own copy of the directory (~45 MB in all).
-# An NTLM logon with the previous password is refused at once: AD (and Samba) accept it
-# for an hour after a change, and the image's accounts start with the packaged
-# default's public passwords, which the configuration may replace (apply_users.py).
 exec samba --foreground --no-process-group --debug-stdout --option="log level = 0 auth_audit:3" \
-    --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd" --model=single \
-    --option="old password allowed period = 0"
+    --option="server services = s3fs, rpc, ldap, cldap, kdc, winbindd" --model=single

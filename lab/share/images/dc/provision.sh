@@ -5,8 +5,9 @@
 set -eu
 : "${LAB_REALM:?}${LAB_DOMAIN:?}${LAB_WORKGROUP:?}${LAB_DC_HOSTNAME:?}${LAB_DNS_HOSTNAME:?}${LAB_PROXY_NETBIOS_NAME:?build through \`lab up\`}"
 rm -f /etc/samba/smb.conf /etc/krb5.conf
-# The Administrator password given here is random and kept nowhere: every start sets
-# the configuration's (apply_users.py, beside samba's start).
+# The Administrator password given here is random and kept nowhere, for this build's
+# own steps: apply_users.py then gives the account the packaged default's (disabled in
+# the image), and each start the configuration's.
 build_password="Aa1-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 samba-tool domain provision \
     --realm="$LAB_REALM" --domain="$LAB_WORKGROUP" --server-role=dc \
@@ -21,6 +22,11 @@ sed -i '/^\[global\]/a \	ldap server require strong auth = no' /etc/samba/smb.co
 # No LDAPS in the lab (plain LDAP is what it publishes): without this, samba spends
 # several seconds of every start generating a self-signed TLS key.
 sed -i '/^\[global\]/a \	tls enabled = no' /etc/samba/smb.conf
+# An NTLM logon with the previous password is refused at once (AD, and Samba, accept it
+# for an hour after a change, 60 minutes by default): the image's accounts have the
+# packaged default's public passwords, which a configuration may replace. In smb.conf,
+# not on samba's command line, which smbd (its file server) does not read.
+sed -i '/^\[global\]/a \	old password allowed period = 0' /etc/samba/smb.conf
 cp /var/lib/samba/private/krb5.conf /etc/krb5.conf
 # Keep the default complexity rules; only stop lab passwords from expiring.
 samba-tool domain passwordsettings set --max-pwd-age=0
