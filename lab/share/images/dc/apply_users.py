@@ -153,7 +153,8 @@ def apply_members(db: SamDB, group: str, names: list[str]) -> None:
 
 
 def apply_accounts(db: SamDB, config: LabConfig, image: LabConfig | None) -> None:
-    """Everything but the service principals: what the image can hold as well. The
+    """Everything but the service principals: what the image can hold as well. `image`
+    is the configuration whose accounts the image holds; None while building it. The
     image's accounts are disabled, Administrator's included: from samba's start until
     this commits, nobody gets in with a packaged password the configuration replaces
     (a lab published beyond loopback has its own)."""
