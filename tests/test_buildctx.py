@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config.discovery import load_config, load_file, package_dir
+from lab.config.discovery import load_config, load_file
 from lab.config.topology import SERVICES
 from lab.stack import state_files
 from lab.stack.build_context import MODULES, context_files, stage
@@ -60,7 +60,7 @@ def test_no_password_but_the_packaged_public_ones_is_in_what_images_are_built_fr
     config = _config(tmp_path, EXTRA_USER)
     files = context_files(config)
     assert "lab.toml" not in files
-    packaged = Path(str(package_dir(None) / "share" / "lab.toml"))
+    packaged = Path(str(config.origin.default_file))
     assert files["lab/share/lab.toml"] == packaged.read_bytes()
     default = load_file(packaged, environ={})
     public = {default.admin_password, *(user.password for user in default.users)}
@@ -109,15 +109,13 @@ def test_each_container_gets_its_files_as_one_archive_the_images_script_unpacks(
     file with its mode; the same bytes for the same files."""
     import subprocess
 
-    from lab.config.discovery import package_dir
-
     config = _config(tmp_path)
     state_files.prepare(config)
     archives = state_files.archives(config)
     assert set(archives) == {"LAB_FILES_DC", "LAB_FILES_PROXY", "LAB_FILES_WEB"}
     assert archives == state_files.archives(config)
     made = state_files.contents(config)
-    script = package_dir(None) / "share" / "images" / "unpack-files.sh"
+    script = config.origin.package / "share" / "images" / "unpack-files.sh"
     for service, wanted in (("dc", {"lab.toml": 0o400}),
                             ("proxy", {"lab.toml": 0o400, "bump-ca.pem": 0o400,
                                        "web-ca.pem": 0o444}),

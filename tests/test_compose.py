@@ -65,26 +65,3 @@ def test_compose_runs_as_the_plugin_file_when_given_one(tmp_path):
     assert command[0] == "/opt/plugins/docker-compose" and command[1] == "-f"
     assert "compose" not in command and command[-2:] == ["-p", "p1"]
 
-
-def _plugin_dir(tmp_path):
-    plugin = tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
-    plugin.parent.mkdir(parents=True)
-    plugin.write_text("#!/bin/sh\n")
-    plugin.chmod(0o755)
-    return plugin
-
-
-def test_a_local_engines_lab_runs_compose_as_its_plugin_and_a_remote_ones_through_docker(
-        tmp_path, monkeypatch):
-    from lab.config.discovery import load_config
-    from lab.stack.lifecycle import Stack
-
-    plugin = _plugin_dir(tmp_path)
-    monkeypatch.setenv("DOCKER_CONFIG", str(plugin.parent.parent))
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
-    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
-    assert Stack(config, engine=None).compose.compose_command_property[0] == str(plugin)
-    monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")
-    assert Stack(config, engine=None).compose.compose_command_property[:2] == \
-        ["docker", "compose"]

@@ -169,3 +169,19 @@ def test_no_docker_cli_is_not_ready_whatever_the_socket_says(engine, monkeypatch
     monkeypatch.setattr(prepare, "_quiet", lambda cmd, timeout=30:
                         prepare.subprocess.CompletedProcess(cmd, 127, "", "not found"))
     assert prepare.engine_answers() is False
+
+
+def test_a_local_engines_lab_runs_compose_as_its_plugin_and_a_remote_ones_through_docker(
+        tmp_path, monkeypatch):
+    from lab.config.discovery import load_config
+    from lab.stack.lifecycle import Stack
+
+    plugin = _plugin(tmp_path / "docker-config" / "cli-plugins")
+    monkeypatch.setenv("DOCKER_CONFIG", str(plugin.parent.parent))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    config = load_config(environ={"LAB_STATE_HOME": str(tmp_path / "state")})
+    assert Stack(config, engine=None).compose.compose_command_property[0] == str(plugin)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")
+    assert Stack(config, engine=None).compose.compose_command_property[:2] == \
+        ["docker", "compose"]

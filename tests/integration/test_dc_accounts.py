@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config.discovery import load_config, load_file, package_dir
+from lab.config.discovery import load_config, load_file
 from lab.stack import state_files
 
 pytestmark = pytest.mark.timeout(120)
@@ -107,7 +107,7 @@ def _effective(tmp_path, text):
 
 def test_a_start_applies_what_the_configuration_changes_and_nothing_else(
         lab_stack, lab_config, tmp_path):
-    packaged = load_file(Path(str(package_dir(None) / "share" / "lab.toml")), environ={})
+    packaged = load_file(Path(str(lab_config.origin.default_file)), environ={})
     config = _effective(tmp_path, CHANGES)
     assert config.admin_password == "Down-The-Hole-2025" != packaged.admin_password
     passwords = sorted({packaged.admin_password, config.admin_password,

@@ -12,7 +12,7 @@ import pytest
 
 from lab.clients.ad import KerberosError, kinit
 from lab.clients.curl import proxy_args
-from lab.config.discovery import load_config, load_file, package_dir
+from lab.config.discovery import load_config, load_file
 from lab.endpoints import Endpoints
 from lab.mockweb import SAMPLE_RESOURCE
 from lab.stack.lifecycle import Stack
@@ -68,7 +68,8 @@ def test_added_user_works_after_the_next_up(copy_env, tmp_path):
 
     user, password = NEW_USER
     changed, new_password = CHANGED_PASSWORD
-    packaged = load_file(Path(str(package_dir(None) / "share" / "lab.toml")), environ={})
+    packaged = load_file(Path(str(load_config(root, environ={}).origin.default_file)),
+                         environ={})
     old_password = packaged.user(changed).password
     toml = root / "lab.toml"
     toml.write_text(toml.read_text() + f'\n[[users]]\nname = "{user}"\npassword = '
